@@ -1,0 +1,1 @@
+"""Collectors turn a scope into a stream of normalized resources. They know nothing of storage."""

@@ -1,0 +1,59 @@
+"""Config of an AWS source (`provider: aws`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from collectors.base import SourceConfig
+from vigil.schema import EnvStr, SecretRef, StrictModel
+
+
+class OrganizationDiscovery(StrictModel):
+    """Collect every active account of an AWS Organization by assuming a role in each.
+
+    ```yaml
+    organization:
+      role_name: VigilReadOnly        # assumed in each member account
+      external_id: ${VIGIL_EXTERNAL_ID}
+      exclude: ["111111111111"]
+    ```
+    """
+
+    role_name: str = "VigilReadOnly"
+    external_id: SecretRef | None = None
+    include: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+
+
+class AwsSourceConfig(SourceConfig):
+    """An AWS source: one account (or an Organization), several regions."""
+
+    provider: Literal["aws"] = "aws"
+    regions: list[str] | Literal["all"] = "all"
+    profile: str | None = None
+    role_arn: EnvStr | None = None
+    external_id: SecretRef | None = None
+    organization: OrganizationDiscovery | None = None
+    endpoint_url: EnvStr | None = None
+    access_key_id: SecretRef | None = None
+    secret_access_key: SecretRef | None = None
+    types: list[str] | None = Field(
+        default=None, description="Resource types to collect; all the collector knows if unset."
+    )
+    max_attempts: int = Field(default=8, ge=1, le=20, description="botocore standard retry mode")
+    service_concurrency: int = Field(
+        default=8, ge=1, le=64, description="Scopes of one service run at once per source."
+    )
+    connect_timeout: float = Field(default=10, gt=0)
+    read_timeout: float = Field(default=60, gt=0)
+
+    @field_validator("regions", mode="before")
+    @classmethod
+    def _regions_all(cls, value: object) -> object:
+        if value is None:
+            return "all"
+        if isinstance(value, str) and value != "all":
+            return [value]
+        return value

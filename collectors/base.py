@@ -1,0 +1,48 @@
+"""The collector contract: plan scopes for a source, then stream each scope's resources.
+
+A collector module is `fetch` (pages from the API, I/O only) plus `normalize` (pure, tested on
+recorded payloads). Errors are raised as `CollectError` (or `AccessDeniedError`): "no access"
+is *unknown*, never *empty*, so a failing scope can never cause a deletion downstream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import ClassVar, Protocol
+
+from vigil.model import Resource, Scope
+from vigil.schema import StrictModel
+
+Page = list[Resource]
+
+
+class SourceConfig(StrictModel):
+    """Settings every source has; each provider extends it with its own keys."""
+
+    name: str
+    provider: str
+
+
+class Collector(Protocol):
+    """One configured source.
+
+    `plan` lists the scopes to collect (it may call the API: DescribeRegions, Organizations),
+    restricted to `types` when given. `collect` yields one scope's resources a page at a time.
+    Both raise `CollectError` on failure; neither writes anything anywhere.
+    """
+
+    provider: ClassVar[str]
+    config_model: ClassVar[type[SourceConfig]]
+    resource_types: ClassVar[tuple[str, ...]]
+
+    def plan(self, types: set[str] | None = None) -> Iterable[Scope]: ...
+
+    def collect(self, scope: Scope) -> Iterator[Page]: ...
+
+
+class CollectorFactory(Protocol):
+    provider: ClassVar[str]
+    config_model: ClassVar[type[SourceConfig]]
+    resource_types: ClassVar[tuple[str, ...]]
+
+    def __call__(self, config: SourceConfig) -> Collector: ...

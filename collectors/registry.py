@@ -1,0 +1,19 @@
+"""The explicit map of source providers to collectors. A new source family is one line here."""
+
+from __future__ import annotations
+
+from collectors.aws import AwsCollector
+from collectors.base import CollectorFactory, SourceConfig
+
+COLLECTORS: dict[str, CollectorFactory] = {
+    factory.provider: factory
+    for factory in (AwsCollector,)
+}
+
+
+def source_config_models() -> list[type[SourceConfig]]:
+    return [factory.config_model for factory in COLLECTORS.values()]
+
+
+def build_collector(config: SourceConfig) -> object:
+    return COLLECTORS[config.provider](config)

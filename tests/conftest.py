@@ -1,0 +1,7 @@
+"""Shared fixtures. Expensive servers live in tests/fixtures/* as session-scoped plugins."""
+
+pytest_plugins = [
+    "tests.fixtures.services",
+    "tests.fixtures.aws",
+    "tests.fixtures.database",
+]

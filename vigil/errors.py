@@ -1,0 +1,81 @@
+"""Vigil's error hierarchy. Library code raises these; only the CLI turns them into exit codes."""
+
+from __future__ import annotations
+
+
+class VigilError(Exception):
+    """Root of every error Vigil raises on purpose.
+
+    `retryable` says whether trying the same thing again later may succeed (a throttled API,
+    an SMTP server that is down) or not (bad credentials, a malformed file).
+    """
+
+    retryable: bool = False
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, retryable: bool | None = None) -> None:
+        super().__init__(message)
+        if retryable is not None:
+            self.retryable = retryable
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else self.__class__.__name__
+
+
+class InputError(VigilError):
+    """A file or argument the user gave is invalid. Names the file, the line and the fix."""
+
+    exit_code = 2
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.path = path
+        self.line = line
+        self.problem = problem
+        self.fix = fix
+        where = path or ""
+        if path and line:
+            where = f"{path}:{line}"
+        text = f"{where}: {problem}" if where else problem
+        if fix:
+            text = f"{text}\n  fix: {fix}"
+        super().__init__(text)
+
+
+class ConfigError(InputError):
+    """The configuration file is invalid."""
+
+
+class CollectError(VigilError):
+    """A scope could not be collected (access denied, throttled past retries, timeout)."""
+
+
+class AccessDeniedError(CollectError):
+    """The credentials may not read this scope. 'No access' means unknown, never empty."""
+
+
+class ReadOnlyViolation(VigilError):
+    """Something tried to call a cloud API that changes state; refused before sending."""
+
+
+class StorageError(VigilError):
+    """The database could not be reached or is in an unexpected state."""
+
+    retryable = True
+
+
+class NotifyError(VigilError):
+    """A notification could not be delivered."""
+
+
+class LockedError(VigilError):
+    """Another process holds the lock this one needs (e.g. a second `vigil run`)."""
+
+    exit_code = 1

@@ -1,0 +1,213 @@
+"""The shared vocabulary of every pipeline stage: resources, scopes, findings, severities.
+
+This module imports no stage. Collectors produce `Resource`s for a `Scope`; storage keeps them;
+rules turn them into `Finding`s; notifiers, metrics, the dashboard and reports read both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+GLOBAL_REGION = "global"
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC (the only kind of time Vigil handles)."""
+    return datetime.now(UTC)
+
+
+class ResourceType(StrEnum):
+    """Canonical resource types, whatever a cloud calls them."""
+
+    SERVER = "server"
+    DISK = "disk"
+    SNAPSHOT = "snapshot"
+    SECURITY_GROUP = "security_group"
+    CERTIFICATE = "certificate"
+    DNS_ZONE = "dns_zone"
+    DNS_RECORD = "dns_record"
+    DATABASE = "database"
+    LOAD_BALANCER = "load_balancer"
+    BUCKET = "bucket"
+
+
+class ResourceState(StrEnum):
+    PRESENT = "present"
+    DELETED = "deleted"
+
+
+class Severity(StrEnum):
+    """Finding severities, most severe first."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Higher is more severe: critical 4 ... info 0."""
+        return len(SEVERITY_ORDER) - 1 - SEVERITY_ORDER.index(self)
+
+    def at_least(self, other: Severity) -> bool:
+        return self.rank >= other.rank
+
+
+SEVERITY_ORDER: tuple[Severity, ...] = tuple(Severity)
+
+
+class FindingStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+    SILENCED = "silenced"
+
+
+def make_uid(provider: str, account: str, region: str, type_: str, native_id: str) -> str:
+    """A globally unique, stable resource id: the same resource always gets the same uid."""
+    return f"{provider}/{account}/{region}/{type_}/{native_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """One unit of collection: (source, account, region, resource type).
+
+    Scopes are independent and idempotent; everything needed to run one is in this record
+    (plus the source's config), so an executor can ship them to any worker. `context` holds
+    provider-specific, serializable inputs such as the role to assume for the account.
+    """
+
+    source: str
+    provider: str
+    account: str
+    region: str
+    type: str
+    context: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}/{self.account}/{self.region}/{self.type}"
+
+    def context_value(self, name: str, default: str | None = None) -> str | None:
+        return dict(self.context).get(name, default)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "provider": self.provider,
+            "account": self.account,
+            "region": self.region,
+            "type": self.type,
+            "context": dict(self.context),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Scope:
+        context = tuple(sorted((str(k), str(v)) for k, v in data.get("context", {}).items()))
+        return cls(
+            source=data["source"],
+            provider=data["provider"],
+            account=data["account"],
+            region=data["region"],
+            type=data["type"],
+            context=context,
+        )
+
+
+@dataclass(slots=True)
+class Resource:
+    """A normalized inventory record.
+
+    `attributes` holds the provider's fields, normalized where rules need them (see each
+    collector's docstring). `first_seen`, `last_seen` and `state` are set by storage.
+    """
+
+    source: str
+    provider: str
+    account: str
+    region: str
+    type: str
+    native_id: str
+    name: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, Any] = field(default_factory=dict)
+    uid: str = ""
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    state: str = ResourceState.PRESENT
+
+    def __post_init__(self) -> None:
+        if not self.uid:
+            self.uid = make_uid(self.provider, self.account, self.region, self.type, self.native_id)
+
+    @property
+    def scope_key(self) -> str:
+        return f"{self.source}/{self.account}/{self.region}/{self.type}"
+
+    def content(self) -> dict[str, Any]:
+        """What a change is measured on: the fields a scan observes."""
+        return {"name": self.name, "tags": self.tags, "attributes": self.attributes}
+
+    def content_hash(self) -> str:
+        payload = json.dumps(self.content(), sort_keys=True, default=str, separators=(",", ":"))
+        return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "uid": self.uid,
+            "source": self.source,
+            "provider": self.provider,
+            "account": self.account,
+            "region": self.region,
+            "type": self.type,
+            "native_id": self.native_id,
+            "name": self.name,
+            "tags": self.tags,
+            "attributes": self.attributes,
+            "first_seen": iso(self.first_seen),
+            "last_seen": iso(self.last_seen),
+            "state": str(self.state),
+        }
+
+
+@dataclass(slots=True)
+class Finding:
+    """Something wrong with one resource, as judged by one rule.
+
+    The fingerprint (rule + resource uid) is stable across checks, so a finding keeps its
+    identity from open to resolved and back.
+    """
+
+    rule: str
+    severity: Severity
+    title: str
+    detail: str
+    resource_uid: str
+    native_id: str = ""
+    type: str = ""
+    source: str = ""
+    region: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.rule, self.resource_uid)
+
+
+def fingerprint(rule: str, resource_uid: str) -> str:
+    return hashlib.sha256(f"{rule}\x00{resource_uid}".encode()).hexdigest()[:24]
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 UTC with a trailing Z, or None."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
