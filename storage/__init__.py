@@ -1,0 +1,1 @@
+"""Storage: tables, reconcile, queries and migrations. Knows nothing of collectors or rules."""

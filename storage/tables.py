@@ -1,0 +1,173 @@
+"""Vigil's tables. Every change to them comes with an Alembic migration in storage/migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC: one kind of time, whatever the database."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
+        return to_utc(value)
+
+
+def to_utc(value: Any) -> datetime | None:
+    """A stored time (naive UTC, or text from an aggregate over SQLite) as aware UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def json_column(nullable: bool = False) -> Any:
+    return Field(default=None, sa_column=sa.Column(JSONType, nullable=nullable))
+
+
+def time_column(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=sa.Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class ResourceRow(SQLModel, table=True):
+    """The current state of every resource ever seen (deleted ones kept, state=deleted)."""
+
+    __tablename__ = "resources"
+    __table_args__ = (
+        sa.Index("ix_resources_scope_state", "scope_key", "state"),
+        sa.Index("ix_resources_type_state", "type", "state"),
+    )
+
+    uid: str = Field(primary_key=True)
+    source: str = Field(index=True)
+    provider: str
+    account: str
+    region: str
+    type: str
+    native_id: str
+    name: str = ""
+    tags: dict[str, str] = json_column()
+    attributes: dict[str, Any] = json_column()
+    scope_key: str
+    content_hash: str
+    state: str = "present"
+    first_seen: datetime = time_column(nullable=False)
+    last_changed: datetime = time_column(nullable=False)
+    last_seen: datetime = time_column(nullable=False)
+    deleted_at: datetime | None = time_column()
+
+
+class ChangeEventRow(SQLModel, table=True):
+    """One change to one resource: created, changed or deleted, with the state after it.
+
+    Storing the state after each change lets `inventory --as-of` replay history exactly.
+    """
+
+    __tablename__ = "change_events"
+    __table_args__ = (sa.Index("ix_change_events_uid_id", "uid", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    uid: str
+    run_id: int | None = None
+    scope_key: str
+    source: str
+    provider: str
+    account: str
+    region: str
+    type: str
+    native_id: str
+    kind: str
+    name: str = ""
+    tags: dict[str, str] = json_column()
+    attributes: dict[str, Any] = json_column()
+    changes: dict[str, Any] = json_column()
+    first_seen: datetime = time_column(nullable=False)
+    at: datetime = time_column(nullable=False, index=True)
+
+
+class StagedResourceRow(SQLModel, table=True):
+    """New and changed records of a scope run in flight; applied only if the scope completes."""
+
+    __tablename__ = "staged_resources"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(index=True)
+    uid: str
+    kind: str
+    source: str
+    provider: str
+    account: str
+    region: str
+    type: str
+    native_id: str
+    name: str = ""
+    tags: dict[str, str] = json_column()
+    attributes: dict[str, Any] = json_column()
+    changes: dict[str, Any] = json_column()
+    scope_key: str
+    content_hash: str
+    first_seen: datetime = time_column(nullable=False)
+    at: datetime = time_column(nullable=False)
+
+
+class ScopeRunRow(SQLModel, table=True):
+    """One attempt at collecting one scope, and how it ended."""
+
+    __tablename__ = "scope_runs"
+    __table_args__ = (sa.Index("ix_scope_runs_scope_status", "scope_key", "status", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope_key: str
+    source: str
+    provider: str
+    account: str
+    region: str
+    type: str
+    status: str = "running"
+    error: str | None = None
+    retryable: bool | None = None
+    started_at: datetime = time_column(nullable=False)
+    finished_at: datetime | None = time_column()
+    duration_seconds: float | None = None
+    pages: int = 0
+    seen: int = 0
+    created: int = 0
+    changed: int = 0
+    deleted: int = 0
+
+
+RESOURCE_COLUMNS = (
+    "uid",
+    "source",
+    "provider",
+    "account",
+    "region",
+    "type",
+    "native_id",
+    "name",
+    "tags",
+    "attributes",
+    "scope_key",
+    "content_hash",
+)

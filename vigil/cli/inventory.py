@@ -1,0 +1,102 @@
+"""`vigil inventory` and `vigil changes`: the inventory now or at a past time, and its history."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from storage import queries
+from vigil.cli.options import FormatOption, SourceOption, TimeHelp, TypeOption, parse_time_option
+from vigil.cli.output import OutputFormat, render
+from vigil.cli.state import state
+
+INVENTORY_COLUMNS = (
+    "type",
+    "name",
+    "native_id",
+    "source",
+    "account",
+    "region",
+    "state",
+    "tags",
+    "first_seen",
+    "last_seen",
+)
+CHANGE_COLUMNS = ("at", "kind", "type", "native_id", "name", "source", "region", "changes")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("inventory")(inventory_command)
+    app.command("changes")(changes_command)
+
+
+def inventory_command(
+    ctx: typer.Context,
+    type_: TypeOption = None,
+    source: SourceOption = None,
+    region: Annotated[
+        list[str] | None, typer.Option("--region", help="Region (repeatable).")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help=f"Show the inventory as it was then: {TimeHelp}.")
+    ] = None,
+    include_deleted: Annotated[
+        bool, typer.Option("--include-deleted", help="Also list deleted resources.")
+    ] = False,
+    fmt: FormatOption = OutputFormat.TABLE,
+) -> None:
+    """List the inventory: present resources now, or as they were at --as-of."""
+    when = parse_time_option(as_of)
+    filters = queries.InventoryFilter(
+        types=tuple(type_ or ()),
+        sources=tuple(source or ()),
+        regions=tuple(region or ()),
+        include_deleted=include_deleted,
+    )
+    rows = (r.to_dict() for r in queries.inventory(state(ctx).database(), filters, as_of=when))
+    render(rows, fmt, columns=INVENTORY_COLUMNS, empty="no resources: run `vigil collect` first")
+
+
+def changes_command(
+    ctx: typer.Context,
+    since: Annotated[
+        str, typer.Option("--since", help=f"Changes at or after this time: {TimeHelp}.")
+    ] = "24h",
+    until: Annotated[str | None, typer.Option("--until", help="Changes up to this time.")] = None,
+    type_: TypeOption = None,
+    source: SourceOption = None,
+    kind: Annotated[
+        list[str] | None, typer.Option("--kind", help="created, changed or deleted (repeatable).")
+    ] = None,
+    fmt: FormatOption = OutputFormat.TABLE,
+) -> None:
+    """List change events (the drift history): what was created, changed or deleted, and when."""
+    for value in kind or []:
+        if value not in ("created", "changed", "deleted"):
+            raise typer.BadParameter(f"unknown kind {value!r}; use created, changed or deleted")
+    filters = queries.InventoryFilter(
+        types=tuple(type_ or ()), sources=tuple(source or ()), include_deleted=True
+    )
+    events = queries.changes(
+        state(ctx).database(),
+        since=parse_time_option(since),
+        until=parse_time_option(until),
+        filters=filters,
+        kinds=tuple(kind or ()),
+    )
+    render(
+        (e.to_dict() for e in events),
+        fmt,
+        columns=CHANGE_COLUMNS,
+        table_cell=_change_cell,
+        empty="no changes in that period",
+    )
+
+
+def _change_cell(column: str, value: Any) -> str:
+    if column == "changes" and isinstance(value, dict):
+        return "; ".join(f"{k}: {v.get('old')!r} -> {v.get('new')!r}" for k, v in value.items())
+    if value is None:
+        return ""
+    return str(value)

@@ -1,0 +1,59 @@
+"""What every command shares: the config file (loaded once, lazily) and the database."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import typer
+
+from storage.db import Database
+from vigil.config import DEFAULT_CONFIG_PATH, VigilConfig, load_config, resolve_database_url
+from vigil.errors import ConfigError
+
+
+@dataclass
+class AppState:
+    """The global options, resolved at the CLI edge."""
+
+    config_path: str = DEFAULT_CONFIG_PATH
+    config_explicit: bool = False
+    _config: VigilConfig | None = field(default=None, repr=False)
+    _db: Database | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_options(cls, config: str | None) -> AppState:
+        explicit = config or os.environ.get("VIGIL_CONFIG")
+        return cls(config_path=explicit or DEFAULT_CONFIG_PATH, config_explicit=bool(explicit))
+
+    def config(self, *, required: bool = False) -> VigilConfig | None:
+        """The parsed config; None when the default file is absent and not required."""
+        if self._config is None:
+            if not Path(self.config_path).exists() and not self.config_explicit:
+                if required:
+                    raise ConfigError(
+                        "no config file found",
+                        path=self.config_path,
+                        fix="run `vigil init` to write an example, or pass --config FILE",
+                    )
+                return None
+            self._config = load_config(self.config_path)
+        return self._config
+
+    def require_config(self) -> VigilConfig:
+        config = self.config(required=True)
+        assert config is not None
+        return config
+
+    def database(self) -> Database:
+        """The configured database, migrated. Validates the config first: bad config, no writes."""
+        if self._db is None:
+            self._db = Database(resolve_database_url(self.config()))
+        return self._db
+
+
+def state(ctx: typer.Context) -> AppState:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, AppState)
+    return obj

@@ -1,0 +1,220 @@
+"""One collection pass: plan scopes, run them concurrently, stream their pages into reconcile.
+
+Worker threads fetch pages; the calling thread is the only database writer. A bounded queue
+between them keeps memory flat (pages are applied as they come, never gathered into an
+estate-sized list) and lets the API latency of many scopes overlap: a full pass takes about as
+long as its slowest scope.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from collectors.base import Collector, SourceConfig
+from collectors.registry import build_collector
+from storage.db import Database
+from storage.reconcile import Reconciler, RunStats
+from vigil.errors import VigilError
+from vigil.model import Resource, Scope
+
+log = logging.getLogger(__name__)
+
+PLAN_TYPE = "*"
+"""Type of the pseudo-scope recorded when a source cannot even be planned."""
+
+
+@dataclass
+class ScopeOutcome:
+    """How one scope ended, for the summary table and the exit code."""
+
+    scope: Scope
+    status: str
+    error: str | None = None
+    pages: int = 0
+    seen: int = 0
+    created: int = 0
+    changed: int = 0
+    deleted: int = 0
+    duration: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return self.status != "complete"
+
+
+@dataclass
+class CollectionResult:
+    outcomes: list[ScopeOutcome] = field(default_factory=list)
+    duration: float = 0.0
+
+    @property
+    def failed(self) -> list[ScopeOutcome]:
+        return [o for o in self.outcomes if o.failed]
+
+    @property
+    def seen(self) -> int:
+        return sum(o.seen for o in self.outcomes)
+
+
+class Progress:
+    """Receives progress events; the CLI draws them, tests and the daemon ignore them."""
+
+    def planned(self, total_scopes: int) -> None: ...
+
+    def page(self, scope: Scope, resources: int) -> None: ...
+
+    def finished(self, outcome: ScopeOutcome) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Message:
+    kind: str  # start | page | done | failed
+    scope: Scope
+    page: list[Resource] | None = None
+    error: str | None = None
+    retryable: bool | None = None
+
+
+class Collection:
+    """Runs one pass over the given sources. `stop` abandons scopes in flight as failed."""
+
+    def __init__(
+        self,
+        db: Database,
+        sources: Iterable[SourceConfig],
+        *,
+        types: set[str] | None = None,
+        workers: int = 32,
+        progress: Progress | None = None,
+        stop: threading.Event | None = None,
+        collector_factory: Callable[[SourceConfig], Any] = build_collector,
+    ) -> None:
+        self.db = db
+        self.sources = list(sources)
+        self.types = types
+        self.workers = workers
+        self.progress = progress or Progress()
+        self.stop = stop or threading.Event()
+        self.collector_factory = collector_factory
+        self.reconciler = Reconciler(db)
+        self._queue: queue.Queue[_Message] = queue.Queue(maxsize=max(16, workers * 2))
+
+    def run(self) -> CollectionResult:
+        started = time.monotonic()
+        result = CollectionResult()
+        planned = self._plan(result)
+        self.progress.planned(len(planned) + len(result.outcomes))
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="vigil-scope") as pool:
+            for collector, scope in planned:
+                pool.submit(self._work, collector, scope)
+            result.outcomes.extend(self._write(len(planned)))
+        result.duration = time.monotonic() - started
+        return result
+
+    def _plan(self, result: CollectionResult) -> list[tuple[Collector, Scope]]:
+        planned: list[tuple[Collector, Scope]] = []
+        with ThreadPoolExecutor(max(1, min(8, len(self.sources)))) as pool:
+            futures = [(source, pool.submit(self._plan_source, source)) for source in self.sources]
+        for source, future in futures:
+            try:
+                collector, scopes = future.result()
+            except VigilError as exc:
+                result.outcomes.append(self._record_plan_failure(source, exc))
+                continue
+            planned.extend((collector, scope) for scope in scopes)
+        return planned
+
+    def _plan_source(self, source: SourceConfig) -> tuple[Collector, list[Scope]]:
+        collector = self.collector_factory(source)
+        return collector, list(collector.plan(self.types))
+
+    def _record_plan_failure(self, source: SourceConfig, exc: VigilError) -> ScopeOutcome:
+        scope = Scope(source.name, source.provider, PLAN_TYPE, PLAN_TYPE, PLAN_TYPE)
+        run = self.reconciler.start(scope)
+        self.reconciler.fail(run, exc.message, retryable=exc.retryable)
+        outcome = ScopeOutcome(scope, "failed", error=exc.message)
+        self.progress.finished(outcome)
+        return outcome
+
+    def _work(self, collector: Collector, scope: Scope) -> None:
+        """Runs in a worker thread: fetch pages, hand them to the writer, never write."""
+        put = self._queue.put
+        if self.stop.is_set():
+            put(_Message("failed", scope, error="abandoned: collection stopped", retryable=True))
+            return
+        put(_Message("start", scope))
+        try:
+            for page in collector.collect(scope):
+                if self.stop.is_set():
+                    raise VigilError("abandoned: collection stopped", retryable=True)
+                put(_Message("page", scope, page=list(page)))
+        except VigilError as exc:
+            put(_Message("failed", scope, error=exc.message, retryable=exc.retryable))
+        except Exception as exc:
+            log.exception("scope %s failed unexpectedly", scope.key)
+            put(_Message("failed", scope, error=f"internal error: {type(exc).__name__}: {exc}"))
+        else:
+            put(_Message("done", scope))
+
+    def _write(self, expected: int) -> list[ScopeOutcome]:
+        """The single writer: apply messages until every scope has ended."""
+        outcomes: list[ScopeOutcome] = []
+        runs: dict[str, RunStats] = {}
+        while len(outcomes) < expected:
+            message = self._queue.get()
+            outcome = self._apply(message, runs)
+            if outcome is not None:
+                outcomes.append(outcome)
+                self.progress.finished(outcome)
+        return outcomes
+
+    def _apply(self, message: _Message, runs: dict[str, RunStats]) -> ScopeOutcome | None:
+        key = message.scope.key
+        if message.kind == "start":
+            runs[key] = self.reconciler.start(message.scope)
+            return None
+        if message.kind == "page":
+            assert message.page is not None
+            self.reconciler.add_page(runs[key], message.page)
+            self.progress.page(message.scope, len(message.page))
+            return None
+        run = runs.pop(key, None) or self.reconciler.start(message.scope)
+        if message.kind == "done" and not self.stop.is_set():
+            self.reconciler.complete(run)
+            return _outcome(run, "complete")
+        error = message.error or "abandoned: collection stopped"
+        self.reconciler.fail(run, error, retryable=message.retryable)
+        return _outcome(run, "failed", error)
+
+
+def _outcome(run: RunStats, status: str, error: str | None = None) -> ScopeOutcome:
+    return ScopeOutcome(
+        scope=run.scope,
+        status=status,
+        error=error,
+        pages=run.pages,
+        seen=run.seen,
+        created=run.created,
+        changed=run.changed,
+        deleted=run.deleted,
+        duration=(run.finished_at - run.started_at).total_seconds() if run.finished_at else 0.0,
+    )
+
+
+def collect(
+    db: Database,
+    sources: Iterable[SourceConfig],
+    *,
+    types: set[str] | None = None,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+) -> CollectionResult:
+    """Run one collection pass over `sources` into `db`."""
+    return Collection(db, sources, types=types, progress=progress, stop=stop).run()
