@@ -133,7 +133,8 @@ class Reconciler:
         """Apply the run: staged records, then deletions of what the scope no longer has."""
         now = self.clock()
         with self.db.begin() as conn:
-            _apply_staged(conn, run.run_id, now)
+            if run.created or run.changed:
+                _apply_staged(conn, run.run_id, now)
             run.deleted = _sweep(conn, run, now)
             _finish(conn, run, now, status="complete")
         return run
@@ -170,7 +171,13 @@ class Reconciler:
 
 def _lookup(conn: Connection, uids: list[str]) -> dict[str, sa.Row[Any]]:
     known: dict[str, sa.Row[Any]] = {}
-    columns = [resources.c.uid, resources.c.content_hash, resources.c.state, resources.c.first_seen]
+    columns = [
+        resources.c.uid,
+        resources.c.content_hash,
+        resources.c.state,
+        resources.c.first_seen,
+        resources.c.scope_key,
+    ]
     for start in range(0, len(uids), _LOOKUP_CHUNK):
         chunk = uids[start : start + _LOOKUP_CHUNK]
         for row in conn.execute(sa.select(*columns).where(resources.c.uid.in_(chunk))):
@@ -183,7 +190,8 @@ def _stage_row(
 ) -> dict[str, Any] | None:
     digest = resource.content_hash()
     present = known is not None and known.state == ResourceState.PRESENT
-    if present and known is not None and known.content_hash == digest:
+    # A resource another source used to report moves to this scope, so its sweeps own it.
+    if present and known.content_hash == digest and known.scope_key == run.scope.key:  # type: ignore[union-attr]
         return None
     kind = CHANGED if present else CREATED
     return {
@@ -244,6 +252,8 @@ def _diff_changed(conn: Connection, run_id: int) -> None:
             staged.c.name,
             staged.c.tags,
             staged.c.attributes,
+            staged.c.source,
+            resources.c.source.label("old_source"),
             resources.c.name.label("old_name"),
             resources.c.tags.label("old_tags"),
             resources.c.attributes.label("old_attributes"),
@@ -255,8 +265,18 @@ def _diff_changed(conn: Connection, run_id: int) -> None:
         {
             "staged_id": row.id,
             "changes": diff_content(
-                {"name": row.old_name, "tags": row.old_tags, "attributes": row.old_attributes},
-                {"name": row.name, "tags": row.tags, "attributes": row.attributes},
+                {
+                    "source": row.old_source,
+                    "name": row.old_name,
+                    "tags": row.old_tags,
+                    "attributes": row.old_attributes,
+                },
+                {
+                    "source": row.source,
+                    "name": row.name,
+                    "tags": row.tags,
+                    "attributes": row.attributes,
+                },
             ),
         }
         for row in conn.execute(query)
@@ -271,10 +291,11 @@ def _diff_changed(conn: Connection, run_id: int) -> None:
 
 
 def diff_content(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Field-level differences: `name`, `tags.<key>`, `attributes.<key>` -> {old, new}."""
+    """Field-level differences: `source`, `name`, `tags.<key>`, `attributes.<key>` -> {old, new}."""
     changes: dict[str, dict[str, Any]] = {}
-    if old.get("name") != new.get("name"):
-        changes["name"] = {"old": old.get("name"), "new": new.get("name")}
+    for key in ("source", "name"):
+        if old.get(key) != new.get(key):
+            changes[key] = {"old": old.get(key), "new": new.get(key)}
     for section in ("tags", "attributes"):
         before, after = old.get(section) or {}, new.get(section) or {}
         for key in sorted(set(before) | set(after)):
