@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.services",
     "tests.fixtures.aws",
     "tests.fixtures.database",
+    "tests.fixtures.cli",
 ]

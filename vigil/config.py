@@ -18,7 +18,7 @@ from pydantic_core import ErrorDetails
 
 from collectors.base import SourceConfig
 from collectors.registry import COLLECTORS, source_config_models
-from vigil.errors import ConfigError
+from vigil.errors import ConfigError, InputError
 from vigil.model import Severity
 from vigil.schema import Duration, EnvStr, StrictModel
 from vigil.yamlsource import YamlDocument, load_yaml
@@ -138,7 +138,10 @@ def resolve_database_url(config: VigilConfig | None) -> str:
 
 def load_config(path: str | Path) -> VigilConfig:
     """Load and validate a config file; raise ConfigError naming the file, line and key."""
-    document = load_yaml(path)
+    try:
+        document = load_yaml(path)
+    except InputError as exc:
+        raise ConfigError(exc.problem, path=exc.path, line=exc.line, fix=exc.fix) from None
     data = document.data if document.data is not None else {}
     if not isinstance(data, dict):
         raise ConfigError(
