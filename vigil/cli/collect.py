@@ -40,17 +40,33 @@ def collect_command(
         result = pipeline.collect(
             db, sources, types=set(type_) if type_ else None, progress=progress
         )
-    print_summary(result, Console())
+    print_summary(result, Console(width=None if sys.stdout.isatty() else 200))
     if result.failed:
         err.print(Text(f"{len(result.failed)} scope(s) failed; nothing of them was changed."))
         raise typer.Exit(1)
 
 
 def print_summary(result: pipeline.CollectionResult, console: Console) -> None:
-    table = Table("scope", "status", "seen", "new", "changed", "deleted", "time", "error")
+    table = Table(
+        "source",
+        "account",
+        "region",
+        "type",
+        "status",
+        "seen",
+        "new",
+        "changed",
+        "deleted",
+        "time",
+        "error",
+    )
     for outcome in sorted(result.outcomes, key=lambda o: o.scope.key):
+        scope = outcome.scope
         table.add_row(
-            Text(outcome.scope.key),
+            Text(scope.source),
+            Text(scope.account),
+            Text(scope.region),
+            Text(scope.type),
             Text(outcome.status, style="green" if not outcome.failed else "red"),
             str(outcome.seen),
             str(outcome.created),
