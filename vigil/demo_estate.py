@@ -122,7 +122,7 @@ class _RegionSeeder:
         )["GroupId"]
         if rules:
             self.ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=rules)
-        return group_id
+        return str(group_id)
 
     def _security_groups(self, problems: bool) -> dict[str, str]:
         """web (80/443 to the world: fine), app (from web), db (5432 from app), the bad ones."""
@@ -204,7 +204,9 @@ class _RegionSeeder:
                 hosts.setdefault(name, []).append(instance["PrivateIpAddress"])
         return hosts
 
-    def _run(self, role: str, index: int, count: int, group: str) -> tuple[str, list[dict]]:
+    def _run(
+        self, role: str, index: int, count: int, group: str
+    ) -> tuple[str, list[dict[str, Any]]]:
         team, env = self.rng.choice(TEAMS), self.rng.choice(ENVS)
         name = f"{role}-{env}-{index + 1:03d}"
         tags = {"team": team, "env": env, "owner": f"{team}-lead@example.com"}

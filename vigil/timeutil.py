@@ -28,10 +28,15 @@ def parse_duration(text: str) -> timedelta:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
+def is_age(text: str) -> bool:
+    """True for an age such as `7d`, false for an instant."""
+    return bool(_DURATION.match(str(text)))
+
+
 def parse_time(text: str, *, now: datetime | None = None) -> datetime:
     """Parse an ISO 8601 instant or an age counted back from now. Returns aware UTC."""
     text = str(text).strip()
-    if _DURATION.match(text):
+    if is_age(text):
         return (now or utcnow()) - parse_duration(text)
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))

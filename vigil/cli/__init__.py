@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from vigil import __version__
-from vigil.cli import collect, dashboard, demo, init, inventory
+from vigil.cli import check, collect, dashboard, demo, findings, init, inventory, rules, silence
 from vigil.cli.state import AppState
 from vigil.errors import VigilError
 
@@ -61,7 +61,7 @@ def _root(
     ctx.obj = AppState.from_options(config)
 
 
-for module in (init, collect, inventory, demo, dashboard):
+for module in (init, collect, inventory, demo, dashboard, check, findings, silence, rules):
     module.register(app)
 
 

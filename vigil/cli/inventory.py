@@ -47,7 +47,7 @@ def inventory_command(
     fmt: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """List the inventory: present resources now, or as they were at --as-of."""
-    when = parse_time_option(as_of)
+    when = parse_time_option(as_of, end=True)
     filters = queries.InventoryFilter(
         types=tuple(type_ or ()),
         sources=tuple(source or ()),
@@ -81,7 +81,7 @@ def changes_command(
     events = queries.changes(
         state(ctx).database(),
         since=parse_time_option(since),
-        until=parse_time_option(until),
+        until=parse_time_option(until, end=True),
         filters=filters,
         kinds=tuple(kind or ()),
     )

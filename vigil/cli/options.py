@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
 
 from vigil.cli.output import OutputFormat
 from vigil.model import ResourceType
-from vigil.timeutil import TIME_HELP, parse_time
+from vigil.timeutil import TIME_HELP, is_age, parse_time
 
 
-def parse_time_option(value: str | None) -> datetime | None:
+def parse_time_option(value: str | None, *, end: bool = False) -> datetime | None:
+    """Parse TIME. As an end bound, a time given to the second covers that whole second,
+    so a timestamp copied from Vigil's output (which has no fractions) includes its event."""
     if value is None:
         return None
     try:
-        return parse_time(value)
+        moment = parse_time(value)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    if end and not is_age(value) and "." not in value:
+        moment += timedelta(seconds=1) - timedelta(microseconds=1)
+    return moment
 
 
 def check_types(values: list[str] | None) -> list[str]:
