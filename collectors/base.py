@@ -34,6 +34,8 @@ class Collector(Protocol):
     provider: ClassVar[str]
     config_model: ClassVar[type[SourceConfig]]
     resource_types: ClassVar[tuple[str, ...]]
+    volatile_attributes: ClassVar[dict[str, tuple[str, ...]]]
+    """Per type, attributes whose value moves on every read; they never count as a change."""
 
     def plan(self, types: set[str] | None = None) -> Iterable[Scope]: ...
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collectors.aws import AwsCollector
 from collectors.base import CollectorFactory, SourceConfig
+from collectors.libcloud import LibcloudCollector
+from collectors.probes import ProbeCollector
 
 COLLECTORS: dict[str, CollectorFactory] = {
-    factory.provider: factory
-    for factory in (AwsCollector,)
+    factory.provider: factory for factory in (AwsCollector, LibcloudCollector, ProbeCollector)
 }
 
 

@@ -9,17 +9,19 @@ rewritten, so a rescan in which nothing changed writes no resource rows.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from storage.db import Database
 from storage.tables import ChangeEventRow, ResourceRow, ScopeRunRow, StagedResourceRow
-from vigil.model import Resource, ResourceState, Scope, utcnow
+from vigil.model import Resource, ResourceState, Scope, canonical_json, utcnow
 
 resources = ResourceRow.__table__  # type: ignore[attr-defined]
 events = ChangeEventRow.__table__  # type: ignore[attr-defined]
@@ -28,6 +30,7 @@ scope_runs = ScopeRunRow.__table__  # type: ignore[attr-defined]
 
 CREATED, CHANGED, DELETED = "created", "changed", "deleted"
 _LOOKUP_CHUNK = 500
+_JSON_COLUMNS = frozenset({"tags", "attributes", "changes"})
 _EVENT_COLUMNS = (
     "uid",
     "run_id",
@@ -46,20 +49,22 @@ _EVENT_COLUMNS = (
     "first_seen",
     "at",
 )
-_RESOURCE_FROM_STAGED = (
-    "uid",
+_RESOURCE_UPDATED = (
     "source",
-    "provider",
-    "account",
-    "region",
-    "type",
-    "native_id",
     "name",
     "tags",
     "attributes",
     "scope_key",
     "content_hash",
-    "first_seen",
+)
+_RESOURCE_FROM_STAGED = (
+    "uid",
+    "provider",
+    "account",
+    "region",
+    "type",
+    "native_id",
+    *_RESOURCE_UPDATED,
 )
 
 
@@ -76,6 +81,7 @@ class RunStats:
     changed: int = 0
     deleted: int = 0
     finished_at: datetime | None = None
+    volatile: tuple[str, ...] = ()
     seen_uids: set[str] = field(default_factory=set, repr=False)
 
 
@@ -86,8 +92,11 @@ class Reconciler:
         self.db = db
         self.clock = clock
 
-    def start(self, scope: Scope) -> RunStats:
-        """Record that a scope run began; returns the run's handle."""
+    def start(self, scope: Scope, *, volatile: tuple[str, ...] = ()) -> RunStats:
+        """Record that a scope run began; returns the run's handle.
+
+        `volatile` names attributes that change on every read; they never count as a change.
+        """
         now = self.clock()
         with self.db.begin() as conn:
             result = conn.execute(
@@ -103,7 +112,7 @@ class Reconciler:
                 )
             )
             run_id = int(result.inserted_primary_key[0])
-        return RunStats(run_id=run_id, scope=scope, started_at=now)
+        return RunStats(run_id=run_id, scope=scope, started_at=now, volatile=volatile)
 
     def add_page(self, run: RunStats, page: Sequence[Resource]) -> None:
         """Stage the new and changed records of one page; unchanged ones cost one lookup."""
@@ -113,28 +122,25 @@ class Reconciler:
         run.seen += len(fresh)
         if not fresh:
             return
-        now = self.clock()
         with self.db.begin() as conn:
             known = _lookup(conn, [r.uid for r in fresh])
             rows = [
                 row
                 for resource in fresh
-                if (row := _stage_row(run, resource, known.get(resource.uid), now)) is not None
+                if (row := _stage_row(run, resource, known.get(resource.uid))) is not None
             ]
             if rows:
-                conn.execute(staged.insert(), rows)
-        for row in rows:
-            if row["kind"] == CREATED:
-                run.created += 1
-            else:
-                run.changed += 1
+                _insert_staged(conn, rows)
+        changed = sum(1 for row in rows if row[2] == CHANGED)
+        run.changed += changed
+        run.created += len(rows) - changed
 
     def complete(self, run: RunStats) -> RunStats:
         """Apply the run: staged records, then deletions of what the scope no longer has."""
         now = self.clock()
         with self.db.begin() as conn:
             if run.created or run.changed:
-                _apply_staged(conn, run.run_id, now)
+                _apply_staged(conn, run, now)
             run.deleted = _sweep(conn, run, now)
             _finish(conn, run, now, status="complete")
         return run
@@ -185,66 +191,109 @@ def _lookup(conn: Connection, uids: list[str]) -> dict[str, sa.Row[Any]]:
     return known
 
 
+_STAGED_COLUMNS = (
+    "run_id",
+    "uid",
+    "kind",
+    "source",
+    "provider",
+    "account",
+    "region",
+    "type",
+    "native_id",
+    "name",
+    "tags",
+    "attributes",
+    "changes",
+    "scope_key",
+    "content_hash",
+)
+
+
 def _stage_row(
-    run: RunStats, resource: Resource, known: sa.Row[Any] | None, now: datetime
-) -> dict[str, Any] | None:
-    digest = resource.content_hash()
+    run: RunStats, resource: Resource, known: sa.Row[Any] | None
+) -> tuple[Any, ...] | None:
+    """The staging tuple for a new or changed record; None when nothing changed."""
+    tags, attributes, digest = resource.serialized(run.volatile)
     present = known is not None and known.state == ResourceState.PRESENT
     # A resource another source used to report moves to this scope, so its sweeps own it.
     if present and known.content_hash == digest and known.scope_key == run.scope.key:  # type: ignore[union-attr]
         return None
-    kind = CHANGED if present else CREATED
-    return {
-        "run_id": run.run_id,
-        "uid": resource.uid,
-        "kind": kind,
-        "source": resource.source,
-        "provider": resource.provider,
-        "account": resource.account,
-        "region": resource.region,
-        "type": resource.type,
-        "native_id": resource.native_id,
-        "name": resource.name,
-        "tags": resource.tags,
-        "attributes": resource.attributes,
-        # Changed rows get their diff when applied, against the row as it is then.
-        "changes": {},
-        "scope_key": run.scope.key,
-        "content_hash": digest,
-        "first_seen": known.first_seen if known is not None else now,
-        "at": now,
-    }
+    return (
+        run.run_id,
+        resource.uid,
+        CHANGED if present else CREATED,
+        resource.source,
+        resource.provider,
+        resource.account,
+        resource.region,
+        resource.type,
+        resource.native_id,
+        resource.name,
+        tags,
+        attributes,
+        "{}",  # changed records get their diff when applied, against the row as it is then
+        run.scope.key,
+        digest,
+    )
 
 
-def _apply_staged(conn: Connection, run_id: int, now: datetime) -> None:
-    mine = staged.c.run_id == run_id
-    _diff_changed(conn, run_id)
+def _insert_staged(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """A plain DBAPI executemany: the ingest hot path skips per-row type processing."""
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"INSERT INTO {staged.name} ({', '.join(_STAGED_COLUMNS)}) "
+        f"VALUES ({', '.join([marker] * len(_STAGED_COLUMNS))})"
+    )
+    conn.exec_driver_sql(sql, rows)
+
+
+def _apply_staged(conn: Connection, run: RunStats, now: datetime) -> None:
+    """Set-based: events, then updates of known rows, then inserts of new ones."""
+    mine = staged.c.run_id == run.run_id
+    _diff_changed(conn, run)
+    when = sa.literal(now, events.c.at.type)
+    previous = resources.alias("previous")
     conn.execute(
         events.insert().from_select(
             list(_EVENT_COLUMNS),
             sa.select(
-                *(staged.c[name] for name in _EVENT_COLUMNS if name != "at"),
-                sa.literal(now, events.c.at.type).label("at"),
-            ).where(mine),
+                *(_staged(conn, name) for name in _EVENT_COLUMNS[:-2]),
+                sa.func.coalesce(previous.c.first_seen, when).label("first_seen"),
+                when.label("at"),
+            )
+            .select_from(staged.outerjoin(previous, previous.c.uid == staged.c.uid))
+            .where(mine),
         )
     )
-    conn.execute(resources.delete().where(resources.c.uid.in_(sa.select(staged.c.uid).where(mine))))
+    conn.execute(
+        resources.update()
+        .where(resources.c.uid == staged.c.uid, mine)
+        .values(
+            **{name: _staged(conn, name) for name in _RESOURCE_UPDATED},
+            state=ResourceState.PRESENT.value,
+            last_changed=now,
+            last_seen=now,
+            deleted_at=None,
+        )
+    )
+    known = sa.select(resources.c.uid).where(resources.c.uid == staged.c.uid)
     conn.execute(
         resources.insert().from_select(
-            [*_RESOURCE_FROM_STAGED, "state", "last_changed", "last_seen", "deleted_at"],
+            [*_RESOURCE_FROM_STAGED, "first_seen", "state", "last_changed", "last_seen"],
             sa.select(
-                *(staged.c[name] for name in _RESOURCE_FROM_STAGED),
+                *(_staged(conn, name) for name in _RESOURCE_FROM_STAGED),
+                when.label("first_seen"),
                 sa.literal(ResourceState.PRESENT.value).label("state"),
-                sa.literal(now, resources.c.last_changed.type).label("last_changed"),
-                sa.literal(now, resources.c.last_seen.type).label("last_seen"),
-                sa.null().label("deleted_at"),
-            ).where(mine),
+                when.label("last_changed"),
+                when.label("last_seen"),
+            ).where(mine, ~known.exists()),
         )
     )
     conn.execute(staged.delete().where(mine))
 
 
-def _diff_changed(conn: Connection, run_id: int) -> None:
+def _diff_changed(conn: Connection, run: RunStats) -> None:
     """Fill in `changes` (field -> old, new) for the run's changed records."""
     query = (
         sa.select(
@@ -259,24 +308,27 @@ def _diff_changed(conn: Connection, run_id: int) -> None:
             resources.c.attributes.label("old_attributes"),
         )
         .join(resources, resources.c.uid == staged.c.uid)
-        .where(staged.c.run_id == run_id, staged.c.kind == CHANGED)
+        .where(staged.c.run_id == run.run_id, staged.c.kind == CHANGED)
     )
     updates = [
         {
             "staged_id": row.id,
-            "changes": diff_content(
-                {
-                    "source": row.old_source,
-                    "name": row.old_name,
-                    "tags": row.old_tags,
-                    "attributes": row.old_attributes,
-                },
-                {
-                    "source": row.source,
-                    "name": row.name,
-                    "tags": row.tags,
-                    "attributes": row.attributes,
-                },
+            "changes": canonical_json(
+                diff_content(
+                    {
+                        "source": row.old_source,
+                        "name": row.old_name,
+                        "tags": row.old_tags,
+                        "attributes": row.old_attributes,
+                    },
+                    {
+                        "source": row.source,
+                        "name": row.name,
+                        "tags": json.loads(row.tags),
+                        "attributes": json.loads(row.attributes),
+                    },
+                    ignore=run.volatile,
+                )
             ),
         }
         for row in conn.execute(query)
@@ -290,7 +342,17 @@ def _diff_changed(conn: Connection, run_id: int) -> None:
         )
 
 
-def diff_content(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _staged(conn: Connection, name: str) -> sa.ColumnElement[Any]:
+    """A staged column as its destination expects it: JSON text becomes JSONB on PostgreSQL."""
+    column = staged.c[name]
+    if name in _JSON_COLUMNS and conn.dialect.name == "postgresql":
+        return sa.cast(column, postgresql.JSONB).label(name)
+    return column
+
+
+def diff_content(
+    old: dict[str, Any], new: dict[str, Any], *, ignore: tuple[str, ...] = ()
+) -> dict[str, dict[str, Any]]:
     """Field-level differences: `source`, `name`, `tags.<key>`, `attributes.<key>` -> {old, new}."""
     changes: dict[str, dict[str, Any]] = {}
     for key in ("source", "name"):
@@ -299,7 +361,9 @@ def diff_content(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str
     for section in ("tags", "attributes"):
         before, after = old.get(section) or {}, new.get(section) or {}
         for key in sorted(set(before) | set(after)):
-            if before.get(key) != after.get(key):
+            if before.get(key) != after.get(key) and not (
+                section == "attributes" and key in ignore
+            ):
                 changes[f"{section}.{key}"] = {"old": before.get(key), "new": after.get(key)}
     return changes
 

@@ -122,13 +122,13 @@ class StagedResourceRow(SQLModel, table=True):
     type: str
     native_id: str
     name: str = ""
-    tags: dict[str, str] = json_column()
-    attributes: dict[str, Any] = json_column()
-    changes: dict[str, Any] = json_column()
+    # Serialized JSON text: staging is the ingest hot path, and the text is already made
+    # for the content hash, so it is stored as is instead of being encoded again.
+    tags: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    attributes: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    changes: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
     scope_key: str
     content_hash: str
-    first_seen: datetime = time_column(nullable=False)
-    at: datetime = time_column(nullable=False)
 
 
 class ScopeRunRow(SQLModel, table=True):

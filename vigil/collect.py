@@ -80,6 +80,7 @@ class _Message:
     page: list[Resource] | None = None
     error: str | None = None
     retryable: bool | None = None
+    volatile: tuple[str, ...] = ()
 
 
 class Collection:
@@ -149,7 +150,8 @@ class Collection:
         if self.stop.is_set():
             put(_Message("failed", scope, error="abandoned: collection stopped", retryable=True))
             return
-        put(_Message("start", scope))
+        volatile = getattr(collector, "volatile_attributes", {}).get(scope.type, ())
+        put(_Message("start", scope, volatile=tuple(volatile)))
         try:
             for page in collector.collect(scope):
                 if self.stop.is_set():
@@ -178,7 +180,7 @@ class Collection:
     def _apply(self, message: _Message, runs: dict[str, RunStats]) -> ScopeOutcome | None:
         key = message.scope.key
         if message.kind == "start":
-            runs[key] = self.reconciler.start(message.scope)
+            runs[key] = self.reconciler.start(message.scope, volatile=message.volatile)
             return None
         if message.kind == "page":
             assert message.page is not None

@@ -149,13 +149,28 @@ class Resource:
     def scope_key(self) -> str:
         return f"{self.source}/{self.account}/{self.region}/{self.type}"
 
-    def content(self) -> dict[str, Any]:
-        """What a change is measured on: the fields a scan observes."""
-        return {"name": self.name, "tags": self.tags, "attributes": self.attributes}
+    def serialized(self, volatile: tuple[str, ...] = ()) -> tuple[str, str, str]:
+        """(tags JSON, attributes JSON, content hash): what a change is measured on.
+
+        Canonical JSON (sorted keys), made once per record on the ingest path and reused
+        for both the hash and storage. `volatile` attributes (values that move on every
+        read, such as RDS's latest restorable time) are stored but not hashed, so they
+        alone never make a change.
+        """
+        tags = canonical_json(self.tags)
+        attributes = canonical_json(self.attributes)
+        hashed = attributes
+        if volatile and any(key in self.attributes for key in volatile):
+            stable = {k: v for k, v in self.attributes.items() if k not in volatile}
+            hashed = canonical_json(stable)
+        digest = hashlib.blake2b(digest_size=16)
+        for part in (self.name, tags, hashed):
+            digest.update(part.encode())
+            digest.update(b"\x00")
+        return tags, attributes, digest.hexdigest()
 
     def content_hash(self) -> str:
-        payload = json.dumps(self.content(), sort_keys=True, default=str, separators=(",", ":"))
-        return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
+        return self.serialized()[2]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -198,6 +213,14 @@ class Finding:
     @property
     def fingerprint(self) -> str:
         return fingerprint(self.rule, self.resource_uid)
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":"))
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no spaces: equal values give equal text."""
+    return _CANONICAL.encode(value)
 
 
 def fingerprint(rule: str, resource_uid: str) -> str:

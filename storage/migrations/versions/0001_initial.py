@@ -133,25 +133,11 @@ def upgrade() -> None:
         sa.Column("type", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("native_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column(
-            "tags",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column(
-            "attributes",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column(
-            "changes",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
+        sa.Column("tags", sa.Text(), nullable=False),
+        sa.Column("attributes", sa.Text(), nullable=False),
+        sa.Column("changes", sa.Text(), nullable=False),
         sa.Column("scope_key", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("content_hash", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("first_seen", storage.tables.UTCDateTime(), nullable=False),
-        sa.Column("at", storage.tables.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("staged_resources", schema=None) as batch_op:

@@ -1,0 +1,98 @@
+"""A latency proxy that replays recorded AWS answers, for benchmarks past what moto can serve.
+
+moto's cost per page grows faster than the page, so at 10k+ resources moto, not Vigil, is what
+a benchmark would measure. `ReplayProxy` forwards to moto once (recording each answer by its
+request) and then answers the same requests from memory after a fixed delay — the simulated API
+latency — so the timed pass measures Vigil's pipeline against the latency floor.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+from tests.fixtures.awsproxy import AwsProxy, _ProxyHandler
+
+OPERATION_TYPES = {
+    "DescribeInstances": "server",
+    "DescribeVolumes": "disk",
+    "DescribeSnapshots": "snapshot",
+    "DescribeDBSnapshots": "snapshot",
+    "DescribeSecurityGroups": "security_group",
+    "ListCertificates": "certificate",
+    "DescribeCertificate": "certificate",
+    "ListTagsForCertificate": "certificate",
+    "DescribeDBInstances": "database",
+}
+
+
+class ReplayProxy(AwsProxy):
+    """Record answers while `recording`; afterwards replay them with `latency` each."""
+
+    def __init__(self, upstream: str, **options: Any) -> None:
+        super().__init__(upstream, **options)
+        self.recording = True
+        self.cache: dict[tuple[str, str, bytes], tuple[int, list[tuple[str, str]], bytes]] = {}
+        self.calls: Counter[tuple[str, str]] = Counter()
+        self.misses = 0
+        self._cache_lock = threading.Lock()
+        self._server.RequestHandlerClass = _replaying_handler(self)
+
+    def replay(self, latency: float) -> None:
+        self.recording = False
+        self.latency = latency
+        self.calls.clear()
+        self.misses = 0
+
+    def floor(self) -> tuple[float, tuple[str, str], int]:
+        """The critical-path floor: most sequential calls of one (region, type) × latency."""
+        (scope, calls) = self.calls.most_common(1)[0]
+        return calls * self.latency, scope, calls
+
+
+def _replaying_handler(proxy: ReplayProxy) -> type[_ProxyHandler]:
+    class Handler(_ProxyHandler):
+        owner = proxy
+
+        def _handle(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            key = (self.command, self.path, body)
+            with proxy._cache_lock:
+                recorded = None if proxy.recording else proxy.cache.get(key)
+            proxy.calls[_scope_of(self.headers.get("Authorization", ""), body, self.path)] += 1
+            if recorded is None:
+                proxy.misses += 0 if proxy.recording else 1
+                self._record(key, body)
+                return
+            time.sleep(proxy.latency)
+            self._reply(*recorded)
+
+        def _record(self, key: tuple[str, str, bytes], body: bytes) -> None:
+            captured: dict[str, Any] = {}
+            original = self._reply
+
+            def capture(status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
+                captured["answer"] = (status, headers, payload)
+                original(status, headers, payload)
+
+            self._reply = capture  # type: ignore[method-assign]
+            self._forward(body)
+            if "answer" in captured and captured["answer"][0] == 200:
+                with proxy._cache_lock:
+                    proxy.cache[key] = captured["answer"]
+
+    return Handler
+
+
+def _scope_of(authorization: str, body: bytes, path: str) -> tuple[str, str]:
+    from tests.fixtures.awsproxy import _credential_scope, _operation
+
+    service, region = _credential_scope(authorization)
+    operation = _operation("", body, "GET", path)
+    if service == "route53":
+        return ("global", "dns_record" if "rrset" in path else "dns_zone")
+    if service == "acm":
+        return (region, "certificate")
+    return (region, OPERATION_TYPES.get(operation, operation))

@@ -1,0 +1,98 @@
+"""EBS volumes → `disk`, EBS snapshots owned by the account → `snapshot` (ec2 API)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from botocore.client import BaseClient
+
+from collectors.aws.fields import Origin, iso_time, name_of, tag_dict
+from collectors.base import Page
+from vigil.model import Resource, ResourceType
+
+VOLUME_PAGE_SIZE = 500
+SNAPSHOT_PAGE_SIZE = 1000
+
+
+def fetch_volumes(
+    client: BaseClient, page_size: int | None = None
+) -> Iterator[list[dict[str, Any]]]:
+    """Pages of DescribeVolumes items. I/O only."""
+    paginator = client.get_paginator("describe_volumes")
+    for page in paginator.paginate(PaginationConfig={"PageSize": page_size or VOLUME_PAGE_SIZE}):
+        yield page.get("Volumes", [])
+
+
+def fetch_snapshots(
+    client: BaseClient, page_size: int | None = None
+) -> Iterator[list[dict[str, Any]]]:
+    """Pages of the account's own snapshots (OwnerIds=self: not public or shared ones)."""
+    paginator = client.get_paginator("describe_snapshots")
+    config = {"PageSize": page_size or SNAPSHOT_PAGE_SIZE}
+    for page in paginator.paginate(OwnerIds=["self"], PaginationConfig=config):
+        yield page.get("Snapshots", [])
+
+
+def normalize_volume(item: dict[str, Any], origin: Origin) -> Resource:
+    """One DescribeVolumes item → a `disk` resource."""
+    tags = tag_dict(item.get("Tags"))
+    volume_id = item["VolumeId"]
+    attachments = item.get("Attachments", [])
+    attributes = {
+        "size_gb": item.get("Size"),
+        "volume_type": item.get("VolumeType"),
+        "encrypted": bool(item.get("Encrypted", False)),
+        "state": item.get("State"),
+        "iops": item.get("Iops"),
+        "throughput": item.get("Throughput"),
+        "created_at": iso_time(item.get("CreateTime")),
+        "availability_zone": item.get("AvailabilityZone"),
+        "attached_to": [entry["InstanceId"] for entry in attachments if "InstanceId" in entry],
+        "devices": [entry["Device"] for entry in attachments if "Device" in entry],
+        "snapshot_id": item.get("SnapshotId") or None,
+        "kms_key_id": item.get("KmsKeyId"),
+    }
+    return origin.resource(
+        ResourceType.DISK,
+        volume_id,
+        name=name_of(tags, volume_id),
+        tags=tags,
+        attributes=attributes,
+    )
+
+
+def normalize_snapshot(item: dict[str, Any], origin: Origin) -> Resource:
+    """One DescribeSnapshots item → a `snapshot` resource pointing at its volume's uid."""
+    tags = tag_dict(item.get("Tags"))
+    snapshot_id = item["SnapshotId"]
+    volume_id = item.get("VolumeId")
+    attributes = {
+        "source_uid": origin.uid(ResourceType.DISK, volume_id) if volume_id else None,
+        "source_native_id": volume_id,
+        "kind": "ebs",
+        "started_at": iso_time(item.get("StartTime")),
+        "state": item.get("State"),
+        "encrypted": bool(item.get("Encrypted", False)),
+        "size_gb": item.get("VolumeSize"),
+        "description": item.get("Description") or "",
+    }
+    return origin.resource(
+        ResourceType.SNAPSHOT,
+        snapshot_id,
+        name=name_of(tags, snapshot_id),
+        tags=tags,
+        attributes=attributes,
+    )
+
+
+def volume_pages(client: BaseClient, origin: Origin) -> Iterator[Page]:
+    """Normalized pages of `disk` resources."""
+    for items in fetch_volumes(client):
+        yield [normalize_volume(item, origin) for item in items]
+
+
+def snapshot_pages(client: BaseClient, origin: Origin) -> Iterator[Page]:
+    """Normalized pages of EBS `snapshot` resources."""
+    for items in fetch_snapshots(client):
+        yield [normalize_snapshot(item, origin) for item in items]

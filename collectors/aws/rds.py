@@ -1,0 +1,104 @@
+"""RDS DB instances → `database`, DB snapshots → `snapshot` (rds API)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from botocore.client import BaseClient
+
+from collectors.aws.fields import Origin, iso_time, name_of, tag_dict
+from collectors.base import Page
+from vigil.model import Resource, ResourceType
+
+PAGE_SIZE = 100
+"""MaxRecords: 100 is the API's maximum for both operations."""
+
+
+def fetch_instances(
+    client: BaseClient, page_size: int | None = None
+) -> Iterator[list[dict[str, Any]]]:
+    """Pages of DescribeDBInstances items. I/O only."""
+    paginator = client.get_paginator("describe_db_instances")
+    for page in paginator.paginate(PaginationConfig={"PageSize": page_size or PAGE_SIZE}):
+        yield page.get("DBInstances", [])
+
+
+def fetch_snapshots(
+    client: BaseClient, page_size: int | None = None
+) -> Iterator[list[dict[str, Any]]]:
+    """Pages of the account's manual and automated DB snapshots. I/O only."""
+    paginator = client.get_paginator("describe_db_snapshots")
+    for page in paginator.paginate(PaginationConfig={"PageSize": page_size or PAGE_SIZE}):
+        yield page.get("DBSnapshots", [])
+
+
+def normalize_instance(item: dict[str, Any], origin: Origin) -> Resource:
+    """One DescribeDBInstances item → a `database` resource."""
+    tags = tag_dict(item.get("TagList"))
+    identifier = item["DBInstanceIdentifier"]
+    endpoint = item.get("Endpoint") or {}
+    attributes = {
+        "engine": item.get("Engine"),
+        "engine_version": item.get("EngineVersion"),
+        "instance_class": item.get("DBInstanceClass"),
+        "status": item.get("DBInstanceStatus"),
+        "backup_retention_days": item.get("BackupRetentionPeriod"),
+        "multi_az": bool(item.get("MultiAZ", False)),
+        "latest_restorable_time": iso_time(item.get("LatestRestorableTime")),
+        "storage_encrypted": bool(item.get("StorageEncrypted", False)),
+        "publicly_accessible": bool(item.get("PubliclyAccessible", False)),
+        "endpoint": endpoint.get("Address"),
+        "port": endpoint.get("Port"),
+        "allocated_storage_gb": item.get("AllocatedStorage"),
+        "availability_zone": item.get("AvailabilityZone"),
+        "security_groups": [
+            group["VpcSecurityGroupId"] for group in item.get("VpcSecurityGroups", [])
+        ],
+        "deletion_protection": bool(item.get("DeletionProtection", False)),
+        "arn": item.get("DBInstanceArn"),
+    }
+    return origin.resource(
+        ResourceType.DATABASE,
+        identifier,
+        name=name_of(tags, identifier),
+        tags=tags,
+        attributes=attributes,
+    )
+
+
+def normalize_snapshot(item: dict[str, Any], origin: Origin) -> Resource:
+    """One DescribeDBSnapshots item → a `snapshot` resource pointing at its database's uid."""
+    tags = tag_dict(item.get("TagList"))
+    identifier = item["DBSnapshotIdentifier"]
+    database = item.get("DBInstanceIdentifier")
+    attributes = {
+        "source_uid": origin.uid(ResourceType.DATABASE, database) if database else None,
+        "source_native_id": database,
+        "kind": "rds",
+        "started_at": iso_time(item.get("SnapshotCreateTime")),
+        "state": item.get("Status"),
+        "encrypted": bool(item.get("Encrypted", False)),
+        "size_gb": item.get("AllocatedStorage"),
+        "snapshot_type": item.get("SnapshotType"),
+        "engine": item.get("Engine"),
+    }
+    return origin.resource(
+        ResourceType.SNAPSHOT,
+        identifier,
+        name=name_of(tags, identifier),
+        tags=tags,
+        attributes=attributes,
+    )
+
+
+def instance_pages(client: BaseClient, origin: Origin) -> Iterator[Page]:
+    """Normalized pages of `database` resources."""
+    for items in fetch_instances(client):
+        yield [normalize_instance(item, origin) for item in items]
+
+
+def snapshot_pages(client: BaseClient, origin: Origin) -> Iterator[Page]:
+    """Normalized pages of RDS `snapshot` resources."""
+    for items in fetch_snapshots(client):
+        yield [normalize_snapshot(item, origin) for item in items]

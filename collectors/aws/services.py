@@ -1,0 +1,54 @@
+"""The explicit map: resource type → the AWS services and page functions that collect it.
+
+A type is regional (one scope per region) or global (one scope per account, region
+`global`). A type may read several services: `snapshot` is EBS snapshots plus RDS snapshots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from botocore.client import BaseClient
+
+from collectors.aws import acm, ebs, ec2, rds, route53, security_groups
+from collectors.aws.fields import Origin
+from collectors.base import Page
+from vigil.model import ResourceType
+
+PagesFn = Callable[[BaseClient, Origin], Iterator[Page]]
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One service's share of a resource type: its client name and page function."""
+
+    service: str
+    pages: PagesFn
+
+
+@dataclass(frozen=True, slots=True)
+class TypeSpec:
+    """How one resource type is collected."""
+
+    type: str
+    parts: tuple[Part, ...]
+    regional: bool = True
+
+
+TYPES: dict[str, TypeSpec] = {
+    spec.type: spec
+    for spec in (
+        TypeSpec(ResourceType.SERVER, (Part("ec2", ec2.pages),)),
+        TypeSpec(ResourceType.DISK, (Part("ec2", ebs.volume_pages),)),
+        TypeSpec(
+            ResourceType.SNAPSHOT,
+            (Part("ec2", ebs.snapshot_pages), Part("rds", rds.snapshot_pages)),
+        ),
+        TypeSpec(ResourceType.SECURITY_GROUP, (Part("ec2", security_groups.pages),)),
+        TypeSpec(ResourceType.CERTIFICATE, (Part("acm", acm.pages),)),
+        TypeSpec(ResourceType.DNS_ZONE, (Part("route53", route53.zone_pages),), regional=False),
+        TypeSpec(ResourceType.DNS_RECORD, (Part("route53", route53.record_pages),), regional=False),
+        TypeSpec(ResourceType.DATABASE, (Part("rds", rds.instance_pages),)),
+    )
+}

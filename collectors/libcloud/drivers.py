@@ -1,0 +1,155 @@
+"""Build libcloud drivers from a source's config, read-only guarded, and translate their errors.
+
+libcloud drivers are not thread-safe, so each scope builds its own. Every service connection
+of the driver (compute, and OpenStack's image/volume/network ones) is wrapped so that any
+request other than GET/HEAD is refused before it is sent; authentication (Keystone's POST) runs
+on separate identity connections and is not affected.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from libcloud.common.base import Connection
+from libcloud.common.exceptions import BaseHTTPError, RateLimitReachedError
+from libcloud.common.types import InvalidCredsError, LibcloudError
+from libcloud.compute.providers import get_driver as compute_driver
+from libcloud.dns.providers import get_driver as dns_driver
+
+from collectors.libcloud.config import LibcloudSourceConfig
+from vigil.errors import AccessDeniedError, CollectError, ReadOnlyViolation
+
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+class CannotList(CollectError):
+    """The driver has no way to list a type: the type is unknown, never empty."""
+
+
+def build_compute(config: LibcloudSourceConfig) -> Any:
+    """The compute driver named by `driver`, pointed at `host`/`port` when given."""
+    assert config.driver is not None
+    options = dict(config.options)
+    if config.compute_api_version:
+        options["api_version"] = config.compute_api_version
+    return _build(compute_driver(config.driver), config, config.key, config.secret, options)
+
+
+def build_dns(config: LibcloudSourceConfig) -> Any:
+    """The DNS driver named by `dns_driver` (with its own credentials)."""
+    assert config.dns_driver is not None
+    key, secret = config.dns_key or config.key, config.dns_secret
+    return _build(dns_driver(config.dns_driver), config, key, secret, config.dns_options)
+
+
+def _build(cls: type, config: LibcloudSourceConfig, key: Any, secret: Any, options: dict) -> Any:
+    args = [key.get_secret_value() if key else None]
+    if secret is not None:
+        args.append(secret.get_secret_value())
+    kwargs: dict[str, Any] = dict(options)
+    if _accepts(cls, "timeout"):
+        kwargs["timeout"] = config.timeout
+    if config.region:
+        kwargs["region"] = config.region
+    if config.host:
+        kwargs.update(host=config.host, port=config.port, secure=config.secure)
+    try:
+        driver = _construct(cls, args, kwargs)
+    except TypeError as exc:
+        raise CollectError(
+            f"{config.name}: driver {cls.__name__} rejected its options: {exc}"
+        ) from exc
+    if config.host:
+        _point(driver.connection, config)  # some drivers (DigitalOcean) drop host/port/secure
+    guard(driver)
+    return driver
+
+
+def _construct(cls: type, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    """`cls(*args, **kwargs)`, working around drivers whose `__new__` cannot take kwargs.
+
+    DigitalOcean's `__new__` (which picks the v2 class) forwards keyword arguments to
+    `object.__new__`, which refuses them: so select the class with positional arguments only,
+    then initialise it with everything.
+    """
+    try:
+        return cls(*args, **kwargs)
+    except TypeError as exc:
+        if "object.__new__()" not in str(exc):
+            raise
+    instance = cls.__new__(cls, *args)
+    instance.__init__(*args, **kwargs)
+    return instance
+
+
+def _accepts(cls: type, name: str) -> bool:
+    """Whether the driver's constructor takes `name` (most pass **kwargs to BaseDriver)."""
+    parameters = inspect.signature(cls.__init__).parameters.values()
+    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in parameters)
+
+
+def _point(connection: Connection, config: LibcloudSourceConfig) -> None:
+    connection.host = config.host
+    connection.secure = 1 if config.secure else 0
+    connection.port = config.port or (443 if config.secure else 80)
+    connection.connect()
+
+
+def guard(driver: Any) -> None:
+    """Refuse every non-read request on the driver's service connections."""
+    for value in list(vars(driver).values()):
+        if isinstance(value, Connection) and not getattr(value, "_vigil_guarded", False):
+            value.request = _read_only(value.request)  # type: ignore[method-assign]
+            value._vigil_guarded = True  # type: ignore[attr-defined]
+
+
+def _read_only(request: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(request)
+    def checked(
+        action: str,
+        params: Any = None,
+        data: Any = None,
+        headers: Any = None,
+        method: str = "GET",
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        if method.upper() not in READ_METHODS:
+            raise ReadOnlyViolation(f"refused {method} {action}: Vigil only reads")
+        return request(action, params, data, headers, method, *args, **kwargs)
+
+    return checked
+
+
+def method(driver: Any, name: str, source: str, driver_name: str, what: str) -> Callable[..., Any]:
+    """The driver's listing method `name`, or `CannotList` when it has none."""
+    found = getattr(driver, name, None)
+    if not callable(found):
+        raise CannotList(f"{source}: driver {driver_name} cannot list {what} (no {name})")
+    return found
+
+
+@contextmanager
+def translated(source: str, driver_name: str, what: str) -> Iterator[None]:
+    """libcloud's errors as Vigil's: bad credentials are access denied, gaps are unknown."""
+    try:
+        yield
+    except NotImplementedError as exc:
+        raise CannotList(f"{source}: driver {driver_name} cannot list {what} ({exc})") from exc
+    except InvalidCredsError as exc:
+        raise AccessDeniedError(
+            f"{source}: {driver_name} rejected the credentials while listing {what}: {exc}"
+        ) from exc
+    except RateLimitReachedError as exc:
+        raise CollectError(
+            f"{source}: {driver_name} throttled {what}: {exc}", retryable=True
+        ) from exc
+    except (BaseHTTPError, LibcloudError, OSError, ValueError, KeyError) as exc:
+        raise CollectError(
+            f"{source}: {driver_name} failed listing {what}: {type(exc).__name__}: {exc}",
+            retryable=True,
+        ) from exc

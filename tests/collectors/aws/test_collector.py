@@ -1,0 +1,82 @@
+"""AwsCollector: planning scopes, independent collection, bounded per-service concurrency."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from collectors.aws import AwsCollector, service_semaphore
+from collectors.base import Collector
+from tests.collectors.aws.factories import ACCOUNT, collect, run_instances, source
+from tests.fixtures.awsproxy import AwsProxy
+from vigil.model import Scope
+
+REGIONS = ["us-east-1", "eu-west-1"]
+
+
+def test_satisfies_the_collector_protocol(moto: str) -> None:
+    collector: Collector = AwsCollector(source(moto))
+
+    assert collector.provider == "aws"
+    assert set(AwsCollector.resource_types) == {
+        "server", "disk", "snapshot", "security_group", "certificate",
+        "dns_zone", "dns_record", "database",
+    }  # fmt: skip
+
+
+def test_plan_is_regions_by_types_with_global_types_once(moto: str) -> None:
+    scopes = list(AwsCollector(source(moto, regions=REGIONS)).plan())
+
+    regional = [s for s in scopes if s.region != "global"]
+    assert len(regional) == 6 * len(REGIONS)
+    assert sorted(s.type for s in scopes if s.region == "global") == ["dns_record", "dns_zone"]
+    assert {s.account for s in scopes} == {ACCOUNT}
+    assert len({s.key for s in scopes}) == len(scopes)
+
+
+def test_plan_honours_requested_and_configured_types(moto: str) -> None:
+    collector = AwsCollector(source(moto, regions=REGIONS, types=["server", "dns_zone"]))
+
+    types = {s.type for s in collector.plan({"server", "disk"})}
+
+    assert types == {"server"}
+
+
+def test_a_scope_runs_on_a_fresh_collector_from_config_and_scope_alone(moto: str) -> None:
+    run_instances(moto, 2, region="eu-west-1")
+    config = source(moto, regions=REGIONS)
+    planned = next(s for s in AwsCollector(config).plan({"server"}) if s.region == "eu-west-1")
+
+    shipped = Scope.from_dict(planned.to_dict())
+    first = collect(AwsCollector(config), shipped)
+    again = collect(AwsCollector(config), shipped)
+
+    assert shipped == planned
+    assert len(first) == 2
+    assert [r.to_dict() for r in first] == [r.to_dict() for r in again]
+
+
+def test_service_concurrency_bounds_scopes_in_flight(
+    moto: str, aws_proxy: Callable[..., AwsProxy]
+) -> None:
+    proxy = aws_proxy(latency=0.2)
+    config = source(proxy.url, name="bounded", regions=REGIONS, service_concurrency=1)
+    collector = AwsCollector(config)
+    scopes = [Scope("bounded", "aws", ACCOUNT, region, "server") for region in REGIONS]
+    in_flight, peak, lock = [0], [0], threading.Lock()
+
+    def run(one: Scope) -> None:
+        for _ in collector.collect(one):
+            with lock:
+                in_flight[0] += 1
+                peak[0] = max(peak[0], in_flight[0])
+            threading.Event().wait(0.1)  # hold the page while the other scope tries to start
+            with lock:
+                in_flight[0] -= 1
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(run, scopes))
+
+    assert peak[0] == 1
+    assert service_semaphore("bounded", "ec2", 1) is service_semaphore("bounded", "ec2", 1)

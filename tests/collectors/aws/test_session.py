@@ -1,0 +1,97 @@
+"""Credentials and discovery: assumed roles, Organization accounts, `regions: all`, clients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+
+from collectors.aws import AwsCollector
+from collectors.aws.guard import called_operations
+from collectors.aws.session import Sessions
+from tests.collectors.aws.factories import collect, scope, seed_client, source
+
+OTHER = "111122223333"
+
+
+def _as_role(url: str, role_arn: str, service: str, region: str = "us-east-1") -> Any:
+    """A plain client acting in the account of `role_arn` (moto takes the account from it)."""
+    credentials = seed_client(url, "sts").assume_role(RoleArn=role_arn, RoleSessionName="seed")[
+        "Credentials"
+    ]
+    return boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    ).client(service, region_name=region, endpoint_url=url)
+
+
+def _instance_in(url: str, role_arn: str) -> str:
+    ec2 = _as_role(url, role_arn, "ec2")
+    answer = ec2.run_instances(ImageId="ami-0abcdef1234567890", MinCount=1, MaxCount=1)
+    return str(answer["Instances"][0]["InstanceId"])
+
+
+def test_role_arn_collects_the_other_account(moto: str) -> None:
+    role = f"arn:aws:iam::{OTHER}:role/VigilReadOnly"
+    instance = _instance_in(moto, role)
+    collector = AwsCollector(source(moto, role_arn=role))
+
+    scopes = list(collector.plan({"server"}))
+    [resource] = collect(collector, scopes[0])
+
+    assert [s.account for s in scopes] == [OTHER]
+    assert resource.native_id == instance
+    assert resource.account == OTHER
+    assert ("sts", "AssumeRole") in called_operations()
+
+
+def _organization(url: str) -> str:
+    """An Organization managed by moto's default account, with one member; the member's id."""
+    organizations = seed_client(url, "organizations")
+    organizations.create_organization(FeatureSet="ALL")
+    status = organizations.create_account(Email="member@example.com", AccountName="member")
+    return str(status["CreateAccountStatus"]["AccountId"])
+
+
+def test_organization_gives_scopes_for_every_account(moto: str) -> None:
+    member = _organization(moto)
+    role = f"arn:aws:iam::{member}:role/VigilReadOnly"
+    instance = _instance_in(moto, role)
+    collector = AwsCollector(source(moto, organization={}))
+
+    scopes = {s.account: s for s in collector.plan({"server"})}
+    [resource] = collect(collector, scopes[member])
+
+    assert set(scopes) == {"123456789012", member}
+    assert scopes[member].context_value("role_arn") == role
+    assert scopes["123456789012"].context == ()  # the management account: own credentials
+    assert (resource.native_id, resource.account) == (instance, member)
+
+
+def test_organization_exclude_list(moto: str) -> None:
+    member = _organization(moto)
+
+    config = source(moto, organization={"exclude": [member]})
+    accounts = {s.account for s in AwsCollector(config).plan({"server"})}
+
+    assert accounts == {"123456789012"}
+
+
+def test_regions_all_lists_enabled_regions(moto: str) -> None:
+    regions = Sessions(source(moto, regions="all")).regions()
+
+    assert {"us-east-1", "eu-west-1", "ap-southeast-2"} <= set(regions)
+    assert "ap-east-1" not in regions  # opt-in, not enabled
+
+
+def test_clients_are_shared_and_configured(moto: str) -> None:
+    sessions = Sessions(source(moto, max_attempts=5, read_timeout=7))
+
+    client = sessions.client("ec2", "eu-west-1")
+
+    assert sessions.client("ec2", "eu-west-1") is client
+    assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 5}
+    assert client.meta.config.read_timeout == 7
+    assert client.meta.region_name == "eu-west-1"
+    assert collect(AwsCollector(source(moto)), scope("server", "eu-west-1")) == []
