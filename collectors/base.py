@@ -36,6 +36,8 @@ class Collector(Protocol):
     resource_types: ClassVar[tuple[str, ...]]
     volatile_attributes: ClassVar[dict[str, tuple[str, ...]]]
     """Per type, attributes whose value moves on every read; they never count as a change."""
+    # Optional: `uses_inventory: ClassVar[bool] = True` makes the pipeline pass
+    # `inventory=` (vigil.inventory_reader.StorageInventory) to the constructor.
 
     def plan(self, types: set[str] | None = None) -> Iterable[Scope]: ...
 

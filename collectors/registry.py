@@ -16,5 +16,9 @@ def source_config_models() -> list[type[SourceConfig]]:
     return [factory.config_model for factory in COLLECTORS.values()]
 
 
-def build_collector(config: SourceConfig) -> object:
-    return COLLECTORS[config.provider](config)
+def build_collector(config: SourceConfig, inventory: object | None = None) -> object:
+    """The collector of a source; those that read the inventory (`uses_inventory`) get it."""
+    factory = COLLECTORS[config.provider]
+    if inventory is not None and getattr(factory, "uses_inventory", False):
+        return factory(config, inventory=inventory)  # type: ignore[call-arg]
+    return factory(config)

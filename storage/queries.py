@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -299,3 +299,14 @@ def scope_statuses(db: Database, *, source: str | None = None) -> list[ScopeStat
             )
             for row in conn.execute(query).mappings()
         ]
+
+
+def resources_by_uid(db: Database, uids: Iterable[str]) -> Iterator[Resource]:
+    """The present resources among `uids` (absent or deleted ones left out)."""
+    wanted = list(uids)
+    with db.connect() as conn:
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            query = _current_query(InventoryFilter()).where(resources.c.uid.in_(chunk))
+            for row in conn.execute(query).mappings():
+                yield _to_resource(row)

@@ -5,4 +5,7 @@ pytest_plugins = [
     "tests.fixtures.aws",
     "tests.fixtures.database",
     "tests.fixtures.cli",
+    "tests.fixtures.tls",
+    "tests.fixtures.dnsserver",
+    "tests.fixtures.libcloud_api",
 ]

@@ -22,6 +22,7 @@ from collectors.registry import build_collector
 from storage.db import Database
 from storage.reconcile import Reconciler, RunStats
 from vigil.errors import VigilError
+from vigil.inventory_reader import StorageInventory
 from vigil.model import Resource, Scope
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ class Collection:
         workers: int = 32,
         progress: Progress | None = None,
         stop: threading.Event | None = None,
-        collector_factory: Callable[[SourceConfig], Any] = build_collector,
+        collector_factory: Callable[[SourceConfig], Any] | None = None,
     ) -> None:
         self.db = db
         self.sources = list(sources)
@@ -103,7 +104,10 @@ class Collection:
         self.workers = workers
         self.progress = progress or Progress()
         self.stop = stop or threading.Event()
-        self.collector_factory = collector_factory
+        inventory = StorageInventory(db)
+        self.collector_factory = collector_factory or (
+            lambda source: build_collector(source, inventory)
+        )
         self.reconciler = Reconciler(db)
         self._queue: queue.Queue[_Message] = queue.Queue(maxsize=max(16, workers * 2))
 

@@ -51,6 +51,7 @@ class ProbeCollector:
     config_model: ClassVar[type[SourceConfig]] = ProbeSourceConfig
     resource_types: ClassVar[tuple[str, ...]] = (CERTIFICATE, DNS_RECORD, SERVER)
     volatile_attributes: ClassVar[dict[str, tuple[str, ...]]] = {}
+    uses_inventory: ClassVar[bool] = True
 
     def __init__(self, config: ProbeSourceConfig, *, inventory: ProbeInventory | None = None):
         self.config = config
