@@ -42,7 +42,7 @@ def build_view(
 ) -> InventoryView:
     """The present inventory, scope states and a change loader, read once from storage."""
     now = now or utcnow()
-    sources = frozenset(s.name for s in config.sources) if config and config.sources else None
+    sources = _source_names(config)
     return InventoryView.build(
         queries.inventory(db),
         now=now,
@@ -51,6 +51,13 @@ def build_view(
         collect_every=config.schedule.collect_every if config else None,
         sources=sources,
     )
+
+
+def _source_names(config: VigilConfig | None) -> frozenset[str] | None:
+    if config is None or not config.sources:
+        return None
+    names: list[str] = [source.name for source in config.sources]  # type: ignore[attr-defined]
+    return frozenset(names)
 
 
 def scope_states(db: Database) -> list[ScopeState]:

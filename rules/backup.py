@@ -1,0 +1,176 @@
+"""Backup rules: resources that need a backup and have none, or none recent enough.
+
+What needs a backup: every disk attached to a server, every database, and anything tagged
+`backup=required`; a `backup` tag of `exempt` or `none` opts out. A backup is a usable
+snapshot whose `source_uid` is the resource's uid; for a database with automated backups on
+(`backup_retention_days` > 0), `latest_restorable_time` counts as one too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from pydantic import Field
+
+from rules.base import describe, finding
+from rules.view import InventoryView, parse_time
+from vigil.model import Finding, Resource, ResourceType, Severity
+from vigil.schema import Duration, StrictModel
+from vigil.timeutil import format_duration, parse_duration
+
+_TYPES = (
+    ResourceType.DISK.value,
+    ResourceType.DATABASE.value,
+    ResourceType.SERVER.value,
+    ResourceType.BUCKET.value,
+)
+_COMPLIANCE = {
+    "soc2": ("A1.2",),
+    "iso27001": ("A.8.13",),
+    "pci-dss": ("12.10.1",),
+}
+
+
+class BackupParams(StrictModel):
+    """`rules.params.backup.*`: the tag that opts in or out, and the default RPO."""
+
+    tag: str = "backup"
+    required_values: list[str] = Field(default_factory=lambda: ["required"])
+    exempt_values: list[str] = Field(default_factory=lambda: ["exempt", "none"])
+    rpo_tag: str = "backup-rpo"
+    default_rpo: Duration = timedelta(days=7)
+
+
+def needs_backup(resource: Resource, params: BackupParams) -> bool:
+    """Attached disks, databases and resources tagged as required, unless tagged exempt."""
+    value = resource.tags.get(params.tag, "").strip().lower()
+    if value in params.exempt_values:
+        return False
+    if value in params.required_values:
+        return True
+    if resource.type == ResourceType.DATABASE:
+        return True
+    return resource.type == ResourceType.DISK and bool(resource.attributes.get("attached_to"))
+
+
+def retention_off(resource: Resource) -> bool:
+    """A database whose automated backups are switched off (retention 0 days)."""
+    return (
+        resource.type == ResourceType.DATABASE
+        and resource.attributes.get("backup_retention_days") == 0
+    )
+
+
+def newest_backup(view: InventoryView, resource: Resource) -> datetime | None:
+    """The newest restore point: a snapshot, or a database's latest restorable time."""
+    newest = view.newest_backup.get(resource.uid)
+    if resource.type == ResourceType.DATABASE and not retention_off(resource):
+        restorable = parse_time(resource.attributes.get("latest_restorable_time"))
+        if restorable is not None and (newest is None or restorable > newest):
+            newest = restorable
+    return newest
+
+
+def _automated(resource: Resource) -> bool:
+    retention = resource.attributes.get("backup_retention_days")
+    return resource.type == ResourceType.DATABASE and isinstance(retention, int) and retention > 0
+
+
+class BackupMissing:
+    """A disk or database that needs a backup and has none of its own, or has backups off."""
+
+    id = "backup.missing"
+    title = "Backup missing"
+    severity = Severity.HIGH
+    resource_types = _TYPES
+    params_model = BackupParams
+    remediation = (
+        "Schedule snapshots (AWS Backup or Data Lifecycle Manager) for the resource, or set "
+        "backup retention above 0 for the database. If it needs no backup, tag it backup=exempt."
+    )
+    compliance = _COMPLIANCE
+
+    def evaluate(self, view: InventoryView, params: BackupParams) -> Iterator[Finding]:
+        for resource in view.of_type(*self.resource_types):
+            if not needs_backup(resource, params):
+                continue
+            if retention_off(resource):
+                yield finding(
+                    self,
+                    resource,
+                    f"database {describe(resource)} has automated backups switched off "
+                    "(retention 0 days)",
+                    "backup_retention_days is 0: no automated backups, no point-in-time restore.",
+                    evidence={"backup_retention_days": 0},
+                )
+            elif resource.uid not in view.newest_backup and not _automated(resource):
+                yield finding(
+                    self,
+                    resource,
+                    f"{resource.type} {describe(resource)} has no backup",
+                    f"No snapshot in the inventory has source_uid {resource.uid}.",
+                    evidence={"snapshots": 0, "reason": _why_needed(resource, params)},
+                )
+
+
+def _why_needed(resource: Resource, params: BackupParams) -> str:
+    if resource.tags.get(params.tag, "").strip().lower() in params.required_values:
+        return f"tagged {params.tag}={resource.tags[params.tag]}"
+    if resource.type == ResourceType.DATABASE:
+        return "every database needs a backup"
+    return "attached to " + ", ".join(map(str, resource.attributes.get("attached_to") or []))
+
+
+class BackupStale:
+    """A resource whose newest backup is older than its RPO.
+
+    The RPO is the resource's `backup-rpo` tag (`24h`, `7d`), else `default_rpo` (7 days).
+    """
+
+    id = "backup.stale"
+    title = "Backup older than its RPO"
+    severity = Severity.MEDIUM
+    resource_types = _TYPES
+    params_model = BackupParams
+    remediation = (
+        "Check why the backup schedule stopped (AWS Backup job history, DLM policy state) "
+        "and take a snapshot now."
+    )
+    compliance = _COMPLIANCE
+
+    def evaluate(self, view: InventoryView, params: BackupParams) -> Iterator[Finding]:
+        for resource in view.of_type(*self.resource_types):
+            if not needs_backup(resource, params) or retention_off(resource):
+                continue
+            newest = newest_backup(view, resource)
+            if newest is None:
+                continue  # no backup at all: backup.missing's finding
+            rpo, rpo_from = rpo_of(resource, params)
+            age = view.now - newest
+            if age <= rpo:
+                continue
+            yield finding(
+                self,
+                resource,
+                f"{resource.type} {describe(resource)} newest backup is "
+                f"{format_duration(age)} old (RPO {format_duration(rpo)})",
+                f"Newest restore point {newest:%Y-%m-%d %H:%M}Z; RPO from {rpo_from}.",
+                evidence={
+                    "newest_backup": newest.isoformat(),
+                    "age_seconds": int(age.total_seconds()),
+                    "rpo_seconds": int(rpo.total_seconds()),
+                    "rpo_from": rpo_from,
+                },
+            )
+
+
+def rpo_of(resource: Resource, params: BackupParams) -> tuple[timedelta, str]:
+    """The resource's RPO and where it came from; an unreadable tag falls back, and says so."""
+    tagged = resource.tags.get(params.rpo_tag)
+    if tagged:
+        try:
+            return parse_duration(tagged), f"tag {params.rpo_tag}={tagged}"
+        except ValueError:
+            return params.default_rpo, f"default (tag {params.rpo_tag}={tagged!r} is unreadable)"
+    return params.default_rpo, "default_rpo"

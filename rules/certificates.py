@@ -1,0 +1,200 @@
+"""Certificate rules: expiring, expired, invalid (hostname, trust, weak key, SHA-1)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from rules.base import NoParams, describe, finding
+from rules.view import InventoryView, parse_time
+from vigil.model import Finding, Resource, ResourceType, Severity
+from vigil.schema import StrictModel
+
+_CERT = (ResourceType.CERTIFICATE.value,)
+_RENEW = (
+    "Renew the certificate (or fix why automatic renewal failed: for ACM, DNS validation "
+    "records and in-use status) and deploy it wherever it is served."
+)
+
+
+def expiry(resource: Resource) -> tuple[datetime | None, str]:
+    """When the certificate stops working, and which field says so.
+
+    A chain certificate that expires first breaks the leaf too, so the earliest of
+    `not_after` and `chain_not_after` counts.
+    """
+    attributes = resource.attributes
+    candidates = [
+        (when, key)
+        for key in ("not_after", "chain_not_after")
+        if (when := parse_time(attributes.get(key))) is not None
+    ]
+    if not candidates:
+        return None, ""
+    return min(candidates)
+
+
+def days(delta: timedelta) -> int:
+    """Whole days, rounded down: 5 days 23 hours is 5 days."""
+    return math.floor(delta.total_seconds() / 86400)
+
+
+def subject(resource: Resource) -> str:
+    """What a user calls the certificate: its domain, else its server name or id."""
+    attributes = resource.attributes
+    return str(
+        attributes.get("common_name")
+        or attributes.get("server_name")
+        or resource.name
+        or resource.native_id
+    )
+
+
+class ExpiringParams(StrictModel):
+    """`rules.params.cert.expiring`: warn (medium) and critical (high) windows, in days."""
+
+    warn_days: int = Field(default=30, ge=1)
+    critical_days: int = Field(default=7, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ExpiringParams:
+        if self.critical_days > self.warn_days:
+            raise ValueError("critical_days must not be larger than warn_days")
+        return self
+
+
+class CertificateExpiring:
+    """A certificate that expires within `warn_days` (medium) or `critical_days` (high).
+
+    Expiry is the earliest of the certificate's and its chain's `not_after`; a certificate
+    expiring exactly at the threshold is within it. Expired ones are `cert.expired`'s.
+    """
+
+    id = "cert.expiring"
+    title = "Certificate expiring soon"
+    severity = Severity.HIGH
+    resource_types = _CERT
+    params_model = ExpiringParams
+    remediation = _RENEW
+    compliance = {"soc2": ("CC7.1",), "pci-dss": ("4.2.1",), "iso27001": ("A.8.24",)}
+
+    def evaluate(self, view: InventoryView, params: ExpiringParams) -> Iterator[Finding]:
+        warn = timedelta(days=params.warn_days)
+        critical = timedelta(days=params.critical_days)
+        for resource in view.of_type(*self.resource_types):
+            when, key = expiry(resource)
+            if when is None:
+                continue
+            left = when - view.now
+            if left <= timedelta(0) or left > warn:
+                continue
+            severity = Severity.HIGH if left <= critical else Severity.MEDIUM
+            name = subject(resource)
+            yield finding(
+                self,
+                resource,
+                f"certificate {name} expires in {days(left)} days (threshold {params.warn_days})",
+                f"{describe(resource)} is valid until {when:%Y-%m-%d %H:%M}Z ({key}); "
+                f"warn at {params.warn_days} days, critical at {params.critical_days} days.",
+                severity=severity,
+                evidence={
+                    key: when.isoformat(),
+                    "days_left": days(left),
+                    "warn_days": params.warn_days,
+                    "critical_days": params.critical_days,
+                },
+            )
+
+
+class CertificateExpired:
+    """A certificate past its expiry, reported for as long as it stays in the inventory."""
+
+    id = "cert.expired"
+    title = "Certificate expired"
+    severity = Severity.CRITICAL
+    resource_types = _CERT
+    params_model = NoParams
+    remediation = _RENEW + " Delete expired certificates nothing uses any more."
+    compliance = {"soc2": ("CC7.1",), "pci-dss": ("4.2.1",), "iso27001": ("A.8.24",)}
+
+    def evaluate(self, view: InventoryView, params: NoParams) -> Iterator[Finding]:
+        for resource in view.of_type(*self.resource_types):
+            when, key = expiry(resource)
+            if when is None or when > view.now:
+                continue
+            ago = days(view.now - when)
+            yield finding(
+                self,
+                resource,
+                f"certificate {subject(resource)} expired {ago} days ago",
+                f"{describe(resource)} stopped being valid at {when:%Y-%m-%d %H:%M}Z ({key}).",
+                evidence={key: when.isoformat(), "days_expired": ago},
+            )
+
+
+class InvalidParams(StrictModel):
+    """`rules.params.cert.invalid`: the smallest acceptable key sizes, in bits."""
+
+    min_rsa_bits: int = Field(default=2048, ge=512)
+    min_ec_bits: int = Field(default=256, ge=128)
+
+
+class CertificateInvalid:
+    """A certificate clients will reject or should: verification failed (hostname mismatch,
+    untrusted or self-signed), a weak key (RSA < 2048, EC < 256 bits) or a SHA-1 signature.
+
+    `verified` is only set by probes; a missing value means "not checked", never a finding.
+    """
+
+    id = "cert.invalid"
+    title = "Certificate invalid or weak"
+    severity = Severity.HIGH
+    resource_types = _CERT
+    params_model = InvalidParams
+    remediation = (
+        "Reissue the certificate from a trusted CA for the names it serves, with an RSA key "
+        "of at least 2048 bits or an EC key of at least 256 bits and a SHA-256 signature."
+    )
+    compliance = {"pci-dss": ("4.2.1",), "iso27001": ("A.8.24",), "soc2": ("CC6.7",)}
+
+    def evaluate(self, view: InventoryView, params: InvalidParams) -> Iterator[Finding]:
+        for resource in view.of_type(*self.resource_types):
+            problems = certificate_problems(resource.attributes, params)
+            if not problems:
+                continue
+            yield finding(
+                self,
+                resource,
+                f"certificate {subject(resource)} is invalid: {'; '.join(problems)}",
+                f"{describe(resource)}: " + "; ".join(problems) + ".",
+                evidence={"problems": problems, **_evidence(resource.attributes)},
+            )
+
+
+def certificate_problems(attributes: dict[str, Any], params: InvalidParams) -> list[str]:
+    """Why a certificate is invalid, one phrase per problem (empty when it is fine)."""
+    problems = []
+    if attributes.get("verified") is False:
+        reason = str(attributes.get("verify_error") or "verification failed")
+        problems.append(f"verification failed ({reason})")
+    algorithm = str(attributes.get("key_algorithm") or "").upper()
+    size = attributes.get("key_size")
+    if isinstance(size, int):
+        if algorithm == "RSA" and size < params.min_rsa_bits:
+            problems.append(f"RSA key of {size} bits (minimum {params.min_rsa_bits})")
+        elif algorithm in ("EC", "ECDSA") and size < params.min_ec_bits:
+            problems.append(f"EC key of {size} bits (minimum {params.min_ec_bits})")
+    signature = str(attributes.get("signature_algorithm") or "")
+    normalized = signature.lower().replace("-", "")
+    if "sha1" in normalized or normalized.startswith("md5") or "md5with" in normalized:
+        problems.append(f"signed with {signature}")
+    return problems
+
+
+def _evidence(attributes: dict[str, Any]) -> dict[str, Any]:
+    keys = ("verified", "verify_error", "key_algorithm", "key_size", "signature_algorithm")
+    return {key: attributes[key] for key in keys if key in attributes}

@@ -1,0 +1,108 @@
+"""The engine: enabled rules with their validated params, run over one InventoryView."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from rules.base import Rule
+from rules.registry import all_rules
+from rules.view import InventoryView
+from vigil.config import RulesConfig
+from vigil.errors import ConfigError
+from vigil.model import Finding, Severity
+
+
+@dataclass(frozen=True)
+class EnabledRule:
+    """A rule as configured: its params (an instance of its params model) and any severity
+    override from `rules.severity`."""
+
+    rule: Rule
+    params: Any
+    severity: Severity | None = None
+
+
+@dataclass
+class Evaluation:
+    """What one evaluation produced: one finding per fingerprint, and where time went."""
+
+    findings: list[Finding]
+    rules: list[str]
+    seconds: float
+    per_rule_seconds: dict[str, float] = field(default_factory=dict)
+
+
+class Engine:
+    """Runs enabled rules over a view. Build it with `Engine.from_config`."""
+
+    def __init__(self, enabled: Sequence[EnabledRule]) -> None:
+        self.enabled = list(enabled)
+
+    @classmethod
+    def from_config(
+        cls, config: RulesConfig | None = None, rules: Sequence[Rule] | None = None
+    ) -> Engine:
+        """Built-in and pack rules minus `disable`, with params and severity from config."""
+        config = config or RulesConfig()
+        rules = list(rules) if rules is not None else all_rules(config)
+        known = {rule.id for rule in rules}
+        for rule_id in [*config.disable, *config.severity, *config.params]:
+            if rule_id not in known:
+                raise ConfigError(
+                    f"rules: unknown rule {rule_id!r}", fix="`vigil rules list` shows every id"
+                )
+        enabled = [
+            EnabledRule(rule, _params(rule, config), config.severity.get(rule.id))
+            for rule in rules
+            if rule.id not in config.disable
+        ]
+        return cls(enabled)
+
+    @property
+    def rule_ids(self) -> list[str]:
+        return [item.rule.id for item in self.enabled]
+
+    def evaluate(self, view: InventoryView) -> Evaluation:
+        """Every enabled rule over the view. Rules raise InputError for bad input files."""
+        started = time.perf_counter()
+        by_fingerprint: dict[str, Finding] = {}
+        timings: dict[str, float] = {}
+        for item in self.enabled:
+            rule_started = time.perf_counter()
+            for found in item.rule.evaluate(view, item.params):
+                _finalize(found, item.severity)
+                kept = by_fingerprint.get(found.fingerprint)
+                # One finding per rule and resource: keep the most severe if a rule repeats.
+                if kept is None or found.severity.rank > kept.severity.rank:
+                    by_fingerprint[found.fingerprint] = found
+            timings[item.rule.id] = time.perf_counter() - rule_started
+        return Evaluation(
+            findings=list(by_fingerprint.values()),
+            rules=self.rule_ids,
+            seconds=time.perf_counter() - started,
+            per_rule_seconds=timings,
+        )
+
+
+def _params(rule: Rule, config: RulesConfig) -> Any:
+    try:
+        return rule.params_model.model_validate(config.params.get(rule.id, {}))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        raise ConfigError(
+            f"rules.params.{rule.id}{'.' + where if where else ''}: {message}"
+        ) from None
+
+
+def _finalize(found: Finding, override: Severity | None) -> None:
+    if override is not None:
+        found.severity = override
+    found.labels["rule"] = found.rule
+    found.labels["severity"] = found.severity.value

@@ -1,0 +1,117 @@
+"""`collector.failing`: a scope that has not completed within its staleness window.
+
+A failing scope freezes its part of the inventory (a failed scope changes nothing), so its
+findings can neither resolve nor appear: this rule is how users learn that part of the
+picture is stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from pydantic import Field
+
+from rules.base import finding
+from rules.view import InventoryView, ScopeState
+from vigil.model import Finding, Resource, Severity
+from vigil.schema import Duration, StrictModel
+from vigil.timeutil import format_duration
+
+FALLBACK_WINDOW = timedelta(hours=1)
+INTERVALS_PER_WINDOW = 3
+
+
+class FailingParams(StrictModel):
+    """`rules.params.collector.failing`: the staleness window.
+
+    Default: three collection intervals (`schedule.collect_every`), or 1h when unknown.
+    """
+
+    staleness: Duration | None = Field(default=None)
+
+
+def window_of(view: InventoryView, params: FailingParams) -> timedelta:
+    if params.staleness is not None:
+        return params.staleness
+    if view.collect_every is not None:
+        return INTERVALS_PER_WINDOW * view.collect_every
+    return FALLBACK_WINDOW
+
+
+def scope_subject(scope: ScopeState) -> Resource:
+    """A scope stands in as the finding's resource: `scope:<key>`, one finding per scope."""
+    return Resource(
+        source=scope.source,
+        provider=scope.provider,
+        account=scope.account,
+        region=scope.region,
+        type=scope.type,
+        native_id=scope.scope_key,
+        name=scope.scope_key,
+        uid=f"scope:{scope.scope_key}",
+    )
+
+
+class CollectorFailing:
+    """A scope whose last complete run is older than the staleness window, or that has
+    never completed (its newest run failed, or has been running longer than the window)."""
+
+    id = "collector.failing"
+    title = "Collector failing"
+    severity = Severity.HIGH
+    resource_types: tuple[str, ...] = ()
+    params_model = FailingParams
+    remediation = (
+        "Read the scope's error (`vigil collect` prints it): grant the missing read "
+        "permission, fix the credentials or endpoint, or remove the source from the config."
+    )
+    compliance = {"soc2": ("CC7.2",), "iso27001": ("A.8.16",)}
+
+    def evaluate(self, view: InventoryView, params: FailingParams) -> Iterator[Finding]:
+        window = window_of(view, params)
+        for scope in view.scopes:
+            if view.sources is not None and scope.source not in view.sources:
+                continue  # a source removed from the config is not failing, it is gone
+            since = _stale_since(scope, view.now, window)
+            if since is None:
+                continue
+            yield _failing(self, scope, since, view.now, window)
+
+
+def _stale_since(scope: ScopeState, now: datetime, window: timedelta) -> datetime | None:
+    """When the scope's data started to count as stale, or None when it is fresh."""
+    if scope.last_complete is not None:
+        return scope.last_complete if now - scope.last_complete > window else None
+    if scope.status == "failed":
+        return scope.started_at or now
+    started = scope.started_at
+    return started if started is not None and now - started > window else None
+
+
+def _failing(
+    rule: CollectorFailing, scope: ScopeState, since: datetime, now: datetime, window: timedelta
+) -> Finding:
+    subject = scope_subject(scope)
+    if scope.last_complete is None:
+        title = f"scope {scope.scope_key} has never completed"
+    else:
+        age = format_duration(now - scope.last_complete)
+        title = (
+            f"scope {scope.scope_key} last completed {age} ago (window {format_duration(window)})"
+        )
+    error = scope.error or f"newest run is {scope.status}"
+    return finding(
+        rule,
+        subject,
+        title,
+        f"Newest run: {scope.status}; {error}. {scope.failures_total} failed run(s) in total.",
+        evidence={
+            "status": scope.status,
+            "error": scope.error,
+            "last_complete": scope.last_complete.isoformat() if scope.last_complete else None,
+            "stale_since": since.isoformat(),
+            "failures_total": scope.failures_total,
+            "window_seconds": int(window.total_seconds()),
+        },
+    )

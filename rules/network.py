@@ -1,0 +1,180 @@
+"""Network rules: security groups open to the internet on sensitive ports, exposed ports.
+
+`network.open_port` judges ingress entries (see docs/attributes.md) whose source is the whole
+internet (`0.0.0.0/0` or `::/0`). Not findings, on purpose: egress, web ports, private or
+narrower ranges, security-group and prefix-list references, and protocols without ports
+(GRE `47`, ICMP): those are what false positives are made of.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import Field
+
+from rules.base import describe, finding
+from rules.view import InventoryView
+from vigil.model import Finding, ResourceType, Severity
+from vigil.schema import StrictModel
+
+DEFAULT_SENSITIVE = [22, 3389, 3306, 5432, 1433, 1521, 6379, 9200, 27017, 11211, 2375, 5900]
+DEFAULT_SENSITIVE_UDP = [161, 3389, 11211]
+_ALL_PORTS = (0, 65535)
+_PROTOCOLS = {"-1": "all", "6": "tcp", "17": "udp"}
+
+
+class OpenPortParams(StrictModel):
+    """`rules.params.network.open_port`: which ports are sensitive, per protocol."""
+
+    sensitive_ports: list[int] = Field(default_factory=lambda: list(DEFAULT_SENSITIVE))
+    sensitive_udp_ports: list[int] = Field(default_factory=lambda: list(DEFAULT_SENSITIVE_UDP))
+
+
+def is_world(entry: dict[str, Any]) -> bool:
+    """Whether an entry's source is the whole IPv4 or IPv6 internet (a /0)."""
+    if entry.get("source_kind") not in ("ipv4", "ipv6"):
+        return False
+    try:
+        return ipaddress.ip_network(str(entry.get("source")), strict=False).prefixlen == 0
+    except ValueError:
+        return False
+
+
+def exposed_ports(entry: dict[str, Any], params: OpenPortParams) -> tuple[str, list[int]]:
+    """(protocol, the sensitive ports an entry covers); protocol `all` means everything."""
+    protocol = str(entry.get("protocol", "")).lower()
+    protocol = _PROTOCOLS.get(protocol, protocol)
+    if protocol == "all":
+        return "all", sorted(set(params.sensitive_ports) | set(params.sensitive_udp_ports))
+    if protocol not in ("tcp", "udp"):
+        return protocol, []  # GRE, ICMP, ESP...: no ports, not what this rule is about
+    low = entry.get("from_port")
+    high = entry.get("to_port")
+    low, high = _ALL_PORTS if low is None or low < 0 else (low, high if high is not None else low)
+    candidates = params.sensitive_ports if protocol == "tcp" else params.sensitive_udp_ports
+    return protocol, sorted(p for p in set(candidates) if low <= p <= high)
+
+
+def _port_text(entry: dict[str, Any]) -> str:
+    low, high = entry.get("from_port"), entry.get("to_port")
+    if low is None:
+        return "all ports"
+    return f"port {low}" if low == high else f"ports {low}-{high}"
+
+
+class OpenPort:
+    """A security group that lets the internet reach a sensitive port.
+
+    Critical when an entry allows all traffic, high otherwise. TCP entries are judged against
+    `sensitive_ports`, UDP entries against `sensitive_udp_ports` (services that answer over
+    UDP: SNMP, RDP, memcached). Port ranges count when they include a sensitive port.
+    """
+
+    id = "network.open_port"
+    title = "Sensitive port open to the internet"
+    severity = Severity.HIGH
+    resource_types = (ResourceType.SECURITY_GROUP.value,)
+    params_model = OpenPortParams
+    remediation = (
+        "Remove the 0.0.0.0/0 or ::/0 ingress entry, or narrow it to the addresses that need "
+        "access; reach administrative ports through a VPN, bastion or SSM Session Manager."
+    )
+    compliance = {
+        "cis-aws": ("5.2", "5.3"),
+        "pci-dss": ("1.3.1", "1.4.1"),
+        "soc2": ("CC6.6",),
+        "iso27001": ("A.8.20",),
+    }
+
+    def evaluate(self, view: InventoryView, params: OpenPortParams) -> Iterator[Finding]:
+        for group in view.of_type(*self.resource_types):
+            matches = []
+            for entry in group.attributes.get("ingress") or ():
+                if not isinstance(entry, dict) or not is_world(entry):
+                    continue
+                protocol, ports = exposed_ports(entry, params)
+                if ports:
+                    matches.append((entry, protocol, ports))
+            if not matches:
+                continue
+            all_traffic = any(protocol == "all" for _, protocol, _ in matches)
+            ports = sorted({p for _, _, found in matches for p in found})
+            phrases = [_phrase(entry, protocol, found) for entry, protocol, found in matches]
+            what = "all traffic" if all_traffic else f"port(s) {', '.join(map(str, ports))}"
+            yield finding(
+                self,
+                group,
+                f"security group {describe(group)} is open to the internet on {what}",
+                "Ingress " + "; ".join(phrases) + ".",
+                severity=Severity.CRITICAL if all_traffic else Severity.HIGH,
+                evidence={
+                    "permissions": [
+                        {**entry, "sensitive_ports": found} for entry, _, found in matches
+                    ],
+                    "ports": ports,
+                    "all_traffic": all_traffic,
+                },
+            )
+
+
+def _phrase(entry: dict[str, Any], protocol: str, ports: list[int]) -> str:
+    source = entry.get("source")
+    if protocol == "all":
+        return f"all traffic from {source}"
+    sensitive = ", ".join(map(str, ports))
+    return f"{protocol} {_port_text(entry)} from {source} (sensitive: {sensitive})"
+
+
+class PortExposedParams(StrictModel):
+    """`rules.params.network.port_exposed`: the allowed ports of servers that set none."""
+
+    allowed_ports: list[int] | None = None
+
+
+class PortExposed:
+    """A server on which a probe reached a port its policy does not allow.
+
+    The policy is the server's `allowed_ports` attribute (set by probes and host collectors),
+    else `allowed_ports` from params; a server with neither has no policy and is not judged.
+    """
+
+    id = "network.port_exposed"
+    title = "Port reachable that policy forbids"
+    severity = Severity.HIGH
+    resource_types = (ResourceType.SERVER.value,)
+    params_model = PortExposedParams
+    remediation = (
+        "Stop the service or firewall the port; if it should be reachable, add it to the "
+        "server's allowed ports."
+    )
+    compliance = {"pci-dss": ("1.2.5",), "soc2": ("CC6.6",), "iso27001": ("A.8.20",)}
+
+    def evaluate(self, view: InventoryView, params: PortExposedParams) -> Iterator[Finding]:
+        for server in view.of_type(*self.resource_types):
+            attributes = server.attributes
+            open_ports = attributes.get("open_ports")
+            if not open_ports:
+                continue
+            allowed = attributes.get("allowed_ports")
+            if allowed is None:
+                allowed = params.allowed_ports
+            if allowed is None:
+                continue
+            forbidden = sorted(set(open_ports) - set(allowed))
+            if not forbidden:
+                continue
+            ports = ", ".join(map(str, forbidden))
+            yield finding(
+                self,
+                server,
+                f"server {describe(server)} answers on forbidden port(s) {ports}",
+                f"Reachable: {', '.join(map(str, sorted(open_ports)))}; "
+                f"allowed: {', '.join(map(str, sorted(allowed))) or 'none'}.",
+                evidence={
+                    "forbidden": forbidden,
+                    "open_ports": sorted(open_ports),
+                    "allowed_ports": sorted(allowed),
+                },
+            )

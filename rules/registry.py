@@ -1,0 +1,111 @@
+"""The registry of built-in rules: an explicit map, id → rule class. No filesystem walking.
+
+Adding a rule is one class in its family's module and one line in `_BUILTIN` below; the
+contract test in tests/rules/test_registry.py then checks its metadata and that it has tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from rules.backup import BackupMissing, BackupStale
+from rules.base import Rule
+from rules.certificates import CertificateExpired, CertificateExpiring, CertificateInvalid
+from rules.dns import DanglingRecord
+from rules.drift import AttributeChanged
+from rules.health import CollectorFailing
+from rules.network import OpenPort, PortExposed
+from rules.packs import PackRule, load_packs
+from rules.terraform import Missing, Unmanaged
+from vigil.config import RulesConfig
+from vigil.errors import InputError
+
+_BUILTIN: tuple[type[Rule], ...] = (
+    CertificateExpiring,
+    CertificateExpired,
+    CertificateInvalid,
+    BackupMissing,
+    BackupStale,
+    OpenPort,
+    PortExposed,
+    DanglingRecord,
+    AttributeChanged,
+    Unmanaged,
+    Missing,
+    CollectorFailing,
+)
+
+
+def _register(classes: Sequence[type[Rule]]) -> dict[str, type[Rule]]:
+    registry: dict[str, type[Rule]] = {}
+    for cls in classes:
+        rule_id = cls().id  # rules are cheap, stateless objects
+        if rule_id in registry:
+            raise RuntimeError(f"two rules claim the id {rule_id!r}: {registry[rule_id]} and {cls}")
+        registry[rule_id] = cls
+    return registry
+
+
+BUILTIN_RULES: dict[str, type[Rule]] = _register(_BUILTIN)
+"""Every built-in rule, by id."""
+
+
+def builtin_rules() -> list[Rule]:
+    """One instance of each built-in rule, in registry order."""
+    return [cls() for cls in BUILTIN_RULES.values()]
+
+
+def all_rules(config: RulesConfig | None = None) -> list[Rule]:
+    """Built-in rules plus the rules of the packs the config lists (InputError if invalid)."""
+    rules = builtin_rules()
+    if config is not None and config.packs:
+        packs: list[PackRule] = load_packs(config.packs, reserved=set(BUILTIN_RULES))
+        rules.extend(packs)
+    return rules
+
+
+def find_rule(rule_id: str, rules: Sequence[Rule]) -> Rule:
+    for rule in rules:
+        if rule.id == rule_id:
+            return rule
+    raise InputError(f"unknown rule {rule_id!r}", fix="`vigil rules list` shows every rule id")
+
+
+def check_rules_config(config: RulesConfig) -> list[tuple[tuple[str | int, ...], str]]:
+    """Problems in the `rules:` block, as (location under `rules`, message).
+
+    Unknown rule ids in disable/severity/params, and params that fail the rule's params
+    model. Pack rule ids count as known; a pack that fails to load is reported at `packs`.
+    """
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    rules: Sequence[Rule]
+    try:
+        rules = all_rules(config)
+    except InputError as exc:
+        problems.append((("packs",), exc.message))
+        rules = builtin_rules()
+    known = {rule.id: rule for rule in rules}
+    hint = "`vigil rules list` shows every rule id"
+    for index, rule_id in enumerate(config.disable):
+        if rule_id not in known:
+            problems.append((("disable", index), f"unknown rule {rule_id!r}; {hint}"))
+    for rule_id in config.severity:
+        if rule_id not in known:
+            problems.append((("severity", rule_id), f"unknown rule {rule_id!r}; {hint}"))
+    for rule_id, params in config.params.items():
+        if rule_id not in known:
+            problems.append((("params", rule_id), f"unknown rule {rule_id!r}; {hint}"))
+            continue
+        try:
+            known[rule_id].params_model.model_validate(params)
+        except ValidationError as exc:
+            for error in exc.errors():
+                loc = ("params", rule_id, *error["loc"])
+                message = error["msg"].removeprefix("Value error, ")
+                if error["type"] == "extra_forbidden":
+                    names = ", ".join(known[rule_id].params_model.model_fields) or "none"
+                    message = f"unknown parameter; {rule_id} takes: {names}"
+                problems.append((loc, message))
+    return problems

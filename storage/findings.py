@@ -1,0 +1,557 @@
+"""Findings and silences: the lifecycle of what the rules found.
+
+`FindingStore.apply` folds one check's findings into the `findings` table in one
+transaction and returns the transitions. Its rules, in order of precedence:
+
+- a finding on a resource whose scope's newest finished run *failed* keeps its status (a
+  partial scan never resolves or reopens anything); a brand-new one still opens;
+- produced and matched by an unexpired silence → `silenced`;
+- produced → `open` (new, reopened when it was resolved, unsilenced when it was silenced);
+- not produced → `resolved`, when the resource's scope's newest finished run completed, the
+  resource was deleted (only a completed scope deletes), or the subject is not an inventory
+  resource (scopes, Terraform addresses: the rule alone decides those).
+
+`on_transitions` runs inside the same transaction after the writes, so whatever it writes
+(the alerting outbox) commits or rolls back together with the findings.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlmodel import Field, SQLModel
+
+from storage.db import Database
+from storage.tables import ResourceRow, ScopeRunRow, json_column, time_column
+from vigil.model import Finding, FindingStatus, ResourceState, Severity, iso
+
+_CHUNK = 500
+
+
+class FindingRow(SQLModel, table=True):
+    """One finding per (rule, resource), from first seen to its latest status."""
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        sa.Index("ix_findings_status_severity", "status", "severity"),
+        sa.Index("ix_findings_rule", "rule"),
+        sa.Index("ix_findings_resource_uid", "resource_uid"),
+    )
+
+    fingerprint: str = Field(primary_key=True)
+    rule: str
+    severity: str
+    status: str
+    title: str
+    detail: str = ""
+    resource_uid: str
+    native_id: str = ""
+    type: str = ""
+    source: str = ""
+    account: str = ""
+    region: str = ""
+    labels: dict[str, str] = json_column()
+    evidence: dict[str, Any] = json_column()
+    first_seen: datetime = time_column(nullable=False)
+    last_seen: datetime = time_column(nullable=False)
+    resolved_at: datetime | None = time_column()
+    reopened_count: int = 0
+    silence_id: str | None = None
+
+
+class SilenceRow(SQLModel, table=True):
+    """A silence: findings its matcher covers show as `silenced` until it expires."""
+
+    __tablename__ = "silences"
+
+    id: str = Field(primary_key=True)
+    matcher: dict[str, Any] = json_column()
+    reason: str
+    author: str
+    created_at: datetime = time_column(nullable=False)
+    expires_at: datetime = time_column(nullable=False, index=True)
+
+
+findings_table = FindingRow.__table__  # type: ignore[attr-defined]
+silences_table = SilenceRow.__table__  # type: ignore[attr-defined]
+resources = ResourceRow.__table__  # type: ignore[attr-defined]
+scope_runs = ScopeRunRow.__table__  # type: ignore[attr-defined]
+
+
+class TransitionKind(StrEnum):
+    NEW = "new"
+    REOPENED = "reopened"
+    RESOLVED = "resolved"
+    STILL_OPEN = "still_open"
+    SILENCED = "silenced"
+    UNSILENCED = "unsilenced"
+
+
+@dataclass(frozen=True)
+class StoredFinding:
+    """A finding as stored, with its lifecycle fields."""
+
+    fingerprint: str
+    rule: str
+    severity: Severity
+    status: FindingStatus
+    title: str
+    detail: str
+    resource_uid: str
+    native_id: str
+    type: str
+    source: str
+    account: str
+    region: str
+    labels: dict[str, str]
+    evidence: dict[str, Any]
+    first_seen: datetime
+    last_seen: datetime
+    resolved_at: datetime | None
+    reopened_count: int
+    silence_id: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The contract's JSON object (times ISO 8601 UTC)."""
+        return {
+            "fingerprint": self.fingerprint,
+            "rule": self.rule,
+            "severity": self.severity.value,
+            "status": self.status.value,
+            "title": self.title,
+            "detail": self.detail,
+            "resource_uid": self.resource_uid,
+            "native_id": self.native_id,
+            "type": self.type,
+            "source": self.source,
+            "account": self.account,
+            "region": self.region,
+            "labels": self.labels,
+            "evidence": self.evidence,
+            "first_seen": iso(self.first_seen),
+            "last_seen": iso(self.last_seen),
+            "resolved_at": iso(self.resolved_at),
+            "reopened_count": self.reopened_count,
+            "silence_id": self.silence_id,
+        }
+
+
+@dataclass(frozen=True)
+class Transition:
+    """How one finding moved in a check; `finding` is its state after the check."""
+
+    kind: TransitionKind
+    previous: FindingStatus | None
+    finding: StoredFinding
+
+
+TransitionHook = Callable[[Connection, Sequence[Transition]], None]
+"""Called with the check's transitions inside the findings transaction (e.g. write an outbox)."""
+
+
+@dataclass(frozen=True)
+class Silence:
+    """A silence: `rule` (or `*`), optional resource uid, and label=value matches (all must)."""
+
+    id: str
+    rule: str
+    resource_uid: str | None
+    labels: dict[str, str]
+    reason: str
+    author: str
+    created_at: datetime
+    expires_at: datetime
+
+    def matches(self, found: Finding | StoredFinding) -> bool:
+        if self.rule not in ("*", found.rule):
+            return False
+        if self.resource_uid and self.resource_uid != found.resource_uid:
+            return False
+        return all(found.labels.get(key) == value for key, value in self.labels.items())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "rule": self.rule,
+            "resource": self.resource_uid,
+            "match": ",".join(f"{k}={v}" for k, v in sorted(self.labels.items())),
+            "reason": self.reason,
+            "author": self.author,
+            "created_at": iso(self.created_at),
+            "expires_at": iso(self.expires_at),
+        }
+
+
+@dataclass
+class FindingQuery:
+    """Filters for `FindingStore.findings`. Empty means everything."""
+
+    statuses: tuple[str, ...] = (FindingStatus.OPEN.value,)
+    severities: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+
+@dataclass
+class _Subject:
+    state: str | None
+    scope_key: str | None
+
+
+@dataclass
+class _Plan:
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    transitions: list[tuple[TransitionKind, FindingStatus | None, str]] = field(
+        default_factory=list
+    )
+
+
+class FindingStore:
+    """Reads and writes findings and silences."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- the check ----------------------------------------------------------------------
+
+    def apply(
+        self,
+        produced: Iterable[Finding],
+        now: datetime,
+        *,
+        on_transitions: TransitionHook | None = None,
+    ) -> list[Transition]:
+        """Fold one check's findings in; returns every transition (still-open included)."""
+        by_fingerprint = {f.fingerprint: f for f in produced}
+        with self.db.begin() as conn:
+            existing = {row["fingerprint"]: row for row in _existing(conn, by_fingerprint)}
+            silences = _active_silences(conn, now)
+            subjects = _subjects(conn, {row["resource_uid"] for row in existing.values()})
+            failed = _failed_scopes(conn)
+            plan = _plan(by_fingerprint, existing, silences, subjects, failed, now)
+            _write(conn, plan)
+            transitions = _transitions(conn, plan)
+            if on_transitions is not None:
+                on_transitions(conn, transitions)
+        return transitions
+
+    # -- reading ------------------------------------------------------------------------
+
+    def findings(self, query: FindingQuery | None = None) -> Iterator[StoredFinding]:
+        """Findings, most severe first, then newest."""
+        query = query or FindingQuery()
+        select = sa.select(findings_table)
+        for column, values in (
+            ("status", query.statuses),
+            ("severity", query.severities),
+            ("rule", query.rules),
+            ("source", query.sources),
+        ):
+            if values:
+                select = select.where(findings_table.c[column].in_(values))
+        rank = sa.case(
+            {s.value: s.rank for s in Severity}, value=findings_table.c.severity, else_=-1
+        )
+        select = select.order_by(rank.desc(), findings_table.c.last_seen.desc())
+        with self.db.connect() as conn:
+            for row in conn.execute(select).mappings():
+                yield _stored(row)
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """(status, severity) → number of findings."""
+        select = sa.select(
+            findings_table.c.status, findings_table.c.severity, sa.func.count()
+        ).group_by(findings_table.c.status, findings_table.c.severity)
+        with self.db.connect() as conn:
+            return {(row[0], row[1]): int(row[2]) for row in conn.execute(select)}
+
+    # -- silences -----------------------------------------------------------------------
+
+    def add_silence(
+        self,
+        *,
+        rule: str,
+        reason: str,
+        author: str,
+        expires_at: datetime,
+        now: datetime,
+        resource_uid: str | None = None,
+        labels: dict[str, str] | None = None,
+    ) -> Silence:
+        """Record a silence; it applies from the next check."""
+        silence = Silence(
+            id=uuid.uuid4().hex[:12],
+            rule=rule,
+            resource_uid=resource_uid,
+            labels=dict(labels or {}),
+            reason=reason,
+            author=author,
+            created_at=now,
+            expires_at=expires_at,
+        )
+        matcher = {"rule": rule, "resource": resource_uid, "labels": silence.labels}
+        with self.db.begin() as conn:
+            conn.execute(
+                silences_table.insert().values(
+                    id=silence.id,
+                    matcher=matcher,
+                    reason=reason,
+                    author=author,
+                    created_at=now,
+                    expires_at=expires_at,
+                )
+            )
+        return silence
+
+    def silences(self, *, now: datetime | None = None) -> list[Silence]:
+        """Every silence (only unexpired ones when `now` is given), newest first."""
+        select = sa.select(silences_table).order_by(silences_table.c.created_at.desc())
+        if now is not None:
+            select = select.where(silences_table.c.expires_at > now)
+        with self.db.connect() as conn:
+            return [_silence(row) for row in conn.execute(select).mappings()]
+
+    def remove_silence(self, silence_id: str) -> bool:
+        """Delete a silence; False when there is none with that id."""
+        with self.db.begin() as conn:
+            result = conn.execute(silences_table.delete().where(silences_table.c.id == silence_id))
+            return bool(result.rowcount)
+
+
+def _existing(conn: Connection, produced: dict[str, Finding]) -> Iterator[sa.RowMapping]:
+    """Stored findings that may change: all not yet resolved, and the produced ones."""
+    columns = [
+        findings_table.c.fingerprint,
+        findings_table.c.status,
+        findings_table.c.resource_uid,
+        findings_table.c.silence_id,
+        findings_table.c.reopened_count,
+    ]
+    seen: set[str] = set()
+    unresolved = sa.select(*columns).where(findings_table.c.status != FindingStatus.RESOLVED.value)
+    for row in conn.execute(unresolved).mappings():
+        seen.add(row["fingerprint"])
+        yield row
+    wanted = [fp for fp in produced if fp not in seen]
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        yield from conn.execute(
+            sa.select(*columns).where(findings_table.c.fingerprint.in_(chunk))
+        ).mappings()
+
+
+def _active_silences(conn: Connection, now: datetime) -> list[Silence]:
+    query = sa.select(silences_table).where(silences_table.c.expires_at > now)
+    return [_silence(row) for row in conn.execute(query).mappings()]
+
+
+def _subjects(conn: Connection, uids: set[str]) -> dict[str, _Subject]:
+    """uid → the resource's state and scope, for the uids that are inventory resources."""
+    found: dict[str, _Subject] = {}
+    listed = sorted(uids)
+    for start in range(0, len(listed), _CHUNK):
+        chunk = listed[start : start + _CHUNK]
+        query = sa.select(resources.c.uid, resources.c.state, resources.c.scope_key).where(
+            resources.c.uid.in_(chunk)
+        )
+        for row in conn.execute(query):
+            found[row.uid] = _Subject(row.state, row.scope_key)
+    return found
+
+
+def _failed_scopes(conn: Connection) -> set[str]:
+    """Scopes whose newest finished run failed (running runs do not count yet)."""
+    return {key for key, status in finished_status(conn).items() if status != "complete"}
+
+
+def finished_status(conn: Connection) -> dict[str, str]:
+    """scope_key → status of its newest finished (complete or failed) run."""
+    newest = (
+        sa.select(sa.func.max(scope_runs.c.id).label("id"))
+        .where(scope_runs.c.status.in_(("complete", "failed")))
+        .group_by(scope_runs.c.scope_key)
+        .subquery("newest_finished")
+    )
+    query = sa.select(scope_runs.c.scope_key, scope_runs.c.status).join(
+        newest, newest.c.id == scope_runs.c.id
+    )
+    return {row.scope_key: row.status for row in conn.execute(query)}
+
+
+def _frozen(uid: str, subjects: dict[str, _Subject], failed: set[str]) -> bool:
+    subject = subjects.get(uid)
+    return (
+        subject is not None
+        and subject.state == ResourceState.PRESENT.value
+        and subject.scope_key in failed
+    )
+
+
+def _plan(
+    produced: dict[str, Finding],
+    existing: dict[str, sa.RowMapping],
+    silences: list[Silence],
+    subjects: dict[str, _Subject],
+    failed: set[str],
+    now: datetime,
+) -> _Plan:
+    plan = _Plan()
+    for fp, found in produced.items():
+        silence = next((s for s in silences if s.matches(found)), None)
+        status = FindingStatus.SILENCED if silence else FindingStatus.OPEN
+        row = existing.get(fp)
+        values = _values(found, now) | {"silence_id": silence.id if silence else None}
+        if row is None:
+            plan.inserts.append(values | {"status": status.value, "first_seen": now})
+            plan.transitions.append((_arrival(status), None, fp))
+            continue
+        before = FindingStatus(row["status"])
+        if _frozen(row["resource_uid"], subjects, failed):
+            status = before  # a failed scope keeps the finding's status, silence included
+            values["silence_id"] = row["silence_id"]
+        kind, reopened = _kind(before, status)
+        update = values | {"status": status.value, "b_fingerprint": fp}
+        update["reopened_count"] = row["reopened_count"] + (1 if reopened else 0)
+        update["resolved_at"] = now if status == FindingStatus.RESOLVED else None
+        if status == FindingStatus.RESOLVED:
+            update.pop("last_seen")  # not produced while frozen: keep its old last_seen
+        plan.updates.append(update)
+        if kind is not None:
+            plan.transitions.append((kind, before, fp))
+    _plan_unproduced(plan, produced, existing, subjects, failed, now)
+    return plan
+
+
+def _plan_unproduced(
+    plan: _Plan,
+    produced: dict[str, Finding],
+    existing: dict[str, sa.RowMapping],
+    subjects: dict[str, _Subject],
+    failed: set[str],
+    now: datetime,
+) -> None:
+    for fp, row in existing.items():
+        if fp in produced or row["status"] == FindingStatus.RESOLVED.value:
+            continue
+        if _frozen(row["resource_uid"], subjects, failed):
+            continue
+        plan.updates.append(
+            {
+                "b_fingerprint": fp,
+                "status": FindingStatus.RESOLVED.value,
+                "resolved_at": now,
+                "silence_id": None,
+            }
+        )
+        plan.transitions.append((TransitionKind.RESOLVED, FindingStatus(row["status"]), fp))
+
+
+def _arrival(status: FindingStatus) -> TransitionKind:
+    return TransitionKind.SILENCED if status == FindingStatus.SILENCED else TransitionKind.NEW
+
+
+def _kind(before: FindingStatus, after: FindingStatus) -> tuple[TransitionKind | None, bool]:
+    """(transition kind, whether it counts as a reopening)."""
+    if after == FindingStatus.RESOLVED:
+        return None, False  # frozen while resolved: nothing happened
+    if after == FindingStatus.SILENCED:
+        return (None if before == FindingStatus.SILENCED else TransitionKind.SILENCED), False
+    if before == FindingStatus.RESOLVED:
+        return TransitionKind.REOPENED, True
+    if before == FindingStatus.SILENCED:
+        return TransitionKind.UNSILENCED, False
+    return TransitionKind.STILL_OPEN, False
+
+
+def _values(found: Finding, now: datetime) -> dict[str, Any]:
+    return {
+        "fingerprint": found.fingerprint,
+        "rule": found.rule,
+        "severity": found.severity.value,
+        "title": found.title,
+        "detail": found.detail,
+        "resource_uid": found.resource_uid,
+        "native_id": found.native_id,
+        "type": found.type,
+        "source": found.source,
+        "account": found.labels.get("account", ""),
+        "region": found.region,
+        "labels": found.labels,
+        "evidence": found.evidence,
+        "last_seen": now,
+    }
+
+
+def _write(conn: Connection, plan: _Plan) -> None:
+    if plan.inserts:
+        rows = [row | {"resolved_at": None, "reopened_count": 0} for row in plan.inserts]
+        conn.execute(findings_table.insert(), rows)
+    # executemany needs one shape per statement: group updates by the columns they set.
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for update in plan.updates:
+        groups.setdefault(tuple(sorted(update)), []).append(update)
+    statement = findings_table.update().where(
+        findings_table.c.fingerprint == sa.bindparam("b_fingerprint")
+    )
+    for rows in groups.values():
+        # The SET clause is every other key of the rows (SQLAlchemy's executemany idiom).
+        conn.execute(statement, [{k: v for k, v in r.items() if k != "fingerprint"} for r in rows])
+
+
+def _transitions(conn: Connection, plan: _Plan) -> list[Transition]:
+    if not plan.transitions:
+        return []
+    wanted = [fp for _, _, fp in plan.transitions]
+    stored: dict[str, StoredFinding] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        query = sa.select(findings_table).where(findings_table.c.fingerprint.in_(chunk))
+        for row in conn.execute(query).mappings():
+            stored[row["fingerprint"]] = _stored(row)
+    return [Transition(kind, before, stored[fp]) for kind, before, fp in plan.transitions]
+
+
+def _stored(row: sa.RowMapping) -> StoredFinding:
+    return StoredFinding(
+        fingerprint=row["fingerprint"],
+        rule=row["rule"],
+        severity=Severity(row["severity"]),
+        status=FindingStatus(row["status"]),
+        title=row["title"],
+        detail=row["detail"],
+        resource_uid=row["resource_uid"],
+        native_id=row["native_id"],
+        type=row["type"],
+        source=row["source"],
+        account=row["account"],
+        region=row["region"],
+        labels=row["labels"] or {},
+        evidence=row["evidence"] or {},
+        first_seen=row["first_seen"],
+        last_seen=row["last_seen"],
+        resolved_at=row["resolved_at"],
+        reopened_count=row["reopened_count"],
+        silence_id=row["silence_id"],
+    )
+
+
+def _silence(row: sa.RowMapping) -> Silence:
+    matcher = row["matcher"] or {}
+    return Silence(
+        id=row["id"],
+        rule=matcher.get("rule", "*"),
+        resource_uid=matcher.get("resource"),
+        labels=dict(matcher.get("labels") or {}),
+        reason=row["reason"],
+        author=row["author"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+    )

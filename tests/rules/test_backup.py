@@ -1,0 +1,108 @@
+"""backup.missing and backup.stale."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from rules.backup import BackupMissing, BackupStale
+from tests.rules.factories import NOW, database, disk, evaluate, iso, one, snapshot, view
+from vigil.model import Severity
+
+MISSING = BackupMissing()
+STALE = BackupStale()
+
+
+def test_attached_disk_without_snapshot_is_missing() -> None:
+    found = one(evaluate(MISSING, view(disk())))
+    assert found.severity is Severity.HIGH
+    assert found.title == "disk vol-0001 has no backup"
+
+
+def test_attached_disk_with_a_snapshot_of_its_own_is_not_missing() -> None:
+    volume = disk()
+    assert evaluate(MISSING, view(volume, snapshot("snap-1", volume))) == []
+
+
+def test_a_snapshot_of_another_disk_does_not_count() -> None:
+    volume, other = disk("vol-a"), disk("vol-b", attached_to=[])
+    assert one(evaluate(MISSING, view(volume, snapshot("snap-1", other)))).native_id == "vol-a"
+
+
+def test_failed_snapshot_does_not_count_as_a_backup() -> None:
+    volume = disk()
+    assert len(evaluate(MISSING, view(volume, snapshot("snap-1", volume, state="error")))) == 1
+
+
+def test_detached_disk_needs_no_backup() -> None:
+    assert evaluate(MISSING, view(disk(attached_to=[]))) == []
+
+
+def test_tag_backup_required_makes_a_detached_disk_need_one() -> None:
+    assert len(evaluate(MISSING, view(disk(attached_to=[], tags={"backup": "required"})))) == 1
+
+
+@pytest.mark.parametrize("value", ["exempt", "none", "Exempt"])
+def test_exempt_tag_opts_out(value: str) -> None:
+    assert evaluate(MISSING, view(disk(tags={"backup": value}))) == []
+
+
+def test_database_with_retention_zero_is_missing_even_with_snapshots() -> None:
+    db = database(backup_retention_days=0)
+    found = one(evaluate(MISSING, view(db, snapshot("rds-1", db))))
+    assert "retention 0 days" in found.title
+
+
+def test_database_with_automated_backups_is_not_missing() -> None:
+    assert evaluate(MISSING, view(database())) == []
+
+
+def test_old_snapshot_is_stale_against_default_rpo() -> None:
+    volume = disk()
+    found = one(evaluate(STALE, view(volume, snapshot("s", volume, age=timedelta(days=9)))))
+    assert found.severity is Severity.MEDIUM
+    assert found.title == "disk vol-0001 newest backup is 9d old (RPO 7d)"
+
+
+def test_new_snapshot_is_not_stale() -> None:
+    volume = disk()
+    inventory = view(
+        volume,
+        snapshot("old", volume, age=timedelta(days=30)),
+        snapshot("new", volume, age=timedelta(hours=2)),
+    )
+    assert evaluate(STALE, inventory) == []
+
+
+def test_rpo_tag_overrides_the_default() -> None:
+    volume = disk(tags={"backup-rpo": "24h"})
+    found = one(evaluate(STALE, view(volume, snapshot("s", volume, age=timedelta(hours=30)))))
+    assert "RPO 1d" in found.title
+    assert found.evidence["rpo_from"] == "tag backup-rpo=24h"
+
+
+def test_unreadable_rpo_tag_falls_back_and_says_so() -> None:
+    volume = disk(tags={"backup-rpo": "daily"})
+    found = one(evaluate(STALE, view(volume, snapshot("s", volume, age=timedelta(days=8)))))
+    assert "unreadable" in found.evidence["rpo_from"]
+
+
+def test_default_rpo_from_params() -> None:
+    volume = disk()
+    inventory = view(volume, snapshot("s", volume, age=timedelta(days=2)))
+    assert len(evaluate(STALE, inventory, default_rpo="1d")) == 1
+
+
+def test_database_latest_restorable_time_counts_as_a_backup() -> None:
+    db = database(latest_restorable_time=iso(NOW - timedelta(minutes=5)))
+    assert evaluate(STALE, view(db, snapshot("rds-old", db, age=timedelta(days=40)))) == []
+
+
+def test_database_with_old_restore_point_is_stale() -> None:
+    db = database(latest_restorable_time=iso(NOW - timedelta(days=10)))
+    assert len(evaluate(STALE, view(db))) == 1
+
+
+def test_no_backup_at_all_is_missing_not_stale() -> None:
+    assert evaluate(STALE, view(disk())) == []

@@ -1,0 +1,57 @@
+"""collector.failing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from rules.health import CollectorFailing
+from tests.rules.factories import NOW, evaluate, one, scope_state, view
+from vigil.model import Severity
+
+FAILING = CollectorFailing()
+
+
+def test_scope_that_completed_recently_is_fine() -> None:
+    assert evaluate(FAILING, view(scopes=[scope_state("server")])) == []
+
+
+def test_scope_whose_last_completion_is_older_than_the_window_is_failing() -> None:
+    stale = scope_state(
+        "server", status="failed", error="AccessDenied", last_complete=NOW - timedelta(hours=3)
+    )
+    found = one(evaluate(FAILING, view(scopes=[stale])))
+    assert found.severity is Severity.HIGH
+    assert (
+        found.title
+        == "scope aws-test/111111111111/us-east-1/server last completed 3h ago (window 1h)"
+    )
+    assert "AccessDenied" in found.detail
+    assert found.resource_uid == "scope:aws-test/111111111111/us-east-1/server"
+
+
+def test_scope_that_never_completed_is_failing() -> None:
+    never = scope_state("disk", status="failed", last_complete=None)
+    assert one(evaluate(FAILING, view(scopes=[never]))).title.endswith("has never completed")
+
+
+def test_window_defaults_to_three_collection_intervals() -> None:
+    stale = scope_state("server", last_complete=NOW - timedelta(minutes=50))
+    assert evaluate(FAILING, view(scopes=[stale])) == []  # 1h without a schedule
+    assert len(evaluate(FAILING, view(scopes=[stale], collect_every=timedelta(minutes=15)))) == 1
+
+
+def test_window_from_params() -> None:
+    stale = scope_state("server", last_complete=NOW - timedelta(hours=5))
+    assert evaluate(FAILING, view(scopes=[stale]), staleness="6h") == []
+
+
+def test_first_run_in_progress_is_not_failing_yet() -> None:
+    running = scope_state(
+        "server", status="running", last_complete=None, started_at=NOW - timedelta(minutes=5)
+    )
+    assert evaluate(FAILING, view(scopes=[running])) == []
+
+
+def test_scopes_of_sources_no_longer_configured_are_ignored() -> None:
+    gone = scope_state("server", status="failed", last_complete=None, source="old-source")
+    assert evaluate(FAILING, view(scopes=[gone], sources=frozenset({"aws-test"}))) == []

@@ -1,0 +1,109 @@
+"""network.open_port and network.port_exposed."""
+
+from __future__ import annotations
+
+from rules.network import OpenPort, PortExposed
+from tests.rules.factories import evaluate, one, permission, security_group, server, view
+from vigil.model import Severity
+
+OPEN = OpenPort()
+EXPOSED = PortExposed()
+
+
+def open_port(*ingress: dict, **params: object) -> list:
+    return evaluate(OPEN, view(security_group(ingress=list(ingress))), **params)
+
+
+def test_ssh_open_to_ipv4_internet_is_high_and_names_port_and_rule() -> None:
+    found = one(open_port(permission("tcp", 22)))
+    assert found.severity is Severity.HIGH
+    assert found.title == "security group sg-0001 is open to the internet on port(s) 22"
+    assert "tcp port 22 from 0.0.0.0/0" in found.detail
+    assert found.evidence["ports"] == [22]
+
+
+def test_ipv6_internet_counts() -> None:
+    found = one(open_port(permission("tcp", 3389, source="::/0")))
+    assert found.evidence["ports"] == [3389]
+    assert "::/0" in found.detail
+
+
+def test_range_including_sensitive_ports_lists_them() -> None:
+    found = one(open_port(permission("tcp", 3000, 6000)))
+    assert found.evidence["ports"] == [3306, 3389, 5432, 5900]
+    assert "ports 3000-6000" in found.detail
+
+
+def test_range_excluding_sensitive_ports_is_not_a_finding() -> None:
+    assert open_port(permission("tcp", 8000, 8100)) == []
+
+
+def test_all_traffic_is_critical() -> None:
+    found = one(open_port(permission("all", None)))
+    assert found.severity is Severity.CRITICAL
+    assert "all traffic" in found.title
+
+
+def test_web_ports_are_not_findings() -> None:
+    assert open_port(permission("tcp", 80), permission("tcp", 443)) == []
+
+
+def test_egress_only_group_is_not_a_finding() -> None:
+    group = security_group(egress=[permission("all", None)])
+    assert evaluate(OPEN, view(group)) == []
+
+
+def test_private_range_is_not_a_finding() -> None:
+    assert open_port(permission("tcp", 22, source="10.0.0.0/8")) == []
+
+
+def test_narrow_public_range_is_not_the_internet() -> None:
+    assert open_port(permission("tcp", 22, source="203.0.113.0/24")) == []
+
+
+def test_security_group_reference_is_not_a_finding() -> None:
+    assert open_port(permission("all", None, source="sg-0bastion")) == []
+
+
+def test_gre_and_icmp_from_anywhere_are_not_findings() -> None:
+    assert open_port(permission("47", None), permission("icmp", None)) == []
+
+
+def test_udp_only_where_the_port_is_sensitive_over_udp() -> None:
+    assert open_port(permission("udp", 22)) == []
+    found = one(open_port(permission("udp", 11211)))
+    assert "udp port 11211" in found.detail
+
+
+def test_sensitive_ports_are_configurable() -> None:
+    assert open_port(permission("tcp", 22), sensitive_ports=[8080]) == []
+    assert one(open_port(permission("tcp", 8080), sensitive_ports=[8080])).evidence["ports"] == [
+        8080
+    ]
+
+
+def test_several_entries_make_one_finding_with_the_worst_severity() -> None:
+    found = one(open_port(permission("tcp", 22), permission("all", None, source="::/0")))
+    assert found.severity is Severity.CRITICAL
+    assert len(found.evidence["permissions"]) == 2
+
+
+def test_port_exposed_flags_ports_outside_the_servers_policy() -> None:
+    host = server(open_ports=[22, 443, 8080], allowed_ports=[443])
+    found = one(evaluate(EXPOSED, view(host)))
+    assert found.severity is Severity.HIGH
+    assert found.evidence["forbidden"] == [22, 8080]
+    assert "22, 8080" in found.title
+
+
+def test_port_exposed_uses_default_policy_from_params() -> None:
+    host = server(open_ports=[22, 443])
+    assert one(evaluate(EXPOSED, view(host), allowed_ports=[443])).evidence["forbidden"] == [22]
+
+
+def test_port_exposed_without_any_policy_is_not_judged() -> None:
+    assert evaluate(EXPOSED, view(server(open_ports=[22]))) == []
+
+
+def test_port_exposed_allowed_ports_only_is_fine() -> None:
+    assert evaluate(EXPOSED, view(server(open_ports=[443], allowed_ports=[80, 443]))) == []

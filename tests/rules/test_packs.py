@@ -1,0 +1,136 @@
+"""YAML rule packs and their condition language."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rules.conditions import ConditionError, compile_condition
+from rules.packs import load_pack, load_packs
+from tests.rules.factories import disk, evaluate, server, view
+from vigil.errors import InputError
+from vigil.model import Severity
+
+PACK = """\
+rules:
+  - id: acme.unencrypted-disk
+    title: Unencrypted disk
+    message: "disk {name} in {region} is not encrypted"
+    severity: high
+    resource_types: [disk]
+    where:
+      all:
+        - {attribute: encrypted, equals: false}
+        - not: {tag: backup, in: [exempt]}
+    remediation: Copy a snapshot with encryption and restore it.
+    compliance: {cis-aws: ["2.2.1"]}
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "pack.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_pack_rule_finds_what_its_condition_says(tmp_path: Path) -> None:
+    (rule,) = load_pack(write(tmp_path, PACK))
+    inventory = view(
+        disk("vol-plain", encrypted=False),
+        disk("vol-ok", encrypted=True),
+        disk("vol-exempt", encrypted=False, tags={"backup": "exempt"}),
+    )
+    found = evaluate(rule, inventory)
+    assert [f.native_id for f in found] == ["vol-plain"]
+    assert found[0].title == "disk vol-plain in us-east-1 is not encrypted"
+    assert found[0].severity is Severity.HIGH
+    assert rule.compliance == {"cis-aws": ("2.2.1",)}
+
+
+def test_a_directory_loads_every_yaml_file(tmp_path: Path) -> None:
+    write(tmp_path, PACK, "a.yaml")
+    write(tmp_path, PACK.replace("acme.unencrypted-disk", "acme.other"), "b.yml")
+    write(tmp_path, "not a pack", "notes.txt")
+    assert [r.id for r in load_packs([str(tmp_path)])] == ["acme.unencrypted-disk", "acme.other"]
+
+
+def test_pack_cannot_reuse_a_builtin_id(tmp_path: Path) -> None:
+    path = write(tmp_path, PACK.replace("acme.unencrypted-disk", "cert.expired"))
+    with pytest.raises(InputError, match="already taken"):
+        load_packs([path], reserved={"cert.expired"})
+
+
+@pytest.mark.parametrize(
+    ("broken", "line", "key"),
+    [
+        (PACK.replace("severity: high", "severity: urgent"), 5, "rules[0].severity"),
+        (PACK.replace("    remediation:", "    remedy:"), 11, "rules[0].remedy"),
+        (
+            PACK.replace(
+                "{attribute: encrypted, equals: false}", "{attribute: encrypted, like: x}"
+            ),
+            9,
+            "rules[0].where.all[0].like",
+        ),
+        (PACK.replace("in: [exempt]", "regex: '['"), 10, "rules[0].where.all[1].not.regex"),
+        (
+            PACK.replace("resource_types: [disk]", "resource_types: [vm]"),
+            6,
+            "rules[0].resource_types",
+        ),
+    ],
+)
+def test_invalid_pack_names_file_line_and_key(
+    tmp_path: Path, broken: str, line: int, key: str
+) -> None:
+    path = write(tmp_path, broken)
+    with pytest.raises(InputError) as caught:
+        load_pack(path)
+    assert caught.value.path == path
+    assert caught.value.line == line
+    assert key in caught.value.message
+
+
+def test_missing_pack_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="rule pack not found"):
+        load_packs([str(tmp_path / "nope.yaml")])
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ({"attribute": "size_gb", "gt": 50}, True),
+        ({"attribute": "size_gb", "lt": 50}, False),
+        ({"attribute": "volume_type", "in": ["gp2", "io1"]}, True),
+        ({"attribute": "missing", "exists": False}, True),
+        ({"attribute": "attached_to", "contains": "i-1"}, True),
+        ({"field": "name", "regex": "^data-"}, True),
+        ({"tag": "env", "equals": "prod"}, True),
+        (
+            {"any": [{"tag": "env", "equals": "dev"}, {"attribute": "nested.depth", "equals": 2}]},
+            True,
+        ),
+        ({"not": {"tag": "env", "exists": True}}, False),
+        ({"attribute": "volume_type", "gt": 1}, False),
+    ],
+)
+def test_condition_operators(condition: dict, expected: bool) -> None:
+    volume = disk(
+        "vol-1",
+        name="data-1",
+        size_gb=100,
+        volume_type="gp2",
+        attached_to=["i-1"],
+        nested={"depth": 2},
+        tags={"env": "prod"},
+    )
+    assert compile_condition(condition)(volume) is expected
+
+
+def test_condition_has_no_eval() -> None:
+    with pytest.raises(ConditionError):
+        compile_condition({"python": "__import__('os').system('true')"})
+    with pytest.raises(ConditionError):
+        compile_condition({"field": "__class__", "equals": 1})
+    assert compile_condition({"tag": "x", "equals": "{name.__class__}"})(server()) is False
