@@ -8,7 +8,7 @@ is *unknown*, never *empty*, so a failing scope can never cause a deletion downs
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from vigil.model import Resource, Scope
 from vigil.schema import StrictModel
@@ -49,4 +49,4 @@ class CollectorFactory(Protocol):
     config_model: ClassVar[type[SourceConfig]]
     resource_types: ClassVar[tuple[str, ...]]
 
-    def __call__(self, config: SourceConfig) -> Collector: ...
+    def __call__(self, config: Any) -> Collector: ...

@@ -10,9 +10,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from rules.base import Rule
+from rules.config import RulesConfig
 from rules.registry import all_rules
 from rules.view import InventoryView
-from vigil.config import RulesConfig
 from vigil.errors import ConfigError
 from vigil.model import Finding, Severity
 

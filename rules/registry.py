@@ -13,13 +13,13 @@ from pydantic import ValidationError
 from rules.backup import BackupMissing, BackupStale
 from rules.base import Rule
 from rules.certificates import CertificateExpired, CertificateExpiring, CertificateInvalid
+from rules.config import RulesConfig
 from rules.dns import DanglingRecord
 from rules.drift import AttributeChanged
 from rules.health import CollectorFailing
 from rules.network import OpenPort, PortExposed
 from rules.packs import PackRule, load_packs
 from rules.terraform import Missing, Unmanaged
-from vigil.config import RulesConfig
 from vigil.errors import InputError
 
 _BUILTIN: tuple[type[Rule], ...] = (

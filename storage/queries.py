@@ -232,7 +232,7 @@ def changes(
                 kind=row["kind"],
                 name=row["name"],
                 changes=row["changes"] or {},
-                at=to_utc(row["at"]),
+                at=row["at"],  # UTCDateTime already made it aware
             )
 
 

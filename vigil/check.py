@@ -56,7 +56,7 @@ def build_view(
 def _source_names(config: VigilConfig | None) -> frozenset[str] | None:
     if config is None or not config.sources:
         return None
-    names: list[str] = [source.name for source in config.sources]  # type: ignore[attr-defined]
+    names: list[str] = [source.name for source in config.sources]
     return frozenset(names)
 
 

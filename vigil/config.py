@@ -11,40 +11,21 @@ import os
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
 from collectors.base import SourceConfig
 from collectors.registry import COLLECTORS, source_config_models
+from rules.config import RulesConfig
+from rules.registry import check_rules_config
 from vigil.errors import ConfigError, InputError
-from vigil.model import Severity
 from vigil.schema import Duration, EnvStr, StrictModel
 from vigil.yamlsource import YamlDocument, load_yaml
 
 DEFAULT_CONFIG_PATH = "vigil.yaml"
 DEFAULT_DATABASE_URL = "sqlite:///vigil.db"
-
-
-class RulesConfig(StrictModel):
-    """Which rules run and how.
-
-    ```yaml
-    rules:
-      disable: [drift.changed]
-      severity: {backup.stale: high}
-      params:
-        cert.expiring: {warn_days: 30, critical_days: 7}
-    ```
-    """
-
-    disable: list[str] = Field(default_factory=list)
-    severity: dict[str, Severity] = Field(default_factory=dict)
-    params: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    packs: list[EnvStr] = Field(
-        default_factory=list, description="Directories or files of YAML rule packs."
-    )
 
 
 class NotifierConfig(StrictModel):
@@ -85,14 +66,17 @@ def _source_union() -> Any:
     return Annotated[Union[models], Field(discriminator="provider")]  # noqa: UP007
 
 
-SourceUnion = _source_union()
+if TYPE_CHECKING:
+    SourceUnion = SourceConfig
+else:
+    SourceUnion = _source_union()
 
 
 class VigilConfig(StrictModel):
     """The root of `vigil.yaml`."""
 
     database_url: EnvStr | None = None
-    sources: list[SourceUnion] = Field(default_factory=list)  # type: ignore[valid-type]
+    sources: list[SourceUnion] = Field(default_factory=list)
     rules: RulesConfig = Field(default_factory=RulesConfig)
     notifiers: list[NotifierConfig] = Field(default_factory=list)
     routes: list[RouteConfig] = Field(default_factory=list)
@@ -151,9 +135,23 @@ def load_config(path: str | Path) -> VigilConfig:
         )
     _check_providers(document, data)
     try:
-        return _parse(data)
+        config = _parse(data)
     except ValidationError as exc:
         raise _config_error(document, exc.errors()) from None
+    _check_rules(document, config)
+    return config
+
+
+def _check_rules(document: YamlDocument, config: VigilConfig) -> None:
+    """Rule ids and params are checked against the rule registry, with their lines."""
+    problems = check_rules_config(config.rules)
+    if not problems:
+        return
+    details: list[ErrorDetails] = [
+        {"type": "value_error", "loc": ("rules", *loc), "msg": message, "input": None}
+        for loc, message in problems
+    ]
+    raise _config_error(document, details)
 
 
 def parse_config(data: dict[str, Any]) -> VigilConfig:

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
+from rules.config import RulesConfig
 from rules.engine import Engine
 from tests.rules.factories import certificate, disk, view
-from vigil.config import RulesConfig
 from vigil.errors import ConfigError
 from vigil.model import Severity
 

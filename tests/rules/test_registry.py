@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from rules.base import FRAMEWORKS, Rule
+from rules.config import RulesConfig
 from rules.registry import BUILTIN_RULES, builtin_rules, check_rules_config
-from vigil.config import RulesConfig
 from vigil.model import ResourceType, Severity
 
 TESTS = Path(__file__).parent

@@ -104,6 +104,12 @@ BAD_CONFIGS = {
         4,
         "greater than or equal to 1",
     ),
+    "unknown rule id": ("rules:\n  disable: [drift.chnaged]\n", 2, "unknown rule 'drift.chnaged'"),
+    "bad rule param": (
+        "rules:\n  params:\n    cert.expiring: {warn_days: soon}\n",
+        3,
+        "cert.expiring",
+    ),
 }
 
 
