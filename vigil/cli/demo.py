@@ -10,7 +10,9 @@ from rich.console import Console
 from rich.table import Table
 
 from storage import queries
+from vigil import check
 from vigil import collect as pipeline
+from vigil.cli.check import print_summary as print_check_summary
 from vigil.cli.collect import print_summary
 from vigil.cli.dashboard import serve_dashboard
 from vigil.cli.state import state
@@ -56,7 +58,8 @@ def demo_command(
         "seeded problems: "
         + ", ".join(f"{rule} ({len(ids)})" for rule, ids in sorted(estate.problems.items()))
     )
-    console.print("next: `vigil inventory`, `vigil changes`, or `vigil dashboard`")
+    print_check_summary(check.run_check(db, app_state.config()), console)
+    console.print("next: `vigil findings`, `vigil inventory`, `vigil changes`, `vigil dashboard`")
     if result.failed:
         raise typer.Exit(1)
     if serve:

@@ -94,7 +94,8 @@ def _table(
     out: TextIO,
     empty: str,
 ) -> int:
-    console = Console(file=out, soft_wrap=False)
+    # Piped output has no terminal width; do not squeeze it into 80 columns.
+    console = Console(file=out, soft_wrap=False, width=None if out.isatty() else 240)
     table = Table(*columns, header_style="bold", show_lines=False)
     count = 0
     for row in rows:
