@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collectors.aws import AwsCollector
 from collectors.base import CollectorFactory, SourceConfig
+from collectors.hosts import HostsCollector
 from collectors.libcloud import LibcloudCollector
 from collectors.probes import ProbeCollector
 
 COLLECTORS: dict[str, CollectorFactory] = {
-    factory.provider: factory for factory in (AwsCollector, LibcloudCollector, ProbeCollector)
+    factory.provider: factory
+    for factory in (AwsCollector, LibcloudCollector, ProbeCollector, HostsCollector)
 }
 
 

@@ -154,7 +154,7 @@ class PortExposed:
     def evaluate(self, view: InventoryView, params: PortExposedParams) -> Iterator[Finding]:
         for server in view.of_type(*self.resource_types):
             attributes = server.attributes
-            open_ports = attributes.get("open_ports")
+            open_ports = reachable_ports(attributes)
             if not open_ports:
                 continue
             allowed = attributes.get("allowed_ports")
@@ -178,3 +178,23 @@ class PortExposed:
                     "allowed_ports": sorted(allowed),
                 },
             )
+
+
+def reachable_ports(attributes: dict[str, Any]) -> set[int]:
+    """Ports reachable from outside: what a probe reached, plus what a host listens on
+    beyond loopback (a TCP listener on 0.0.0.0 or a public address counts)."""
+    ports = {int(p) for p in attributes.get("open_ports") or ()}
+    for listener in attributes.get("listening_ports") or ():
+        if not isinstance(listener, dict) or listener.get("protocol", "tcp") != "tcp":
+            continue
+        if not _is_loopback(listener.get("address")):
+            ports.add(int(listener["port"]))
+    return ports
+
+
+def _is_loopback(address: Any) -> bool:
+    try:
+        return ipaddress.ip_address(str(address).strip("[]")).is_loopback
+    except ValueError:
+        return False  # an address we cannot read still counts as exposed
+

@@ -14,6 +14,7 @@ from rules.backup import BackupMissing, BackupStale
 from rules.base import Rule
 from rules.certificates import CertificateExpired, CertificateExpiring, CertificateInvalid
 from rules.config import RulesConfig
+from rules.disk import DiskFilling, DiskFull
 from rules.dns import DanglingRecord
 from rules.drift import AttributeChanged
 from rules.health import CollectorFailing
@@ -35,6 +36,8 @@ _BUILTIN: tuple[type[Rule], ...] = (
     Unmanaged,
     Missing,
     CollectorFailing,
+    DiskFull,
+    DiskFilling,
 )
 
 

@@ -52,6 +52,11 @@ class StorageInventory:
                 list(attributes.get("public_ips") or []),
             )
 
+    def host_accounts(self, source: str) -> set[str]:
+        """The accounts (for host sources: host names) that still have present resources."""
+        found = queries.inventory(self.db, queries.InventoryFilter(sources=(source,)))
+        return {resource.account for resource in found}
+
     def _public_hosts(self) -> Iterator[str]:
         private_zones = {
             zone.attributes.get("zone_id")

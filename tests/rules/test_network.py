@@ -107,3 +107,14 @@ def test_port_exposed_without_any_policy_is_not_judged() -> None:
 
 def test_port_exposed_allowed_ports_only_is_fine() -> None:
     assert evaluate(EXPOSED, view(server(open_ports=[443], allowed_ports=[80, 443]))) == []
+
+
+def test_port_exposed_counts_host_listeners_beyond_loopback() -> None:
+    listeners = [
+        {"port": 5432, "protocol": "tcp", "address": "0.0.0.0", "process": "postgres"},
+        {"port": 6379, "protocol": "tcp", "address": "127.0.0.1", "process": "redis"},
+        {"port": 8125, "protocol": "udp", "address": "0.0.0.0", "process": "statsd"},
+        {"port": 22, "protocol": "tcp", "address": "[::]", "process": "sshd"},
+    ]
+    host = server(listening_ports=listeners, allowed_ports=[22])
+    assert one(evaluate(EXPOSED, view(host))).evidence["forbidden"] == [5432]

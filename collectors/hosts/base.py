@@ -1,0 +1,83 @@
+"""What the hosts collector's parts share: facts about one host, and the inventory it may read.
+
+Facts come from SSH (collectors/hosts/ssh.py) or node_exporter (node_exporter.py) and are
+turned into resources by collectors/hosts/resources.py, whichever way they were read. A fact
+group that could not be read is recorded in `HostFacts.failed`, so the scope that needs it
+fails (unknown) instead of reporting an empty list (which would delete or resolve things).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+SYSTEM, DISKS, PORTS, CERTIFICATES, BACKUP = "system", "disks", "ports", "certificates", "backup"
+
+
+@dataclass
+class Filesystem:
+    """One mounted filesystem as `df` or node_exporter sees it (sizes in bytes)."""
+
+    mountpoint: str
+    filesystem: str
+    device: str
+    size_bytes: int
+    used_bytes: int
+    free_bytes: int
+
+    @property
+    def used_percent(self) -> float:
+        """Used share of the space a user can fill, as `df` computes it (reserved excluded)."""
+        usable = self.used_bytes + self.free_bytes
+        return round(100.0 * self.used_bytes / usable, 1) if usable else 0.0
+
+
+@dataclass
+class CertificateFile:
+    """The certificates (leaf first) found in one file on the host; never its keys."""
+
+    path: str
+    pem_blocks: list[bytes]
+
+
+@dataclass
+class BackupFound:
+    """The newest backup the configured path or command showed."""
+
+    started_at: str
+    location: str | None = None
+    size_bytes: int | None = None
+
+
+@dataclass
+class HostFacts:
+    """Everything read from one host in one pass."""
+
+    via: str
+    system: dict[str, Any] = field(default_factory=dict)
+    filesystems: list[Filesystem] = field(default_factory=list)
+    listening_ports: list[dict[str, Any]] | None = None
+    certificates: list[CertificateFile] = field(default_factory=list)
+    backup: BackupFound | None = None
+    failed: dict[str, str] = field(default_factory=dict)
+    """fact group → why it could not be read (the scope needing it fails with this)."""
+
+
+class HostInventory(Protocol):
+    """What a hosts source may read from the inventory; vigil/ implements and injects it.
+
+    Collectors know nothing of storage: the pipeline passes `StorageInventory`
+    (vigil/inventory_reader.py) as `HostsCollector(config, inventory=...)`. `servers` is
+    required for `from_inventory`; `host_accounts(source)` is optional (looked up with
+    getattr): with it, hosts removed from the config are planned once more as empty scopes
+    so their records are deleted.
+    """
+
+    def servers(self) -> Iterable[tuple[str, str, list[str], list[str]]]:
+        """(uid, name, private addresses, public addresses) of every present server."""
+        ...
+
+
+HostAccounts = Callable[[str], Iterable[str]]
+"""`host_accounts(source)`: accounts (host names) under which `source` has present records."""

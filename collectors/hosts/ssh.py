@@ -1,0 +1,303 @@
+"""Read a host's facts over SSH (asyncssh): one connection, one POSIX `sh` script of
+read-only commands, each framed by markers carrying a random nonce.
+
+One script per host keeps a pass to one connection and one session per host (sshd forks
+once, not once per command) and one round trip. The nonce keeps a file's content from
+faking a section. The commands are fixed here and listed in docs/sources/hosts.md; a fact
+group runs under `sudo -n` only when `ssh.sudo` lists it, and then each command is prefixed
+on its own (never a shell under sudo).
+
+Host keys are always checked against `ssh.known_hosts`: an unknown or changed key is refused
+with an error naming the host and the file. There is no option to turn that off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import posixpath
+import secrets
+import shlex
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+
+from collectors.hosts.base import BACKUP, CERTIFICATES, DISKS, PORTS, SYSTEM, HostFacts
+from collectors.hosts.config import HostsSourceConfig, SshSettings, Target
+from collectors.hosts.facts import (
+    FILE_MARK,
+    FactError,
+    Output,
+    certificate_errors,
+    parse_backup_command,
+    parse_backup_listing,
+    parse_certificate_dump,
+    parse_df,
+    parse_ss,
+    parse_system,
+)
+from vigil.errors import CollectError
+
+DF = "df -PTB1 -x tmpfs -x devtmpfs -x squashfs -x efivarfs -x ramfs"
+SYSTEM_COMMANDS = (
+    ("uname", "uname -snrm"),
+    ("os", "cat /etc/os-release"),
+    ("uptime", "cat /proc/uptime"),
+    ("cpus", "nproc"),
+    ("memory", "cat /proc/meminfo"),
+    ("blocks", "lsblk -J -b -o NAME,PATH,SIZE,TYPE,MOUNTPOINT,FSTYPE"),
+)
+_AWK_CERTS = (
+    f'FNR==1{{print "{FILE_MARK}" FILENAME}} '
+    "/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/"
+)
+
+
+@dataclass(frozen=True)
+class Command:
+    """One read-only command of the facts script and the fact group it belongs to."""
+
+    name: str
+    group: str
+    text: str
+
+
+def certificate_command(paths: list[str], depth: int) -> str:
+    """`find` the certificate files and let awk print only their CERTIFICATE blocks.
+
+    Private keys often share a file or a directory with certificates; awk prints only the
+    certificate blocks, so key material never leaves the host.
+    """
+    quoted = " ".join(shlex.quote(p) for p in paths)
+    names = r"\( -name '*.pem' -o -name '*.crt' -o -name '*.cer' \)"
+    return (
+        f"find {quoted} -maxdepth {depth} -type f {names} -size -1024k "
+        f"-exec awk {shlex.quote(_AWK_CERTS)} {{}} +"
+    )
+
+
+def backup_command(config: HostsSourceConfig) -> str | None:
+    """The configured command, or `find` listing the files of the configured glob."""
+    backup = config.backup
+    if backup is None:
+        return None
+    if backup.command is not None:
+        return backup.command
+    assert backup.path is not None  # one of the two, by validation
+    directory, pattern = posixpath.split(backup.path)
+    return (
+        f"find {shlex.quote(directory)} -maxdepth 1 -type f -name {shlex.quote(pattern)} "
+        "-printf '%T@ %s %p\\n'"
+    )
+
+
+def commands(config: HostsSourceConfig) -> list[Command]:
+    """Every command a pass runs on a host, in order (docs/sources/hosts.md lists them)."""
+    found = [Command(name, SYSTEM, text) for name, text in SYSTEM_COMMANDS]
+    found += [Command("df", DISKS, DF), Command("ss", PORTS, "ss -Htlnp")]
+    if config.certificate_paths:
+        text = certificate_command(config.certificate_paths, config.certificate_depth)
+        found.append(Command("certificates", CERTIFICATES, text))
+    backup = backup_command(config)
+    if backup is not None:
+        found.append(Command("backup", BACKUP, backup))
+    return found
+
+
+def script(cmds: list[Command], settings: SshSettings, nonce: str) -> str:
+    """The `sh` script: each command framed by `<nonce> begin NAME` / `<nonce> end NAME RC`."""
+    lines = ["export LC_ALL=C"]  # stable, parseable output whatever the host's locale
+    for cmd in cmds:
+        text = f"sudo -n {cmd.text}" if settings.sudo_for(cmd.group) else cmd.text
+        lines.append(f"printf '\\n%s begin {cmd.name}\\n' {nonce}")
+        lines.append(f"{text} 2>&1 </dev/null")
+        lines.append(f"printf '\\n%s end {cmd.name} %s\\n' {nonce} \"$?\"")
+    return "\n".join(lines) + "\n"
+
+
+def split_sections(text: str, nonce: str, cmds: list[Command]) -> dict[str, Output]:
+    """Each command's output and exit status; a command whose end marker is missing is absent."""
+    known = {cmd.name: cmd for cmd in cmds}
+    outputs: dict[str, Output] = {}
+    name: str | None = None
+    body: list[str] = []
+    for line in text.split("\n"):
+        parts = line.split(" ")
+        if parts[0] != nonce or len(parts) < 3 or parts[2] not in known:
+            body.append(line)
+        elif parts[1] == "begin":
+            name, body = parts[2], []
+        elif parts[1] == "end" and name == parts[2] and len(parts) == 4:
+            outputs[name] = Output(known[name].text, int(parts[3]), "\n".join(body).strip("\n"))
+            name = None
+    return outputs
+
+
+def facts_from_outputs(outputs: Mapping[str, Output], config: HostsSourceConfig) -> HostFacts:
+    """Parse each fact group; a group that fails is recorded, the others still count."""
+    facts = HostFacts(via="ssh")
+    _group(facts, SYSTEM, lambda: facts.system.update(parse_system(outputs)))
+    _group(facts, DISKS, lambda: facts.filesystems.extend(parse_df(outputs["df"].ok())))
+    _group(facts, PORTS, lambda: setattr(facts, "listening_ports", parse_ss(outputs["ss"].ok())))
+    if "certificates" in outputs or config.certificate_paths:
+        _group(facts, CERTIFICATES, lambda: _certificates(facts, outputs["certificates"]))
+    if config.backup is not None:
+        _group(facts, BACKUP, lambda: _backup(facts, outputs["backup"], config))
+    return facts
+
+
+def _group(facts: HostFacts, group: str, parse: Any) -> None:
+    try:
+        parse()
+    except KeyError as exc:
+        facts.failed[group] = f"the script stopped before `{exc.args[0]}` finished"
+    except (FactError, ValueError, IndexError) as exc:
+        facts.failed[group] = str(exc)
+
+
+def _certificates(facts: HostFacts, output: Output) -> None:
+    errors = certificate_errors(output)
+    if errors:
+        raise FactError(
+            f"{'; '.join(errors[:3])}; grant the SSH user read access or add "
+            "`certificates` to ssh.sudo"
+        )
+    facts.certificates = parse_certificate_dump(output.text)
+
+
+def _backup(facts: HostFacts, output: Output, config: HostsSourceConfig) -> None:
+    assert config.backup is not None
+    if config.backup.command is not None:
+        facts.backup = parse_backup_command(output.ok())
+    else:
+        facts.backup = parse_backup_listing(output.ok())
+
+
+# -- I/O ---------------------------------------------------------------------------------------
+
+
+class Credentials:
+    """The known_hosts and client key, read once per pass and shared by every host."""
+
+    def __init__(self, settings: SshSettings) -> None:
+        self.settings = settings
+        self.known_hosts = _read_known_hosts(os.path.expanduser(settings.known_hosts))
+        self.client_keys = _read_key(settings) if settings.key_file else []
+        self.agent_path = _agent_path() if settings.agent else None
+
+
+def _read_known_hosts(path: str) -> asyncssh.SSHKnownHosts:
+    if not Path(path).is_file():
+        raise CollectError(
+            f"ssh.known_hosts {path} does not exist; create it with the verified host keys of "
+            "your hosts (Vigil never connects without checking the host key)"
+        )
+    try:
+        return asyncssh.read_known_hosts(path)
+    except (OSError, ValueError) as exc:
+        raise CollectError(f"cannot read ssh.known_hosts {path}: {exc}") from None
+
+
+def _read_key(settings: SshSettings) -> list[asyncssh.SSHKey]:
+    assert settings.key_file is not None
+    passphrase = settings.key_passphrase.get_secret_value() if settings.key_passphrase else None
+    try:
+        return [asyncssh.read_private_key(os.path.expanduser(settings.key_file), passphrase)]
+    except (OSError, asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as exc:
+        raise CollectError(
+            f"cannot load ssh.key_file {settings.key_file}: {exc}; check the path, its "
+            "permissions and ssh.key_passphrase"
+        ) from None
+
+
+def _agent_path() -> str:
+    path = os.environ.get("SSH_AUTH_SOCK", "")
+    if not path:
+        raise CollectError("ssh.agent is true but SSH_AUTH_SOCK is not set; start an agent")
+    return path
+
+
+async def run_script(target: Target, credentials: Credentials, text: str) -> str:
+    """Connect, check the host key, log in, run the script; the per-host timeout covers all."""
+    settings = credentials.settings
+    where = f"{target.label} ({target.host}:{target.port})"
+    stage = ["connecting over TCP"]
+    try:
+        async with asyncio.timeout(settings.timeout.total_seconds()):
+            sock = await _tcp(target.host, target.port)
+            stage[0] = "waiting for the SSH handshake"
+            async with asyncssh.connect(
+                target.host,
+                target.port,
+                sock=sock,
+                config=None,
+                username=target.user or settings.user,
+                known_hosts=credentials.known_hosts,
+                client_keys=credentials.client_keys or None,
+                agent_path=credentials.agent_path,
+                preferred_auth="publickey",
+                password=None,
+                kbdint_auth=False,
+            ) as conn:
+                stage[0] = "running the facts commands"
+                result = await conn.run("sh -s", input=text, encoding="utf-8", errors="replace")
+                return str(result.stdout or "")
+    except TimeoutError:
+        raise CollectError(
+            f"{where}: no answer within {settings.timeout.total_seconds():g}s while "
+            f"{stage[0]}; check that the host is up and that port {target.port} is its SSH "
+            "server, or raise ssh.timeout",
+            retryable=True,
+        ) from None
+    except asyncssh.HostKeyNotVerifiable as exc:
+        raise CollectError(
+            f"{where}: host key refused ({exc.reason}): the host is not in "
+            f"{settings.known_hosts} or its key changed. Verify the key out of band, then "
+            f"add it (ssh-keyscan -p {target.port} {target.host}); Vigil never skips this check"
+        ) from None
+    except asyncssh.PermissionDenied:
+        user = target.user or settings.user
+        raise CollectError(
+            f"{where}: user {user} was refused (public key not accepted); add the key's "
+            f"public half to ~{user}/.ssh/authorized_keys on the host"
+        ) from None
+    except (asyncssh.Error, OSError) as exc:
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
+        raise CollectError(
+            f"{where}: {stage[0]} failed: {reason}; check the address, the port and the SSH server",
+            retryable=True,
+        ) from None
+
+
+async def _tcp(host: str, port: int) -> socket.socket:
+    """A connected non-blocking socket, so a TCP failure is told apart from an SSH one."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    error: OSError = OSError(f"{host} has no address")
+    for family, kind, proto, _, address in infos:
+        sock = socket.socket(family, kind, proto)
+        sock.setblocking(False)
+        try:
+            await loop.sock_connect(sock, address)
+        except OSError as exc:
+            sock.close()
+            error = exc
+        except BaseException:  # cancelled by the per-host timeout: do not leak the socket
+            sock.close()
+            raise
+        else:
+            return sock
+    raise error
+
+
+def fetch_facts(target: Target, config: HostsSourceConfig, credentials: Credentials) -> HostFacts:
+    """One host's facts, read over SSH (blocking: runs its own event loop in this thread)."""
+    cmds = commands(config)
+    nonce = secrets.token_hex(8)
+    text = script(cmds, credentials.settings, nonce)
+    output = asyncio.run(run_script(target, credentials, text))
+    return facts_from_outputs(split_sections(output, nonce, cmds), config)

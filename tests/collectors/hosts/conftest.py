@@ -1,0 +1,24 @@
+"""Fixtures of the hosts collector tests: the real sshd, a silent port, configs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from collectors.hosts.config import HostsSourceConfig
+from tests.fixtures.sshd import SshServer, silent_port, sshd
+
+__all__ = ["hosts_config", "silent_port", "sshd"]
+
+
+def hosts_config(server: SshServer, *targets: dict[str, Any], **options: Any) -> HostsSourceConfig:
+    """A hosts source logging in to `server` as its user with its throwaway key."""
+    ssh = {
+        "user": server.user,
+        "key_file": server.client_key,
+        "known_hosts": server.known_hosts,
+        "timeout": 10,
+        **options.pop("ssh", {}),
+    }
+    if not targets:
+        targets = ({"host": "127.0.0.1", "port": server.port, "name": "local"},)
+    return HostsSourceConfig(name="colo", ssh=ssh, targets=list(targets), **options)
