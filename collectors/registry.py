@@ -1,26 +1,60 @@
-"""The explicit map of source providers to collectors. A new source family is one line here."""
+"""The explicit map of source providers. A new source family is one line in `SOURCE_KINDS`.
+
+Each kind names its config model (light: parsing `vigil.yaml` must not load boto3, libcloud
+or asyncssh) and where its collector class lives, imported on first use.
+"""
 
 from __future__ import annotations
 
-from collectors.aws import AwsCollector
-from collectors.base import CollectorFactory, SourceConfig
-from collectors.hosts import HostsCollector
-from collectors.libcloud import LibcloudCollector
-from collectors.probes import ProbeCollector
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any
 
-COLLECTORS: dict[str, CollectorFactory] = {
-    factory.provider: factory
-    for factory in (AwsCollector, LibcloudCollector, ProbeCollector, HostsCollector)
+from collectors.aws.config import AwsSourceConfig
+from collectors.base import CollectorFactory, SourceConfig
+from collectors.hosts.config import HostsSourceConfig
+from collectors.libcloud.config import LibcloudSourceConfig
+from collectors.probes.config import ProbeSourceConfig
+
+
+@dataclass(frozen=True)
+class SourceKind:
+    """One `provider:` value: its config model and its collector."""
+
+    provider: str
+    config_model: type[SourceConfig]
+    collector_path: str  # "package.module:Class"
+
+    def collector(self) -> CollectorFactory:
+        module, _, name = self.collector_path.partition(":")
+        factory: CollectorFactory = getattr(import_module(module), name)
+        return factory
+
+
+SOURCE_KINDS: dict[str, SourceKind] = {
+    kind.provider: kind
+    for kind in (
+        SourceKind("aws", AwsSourceConfig, "collectors.aws.collector:AwsCollector"),
+        SourceKind(
+            "libcloud", LibcloudSourceConfig, "collectors.libcloud.collector:LibcloudCollector"
+        ),
+        SourceKind("probe", ProbeSourceConfig, "collectors.probes.collector:ProbeCollector"),
+        SourceKind("hosts", HostsSourceConfig, "collectors.hosts.collector:HostsCollector"),
+    )
 }
 
 
 def source_config_models() -> list[type[SourceConfig]]:
-    return [factory.config_model for factory in COLLECTORS.values()]
+    return [kind.config_model for kind in SOURCE_KINDS.values()]
 
 
-def build_collector(config: SourceConfig, inventory: object | None = None) -> object:
+def collector_class(provider: str) -> CollectorFactory:
+    return SOURCE_KINDS[provider].collector()
+
+
+def build_collector(config: SourceConfig, inventory: Any | None = None) -> Any:
     """The collector of a source; those that read the inventory (`uses_inventory`) get it."""
-    factory = COLLECTORS[config.provider]
+    factory = collector_class(config.provider)
     if inventory is not None and getattr(factory, "uses_inventory", False):
         return factory(config, inventory=inventory)  # type: ignore[call-arg]
     return factory(config)

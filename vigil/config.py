@@ -17,7 +17,7 @@ from pydantic import Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
 from collectors.base import SourceConfig
-from collectors.registry import COLLECTORS, source_config_models
+from collectors.registry import SOURCE_KINDS, source_config_models
 from rules.config import RulesConfig
 from rules.registry import check_rules_config
 from vigil.errors import ConfigError, InputError
@@ -176,8 +176,8 @@ def _check_providers(document: YamlDocument, data: dict[str, Any]) -> None:
         if not isinstance(source, dict):
             continue
         provider = source.get("provider")
-        if provider not in COLLECTORS:
-            available = ", ".join(sorted(COLLECTORS))
+        if provider not in SOURCE_KINDS:
+            available = ", ".join(sorted(SOURCE_KINDS))
             raise ConfigError(
                 f"sources[{index}].provider: unknown provider {provider!r}",
                 path=document.path,

@@ -27,7 +27,7 @@ from pydantic import BaseModel, BeforeValidator, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from collectors.registry import COLLECTORS
+from collectors.registry import SOURCE_KINDS
 from rules.config import RulesConfig
 from rules.registry import BUILTIN_RULES
 from vigil.config import MetricsConfig, NotifierConfig, RouteConfig, ScheduleConfig, VigilConfig
@@ -241,7 +241,7 @@ def source_sections() -> list[Section]:
         Section(
             f"sources[] (provider: {provider})", factory.config_model, _intro(factory.config_model)
         )
-        for provider, factory in COLLECTORS.items()
+        for provider, factory in SOURCE_KINDS.items()
     ]
 
 

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from collectors.hosts import HostsCollector
 from collectors.hosts.config import HostsSourceConfig
-from collectors.registry import COLLECTORS
+from collectors.registry import collector_class
 from vigil.errors import CollectError
 
 
@@ -31,7 +31,7 @@ def config(**options: object) -> HostsSourceConfig:
 
 
 def test_registered() -> None:
-    assert COLLECTORS["hosts"] is HostsCollector
+    assert collector_class("hosts") is HostsCollector
 
 
 def test_one_scope_per_host_and_type_type_major() -> None:
