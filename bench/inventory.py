@@ -117,7 +117,7 @@ def _vigil_collect(workdir: Path, endpoint_url: str, database: str) -> dict[str,
     config.write_text(
         "sources:\n  - name: bench\n    provider: aws\n"
         f"    regions: [{', '.join(REGIONS)}]\n    endpoint_url: {endpoint_url}\n"
-        "    service_concurrency: 32\n"
+        "    service_concurrency: 8\n"
     )
     env = {
         **os.environ,

@@ -19,14 +19,20 @@ from vigil.model import GLOBAL_REGION, Scope
 
 T = TypeVar("T")
 
-_semaphores: dict[tuple[str, str], threading.BoundedSemaphore] = {}
+_semaphores: dict[tuple[str, str, str], threading.BoundedSemaphore] = {}
 _semaphores_lock = threading.Lock()
 
 
-def service_semaphore(source: str, service: str, size: int) -> threading.BoundedSemaphore:
-    """The process-wide bound on scopes of one (source, service) fetching at once."""
+def service_semaphore(
+    source: str, service: str, region: str, size: int
+) -> threading.BoundedSemaphore:
+    """The process-wide bound on scopes of one (source, service, region) fetching at once.
+
+    Per region because AWS throttles per region: a source with many regions still runs them
+    side by side, while each region's API sees at most `size` callers from us.
+    """
     with _semaphores_lock:
-        key = (source, service)
+        key = (source, service, region)
         if key not in _semaphores:
             _semaphores[key] = threading.BoundedSemaphore(size)
         return _semaphores[key]
@@ -77,7 +83,9 @@ class AwsCollector:
         api_region = GLOBAL_API_REGION if scope.region == GLOBAL_REGION else scope.region
         role_arn = scope.context_value("role_arn")
         where = Where(scope.source, scope.account, scope.region, part.service)
-        semaphore = service_semaphore(scope.source, part.service, self.config.service_concurrency)
+        semaphore = service_semaphore(
+            scope.source, part.service, api_region, self.config.service_concurrency
+        )
         with semaphore:
             client = self._client(part.service, api_region, role_arn, where)
             try:

@@ -44,7 +44,10 @@ class AwsSourceConfig(SourceConfig):
     )
     max_attempts: int = Field(default=8, ge=1, le=20, description="botocore standard retry mode")
     service_concurrency: int = Field(
-        default=8, ge=1, le=64, description="Scopes of one service run at once per source."
+        default=4,
+        ge=1,
+        le=64,
+        description="Scopes of one service fetched at once per region (AWS throttles per region).",
     )
     connect_timeout: float = Field(default=10, gt=0)
     read_timeout: float = Field(default=60, gt=0)

@@ -63,7 +63,8 @@ def test_service_concurrency_bounds_scopes_in_flight(
     proxy = aws_proxy(latency=0.2)
     config = source(proxy.url, name="bounded", regions=REGIONS, service_concurrency=1)
     collector = AwsCollector(config)
-    scopes = [Scope("bounded", "aws", ACCOUNT, region, "server") for region in REGIONS]
+    # server and disk scopes of one region both call EC2 there: one at a time.
+    scopes = [Scope("bounded", "aws", ACCOUNT, REGIONS[0], type_) for type_ in ("server", "disk")]
     in_flight, peak, lock = [0], [0], threading.Lock()
 
     def run(one: Scope) -> None:
@@ -79,4 +80,6 @@ def test_service_concurrency_bounds_scopes_in_flight(
         list(pool.map(run, scopes))
 
     assert peak[0] == 1
-    assert service_semaphore("bounded", "ec2", 1) is service_semaphore("bounded", "ec2", 1)
+    same = service_semaphore("bounded", "ec2", REGIONS[0], 1)
+    assert same is service_semaphore("bounded", "ec2", REGIONS[0], 1)
+    assert same is not service_semaphore("bounded", "ec2", REGIONS[1], 1)
