@@ -197,4 +197,3 @@ def _is_loopback(address: Any) -> bool:
         return ipaddress.ip_address(str(address).strip("[]")).is_loopback
     except ValueError:
         return False  # an address we cannot read still counts as exposed
-

@@ -111,7 +111,9 @@ class Reconciler:
                     started_at=now,
                 )
             )
-            run_id = int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            assert key is not None
+            run_id = int(key[0])
         return RunStats(run_id=run_id, scope=scope, started_at=now, volatile=volatile)
 
     def add_page(self, run: RunStats, page: Sequence[Resource]) -> None:

@@ -8,4 +8,9 @@ pytest_plugins = [
     "tests.fixtures.tls",
     "tests.fixtures.dnsserver",
     "tests.fixtures.libcloud_api",
+    "tests.fixtures.slack_api",
+    "tests.fixtures.smtp",
+    "tests.fixtures.alertmanager",
+    "tests.fixtures.prometheus",
+    "tests.fixtures.browser",
 ]

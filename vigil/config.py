@@ -28,35 +28,224 @@ DEFAULT_CONFIG_PATH = "vigil.yaml"
 DEFAULT_DATABASE_URL = "sqlite:///vigil.db"
 
 
-class NotifierConfig(StrictModel):
-    """A notification channel; its other keys depend on `type` (see the notifiers docs)."""
+def _notifier_union() -> Any:
+    # Imported here: each notifier declares its own keys beside its code (notifiers/registry).
+    from notifiers.registry import notifier_config_models
 
-    model_config = StrictModel.model_config | {"extra": "allow"}
+    models = tuple(notifier_config_models())
+    return Annotated[Union[models], Field(discriminator="type")]  # noqa: UP007
 
-    name: str
-    type: str
+
+if TYPE_CHECKING:
+    from notifiers.base import NotifierSettings as NotifierConfig
+else:
+    NotifierConfig = _notifier_union()
+    """A notification channel: one model per `type` (slack, email, webhook, alertmanager)."""
 
 
 class RouteConfig(StrictModel):
-    """Where findings go. The first matching route wins unless it says `continue: true`."""
+    """Where findings go. The first matching route wins unless it says `continue: true`.
 
+    `match` keys are finding labels (severity, rule, source, provider, account, region,
+    type) or resource tags (e.g. team); a value may be a list and may use wildcards.
+    """
+
+    name: str | None = None
     match: dict[str, str | list[str]] = Field(default_factory=dict)
-    notifiers: list[str]
+    notifiers: list[str] = Field(min_length=1)
     continue_: bool = Field(default=False, alias="continue")
     group_by: list[str] = Field(default_factory=lambda: ["rule", "source"])
-    repeat_interval: Duration = timedelta(hours=4)
+    repeat_interval: Duration = Field(default=timedelta(hours=4), gt=timedelta(0))
     send_resolved: bool = True
+
+    @model_validator(mode="after")
+    def _matchers_not_empty(self) -> RouteConfig:
+        for key, value in self.match.items():
+            if value == [] or value == "":
+                raise ValueError(f"match.{key} is empty; give a value or remove the key")
+        return self
 
 
 class ScheduleConfig(StrictModel):
-    collect_every: Duration = timedelta(minutes=15)
+    """`schedule:` when `vigil run` collects, checks and notifies.
+
+    ```yaml
+    schedule:
+      collect_every: 15m            # every source, unless overridden below
+      probes_every: 5m              # sources with provider: probe
+      sources:                      # per source: an interval or a cron expression (UTC)
+        aws-prod: 1h
+        edge: "*/10 * * * *"
+      jitter: 30s                   # random delay per run; default a tenth of the interval, <= 60s
+      misfire_grace_time: 5m        # a run late by more than this is skipped, not run late
+      check_after_collect: true     # rules + notifications after each collection
+    ```
+    """
+
+    collect_every: Duration = Field(
+        default=timedelta(minutes=15),
+        description="Interval between collection passes of `vigil run`.",
+    )
     sources: dict[str, Duration | str] = Field(
         default_factory=dict, description="Per-source interval or cron expression."
     )
+    probes_every: Duration | None = Field(
+        default=None, description="Interval for `provider: probe` sources (else collect_every)."
+    )
+    jitter: Duration | None = Field(
+        default=None,
+        description="Random delay added to each run; unset: a tenth of the interval, at most 60s.",
+    )
+    misfire_grace_time: Duration = Field(
+        default=timedelta(minutes=5),
+        description="A run later than this (machine asleep, daemon busy) is skipped, not run late.",
+    )
+    check_after_collect: bool = Field(
+        default=True,
+        description="Run the rules and notify after each collection; false: on collect_every.",
+    )
+
+    @model_validator(mode="after")
+    def _valid(self) -> ScheduleConfig:
+        for key in ("collect_every", "probes_every", "misfire_grace_time"):
+            value = getattr(self, key)
+            if value is not None and value.total_seconds() < 1:
+                raise ValueError(f"{key} must be at least 1s (got {value.total_seconds()}s)")
+        if self.jitter is not None and self.jitter.total_seconds() < 0:
+            raise ValueError("jitter must not be negative")
+        for name in self.sources:
+            self.source_spec(name)
+        return self
+
+    def source_spec(self, name: str) -> timedelta | str | None:
+        """The override for source `name`: an interval, a cron expression, or None.
+
+        Raises ValueError when the value is neither a duration nor a valid 5-field cron.
+        """
+        raw = self.sources.get(name)
+        if raw is None or isinstance(raw, timedelta):
+            return raw
+        from apscheduler.triggers.cron import CronTrigger  # only `vigil run` needs APScheduler
+
+        from vigil.timeutil import DURATION_HELP, parse_duration
+
+        try:
+            return parse_duration(raw)
+        except ValueError:
+            pass
+        fields = raw.split()
+        try:
+            if len(fields) != 5:
+                raise ValueError(f"it has {len(fields)} fields")
+            CronTrigger.from_crontab(raw, timezone="UTC")
+        except ValueError as exc:
+            raise ValueError(
+                f"sources.{name}: {raw!r} is neither {DURATION_HELP} nor a cron expression "
+                f"of 5 fields (minute hour day month weekday, e.g. '*/10 * * * *'): {exc}"
+            ) from None
+        return raw
+
+    def for_source(self, name: str, provider: str) -> timedelta | str:
+        """When source `name` runs: its override, else `probes_every` for probes, else
+        `collect_every`."""
+        spec = self.source_spec(name)
+        if spec is not None:
+            return spec
+        if provider == "probe" and self.probes_every is not None:
+            return self.probes_every
+        return self.collect_every
 
 
 class MetricsConfig(StrictModel):
-    listen: str = "127.0.0.1:9464"
+    """`metrics:` the Prometheus endpoint of `vigil run` (`/metrics`, `/healthz`, `/readyz`).
+
+    ```yaml
+    metrics:
+      listen: 127.0.0.1:9464        # host:port; [::1]:9464 for IPv6
+      tls_cert: /etc/vigil/tls.crt  # optional, with tls_key: serve HTTPS
+      tls_key: /etc/vigil/tls.key
+      cache_seconds: 60             # aggregates are re-read at most this often between cycles
+    ```
+    """
+
+    listen: str = Field(
+        default="127.0.0.1:9464",
+        description="host:port of the metrics server (`/metrics`, `/healthz`, `/readyz`); "
+        "use `0.0.0.0:9464` in a container.",
+    )
+    tls_cert: str | None = Field(
+        default=None, description="PEM certificate (chain) file: serve HTTPS (with tls_key)."
+    )
+    tls_key: str | None = Field(default=None, description="PEM private key file of tls_cert.")
+    cache_seconds: Duration = Field(
+        default=timedelta(seconds=60),
+        description="Re-read storage aggregates at least this often between cycles.",
+    )
+
+    @model_validator(mode="after")
+    def _valid(self) -> MetricsConfig:
+        self.address()
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: set both for HTTPS, or neither")
+        if self.cache_seconds.total_seconds() < 1:
+            raise ValueError("cache_seconds must be at least 1s")
+        return self
+
+    def address(self) -> tuple[str, int]:
+        """(host, port) of `listen`; ValueError naming the expected form otherwise."""
+        host, sep, port = self.listen.rpartition(":")
+        host = host.strip("[]")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+            raise ValueError(
+                f"listen: {self.listen!r} is not host:port (e.g. 127.0.0.1:9464 or [::1]:9464)"
+            )
+        return host, int(port)
+
+
+class DashboardConfig(StrictModel):
+    """`dashboard:` where the dashboard is reached and, optionally, who may log in.
+
+    With `oidc`, every page asks for a login through Streamlit's built-in OIDC (`st.login`);
+    without it the dashboard has no login and `vigil dashboard` binds loopback only.
+
+    ```yaml
+    dashboard:
+      url: https://vigil.example.com       # public base URL; redirect URI = url + /oauth2callback
+      oidc:
+        server_metadata_url: https://accounts.google.com/.well-known/openid-configuration
+        client_id: 1234.apps.googleusercontent.com
+        client_secret: ${VIGIL_OIDC_CLIENT_SECRET}
+        cookie_secret: ${VIGIL_DASHBOARD_COOKIE_SECRET}   # optional: random per start otherwise
+    ```
+    """
+
+    url: str = "http://localhost:8501"
+    oidc: dict[str, EnvStr] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets_are_references(cls, data: Any) -> Any:
+        # Checked before EnvStr expands them: a literal secret must never sit in the file.
+        oidc = data.get("oidc") if isinstance(data, dict) else None
+        for key in ("client_secret", "cookie_secret"):
+            value = oidc.get(key) if isinstance(oidc, dict) else None
+            if value is not None and not (str(value).startswith("${") and str(value).endswith("}")):
+                raise ValueError(
+                    f"oidc.{key} must be an environment reference such as ${{MY_SECRET}}"
+                )
+        return data
+
+    @model_validator(mode="after")
+    def _oidc_keys(self) -> DashboardConfig:
+        if not self.oidc:
+            return self
+        required = {"server_metadata_url", "client_id", "client_secret"}
+        if missing := sorted(required - self.oidc.keys()):
+            raise ValueError(f"oidc needs {', '.join(missing)}")
+        if unknown := sorted(self.oidc.keys() - required - {"cookie_secret"}):
+            known = ", ".join([*sorted(required), "cookie_secret"])
+            raise ValueError(f"unknown oidc key(s) {', '.join(unknown)}; known: {known}")
+        return self
 
 
 def _source_union() -> Any:
@@ -72,6 +261,20 @@ else:
     SourceUnion = _source_union()
 
 
+class ReportsConfig(StrictModel):
+    """`reports:` compliance reports and evidence packs (`vigil report`).
+
+    ```yaml
+    reports:
+      organization: Example Corp          # printed on every report
+      signing_key: /etc/vigil/pack.pem    # optional: Ed25519 private key (PKCS#8 PEM)
+    ```
+    """
+
+    organization: str = ""
+    signing_key: EnvStr | None = None
+
+
 class VigilConfig(StrictModel):
     """The root of `vigil.yaml`."""
 
@@ -82,6 +285,8 @@ class VigilConfig(StrictModel):
     routes: list[RouteConfig] = Field(default_factory=list)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
 
     @model_validator(mode="after")
     def _names_unique(self) -> VigilConfig:

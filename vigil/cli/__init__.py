@@ -10,7 +10,20 @@ from typing import Annotated
 import typer
 
 from vigil import __version__
-from vigil.cli import check, collect, dashboard, demo, findings, init, inventory, rules, silence
+from vigil.cli import (
+    check,
+    collect,
+    dashboard,
+    demo,
+    findings,
+    init,
+    inventory,
+    notify,
+    report,
+    rules,
+    run,
+    silence,
+)
 from vigil.cli.state import AppState
 from vigil.errors import VigilError
 
@@ -61,7 +74,20 @@ def _root(
     ctx.obj = AppState.from_options(config)
 
 
-for module in (init, collect, inventory, demo, dashboard, check, findings, silence, rules):
+for module in (
+    init,
+    collect,
+    inventory,
+    demo,
+    dashboard,
+    check,
+    findings,
+    silence,
+    rules,
+    notify,
+    run,
+    report,
+):
     module.register(app)
 
 

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.text import Text
 
 from vigil import check as use_case
+from vigil import notify
 from vigil.cli.state import state
 from vigil.model import SEVERITY_ORDER, Severity
 
@@ -32,20 +33,27 @@ def check_command(
         bool,
         typer.Option(
             "--no-notify",
-            help="Do not send notifications. Until alerting lands, check never notifies, "
-            "so this is the only mode.",
+            help="Update findings without queueing or sending notifications.",
         ),
     ] = False,
 ) -> None:
-    """Evaluate every enabled rule on the current inventory and update findings.
+    """Evaluate every enabled rule on the current inventory, update findings and notify.
 
-    Prints open findings by severity and what changed (new, reopened, resolved). Exits 0
-    whatever it finds unless --fail-on is given. Notifications are not sent yet.
+    Prints open findings by severity and what changed (new, reopened, resolved). Transitions
+    are routed by the config's `routes`, written to the outbox with the findings, then sent;
+    a send that fails is retried with backoff by the next check or `vigil run` (see
+    `vigil notify status`). Exits 0 whatever it finds unless --fail-on is given; a failed
+    send does not change the exit code.
     """
     app_state = state(ctx)
     config = app_state.config()
-    result = use_case.run_check(app_state.database(), config)
-    print_summary(result, Console(soft_wrap=True))
+    db = app_state.database()
+    hook = None if no_notify else notify.outbox_hook(config)
+    result = use_case.run_check(db, config, on_transitions=hook)
+    console = Console(soft_wrap=True)
+    print_summary(result, console)
+    if hook is not None and config is not None:
+        print_delivery(notify.deliver(db, config), console)
     if fail_on is not None and result.open_at_least(fail_on):
         raise typer.Exit(1)
 
@@ -72,3 +80,15 @@ def print_summary(result: use_case.CheckResult, console: Console) -> None:
         console.print(
             Text(f"  {transition.kind.value:<10} {finding.severity.value:<8} {finding.title}")
         )
+
+
+def print_delivery(report: notify.DeliveryReport, console: Console) -> None:
+    """One line on what was sent; errors are ours (never a secret) but quoted as plain text."""
+    console.print(
+        Text(
+            f"notifications: {report.sent} sent, {report.failed} failed (will retry), "
+            f"{report.dead} dead"
+        )
+    )
+    for error in report.errors[:10]:
+        console.print(Text(f"  {error}"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -34,26 +35,30 @@ def dashboard_command(
 
 def serve_dashboard(app_state: AppState, *, address: str, port: int) -> None:
     app_state.database()  # fail here, with a clear message, if the database cannot be opened
-    env = {**os.environ, "VIGIL_DATABASE_URL": resolve_database_url(app_state.config())}
+    config = app_state.config()
+    env = {**os.environ, "VIGIL_DATABASE_URL": resolve_database_url(config)}
     if app_state.config_explicit or Path(app_state.config_path).exists():
         env["VIGIL_CONFIG"] = str(Path(app_state.config_path).resolve())
-    typer.echo(f"dashboard on http://{address}:{port} (Ctrl-C to stop)")
     command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(APP),
-        "--server.address",
-        address,
-        "--server.port",
-        str(port),
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    try:
-        raise typer.Exit(subprocess.call(command, env=env))
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+        sys.executable, "-m", "streamlit", "run", str(APP),
+        "--server.address", address,
+        "--server.port", str(port),
+        "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "minimal",
+    ]  # fmt: skip
+    oidc = config is not None and bool(config.dashboard.oidc)
+    with tempfile.TemporaryDirectory(prefix="vigil-dashboard-") as private:
+        if oidc:
+            assert config is not None
+            from dashboard.auth import write_secrets  # streamlit loads only when serving
+
+            # Streamlit reads OIDC settings only from a secrets file: a private one per start.
+            command += ["--secrets.files", str(write_secrets(config, Path(private)))]
+        login = "OIDC login" if oidc else "no login configured"
+        typer.echo(f"dashboard on http://{address}:{port} ({login}; Ctrl-C to stop)")
+        try:
+            code = subprocess.call(command, env=env)
+        except KeyboardInterrupt:
+            code = 0
+    raise typer.Exit(code)

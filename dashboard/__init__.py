@@ -1,0 +1,1 @@
+"""Vigil's Streamlit dashboard: `vigil dashboard`, or `streamlit run dashboard/app.py`."""

@@ -1,0 +1,96 @@
+"""Optional login: Streamlit's built-in OIDC (`st.login`) when `dashboard.oidc` is configured.
+
+Streamlit reads its OIDC settings from the `[auth]` table of a secrets.toml. Vigil's config is
+the one place users write them, so `secrets_toml()` renders that table from `dashboard:` and
+`write_secrets()` puts it in a private file for `streamlit run --secrets.files` (see
+docs/dashboard.md). The guard fails closed: with OIDC configured, nothing is shown to a
+visitor who has not logged in, and a server started without the secrets says how to fix it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+import streamlit as st
+from streamlit.errors import StreamlitSecretNotFoundError
+
+from dashboard.context import Settings, is_loopback
+from vigil.config import VigilConfig
+
+CALLBACK_PATH = "/oauth2callback"
+
+
+def auth_table(config: VigilConfig) -> dict[str, str]:
+    """The `[auth]` table Streamlit expects, from `dashboard.url` and `dashboard.oidc`."""
+    oidc = dict(config.dashboard.oidc)
+    return {
+        "redirect_uri": config.dashboard.url.rstrip("/") + CALLBACK_PATH,
+        # A fresh secret per start is safe; it only logs everyone out on restart.
+        "cookie_secret": oidc.pop("cookie_secret", "") or secrets.token_urlsafe(32),
+        **oidc,
+    }
+
+
+def secrets_toml(config: VigilConfig) -> str:
+    """secrets.toml text with the `[auth]` table (TOML basic strings are JSON strings)."""
+    lines = ["[auth]"]
+    lines += [f"{key} = {json.dumps(value)}" for key, value in auth_table(config).items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_secrets(config: VigilConfig, directory: Path) -> Path:
+    """Write secrets.toml, readable by its owner only, into `directory`; returns its path."""
+    path = directory / "secrets.toml"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(secrets_toml(config))
+    return path
+
+
+def require_login(settings: Settings) -> None:
+    """With OIDC configured, stop the page here unless the visitor is logged in."""
+    if not settings.oidc_enabled:
+        return
+    if not _auth_secrets_present():
+        st.error(
+            "Login is configured (`dashboard.oidc`) but this server has no `[auth]` secrets: "
+            "start it with `vigil dashboard`, which provides them (docs/dashboard.md)."
+        )
+        st.stop()
+    if not st.user.get("is_logged_in"):  # absent (not logged in) reads as False
+        st.title("Vigil")
+        st.write("Log in to see the estate.")
+        st.button("Log in", on_click=st.login, type="primary")
+        st.stop()
+    with st.sidebar:
+        st.caption("Logged in")
+        st.text(str(st.user.get("email") or st.user.get("name") or ""))
+        st.button("Log out", on_click=st.logout)
+
+
+def _auth_secrets_present() -> bool:
+    try:
+        return "auth" in st.secrets
+    except StreamlitSecretNotFoundError:  # no secrets file at all
+        return False
+
+
+def access_notice(settings: Settings) -> None:
+    """Say in the sidebar who can reach this dashboard."""
+    if settings.oidc_enabled:
+        return
+    address = st.get_option("server.address")
+    if is_loopback(address):
+        st.sidebar.caption(
+            f"No login configured: served on {address} (this machine only). "
+            "Configure `dashboard.oidc` in vigil.yaml before binding another address."
+        )
+    else:
+        st.sidebar.warning(
+            "No login configured and not bound to loopback: anyone who can reach this "
+            "address sees the inventory. Configure `dashboard.oidc`, or run "
+            "`vigil dashboard` (binds 127.0.0.1)."
+        )

@@ -1,0 +1,137 @@
+"""Cached reads for the pages: storage.aggregates and storage.queries behind `st.cache_data`.
+
+Every function takes the database URL (the cache key) and filter values; results live for
+TTL_SECONDS, so a page refresh within that window costs no query and a new collection shows
+up within it. Arguments and results are small: pages, counts, a few hundred rows at most.
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import timedelta
+from typing import Any
+
+import streamlit as st
+
+from storage import aggregates, queries
+from storage.aggregates import FindingFilter, InventoryQuery, Page
+from storage.db import Database
+from storage.findings import FindingStore, Silence
+from vigil.config import VigilConfig
+from vigil.model import utcnow
+
+TTL_SECONDS = 30
+
+
+@st.cache_resource(show_spinner=False)
+def database(url: str) -> Database:
+    """One engine per database URL for the life of the server."""
+    return Database(url)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def open_by_severity(url: str) -> list[aggregates.SeverityCount]:
+    return aggregates.open_by_severity(database(url), utcnow())
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def counts_by_source_type(url: str) -> list[tuple[str, str, int]]:
+    return aggregates.counts_by_source_type(database(url))
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def source_health(url: str) -> list[aggregates.SourceHealth]:
+    return aggregates.source_health(database(url))
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def findings_per_day(url: str, days: int = 30) -> list[tuple[str, int, int]]:
+    return aggregates.findings_per_day(database(url), utcnow(), days)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def inventory_size_per_day(url: str, days: int = 30) -> list[tuple[str, int]]:
+    return aggregates.inventory_size_per_day(database(url), utcnow(), days)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def certificates(url: str, within_days: int | None = None) -> list[dict[str, Any]]:
+    return aggregates.certificates(database(url), utcnow(), within_days=within_days)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def scope_statuses(url: str) -> list[queries.ScopeStatus]:
+    return queries.scope_statuses(database(url))
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def facets(url: str) -> dict[str, list[str]]:
+    return aggregates.facets(database(url))
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def inventory_page(url: str, query: InventoryQuery, limit: int, offset: int) -> Page:
+    return aggregates.inventory_page(database(url), query, limit=limit, offset=offset)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def findings_page(url: str, query: FindingFilter, limit: int, offset: int) -> Page:
+    return aggregates.findings_page(database(url), query, limit=limit, offset=offset)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def findings_by_rule(url: str, query: FindingFilter) -> list[tuple[str, str, int]]:
+    return aggregates.findings_by_rule(database(url), query)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def active_silences(url: str) -> list[Silence]:
+    return FindingStore(database(url)).silences(now=utcnow())
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def resource(url: str, uid: str) -> dict[str, Any] | None:
+    return aggregates.resource(database(url), uid)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def resource_findings(url: str, uid: str) -> list[dict[str, Any]]:
+    return aggregates.resource_findings(database(url), uid)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def resource_history(url: str, uid: str) -> list[dict[str, Any]]:
+    return aggregates.resource_history(database(url), uid)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def changes_per_day(url: str, days: int, types: tuple[str, ...]) -> list[tuple[str, str, int]]:
+    since = utcnow() - timedelta(days=days)
+    return aggregates.changes_per_day(database(url), since, types=types)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def recent_changes(url: str, days: int, kinds: tuple[str, ...], types: tuple[str, ...]) -> Page:
+    since = utcnow() - timedelta(days=days)
+    return aggregates.recent_changes(database(url), since, kinds=kinds, types=types)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def outbox_counts(url: str) -> dict[str, int] | None:
+    """Notification outbox counts (pending, sent, failed, dead), or None before alerting exists."""
+    try:
+        notify = importlib.import_module("vigil.notify")
+    except ModuleNotFoundError as exc:
+        if exc.name != "vigil.notify":
+            raise
+        return None
+    counts: dict[str, int] = notify.outbox_counts(database(url))
+    return counts
+
+
+@st.cache_resource(show_spinner=False)
+def rule_catalog(_config: VigilConfig | None, config_path: str | None) -> dict[str, Any]:
+    """rule id → rule (title, remediation, compliance), built-in and from the config's packs."""
+    from rules.registry import all_rules  # only the findings page needs the rules: import late
+
+    return {rule.id: rule for rule in all_rules(_config.rules if _config else None)}

@@ -1,0 +1,80 @@
+"""Helpers shared by the pages: settings, empty states, tables of untrusted text.
+
+Resource names, tags and attributes come from anyone who can create a resource. Pages show
+them only through widgets that render text literally (st.dataframe, st.json, st.code,
+st.text), never through Markdown or HTML.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import data
+from dashboard.context import Settings, config_path, load_settings
+from vigil.model import utcnow
+
+
+def settings() -> Settings:
+    """The environment's settings (the config file re-read at most every TTL_SECONDS)."""
+    return _settings(config_path(), os.environ.get("VIGIL_DATABASE_URL"))
+
+
+@st.cache_resource(ttl=data.TTL_SECONDS, show_spinner=False)
+def _settings(path: str | None, database_url: str | None) -> Settings:
+    # database_url only keys the cache: load_settings reads it from the environment.
+    return load_settings(path)
+
+
+def frame(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
+    """A DataFrame with exactly `columns`, also when there are no rows."""
+    return pd.DataFrame(list(rows), columns=list(columns))
+
+
+def table(rows: pd.DataFrame, **kwargs: Any) -> Any:
+    """A read-only grid (canvas-rendered: cell text is never interpreted)."""
+    return st.dataframe(rows, hide_index=True, width="stretch", **kwargs)
+
+
+def age_days(when: datetime | None, now: datetime | None = None) -> float | None:
+    """Days since `when`, one decimal."""
+    if when is None:
+        return None
+    return round(((now or utcnow()) - when).total_seconds() / 86400, 1)
+
+
+def tags_text(tags: dict[str, str] | None) -> str:
+    return ", ".join(f"{key}={value}" for key, value in sorted((tags or {}).items()))
+
+
+def has_data(config: Settings) -> bool:
+    """Whether anything was ever collected; otherwise show what to do next and say False."""
+    url = config.database_url
+    if data.counts_by_source_type(url) or data.scope_statuses(url):
+        return True
+    if config.config_error:
+        st.error(f"The config could not be read: {config.config_error}")
+    elif not config.sources_configured:
+        st.info(
+            "No sources configured: run `vigil init`, add your clouds and hosts to vigil.yaml, "
+            "then `vigil collect`. To look around first, `vigil demo --serve` builds a demo estate."
+        )
+    else:
+        st.info("Inventory empty: run `vigil collect` (or start the daemon, `vigil run`).")
+    st.caption(f"Database: {_redacted(url)}")
+    return False
+
+
+def _redacted(url: str) -> str:
+    """The database URL without its password."""
+    import sqlalchemy as sa
+
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "(invalid URL)"

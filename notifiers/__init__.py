@@ -1,0 +1,1 @@
+"""Alerting: route → group → dedup → outbox → send with retry → record (see docs/alerting.md)."""

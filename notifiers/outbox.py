@@ -1,0 +1,117 @@
+"""Delivering the outbox: claim a due message, send it, record the outcome, back off on failure.
+
+A row is claimed before sending (so two senders never send it both) and marked `sent` right
+after; a message recorded as sent is never picked again. A retryable failure waits
+`backoff × 2^(attempts-1)` (at most an hour) before the next try; the notifier's
+`max_attempts`-th failure, or any failure that cannot succeed on retry, makes it `dead`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from notifiers.base import Message, Notifier, NotifierSettings
+from storage import outbox as store
+from storage.db import Database
+from vigil.errors import NotifyError
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF = timedelta(hours=1)
+LEASE = timedelta(minutes=5)
+"""How long a claimed row is left alone; a sender that died mid-send is replaced after it."""
+
+
+@dataclass
+class DeliveryReport:
+    """What one delivery pass did."""
+
+    sent: int = 0
+    failed: int = 0
+    dead: int = 0
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def attempted(self) -> int:
+        return self.sent + self.failed + self.dead
+
+
+def backoff_delay(settings: NotifierSettings, attempts: int) -> timedelta:
+    """The wait after the `attempts`-th failure: exponential, capped at an hour."""
+    return min(settings.backoff * (1 << max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def deliver_due(
+    db: Database,
+    notifiers: Mapping[str, tuple[NotifierSettings, Notifier]],
+    now: datetime,
+    stop: threading.Event | None = None,
+) -> DeliveryReport:
+    """Send every message due at `now`, oldest first, each at most once in this pass."""
+    report = DeliveryReport()
+    started = time.monotonic()
+    after = 0
+    while not (stop and stop.is_set()):
+        batch = store.due(db, now, after_id=after)
+        if not batch:
+            break
+        for entry in batch:
+            if stop and stop.is_set():
+                break
+            after = entry.id
+            _deliver_one(db, entry, notifiers.get(entry.notifier), now, report)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _deliver_one(
+    db: Database,
+    entry: store.OutboxEntry,
+    notifier: tuple[NotifierSettings, Notifier] | None,
+    now: datetime,
+    report: DeliveryReport,
+) -> None:
+    if notifier is None:
+        error = f"notifier {entry.notifier!r} is no longer configured"
+        store.mark_failed(db, entry.id, error=error, next_attempt_at=now, dead=True)
+        report.dead += 1
+        report.errors.append(error)
+        return
+    settings, sender = notifier
+    if not store.claim(db, entry, now + LEASE):
+        return  # another sender has it
+    try:
+        sender.send(Message.from_dict(entry.payload))
+    except NotifyError as exc:
+        _failed(db, entry, settings, exc, now, report)
+        return
+    store.mark_sent(db, entry.id, now)
+    report.sent += 1
+    log.info("sent message %s to %s: %s", entry.id, entry.notifier, entry.summary)
+
+
+def _failed(
+    db: Database,
+    entry: store.OutboxEntry,
+    settings: NotifierSettings,
+    exc: NotifyError,
+    now: datetime,
+    report: DeliveryReport,
+) -> None:
+    attempts = entry.attempts + 1
+    dead = not exc.retryable or attempts >= settings.max_attempts
+    next_at = now + backoff_delay(settings, attempts)
+    store.mark_failed(db, entry.id, error=exc.message, next_attempt_at=next_at, dead=dead)
+    error = f"{entry.notifier}: {exc.message}"
+    report.errors.append(error)
+    if dead:
+        report.dead += 1
+        log.error("message %s is dead after %d attempt(s): %s", entry.id, attempts, error)
+    else:
+        report.failed += 1
+        log.warning("message %s failed (attempt %d), retrying: %s", entry.id, attempts, error)

@@ -1,0 +1,224 @@
+"""The alerting outbox and what was last notified, per route and finding.
+
+Rows are written by the findings transaction (vigil.notify.outbox_hook), so a message exists
+exactly when its transitions were committed. A sender claims a row (status `sending`, with a
+lease in `next_attempt_at`), sends, and records `sent`; a failure goes back to `failed` with
+the next attempt time, or to `dead` after the notifier's last attempt. A sender that dies
+mid-send leaves a `sending` row whose lease runs out, and the next sender takes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlmodel import Field, SQLModel
+
+from storage.db import Database
+from storage.tables import json_column, time_column
+
+PENDING, SENDING, SENT, FAILED, DEAD = "pending", "sending", "sent", "failed", "dead"
+STATUSES = (PENDING, SENDING, SENT, FAILED, DEAD)
+_CHUNK = 500
+
+
+class OutboxRow(SQLModel, table=True):
+    """One message for one notifier, from enqueue to sent (or dead)."""
+
+    __tablename__ = "notify_outbox"
+    __table_args__ = (sa.Index("ix_notify_outbox_status_next", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)
+    notifier: str
+    route: str
+    rule: str
+    severity: str
+    summary: str
+    alerts: int
+    status: str = PENDING
+    attempts: int = 0
+    payload: dict[str, Any] = json_column()
+    created_at: datetime = time_column(nullable=False)
+    next_attempt_at: datetime = time_column(nullable=False)
+    sent_at: datetime | None = time_column()
+    last_error: str | None = None
+
+
+class NotifyStateRow(SQLModel, table=True):
+    """When a finding was last notified on a route, and whether that said it was firing."""
+
+    __tablename__ = "notify_state"
+
+    route: str = Field(primary_key=True)
+    fingerprint: str = Field(primary_key=True)
+    last_notified_at: datetime = time_column(nullable=False)
+    firing: bool = True
+
+
+outbox = OutboxRow.__table__  # type: ignore[attr-defined]
+state = NotifyStateRow.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """An outbox row as read back."""
+
+    id: int
+    key: str
+    notifier: str
+    route: str
+    rule: str
+    severity: str
+    summary: str
+    alerts: int
+    status: str
+    attempts: int
+    payload: dict[str, Any]
+    created_at: datetime
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class NotifyState:
+    last_notified_at: datetime
+    firing: bool
+
+
+def enqueue(conn: Connection, rows: list[dict[str, Any]]) -> int:
+    """Insert the rows whose key is new; returns how many were inserted."""
+    keys = [row["key"] for row in rows]
+    existing: set[str] = set()
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        existing |= set(
+            conn.execute(sa.select(outbox.c.key).where(outbox.c.key.in_(chunk))).scalars()
+        )
+    fresh = [row for row in rows if row["key"] not in existing]
+    if fresh:
+        conn.execute(outbox.insert(), fresh)
+    return len(fresh)
+
+
+def states(conn: Connection, fingerprints: Iterable[str]) -> dict[tuple[str, str], NotifyState]:
+    """(route, fingerprint) → what was last notified, for these findings on every route."""
+    listed = sorted(set(fingerprints))
+    found: dict[tuple[str, str], NotifyState] = {}
+    for start in range(0, len(listed), _CHUNK):
+        query = sa.select(state).where(state.c.fingerprint.in_(listed[start : start + _CHUNK]))
+        for row in conn.execute(query).mappings():
+            found[(row["route"], row["fingerprint"])] = NotifyState(
+                row["last_notified_at"], bool(row["firing"])
+            )
+    return found
+
+
+def remember(
+    conn: Connection,
+    entries: dict[tuple[str, str], NotifyState],
+    known: Iterable[tuple[str, str]],
+) -> None:
+    """Record what was notified; `known` are the (route, fingerprint) pairs already stored."""
+    stored = set(known)
+    inserts, updates = [], []
+    for (route, fp), value in entries.items():
+        row = {"last_notified_at": value.last_notified_at, "firing": value.firing}
+        if (route, fp) in stored:
+            updates.append(row | {"b_route": route, "b_fingerprint": fp})
+        else:
+            inserts.append(row | {"route": route, "fingerprint": fp})
+    if inserts:
+        conn.execute(state.insert(), inserts)
+    if updates:
+        statement = state.update().where(
+            state.c.route == sa.bindparam("b_route"),
+            state.c.fingerprint == sa.bindparam("b_fingerprint"),
+        )
+        conn.execute(statement, updates)
+
+
+def due(db: Database, now: datetime, *, after_id: int = 0, limit: int = 200) -> list[OutboxEntry]:
+    """Rows to send now: pending or failed and due, or `sending` with an expired lease."""
+    query = (
+        sa.select(outbox)
+        .where(
+            outbox.c.status.in_((PENDING, FAILED, SENDING)),
+            outbox.c.next_attempt_at <= now,
+            outbox.c.id > after_id,
+        )
+        .order_by(outbox.c.id)
+        .limit(limit)
+    )
+    with db.connect() as conn:
+        return [_entry(row) for row in conn.execute(query).mappings()]
+
+
+def claim(db: Database, entry: OutboxEntry, lease_until: datetime) -> bool:
+    """Take a row for sending; False when another sender changed it first."""
+    statement = (
+        outbox.update()
+        .where(
+            outbox.c.id == entry.id,
+            outbox.c.status == entry.status,
+            outbox.c.next_attempt_at == entry.next_attempt_at,
+        )
+        .values(status=SENDING, next_attempt_at=lease_until)
+    )
+    with db.begin() as conn:
+        return bool(conn.execute(statement).rowcount)
+
+
+def mark_sent(db: Database, entry_id: int, now: datetime) -> None:
+    with db.begin() as conn:
+        conn.execute(
+            outbox.update()
+            .where(outbox.c.id == entry_id)
+            .values(status=SENT, sent_at=now, attempts=outbox.c.attempts + 1, last_error=None)
+        )
+
+
+def mark_failed(
+    db: Database, entry_id: int, *, error: str, next_attempt_at: datetime, dead: bool
+) -> None:
+    with db.begin() as conn:
+        conn.execute(
+            outbox.update()
+            .where(outbox.c.id == entry_id)
+            .values(
+                status=DEAD if dead else FAILED,
+                attempts=outbox.c.attempts + 1,
+                last_error=error[:1000],
+                next_attempt_at=next_attempt_at,
+            )
+        )
+
+
+def counts(db: Database) -> dict[str, int]:
+    """pending (sending included), sent, failed and dead messages."""
+    query = sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status)
+    result = {PENDING: 0, SENT: 0, FAILED: 0, DEAD: 0}
+    with db.connect() as conn:
+        for status, number in conn.execute(query):
+            bucket = PENDING if status == SENDING else status
+            result[bucket] = result.get(bucket, 0) + int(number)
+    return result
+
+
+def entries(db: Database, statuses: tuple[str, ...] = ()) -> Iterator[OutboxEntry]:
+    """Outbox rows (of these statuses), newest first."""
+    query = sa.select(outbox).order_by(outbox.c.id.desc())
+    if statuses:
+        query = query.where(outbox.c.status.in_(statuses))
+    with db.connect() as conn:
+        for row in conn.execute(query).mappings():
+            yield _entry(row)
+
+
+def _entry(row: sa.RowMapping) -> OutboxEntry:
+    return OutboxEntry(**{name: row[name] for name in OutboxEntry.__dataclass_fields__})

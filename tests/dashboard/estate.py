@@ -1,0 +1,116 @@
+"""A small estate with a history, seeded through the real pipeline for the dashboard tests.
+
+Three days of collections through storage.reconcile.Reconciler (with its clock moved back),
+checks through vigil.check.run_check, and a silence through FindingStore: every number the
+dashboard shows comes out of the same tables `vigil findings` and `vigil inventory` read.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from storage.db import Database
+from storage.findings import FindingStore
+from storage.reconcile import Reconciler
+from tests.rules import factories as rf
+from vigil.check import run_check
+from vigil.model import Resource, Scope, utcnow
+
+HOSTILE_TAG = "<b>x</b>"
+
+
+@dataclass(frozen=True)
+class Estate:
+    """What was seeded, for assertions."""
+
+    now: datetime
+    hostile: Resource  # a server whose `note` tag is HOSTILE_TAG
+    open_world: Resource  # a security group open to the world on SSH
+    failed_scope: str  # scope key whose newest run failed
+
+
+def _time(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _certificate(index: int, days_left: float, now: datetime) -> Resource:
+    name = f"c{index}.example.com"
+    return rf.resource(
+        "certificate",
+        f"arn:aws:acm:us-east-1:111111111111:certificate/{index}",
+        name=name,
+        common_name=name,
+        not_before=_time(now - timedelta(days=300)),
+        not_after=_time(now + timedelta(days=days_left)),
+        key_algorithm="RSA",
+        key_size=2048,
+        signature_algorithm="SHA256WITHRSA",
+        status="ISSUED",
+        origin="acm",
+        issuer="Amazon",
+    )
+
+
+def _servers(count: int, *, renamed: int | None = None) -> list[Resource]:
+    servers = []
+    for i in range(count):
+        owner = "team-a" if i % 2 else "team-b"
+        tags = {"owner": owner, "Name": f"web-{i}"}
+        if i == 0:
+            tags["note"] = HOSTILE_TAG
+        if i == renamed:
+            tags["Name"] = f"web-{i}-renamed"
+        servers.append(rf.server(f"i-{i:04d}", tags=tags))
+    return servers
+
+
+def _estate(now: datetime, day: int) -> list[Resource]:
+    """The estate as collected `day` days into the history (0, 1, 2)."""
+    resources = _servers(12 - (1 if day == 2 else 0), renamed=3 if day >= 1 else None)
+    resources.append(
+        rf.security_group(
+            "sg-open", ingress=[rf.permission(from_port=22)], tags={"owner": "team-a"}
+        )
+    )
+    resources.append(rf.security_group("sg-closed", ingress=[rf.permission(source="10.0.0.0/8")]))
+    resources.append(rf.disk("vol-nobackup", attached_to=["i-0001"]))
+    resources += [_certificate(i, d, now) for i, d in enumerate((-2, 5, 20, 200))]
+    return resources
+
+
+def _collect(db: Database, at: datetime, resources: Iterable[Resource]) -> None:
+    by_scope: dict[str, list[Resource]] = defaultdict(list)
+    for resource in resources:
+        by_scope[resource.scope_key].append(resource)
+    reconciler = Reconciler(db, clock=lambda: at)
+    for items in by_scope.values():
+        first = items[0]
+        scope = Scope(first.source, first.provider, first.account, first.region, first.type)
+        run = reconciler.start(scope)
+        reconciler.add_page(run, items)
+        reconciler.complete(run)
+
+
+def seed(db: Database, now: datetime | None = None) -> Estate:
+    """Three daily collections and checks, a silence, and one scope that then failed."""
+    now = now or utcnow()
+    for day in range(3):
+        at = now - timedelta(days=2 - day, minutes=5)
+        _collect(db, at, _estate(now, day))
+        run_check(db, now=at)
+    FindingStore(db).add_silence(
+        rule="backup.missing",
+        reason="scratch volume, rebuilt nightly",
+        author="sre@example.com",
+        expires_at=now + timedelta(days=7),
+        now=now - timedelta(minutes=2),
+    )
+    run_check(db, now=now - timedelta(minutes=1))
+    failed = Scope("aws-test", "aws", "111111111111", "eu-west-1", "server")
+    reconciler = Reconciler(db, clock=lambda: now)
+    reconciler.fail(reconciler.start(failed), "AccessDenied: not authorized in eu-west-1")
+    hostile = _servers(1)[0]
+    return Estate(now, hostile, rf.security_group("sg-open"), failed.key)

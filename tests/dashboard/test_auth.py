@@ -1,0 +1,72 @@
+"""Optional login: with `dashboard.oidc` nothing shows before st.login; without it, a notice."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+from streamlit import config as streamlit_config
+from streamlit.testing.v1 import AppTest
+
+from dashboard.auth import secrets_toml, write_secrets
+from tests.dashboard.conftest import APP
+from tests.dashboard.estate import Estate
+from tests.dashboard.helpers import texts
+from vigil.config import load_config
+
+OIDC = """\
+dashboard:
+  url: https://vigil.example.com/
+  oidc:
+    server_metadata_url: https://idp.example.com/.well-known/openid-configuration
+    client_id: vigil
+    client_secret: ${VIGIL_TEST_OIDC_SECRET}
+"""
+
+
+@pytest.fixture
+def oidc_config(dashboard_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = dashboard_env / "vigil.yaml"
+    path.write_text(OIDC)
+    monkeypatch.setenv("VIGIL_TEST_OIDC_SECRET", "s3cret")
+    monkeypatch.setenv("VIGIL_CONFIG", str(path))
+    return path
+
+
+def test_login_guards_every_page(oidc_config: Path, estate: Estate) -> None:
+    app = AppTest.from_file(str(APP), default_timeout=60)
+    app.secrets["auth"] = tomllib.loads(secrets_toml(load_config(oidc_config)))["auth"]
+    app.run()
+    assert [b.label for b in app.button] == ["Log in"]
+    assert not app.metric and not app.dataframe  # nothing of the estate before login
+
+
+def test_missing_auth_secrets_fail_closed(oidc_config: Path, estate: Estate) -> None:
+    app = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert "start it with `vigil dashboard`" in texts(app)
+    assert not app.metric and not app.dataframe
+
+
+def test_secrets_file_carries_the_auth_table(oidc_config: Path, tmp_path: Path) -> None:
+    path = write_secrets(load_config(oidc_config), tmp_path)
+    auth = tomllib.loads(path.read_text())["auth"]
+    assert auth["redirect_uri"] == "https://vigil.example.com/oauth2callback"
+    assert auth["client_secret"] == "s3cret" and len(auth["cookie_secret"]) >= 32
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(
+    ("address", "notice"),
+    [("127.0.0.1", "this machine only"), ("0.0.0.0", "anyone who can reach this address")],
+)
+def test_without_login_the_page_says_who_can_reach_it(
+    open_page, estate: Estate, address: str, notice: str
+) -> None:
+    before = streamlit_config.get_option("server.address")
+    streamlit_config.set_option("server.address", address)
+    try:
+        app = open_page()
+    finally:
+        streamlit_config.set_option("server.address", before)
+    assert notice in texts(app)
