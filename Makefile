@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/vigil demo --serve
+	mkdir -p demo
+	VIGIL_DATABASE_URL=$${VIGIL_DATABASE_URL:-sqlite:///$(CURDIR)/demo/vigil.db} $(BIN)/vigil demo --serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -18,6 +18,7 @@ PAGES = (
     ("views/certificates.py", "Certificates", ":material/verified:"),
     ("views/changes.py", "Changes", ":material/history:"),
     ("views/collectors.py", "Collectors", ":material/sync:"),
+    ("views/reports.py", "Reports", ":material/description:"),
 )
 
 
