@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from storage import aggregates, queries
+from storage import aggregates, history_queries, queries
 from storage.aggregates import FindingFilter, InventoryQuery, Page
 from storage.db import Database
 from storage.findings import FindingStore, Silence
@@ -91,29 +91,29 @@ def active_silences(url: str) -> list[Silence]:
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def resource(url: str, uid: str) -> dict[str, Any] | None:
-    return aggregates.resource(database(url), uid)
+    return history_queries.resource(database(url), uid)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def resource_findings(url: str, uid: str) -> list[dict[str, Any]]:
-    return aggregates.resource_findings(database(url), uid)
+    return history_queries.resource_findings(database(url), uid)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def resource_history(url: str, uid: str) -> list[dict[str, Any]]:
-    return aggregates.resource_history(database(url), uid)
+    return history_queries.resource_history(database(url), uid)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def changes_per_day(url: str, days: int, types: tuple[str, ...]) -> list[tuple[str, str, int]]:
     since = utcnow() - timedelta(days=days)
-    return aggregates.changes_per_day(database(url), since, types=types)
+    return history_queries.changes_per_day(database(url), since, types=types)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def recent_changes(url: str, days: int, kinds: tuple[str, ...], types: tuple[str, ...]) -> Page:
     since = utcnow() - timedelta(days=days)
-    return aggregates.recent_changes(database(url), since, kinds=kinds, types=types)
+    return history_queries.recent_changes(database(url), since, kinds=kinds, types=types)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)

@@ -52,6 +52,21 @@ def tags_text(tags: dict[str, str] | None) -> str:
     return ", ".join(f"{key}={value}" for key, value in sorted((tags or {}).items()))
 
 
+def field_rows(base: dict[str, Any], changes: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """A change event as rows: one per changed field (`field`, `old`, `new` as text), or
+    one blank row when it names no field."""
+    if not changes:
+        return [base | {"field": "", "old": "", "new": ""}]
+    return [
+        base | {"field": name, "old": _text(change.get("old")), "new": _text(change.get("new"))}
+        for name, change in sorted(changes.items())
+    ]
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
 def has_data(config: Settings) -> bool:
     """Whether anything was ever collected; otherwise show what to do next and say False."""
     url = config.database_url

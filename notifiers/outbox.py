@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -43,7 +43,16 @@ class DeliveryReport:
 
 def backoff_delay(settings: NotifierSettings, attempts: int) -> timedelta:
     """The wait after the `attempts`-th failure: exponential, capped at an hour."""
-    return min(settings.backoff * (1 << max(attempts - 1, 0)), MAX_BACKOFF)
+    if settings.backoff <= timedelta(0):
+        return timedelta(0)
+    # Double only while under the cap: 2^(attempts-1) itself would overflow timedelta
+    # (OverflowError) after about 40 attempts, and max_attempts may be up to 100.
+    delay = settings.backoff
+    for _ in range(max(attempts - 1, 0)):
+        if delay >= MAX_BACKOFF:
+            break
+        delay *= 2
+    return min(delay, MAX_BACKOFF)
 
 
 def deliver_due(
@@ -51,8 +60,17 @@ def deliver_due(
     notifiers: Mapping[str, tuple[NotifierSettings, Notifier]],
     now: datetime,
     stop: threading.Event | None = None,
+    *,
+    clock: Callable[[], datetime] | None = None,
 ) -> DeliveryReport:
-    """Send every message due at `now`, oldest first, each at most once in this pass."""
+    """Send every message due at `now`, oldest first, each at most once in this pass.
+
+    `clock` dates each claim, lease and outcome (default: `now` throughout). A pass can
+    outlast the lease (many slow sends), so a long-running sender passes the real clock:
+    a lease counted from the start of the pass could already be over when the row is
+    claimed, and another sender would take and send the same message.
+    """
+    tick = clock or (lambda: now)
     report = DeliveryReport()
     started = time.monotonic()
     after = 0
@@ -64,7 +82,7 @@ def deliver_due(
             if stop and stop.is_set():
                 break
             after = entry.id
-            _deliver_one(db, entry, notifiers.get(entry.notifier), now, report)
+            _deliver_one(db, entry, notifiers.get(entry.notifier), tick, report)
     report.seconds = time.monotonic() - started
     return report
 
@@ -73,9 +91,10 @@ def _deliver_one(
     db: Database,
     entry: store.OutboxEntry,
     notifier: tuple[NotifierSettings, Notifier] | None,
-    now: datetime,
+    clock: Callable[[], datetime],
     report: DeliveryReport,
 ) -> None:
+    now = clock()
     if notifier is None:
         error = f"notifier {entry.notifier!r} is no longer configured"
         store.mark_failed(db, entry.id, error=error, next_attempt_at=now, dead=True)
@@ -88,9 +107,9 @@ def _deliver_one(
     try:
         sender.send(Message.from_dict(entry.payload))
     except NotifyError as exc:
-        _failed(db, entry, settings, exc, now, report)
+        _failed(db, entry, settings, exc, clock(), report)
         return
-    store.mark_sent(db, entry.id, now)
+    store.mark_sent(db, entry.id, clock())
     report.sent += 1
     log.info("sent message %s to %s: %s", entry.id, entry.notifier, entry.summary)
 

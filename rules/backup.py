@@ -3,7 +3,8 @@
 What needs a backup: every disk attached to a server, every database, and anything tagged
 `backup=required`; a `backup` tag of `exempt` or `none` opts out. A backup is a usable
 snapshot whose `source_uid` is the resource's uid; for a database with automated backups on
-(`backup_retention_days` > 0), `latest_restorable_time` counts as one too.
+(`backup_retention_days` > 0), `latest_restorable_time` counts as one too. "No backup" is
+only inferred once a snapshot scope has completed: uncollected snapshots are unknown.
 """
 
 from __future__ import annotations
@@ -92,6 +93,9 @@ class BackupMissing:
     compliance = _COMPLIANCE
 
     def evaluate(self, view: InventoryView, params: BackupParams) -> Iterator[Finding]:
+        # "No snapshot" means something only once snapshots were collected: a snapshot scope
+        # that never completed (access denied, throttled) is unknown, not empty.
+        snapshots_known = ResourceType.SNAPSHOT.value in view.collected_types
         for resource in view.of_type(*self.resource_types):
             if not needs_backup(resource, params):
                 continue
@@ -104,7 +108,11 @@ class BackupMissing:
                     "backup_retention_days is 0: no automated backups, no point-in-time restore.",
                     evidence={"backup_retention_days": 0},
                 )
-            elif resource.uid not in view.newest_backup and not _automated(resource):
+            elif (
+                snapshots_known
+                and resource.uid not in view.newest_backup
+                and not _automated(resource)
+            ):
                 yield finding(
                     self,
                     resource,

@@ -178,8 +178,10 @@ class CertificateInvalid:
 def certificate_problems(attributes: dict[str, Any], params: InvalidParams) -> list[str]:
     """Why a certificate is invalid, one phrase per problem (empty when it is fine)."""
     problems = []
-    if attributes.get("verified") is False:
-        reason = str(attributes.get("verify_error") or "verification failed")
+    reason = str(attributes.get("verify_error") or "verification failed")
+    # Expiry alone is cert.expired's finding (critical); reporting it again here would page
+    # twice for one problem.
+    if attributes.get("verified") is False and reason != "expired":
         problems.append(f"verification failed ({reason})")
     algorithm = str(attributes.get("key_algorithm") or "").upper()
     size = attributes.get("key_size")

@@ -121,11 +121,11 @@ def _operator(name: str, operand: Any, loc: Location) -> Callable[[Any], bool]:
             raise ConditionError("exists takes true or false", loc)
         return lambda value: (value is not _MISSING and value is not None) == operand
     if name == "equals":
-        return lambda value: value is not _MISSING and value == operand
+        return lambda value: value is not _MISSING and _equal(value, operand)
     if name == "in":
         if not isinstance(operand, list):
             raise ConditionError("in takes a list of values", loc)
-        return lambda value: value is not _MISSING and value in operand
+        return lambda value: value is not _MISSING and any(_equal(value, o) for o in operand)
     if name in ("gt", "lt"):
         return _compare(name, operand, loc)
     if name == "contains":
@@ -146,10 +146,19 @@ def _compare(name: str, operand: Any, loc: Location) -> Callable[[Any], bool]:
     return compare
 
 
+def _equal(value: Any, operand: Any) -> bool:
+    """YAML equality: `false` is not `0` and `true` is not `1` (Python says they are)."""
+    if isinstance(value, bool) != isinstance(operand, bool):
+        return False
+    return bool(value == operand)
+
+
 def _contains(value: list[Any] | str | dict[str, Any], operand: Any) -> bool:
     if isinstance(value, str):
         return isinstance(operand, str) and operand in value
-    return operand in value
+    if isinstance(value, dict):
+        return isinstance(operand, str) and operand in value  # a key; a list is no key
+    return any(_equal(item, operand) for item in value)
 
 
 def _regex(operand: Any, loc: Location) -> Callable[[Any], bool]:

@@ -63,6 +63,15 @@ class Engine:
         ]
         return cls(enabled)
 
+    def check_inputs(self) -> None:
+        """Read every input file the enabled rules depend on (Terraform state), so that a
+        bad one fails before anything opens the database. A rule opts in by defining
+        `check_inputs(params)`, which raises InputError naming the file."""
+        for item in self.enabled:
+            check = getattr(item.rule, "check_inputs", None)
+            if check is not None:
+                check(item.params)
+
     @property
     def rule_ids(self) -> list[str]:
         return [item.rule.id for item in self.enabled]

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from rules.base import finding
 from rules.view import InventoryView, ScopeState
-from vigil.model import Finding, Resource, Severity
+from vigil.model import PLAN_TYPE, Finding, Resource, Severity
 from vigil.schema import Duration, StrictModel
 from vigil.timeutil import format_duration
 
@@ -70,13 +70,38 @@ class CollectorFailing:
 
     def evaluate(self, view: InventoryView, params: FailingParams) -> Iterator[Finding]:
         window = window_of(view, params)
+        recovered = _recovered_plans(view.scopes)
         for scope in view.scopes:
             if view.sources is not None and scope.source not in view.sources:
                 continue  # a source removed from the config is not failing, it is gone
+            if scope.scope_key in recovered:
+                continue
             since = _stale_since(scope, view.now, window)
             if since is None:
                 continue
             yield _failing(self, scope, since, view.now, window)
+
+
+def _recovered_plans(scopes: list[ScopeState]) -> set[str]:
+    """Plan pseudo-scopes whose source has completed a real scope since the plan failed.
+
+    A plan failure is recorded once, under type `*`, and never completes by itself: once
+    the source plans and collects again, it is over (as the `/metrics` staleness says too).
+    """
+    newest: dict[str, datetime] = {}
+    for scope in scopes:
+        if scope.type != PLAN_TYPE and scope.last_complete is not None:
+            previous = newest.get(scope.source)
+            if previous is None or scope.last_complete > previous:
+                newest[scope.source] = scope.last_complete
+    return {
+        scope.scope_key
+        for scope in scopes
+        if scope.type == PLAN_TYPE
+        and scope.status != "complete"
+        and scope.source in newest
+        and (scope.started_at is None or newest[scope.source] >= scope.started_at)
+    }
 
 
 def _stale_since(scope: ScopeState, now: datetime, window: timedelta) -> datetime | None:

@@ -50,17 +50,27 @@ def exposed_ports(entry: dict[str, Any], params: OpenPortParams) -> tuple[str, l
         return "all", sorted(set(params.sensitive_ports) | set(params.sensitive_udp_ports))
     if protocol not in ("tcp", "udp"):
         return protocol, []  # GRE, ICMP, ESP...: no ports, not what this rule is about
-    low = entry.get("from_port")
-    high = entry.get("to_port")
+    low, high = _port(entry.get("from_port")), _port(entry.get("to_port"))
     low, high = _ALL_PORTS if low is None or low < 0 else (low, high if high is not None else low)
     candidates = params.sensitive_ports if protocol == "tcp" else params.sensitive_udp_ports
     return protocol, sorted(p for p in set(candidates) if low <= p <= high)
 
 
+def _port(value: Any) -> int | None:
+    """A port as an int: some drivers hand them over as text (`"22"`); unreadable → None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _port_text(entry: dict[str, Any]) -> str:
-    low, high = entry.get("from_port"), entry.get("to_port")
-    if low is None:
+    low, high = _port(entry.get("from_port")), _port(entry.get("to_port"))
+    if low is None or low < 0:
         return "all ports"
+    high = low if high is None else high
     return f"port {low}" if low == high else f"ports {low}-{high}"
 
 

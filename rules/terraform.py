@@ -142,8 +142,14 @@ def _instances(block: Any, path: str) -> Iterator[Declared]:
         return
     tf_type = str(block.get("type", ""))
     module = block.get("module")
-    base = f"{module + '.' if module else ''}{tf_type}.{block.get('name', '')}"
-    for instance in block.get("instances", []):
+    base = f"{str(module) + '.' if module else ''}{tf_type}.{block.get('name', '')}"
+    for index, instance in enumerate(block.get("instances", [])):
+        if not isinstance(instance, dict) or not isinstance(instance.get("attributes") or {}, dict):
+            raise InputError(
+                f"instance {index} of {tf_type}.{block.get('name', '')} has no attributes mapping",
+                path=path,
+                fix="pass a state file as written by `terraform state pull`",
+            )
         attributes = instance.get("attributes") or {}
         address = base + _index(instance)
         if tf_type in TERRAFORM_TYPES:
@@ -187,18 +193,27 @@ def _judged(resource: Resource, params: TerraformParams) -> bool:
     )
 
 
-class Unmanaged:
+class _StateRule:
+    """What both Terraform rules share: their params, types, controls and input check."""
+
+    resource_types = tuple(DEFAULT_JUDGED)
+    params_model = TerraformParams
+    compliance = _COMPLIANCE
+
+    def check_inputs(self, params: TerraformParams) -> None:
+        """Fail on an unreadable or malformed state file before the check writes anything."""
+        load_states(params.state_files)
+
+
+class Unmanaged(_StateRule):
     """A live resource that no Terraform state declares: created by hand or by a lost stack."""
 
     id = "drift.unmanaged"
     title = "Resource not managed by Terraform"
     severity = Severity.LOW
-    resource_types = tuple(DEFAULT_JUDGED)
-    params_model = TerraformParams
     remediation = (
         "Import the resource into Terraform (`terraform import`) or delete it if nobody owns it."
     )
-    compliance = _COMPLIANCE
 
     def evaluate(self, view: InventoryView, params: TerraformParams) -> Iterator[Finding]:
         if not params.state_files:
@@ -218,19 +233,16 @@ class Unmanaged:
             )
 
 
-class Missing:
+class Missing(_StateRule):
     """A resource a Terraform state declares that the inventory no longer has."""
 
     id = "drift.missing"
     title = "Declared resource missing"
     severity = Severity.HIGH
-    resource_types = tuple(DEFAULT_JUDGED)
-    params_model = TerraformParams
     remediation = (
         "Find out who deleted it (CloudTrail); re-apply the Terraform stack to recreate it, or "
         "remove it from the state (`terraform state rm`) if it is meant to be gone."
     )
-    compliance = _COMPLIANCE
 
     def evaluate(self, view: InventoryView, params: TerraformParams) -> Iterator[Finding]:
         if not params.state_files:

@@ -29,7 +29,8 @@ INVENTORY_FIELDS = ("uid", "type", "name", "native_id", "source", "provider", "a
 _FINDINGS_FROM = findings_table.outerjoin(
     resources, resources.c.uid == findings_table.c.resource_uid
 )
-_RANK = sa.case({s.value: s.rank for s in Severity}, value=findings_table.c.severity, else_=-1)
+# A finding's severity as a number in SQL (critical highest), for "most severe first".
+RANK = sa.case({s.value: s.rank for s in Severity}, value=findings_table.c.severity, else_=-1)
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ def open_by_severity(db: Database, now: datetime) -> list[SeverityCount]:
     return [SeverityCount(s.value, *rows.get(s.value, (0, 0))) for s in Severity]
 
 
-def _day(value: Any) -> str:
+def day_text(value: Any) -> str:
     """A `date()` result as YYYY-MM-DD: text on SQLite, a date on PostgreSQL."""
     return str(value)[:10]
 
@@ -204,7 +205,7 @@ def findings_per_day(db: Database, now: datetime, days: int = 30) -> list[tuple[
             day = sa.func.date(column)
             query = sa.select(day, sa.func.count()).where(column >= since).group_by(day)
             for row in conn.execute(query):
-                counted.setdefault(_day(row[0]), [0, 0])[index] = int(row[1])
+                counted.setdefault(day_text(row[0]), [0, 0])[index] = int(row[1])
     return [(day, new, resolved) for day, (new, resolved) in sorted(counted.items())]
 
 
@@ -222,7 +223,7 @@ def inventory_size_per_day(db: Database, now: datetime, days: int = 30) -> list[
     query = sa.select(day, net).where(events.c.at >= since).group_by(day)
     present = sa.select(sa.func.count()).select_from(resources).where(resources.c.state == PRESENT)
     with db.connect() as conn:
-        nets = {_day(row[0]): int(row[1] or 0) for row in conn.execute(query)}
+        nets = {day_text(row[0]): int(row[1] or 0) for row in conn.execute(query)}
         size = int(conn.execute(present).scalar_one())
     sizes: list[tuple[str, int]] = []
     for name in reversed(_days(now, days)):
@@ -361,7 +362,7 @@ def findings_page(db: Database, query: FindingFilter, *, limit: int = 200, offse
         sa.select(findings_table, resources.c.name.label("resource_name"))
         .select_from(_FINDINGS_FROM)
         .where(*query.where())
-        .order_by(_RANK.desc(), findings_table.c.last_seen.desc(), findings_table.c.fingerprint)
+        .order_by(RANK.desc(), findings_table.c.last_seen.desc(), findings_table.c.fingerprint)
         .limit(limit)
         .offset(offset)
     )
@@ -381,76 +382,3 @@ def findings_by_rule(db: Database, query: FindingFilter) -> list[tuple[str, str,
     )
     with db.connect() as conn:
         return [(row[0], row[1], int(row[2])) for row in conn.execute(select)]
-
-
-def resource(db: Database, uid: str) -> dict[str, Any] | None:
-    """One resource (present or deleted) with every stored field, or None."""
-    with db.connect() as conn:
-        row = conn.execute(sa.select(resources).where(resources.c.uid == uid)).mappings().first()
-    return dict(row) if row else None
-
-
-def resource_findings(db: Database, uid: str) -> list[dict[str, Any]]:
-    """Every finding of one resource, whatever its status, most severe first."""
-    select = (
-        sa.select(findings_table)
-        .where(findings_table.c.resource_uid == uid)
-        .order_by(_RANK.desc(), findings_table.c.last_seen.desc())
-    )
-    with db.connect() as conn:
-        return [dict(row) for row in conn.execute(select).mappings()]
-
-
-def resource_history(db: Database, uid: str, *, limit: int = 200) -> list[dict[str, Any]]:
-    """One resource's change events, newest first."""
-    select = (
-        sa.select(events.c.at, events.c.kind, events.c.changes)
-        .where(events.c.uid == uid)
-        .order_by(events.c.id.desc())
-        .limit(limit)
-    )
-    with db.connect() as conn:
-        return [dict(row) for row in conn.execute(select).mappings()]
-
-
-def changes_per_day(
-    db: Database, since: datetime, *, types: tuple[str, ...] = ()
-) -> list[tuple[str, str, int]]:
-    """(day, kind, change events) since `since`."""
-    day = sa.func.date(events.c.at)
-    query = (
-        sa.select(day, events.c.kind, sa.func.count())
-        .where(events.c.at >= since)
-        .group_by(day, events.c.kind)
-    )
-    if types:
-        query = query.where(events.c.type.in_(types))
-    with db.connect() as conn:
-        return [(_day(row[0]), row[1], int(row[2])) for row in conn.execute(query)]
-
-
-def recent_changes(
-    db: Database,
-    since: datetime,
-    *,
-    kinds: tuple[str, ...] = (),
-    types: tuple[str, ...] = (),
-    limit: int = 500,
-) -> Page:
-    """The newest change events since `since` (at most `limit`) and how many there are."""
-    conditions = [events.c.at >= since]
-    if kinds:
-        conditions.append(events.c.kind.in_(kinds))
-    if types:
-        conditions.append(events.c.type.in_(types))
-    columns = ("at", "kind", "type", "native_id", "name", "source", "region", "uid", "changes")
-    select = (
-        sa.select(*(events.c[name] for name in columns))
-        .where(*conditions)
-        .order_by(events.c.id.desc())
-        .limit(limit)
-    )
-    count = sa.select(sa.func.count()).select_from(events).where(*conditions)
-    with db.connect() as conn:
-        total = int(conn.execute(count).scalar_one())
-        return Page([dict(row) for row in conn.execute(select).mappings()], total)

@@ -87,12 +87,26 @@ def _normalize_url(url: str) -> str:
     return url
 
 
+def redact_url(url: str) -> str:
+    """A database URL as it may be printed: the password replaced by `***`."""
+    head, at, host = url.rpartition("@")
+    if not at:
+        return url
+    scheme, sep, userinfo = head.partition("://")
+    if not sep:  # a malformed URL: the credentials follow the last slash, if any
+        scheme, slash, userinfo = head.rpartition("/")
+        sep = slash
+    user, colon, _password = userinfo.partition(":")
+    return f"{scheme}{sep}{user}:***@{host}" if colon else url
+
+
 def _create_engine(url: str) -> Engine:
     try:
         parsed = sa.engine.make_url(url)
-    except sa.exc.ArgumentError:
+    except (sa.exc.ArgumentError, ValueError) as exc:  # ValueError: a port that is no number
+        detail = f" ({exc})" if isinstance(exc, ValueError) else ""
         raise InputError(
-            f"invalid database URL {url!r}",
+            f"invalid database URL {redact_url(url)!r}{detail}",
             fix="use sqlite:///path/to/vigil.db or postgresql+psycopg://user@host/db",
         ) from None
     if parsed.get_backend_name() == "sqlite":

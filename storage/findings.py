@@ -1,4 +1,4 @@
-"""Findings and silences: the lifecycle of what the rules found.
+"""Findings: the lifecycle of what the rules found (silences: storage/silences.py).
 
 `FindingStore.apply` folds one check's findings into the `findings` table in one
 transaction and returns the transitions. Its rules, in order of precedence:
@@ -17,7 +17,6 @@ transaction and returns the transitions. Its rules, in order of precedence:
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,7 +27,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import Field, SQLModel
 
-from storage.db import Database
+from storage.queries import where_in
+from storage.silences import Silence, SilenceStore, active_silences
 from storage.tables import ResourceRow, ScopeRunRow, json_column, time_column
 from vigil.model import Finding, FindingStatus, ResourceState, Severity, iso
 
@@ -66,21 +66,7 @@ class FindingRow(SQLModel, table=True):
     silence_id: str | None = None
 
 
-class SilenceRow(SQLModel, table=True):
-    """A silence: findings its matcher covers show as `silenced` until it expires."""
-
-    __tablename__ = "silences"
-
-    id: str = Field(primary_key=True)
-    matcher: dict[str, Any] = json_column()
-    reason: str
-    author: str
-    created_at: datetime = time_column(nullable=False)
-    expires_at: datetime = time_column(nullable=False, index=True)
-
-
 findings_table = FindingRow.__table__  # type: ignore[attr-defined]
-silences_table = SilenceRow.__table__  # type: ignore[attr-defined]
 resources = ResourceRow.__table__  # type: ignore[attr-defined]
 scope_runs = ScopeRunRow.__table__  # type: ignore[attr-defined]
 
@@ -156,39 +142,6 @@ TransitionHook = Callable[[Connection, Sequence[Transition]], None]
 """Called with the check's transitions inside the findings transaction (e.g. write an outbox)."""
 
 
-@dataclass(frozen=True)
-class Silence:
-    """A silence: `rule` (or `*`), optional resource uid, and label=value matches (all must)."""
-
-    id: str
-    rule: str
-    resource_uid: str | None
-    labels: dict[str, str]
-    reason: str
-    author: str
-    created_at: datetime
-    expires_at: datetime
-
-    def matches(self, found: Finding | StoredFinding) -> bool:
-        if self.rule not in ("*", found.rule):
-            return False
-        if self.resource_uid and self.resource_uid != found.resource_uid:
-            return False
-        return all(found.labels.get(key) == value for key, value in self.labels.items())
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "rule": self.rule,
-            "resource": self.resource_uid,
-            "match": ",".join(f"{k}={v}" for k, v in sorted(self.labels.items())),
-            "reason": self.reason,
-            "author": self.author,
-            "created_at": iso(self.created_at),
-            "expires_at": iso(self.expires_at),
-        }
-
-
 @dataclass
 class FindingQuery:
     """Filters for `FindingStore.findings`. Empty means everything."""
@@ -214,11 +167,8 @@ class _Plan:
     )
 
 
-class FindingStore:
-    """Reads and writes findings and silences."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
+class FindingStore(SilenceStore):
+    """Reads and writes findings, and silences (`SilenceStore`)."""
 
     # -- the check ----------------------------------------------------------------------
 
@@ -233,7 +183,7 @@ class FindingStore:
         by_fingerprint = {f.fingerprint: f for f in produced}
         with self.db.begin() as conn:
             existing = {row["fingerprint"]: row for row in _existing(conn, by_fingerprint)}
-            silences = _active_silences(conn, now)
+            silences = active_silences(conn, now)
             subjects = _subjects(conn, {row["resource_uid"] for row in existing.values()})
             failed = _failed_scopes(conn)
             plan = _plan(by_fingerprint, existing, silences, subjects, failed, now)
@@ -248,15 +198,14 @@ class FindingStore:
     def findings(self, query: FindingQuery | None = None) -> Iterator[StoredFinding]:
         """Findings, most severe first, then newest."""
         query = query or FindingQuery()
-        select = sa.select(findings_table)
-        for column, values in (
-            ("status", query.statuses),
-            ("severity", query.severities),
-            ("rule", query.rules),
-            ("source", query.sources),
-        ):
-            if values:
-                select = select.where(findings_table.c[column].in_(values))
+        select = where_in(
+            sa.select(findings_table),
+            findings_table,
+            status=query.statuses,
+            severity=query.severities,
+            rule=query.rules,
+            source=query.sources,
+        )
         rank = sa.case(
             {s.value: s.rank for s in Severity}, value=findings_table.c.severity, else_=-1
         )
@@ -272,58 +221,6 @@ class FindingStore:
         ).group_by(findings_table.c.status, findings_table.c.severity)
         with self.db.connect() as conn:
             return {(row[0], row[1]): int(row[2]) for row in conn.execute(select)}
-
-    # -- silences -----------------------------------------------------------------------
-
-    def add_silence(
-        self,
-        *,
-        rule: str,
-        reason: str,
-        author: str,
-        expires_at: datetime,
-        now: datetime,
-        resource_uid: str | None = None,
-        labels: dict[str, str] | None = None,
-    ) -> Silence:
-        """Record a silence; it applies from the next check."""
-        silence = Silence(
-            id=uuid.uuid4().hex[:12],
-            rule=rule,
-            resource_uid=resource_uid,
-            labels=dict(labels or {}),
-            reason=reason,
-            author=author,
-            created_at=now,
-            expires_at=expires_at,
-        )
-        matcher = {"rule": rule, "resource": resource_uid, "labels": silence.labels}
-        with self.db.begin() as conn:
-            conn.execute(
-                silences_table.insert().values(
-                    id=silence.id,
-                    matcher=matcher,
-                    reason=reason,
-                    author=author,
-                    created_at=now,
-                    expires_at=expires_at,
-                )
-            )
-        return silence
-
-    def silences(self, *, now: datetime | None = None) -> list[Silence]:
-        """Every silence (only unexpired ones when `now` is given), newest first."""
-        select = sa.select(silences_table).order_by(silences_table.c.created_at.desc())
-        if now is not None:
-            select = select.where(silences_table.c.expires_at > now)
-        with self.db.connect() as conn:
-            return [_silence(row) for row in conn.execute(select).mappings()]
-
-    def remove_silence(self, silence_id: str) -> bool:
-        """Delete a silence; False when there is none with that id."""
-        with self.db.begin() as conn:
-            result = conn.execute(silences_table.delete().where(silences_table.c.id == silence_id))
-            return bool(result.rowcount)
 
 
 def _existing(conn: Connection, produced: dict[str, Finding]) -> Iterator[sa.RowMapping]:
@@ -346,11 +243,6 @@ def _existing(conn: Connection, produced: dict[str, Finding]) -> Iterator[sa.Row
         yield from conn.execute(
             sa.select(*columns).where(findings_table.c.fingerprint.in_(chunk))
         ).mappings()
-
-
-def _active_silences(conn: Connection, now: datetime) -> list[Silence]:
-    query = sa.select(silences_table).where(silences_table.c.expires_at > now)
-    return [_silence(row) for row in conn.execute(query).mappings()]
 
 
 def _subjects(conn: Connection, uids: set[str]) -> dict[str, _Subject]:
@@ -420,9 +312,12 @@ def _plan(
         kind, reopened = _kind(before, status)
         update = values | {"status": status.value, "b_fingerprint": fp}
         update["reopened_count"] = row["reopened_count"] + (1 if reopened else 0)
-        update["resolved_at"] = now if status == FindingStatus.RESOLVED else None
+        update["resolved_at"] = None
         if status == FindingStatus.RESOLVED:
-            update.pop("last_seen")  # not produced while frozen: keep its old last_seen
+            # Only a frozen finding stays resolved while produced: keep when it resolved
+            # and when it was last seen open, as they were.
+            update.pop("last_seen")
+            update.pop("resolved_at")
         plan.updates.append(update)
         if kind is not None:
             plan.transitions.append((kind, before, fp))
@@ -540,18 +435,4 @@ def _stored(row: sa.RowMapping) -> StoredFinding:
         resolved_at=row["resolved_at"],
         reopened_count=row["reopened_count"],
         silence_id=row["silence_id"],
-    )
-
-
-def _silence(row: sa.RowMapping) -> Silence:
-    matcher = row["matcher"] or {}
-    return Silence(
-        id=row["id"],
-        rule=matcher.get("rule", "*"),
-        resource_uid=matcher.get("resource"),
-        labels=dict(matcher.get("labels") or {}),
-        reason=row["reason"],
-        author=row["author"],
-        created_at=row["created_at"],
-        expires_at=row["expires_at"],
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from storage.db import Database
-from storage.tables import ChangeEventRow, ResourceRow, ScopeRunRow, to_utc
+from storage.tables import RECORD_FIELDS, ChangeEventRow, ResourceRow, ScopeRunRow, to_utc
 from vigil.model import Resource, ResourceState, iso
 
 resources = ResourceRow.__table__  # type: ignore[attr-defined]
@@ -31,15 +31,22 @@ class InventoryFilter:
     include_deleted: bool = False
 
     def apply(self, query: sa.Select[Any], table: sa.Table) -> sa.Select[Any]:
-        for column, values in (
-            ("type", self.types),
-            ("source", self.sources),
-            ("region", self.regions),
-            ("account", self.accounts),
-        ):
-            if values:
-                query = query.where(table.c[column].in_(values))
-        return query
+        return where_in(
+            query,
+            table,
+            type=self.types,
+            source=self.sources,
+            region=self.regions,
+            account=self.accounts,
+        )
+
+
+def where_in(query: sa.Select[Any], table: sa.Table, **columns: Sequence[str]) -> sa.Select[Any]:
+    """`query` narrowed to rows whose column is one of its values; no values: no narrowing."""
+    for column, values in columns.items():
+        if values:
+            query = query.where(table.c[column].in_(values))
+    return query
 
 
 def last_complete_by_scope(as_of: datetime | None = None) -> sa.Subquery:
@@ -87,7 +94,7 @@ def _current_query(filters: InventoryFilter) -> sa.Select[Any]:
     )
     query = (
         sa.select(
-            *(resources.c[name] for name in _RESOURCE_FIELDS),
+            *(resources.c[name] for name in RECORD_FIELDS),
             resources.c.first_seen,
             resources.c.state,
             seen.label("last_seen"),
@@ -121,7 +128,7 @@ def _as_of_query(filters: InventoryFilter, as_of: datetime) -> sa.Select[Any]:
     )
     query = (
         sa.select(
-            *(events.c[name] for name in _RESOURCE_FIELDS),
+            *(events.c[name] for name in RECORD_FIELDS),
             events.c.first_seen,
             state.label("state"),
             seen.label("last_seen"),
@@ -136,20 +143,6 @@ def _as_of_query(filters: InventoryFilter, as_of: datetime) -> sa.Select[Any]:
     if not filters.include_deleted:
         query = query.where(events.c.kind != "deleted")
     return filters.apply(query, events)
-
-
-_RESOURCE_FIELDS = (
-    "uid",
-    "source",
-    "provider",
-    "account",
-    "region",
-    "type",
-    "native_id",
-    "name",
-    "tags",
-    "attributes",
-)
 
 
 def _to_resource(row: sa.RowMapping) -> Resource:

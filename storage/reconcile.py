@@ -20,7 +20,14 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from storage.db import Database
-from storage.tables import ChangeEventRow, ResourceRow, ScopeRunRow, StagedResourceRow
+from storage.tables import (
+    RECORD_FIELDS,
+    RESOURCE_COLUMNS,
+    ChangeEventRow,
+    ResourceRow,
+    ScopeRunRow,
+    StagedResourceRow,
+)
 from vigil.model import Resource, ResourceState, Scope, canonical_json, utcnow
 
 resources = ResourceRow.__table__  # type: ignore[attr-defined]
@@ -31,41 +38,10 @@ scope_runs = ScopeRunRow.__table__  # type: ignore[attr-defined]
 CREATED, CHANGED, DELETED = "created", "changed", "deleted"
 _LOOKUP_CHUNK = 500
 _JSON_COLUMNS = frozenset({"tags", "attributes", "changes"})
-_EVENT_COLUMNS = (
-    "uid",
-    "run_id",
-    "scope_key",
-    "source",
-    "provider",
-    "account",
-    "region",
-    "type",
-    "native_id",
-    "kind",
-    "name",
-    "tags",
-    "attributes",
-    "changes",
-    "first_seen",
-    "at",
-)
-_RESOURCE_UPDATED = (
-    "source",
-    "name",
-    "tags",
-    "attributes",
-    "scope_key",
-    "content_hash",
-)
-_RESOURCE_FROM_STAGED = (
-    "uid",
-    "provider",
-    "account",
-    "region",
-    "type",
-    "native_id",
-    *_RESOURCE_UPDATED,
-)
+_EVENT_COLUMNS = (*RECORD_FIELDS, "run_id", "scope_key", "kind", "changes", "first_seen", "at")
+_RESOURCE_UPDATED = ("source", "name", "tags", "attributes", "scope_key", "content_hash")
+# The order of `_stage_row`'s tuples.
+_STAGED_COLUMNS = ("run_id", "kind", *RESOURCE_COLUMNS, "changes")
 
 
 @dataclass
@@ -133,7 +109,7 @@ class Reconciler:
             ]
             if rows:
                 _insert_staged(conn, rows)
-        changed = sum(1 for row in rows if row[2] == CHANGED)
+        changed = sum(1 for row in rows if row[1] == CHANGED)
         run.changed += changed
         run.created += len(rows) - changed
 
@@ -193,25 +169,6 @@ def _lookup(conn: Connection, uids: list[str]) -> dict[str, sa.Row[Any]]:
     return known
 
 
-_STAGED_COLUMNS = (
-    "run_id",
-    "uid",
-    "kind",
-    "source",
-    "provider",
-    "account",
-    "region",
-    "type",
-    "native_id",
-    "name",
-    "tags",
-    "attributes",
-    "changes",
-    "scope_key",
-    "content_hash",
-)
-
-
 def _stage_row(
     run: RunStats, resource: Resource, known: sa.Row[Any] | None
 ) -> tuple[Any, ...] | None:
@@ -223,8 +180,8 @@ def _stage_row(
         return None
     return (
         run.run_id,
-        resource.uid,
         CHANGED if present else CREATED,
+        resource.uid,
         resource.source,
         resource.provider,
         resource.account,
@@ -234,9 +191,9 @@ def _stage_row(
         resource.name,
         tags,
         attributes,
-        "{}",  # changed records get their diff when applied, against the row as it is then
         run.scope.key,
         digest,
+        "{}",  # changed records get their diff when applied, against the row as it is then
     )
 
 
@@ -282,9 +239,9 @@ def _apply_staged(conn: Connection, run: RunStats, now: datetime) -> None:
     known = sa.select(resources.c.uid).where(resources.c.uid == staged.c.uid)
     conn.execute(
         resources.insert().from_select(
-            [*_RESOURCE_FROM_STAGED, "first_seen", "state", "last_changed", "last_seen"],
+            [*RESOURCE_COLUMNS, "first_seen", "state", "last_changed", "last_seen"],
             sa.select(
-                *(_staged(conn, name) for name in _RESOURCE_FROM_STAGED),
+                *(_staged(conn, name) for name in RESOURCE_COLUMNS),
                 when.label("first_seen"),
                 sa.literal(ResourceState.PRESENT.value).label("state"),
                 when.label("last_changed"),

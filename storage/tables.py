@@ -157,7 +157,7 @@ class ScopeRunRow(SQLModel, table=True):
     deleted: int = 0
 
 
-RESOURCE_COLUMNS = (
+RECORD_FIELDS = (
     "uid",
     "source",
     "provider",
@@ -168,6 +168,8 @@ RESOURCE_COLUMNS = (
     "name",
     "tags",
     "attributes",
-    "scope_key",
-    "content_hash",
 )
+"""A resource record's own fields, as `resources`, `change_events` and staging all hold them."""
+
+RESOURCE_COLUMNS = (*RECORD_FIELDS, "scope_key", "content_hash")
+"""What a scope run writes of a resource (the rest are lifecycle times and state)."""

@@ -1,7 +1,8 @@
 """The `check` use case: read the inventory once, run the rules, fold findings into storage.
 
-Everything that can fail on bad input (config, rule packs, Terraform state files) fails
-during evaluation, before the findings transaction starts: a bad input writes nothing.
+Everything that can fail on bad input (config, rule packs, Terraform state files) fails in
+`prepare_engine`, before the CLI opens the database, and again at worst during evaluation,
+before the findings transaction starts: a bad input writes nothing.
 """
 
 from __future__ import annotations
@@ -87,6 +88,14 @@ def scope_states(db: Database) -> list[ScopeState]:
 def _changes(db: Database, since: datetime) -> Iterator[Change]:
     for event in queries.changes(db, since=since, kinds=("changed",)):
         yield Change(uid=event.uid, changes=event.changes, at=event.at)
+
+
+def prepare_engine(config: VigilConfig | None) -> Engine:
+    """The configured engine, with every input file it reads checked (rule packs, Terraform
+    state): call it before opening the database, so bad input exits 2 and writes nothing."""
+    engine = Engine.from_config(config.rules if config else None)
+    engine.check_inputs()
+    return engine
 
 
 def run_check(

@@ -13,7 +13,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,12 +23,9 @@ from storage.db import Database
 from storage.reconcile import Reconciler, RunStats
 from vigil.errors import VigilError
 from vigil.inventory_reader import StorageInventory
-from vigil.model import Resource, Scope
+from vigil.model import PLAN_TYPE, Resource, Scope
 
 log = logging.getLogger(__name__)
-
-PLAN_TYPE = "*"
-"""Type of the pseudo-scope recorded when a source cannot even be planned."""
 
 
 @dataclass
@@ -104,6 +101,7 @@ class Collection:
         self.workers = workers
         self.progress = progress or Progress()
         self.stop = stop or threading.Event()
+        self._abort = threading.Event()  # ours alone: `stop` may be the daemon's shutdown
         inventory = StorageInventory(db)
         self.collector_factory = collector_factory or (
             lambda source: build_collector(source, inventory)
@@ -117,9 +115,15 @@ class Collection:
         planned = self._plan(result)
         self.progress.planned(len(planned) + len(result.outcomes))
         with ThreadPoolExecutor(self.workers, thread_name_prefix="vigil-scope") as pool:
-            for collector, scope in planned:
-                pool.submit(self._work, collector, scope)
-            result.outcomes.extend(self._write(len(planned)))
+            futures = [pool.submit(self._work, collector, scope) for collector, scope in planned]
+            try:
+                result.outcomes.extend(self._write(len(planned)))
+            except BaseException:
+                # The writer died (a storage error): stop the workers and drain the queue,
+                # else they block on a full queue and the pool never shuts down.
+                self._abort.set()
+                self._drain(futures)
+                raise
         result.duration = time.monotonic() - started
         return result
 
@@ -132,6 +136,11 @@ class Collection:
                 collector, scopes = future.result()
             except VigilError as exc:
                 result.outcomes.append(self._record_plan_failure(source, exc))
+                continue
+            except Exception as exc:  # a bug in one source must not stop the others
+                log.exception("source %s could not be planned", source.name)
+                error = VigilError(f"internal error: {type(exc).__name__}: {exc}")
+                result.outcomes.append(self._record_plan_failure(source, error))
                 continue
             planned.extend((collector, scope) for scope in scopes)
         return planned
@@ -151,14 +160,14 @@ class Collection:
     def _work(self, collector: Collector, scope: Scope) -> None:
         """Runs in a worker thread: fetch pages, hand them to the writer, never write."""
         put = self._queue.put
-        if self.stop.is_set():
+        if self._stopping():
             put(_Message("failed", scope, error="abandoned: collection stopped", retryable=True))
             return
         volatile = getattr(collector, "volatile_attributes", {}).get(scope.type, ())
         put(_Message("start", scope, volatile=tuple(volatile)))
         try:
             for page in collector.collect(scope):
-                if self.stop.is_set():
+                if self._stopping():
                     raise VigilError("abandoned: collection stopped", retryable=True)
                 put(_Message("page", scope, page=list(page)))
         except VigilError as exc:
@@ -180,6 +189,16 @@ class Collection:
                 outcomes.append(outcome)
                 self.progress.finished(outcome)
         return outcomes
+
+    def _stopping(self) -> bool:
+        return self.stop.is_set() or self._abort.is_set()
+
+    def _drain(self, futures: list[Future[None]]) -> None:
+        while not all(future.done() for future in futures):
+            try:
+                self._queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
 
     def _apply(self, message: _Message, runs: dict[str, RunStats]) -> ScopeOutcome | None:
         key = message.scope.key

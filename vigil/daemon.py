@@ -87,9 +87,12 @@ def cron_trigger(expression: str, jitter: int | None) -> CronTrigger:
 def _cron_weekdays(field: str) -> str:
     parts = []
     for part in field.split(","):
+        if "/" in part:
+            parts.append(_cron_weekday_step(part))
+            continue
         low, dash, high = part.partition("-")
-        if "/" in part or not low.isdigit() or (dash and not high.isdigit()):
-            parts.append(part)  # names, `*` and steps need no translation
+        if not low.isdigit() or (dash and not high.isdigit()):
+            parts.append(part)  # names and `*` need no translation
         elif not dash:
             parts.append(_CRON_DAYS[int(low) % 8])
         elif int(low) == 0 and int(high) >= 1:  # sun-... would wrap in APScheduler's order
@@ -97,6 +100,23 @@ def _cron_weekdays(field: str) -> str:
         else:
             parts.append(f"{_CRON_DAYS[int(low)]}-{_CRON_DAYS[int(high)]}")
     return ",".join(parts)
+
+
+def _cron_weekday_step(part: str) -> str:
+    """`*/2`, `1-5/2`, `1/3` in crontab's numbering, as the day names they select (APScheduler
+    would apply the same numbers to its own, Monday-based, week)."""
+    span, _, step = part.partition("/")
+    low, dash, high = span.partition("-")
+    if not step.isdigit() or int(step) == 0:
+        return part
+    if span == "*":
+        first, last = 0, 6
+    elif low.isdigit() and (not dash or high.isdigit()):
+        first, last = int(low), int(high) if dash else 6
+    else:
+        return part  # names: APScheduler reads them the same way
+    days = dict.fromkeys(_CRON_DAYS[day] for day in range(first, last + 1, int(step)))
+    return ",".join(days) if days else part
 
 
 def _jitter(schedule: ScheduleConfig, interval: float) -> int:

@@ -46,8 +46,11 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             **context(record),
         }
-        if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            # exc_text, not exc_info: the redacting filter scrubbed the former.
+            entry["error"] = record.exc_text
         return json.dumps(entry, default=str)
 
 
@@ -86,6 +89,11 @@ class RedactingFilter(logging.Filter):
         for key, value in context(record).items():
             if isinstance(value, str):
                 setattr(record, key, self._scrub(value))
+            elif not isinstance(value, int | float | bool | None):
+                # An exception, a URL object, a dict: the formatters print str(value).
+                text = str(value)
+                if text != (scrubbed := self._scrub(text)):
+                    setattr(record, key, scrubbed)
         return True
 
     def _scrub(self, text: str) -> str:
@@ -110,6 +118,21 @@ def secrets_of(model: Any) -> list[str]:
         for value in model:
             found.extend(secrets_of(value))
     return found
+
+
+def database_secrets(url: str) -> list[str]:
+    """The password inside a database URL (`postgresql://vigil:PASSWORD@db/vigil`), if any.
+
+    SQLAlchemy and driver errors may quote the URL or the connection string; the URL is an
+    ordinary string in the config (or `VIGIL_DATABASE_URL`), not a SecretStr.
+    """
+    import sqlalchemy as sa
+
+    try:
+        password = sa.engine.make_url(url).password
+    except (sa.exc.ArgumentError, ValueError):
+        return []
+    return [str(password)] if password else []
 
 
 def setup_logging(

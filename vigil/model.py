@@ -73,6 +73,10 @@ def make_uid(provider: str, account: str, region: str, type_: str, native_id: st
     return f"{provider}/{account}/{region}/{type_}/{native_id}"
 
 
+PLAN_TYPE = "*"
+"""Account, region and type of the pseudo-scope recorded when a source cannot be planned."""
+
+
 @dataclass(frozen=True, slots=True)
 class Scope:
     """One unit of collection: (source, account, region, resource type).

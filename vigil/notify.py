@@ -105,8 +105,18 @@ def enqueue(
 
 
 def route_keys(routes: Sequence[RouteConfig]) -> list[str]:
-    """A stable name per route: its `name`, or `route-N` by position."""
-    return [route.name or f"route-{index + 1}" for index, route in enumerate(routes)]
+    """A stable, unique name per route: its `name`, or `route-N` by position.
+
+    The config does not forbid two routes of one name; the key names a route's notify
+    state and its messages' idempotency keys, so a repeated name gets its position too
+    (`pager`, `pager@route-3`): otherwise the two routes would share reminders, and two
+    identical messages in one check would break the findings transaction.
+    """
+    keys: list[str] = []
+    for index, route in enumerate(routes):
+        key = route.name or f"route-{index + 1}"
+        keys.append(key if key not in keys else f"{key}@route-{index + 1}")
+    return keys
 
 
 def _event(
@@ -268,7 +278,9 @@ def deliver(
     notifiers: dict[str, tuple[NotifierSettings, Notifier]] = {
         settings.name: (settings, build_notifier(settings)) for settings in config.notifiers
     }
-    return deliver_due(db, notifiers, now or utcnow(), stop)
+    if now is not None:
+        return deliver_due(db, notifiers, now, stop)
+    return deliver_due(db, notifiers, utcnow(), stop, clock=utcnow)
 
 
 def outbox_counts(db: Database) -> dict[str, int]:

@@ -74,6 +74,13 @@ def _construct(node: yaml.Node, loc: Location, lines: dict[Location, int], path:
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = _construct(key_node, loc, lines, path)
+            if isinstance(key, list | dict):  # `? [a, b]`: not hashable, not a key we read
+                raise InputError(
+                    "a mapping key must be a plain value, not a list or mapping",
+                    path=path,
+                    line=key_node.start_mark.line + 1,
+                    fix="write the key as text",
+                )
             if key in result:
                 raise InputError(
                     f"duplicate key {key!r}",
@@ -92,4 +99,14 @@ def _construct(node: yaml.Node, loc: Location, lines: dict[Location, int], path:
             lines[child] = item_node.start_mark.line + 1
             items.append(_construct(item_node, child, lines, path))
         return items
-    return yaml.SafeLoader(stream="").construct_object(node, deep=True)
+    try:
+        return yaml.SafeLoader(stream="").construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError) as exc:
+        # An unknown tag (`!!python/object`), or a value its tag cannot hold (`2026-02-30`).
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(
+            f"invalid value {node.value!r}: {problem}",
+            path=path,
+            line=node.start_mark.line + 1,
+            fix="quote the value to keep it as text",
+        ) from None

@@ -13,7 +13,7 @@ from typing import Any
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from collectors.aws.fields import Origin, iso_time, name_of, tag_dict
+from collectors.aws.fields import Origin, iso_time, name_of, normalized, tag_dict
 from collectors.base import Page
 from vigil.model import Resource, ResourceType
 
@@ -94,5 +94,4 @@ def split_key_type(value: str | None) -> tuple[str | None, int | None]:
 
 def pages(client: BaseClient, origin: Origin) -> Iterator[Page]:
     """Normalized pages of `certificate` resources."""
-    for items in fetch_certificates(client):
-        yield [normalize_certificate(item, origin) for item in items]
+    return normalized(fetch_certificates(client), normalize_certificate, origin)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, field_validator
 
 from collectors.base import SourceConfig
 from vigil.schema import EnvStr, SecretRef, StrictModel
+
+_ROLE_ARN = re.compile(r"^arn:[a-z-]+:iam::\d{12}:role/\S+$")
 
 
 class OrganizationDiscovery(StrictModel):
@@ -51,6 +54,17 @@ class AwsSourceConfig(SourceConfig):
     )
     connect_timeout: float = Field(default=10, gt=0)
     read_timeout: float = Field(default=60, gt=0)
+
+    @field_validator("role_arn")
+    @classmethod
+    def _role_arn(cls, value: str | None) -> str | None:
+        """The account to collect is read from the ARN, so it must be a whole role ARN."""
+        if value is not None and not _ROLE_ARN.match(value):
+            raise ValueError(
+                f"role_arn {value!r} is not a role ARN; write it as "
+                "arn:aws:iam::123456789012:role/NAME"
+            )
+        return value
 
     @field_validator("regions", mode="before")
     @classmethod

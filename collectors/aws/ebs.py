@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.client import BaseClient
 
-from collectors.aws.fields import Origin, iso_time, name_of, tag_dict
+from collectors.aws.fields import Origin, iso_time, name_of, normalized, paginate, tag_dict
 from collectors.base import Page
 from vigil.model import Resource, ResourceType
 
@@ -19,19 +19,15 @@ def fetch_volumes(
     client: BaseClient, page_size: int | None = None
 ) -> Iterator[list[dict[str, Any]]]:
     """Pages of DescribeVolumes items. I/O only."""
-    paginator = client.get_paginator("describe_volumes")
-    for page in paginator.paginate(PaginationConfig={"PageSize": page_size or VOLUME_PAGE_SIZE}):
-        yield page.get("Volumes", [])
+    return paginate(client, "describe_volumes", "Volumes", page_size or VOLUME_PAGE_SIZE)
 
 
 def fetch_snapshots(
     client: BaseClient, page_size: int | None = None
 ) -> Iterator[list[dict[str, Any]]]:
     """Pages of the account's own snapshots (OwnerIds=self: not public or shared ones)."""
-    paginator = client.get_paginator("describe_snapshots")
-    config = {"PageSize": page_size or SNAPSHOT_PAGE_SIZE}
-    for page in paginator.paginate(OwnerIds=["self"], PaginationConfig=config):
-        yield page.get("Snapshots", [])
+    size = page_size or SNAPSHOT_PAGE_SIZE
+    return paginate(client, "describe_snapshots", "Snapshots", size, OwnerIds=["self"])
 
 
 def normalize_volume(item: dict[str, Any], origin: Origin) -> Resource:
@@ -88,11 +84,9 @@ def normalize_snapshot(item: dict[str, Any], origin: Origin) -> Resource:
 
 def volume_pages(client: BaseClient, origin: Origin) -> Iterator[Page]:
     """Normalized pages of `disk` resources."""
-    for items in fetch_volumes(client):
-        yield [normalize_volume(item, origin) for item in items]
+    return normalized(fetch_volumes(client), normalize_volume, origin)
 
 
 def snapshot_pages(client: BaseClient, origin: Origin) -> Iterator[Page]:
     """Normalized pages of EBS `snapshot` resources."""
-    for items in fetch_snapshots(client):
-        yield [normalize_snapshot(item, origin) for item in items]
+    return normalized(fetch_snapshots(client), normalize_snapshot, origin)

@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.client import BaseClient
 
-from collectors.aws.fields import Origin, iso_time, name_of, tag_dict
+from collectors.aws.fields import Origin, iso_time, name_of, normalized, paginate, tag_dict
 from collectors.base import Page
 from vigil.model import Resource, ResourceType
 
@@ -19,11 +19,12 @@ def fetch_instances(
     client: BaseClient, page_size: int | None = None
 ) -> Iterator[list[dict[str, Any]]]:
     """Pages of instance dicts, flattened out of their reservations. I/O only."""
-    paginator = client.get_paginator("describe_instances")
-    for page in paginator.paginate(PaginationConfig={"PageSize": page_size or PAGE_SIZE}):
+    for reservations in paginate(
+        client, "describe_instances", "Reservations", page_size or PAGE_SIZE
+    ):
         yield [
             instance
-            for reservation in page.get("Reservations", [])
+            for reservation in reservations
             for instance in reservation.get("Instances", [])
         ]
 
@@ -87,5 +88,4 @@ def _unique(values: list[str | None]) -> list[str]:
 
 def pages(client: BaseClient, origin: Origin) -> Iterator[Page]:
     """Normalized pages of `server` resources."""
-    for items in fetch_instances(client):
-        yield [normalize_instance(item, origin) for item in items]
+    return normalized(fetch_instances(client), normalize_instance, origin)

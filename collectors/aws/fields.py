@@ -1,13 +1,18 @@
-"""Helpers shared by the AWS normalizers: where a resource came from, tags, names, times."""
+"""Helpers shared by the AWS modules: paging, where a resource came from, tags, names, times."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from vigil.model import Resource, iso, make_uid
+from botocore.client import BaseClient
+
+from collectors.base import Page
+from collectors.timestamps import iso_time
+from vigil.model import Resource, make_uid
+
+__all__ = ["PROVIDER", "Origin", "iso_time", "name_of", "normalized", "paginate", "tag_dict"]
 
 PROVIDER = "aws"
 
@@ -62,14 +67,20 @@ def name_of(tags: Mapping[str, str], fallback: str) -> str:
     return tags.get("Name") or fallback
 
 
-def iso_time(value: Any) -> str | None:
-    """A botocore timestamp (datetime, epoch or ISO string) as ISO 8601 UTC with Z."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, int | float):
-        return iso(datetime.fromtimestamp(value, UTC))
-    if isinstance(value, str):
-        return iso(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    if isinstance(value, datetime):
-        return iso(value)
-    raise TypeError(f"not a timestamp: {value!r}")
+def paginate(
+    client: BaseClient, operation: str, key: str, page_size: int, **params: Any
+) -> Iterator[list[dict[str, Any]]]:
+    """The `key` items of each page of a paginated read, `page_size` per call. I/O only."""
+    paginator = client.get_paginator(operation)
+    for page in paginator.paginate(**params, PaginationConfig={"PageSize": page_size}):
+        yield page.get(key, [])
+
+
+def normalized(
+    pages: Iterable[list[dict[str, Any]]],
+    normalize: Callable[[dict[str, Any], Origin], Resource],
+    origin: Origin,
+) -> Iterator[Page]:
+    """Each page of API items as a page of resources."""
+    for items in pages:
+        yield [normalize(item, origin) for item in items]

@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.client import BaseClient
 
-from collectors.aws.fields import Origin, iso_time, name_of, tag_dict
+from collectors.aws.fields import Origin, iso_time, name_of, normalized, paginate, tag_dict
 from collectors.base import Page
 from vigil.model import Resource, ResourceType
 
@@ -19,18 +19,14 @@ def fetch_instances(
     client: BaseClient, page_size: int | None = None
 ) -> Iterator[list[dict[str, Any]]]:
     """Pages of DescribeDBInstances items. I/O only."""
-    paginator = client.get_paginator("describe_db_instances")
-    for page in paginator.paginate(PaginationConfig={"PageSize": page_size or PAGE_SIZE}):
-        yield page.get("DBInstances", [])
+    return paginate(client, "describe_db_instances", "DBInstances", page_size or PAGE_SIZE)
 
 
 def fetch_snapshots(
     client: BaseClient, page_size: int | None = None
 ) -> Iterator[list[dict[str, Any]]]:
     """Pages of the account's manual and automated DB snapshots. I/O only."""
-    paginator = client.get_paginator("describe_db_snapshots")
-    for page in paginator.paginate(PaginationConfig={"PageSize": page_size or PAGE_SIZE}):
-        yield page.get("DBSnapshots", [])
+    return paginate(client, "describe_db_snapshots", "DBSnapshots", page_size or PAGE_SIZE)
 
 
 def normalize_instance(item: dict[str, Any], origin: Origin) -> Resource:
@@ -94,11 +90,9 @@ def normalize_snapshot(item: dict[str, Any], origin: Origin) -> Resource:
 
 def instance_pages(client: BaseClient, origin: Origin) -> Iterator[Page]:
     """Normalized pages of `database` resources."""
-    for items in fetch_instances(client):
-        yield [normalize_instance(item, origin) for item in items]
+    return normalized(fetch_instances(client), normalize_instance, origin)
 
 
 def snapshot_pages(client: BaseClient, origin: Origin) -> Iterator[Page]:
     """Normalized pages of RDS `snapshot` resources."""
-    for items in fetch_snapshots(client):
-        yield [normalize_snapshot(item, origin) for item in items]
+    return normalized(fetch_snapshots(client), normalize_snapshot, origin)

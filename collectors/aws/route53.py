@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.client import BaseClient
 
-from collectors.aws.fields import Origin, name_of, tag_dict
+from collectors.aws.fields import Origin, name_of, normalized, paginate, tag_dict
 from collectors.base import Page
 from vigil.model import Resource, ResourceType
 
@@ -27,12 +27,14 @@ def zone_id(raw: str) -> str:
     return raw.rsplit("/", 1)[-1]
 
 
-def fetch_zones(client: BaseClient, page_size: int | None = None) -> Iterator[list[dict[str, Any]]]:
-    """Pages of hosted zones, each with its `Tags`. I/O only."""
-    paginator = client.get_paginator("list_hosted_zones")
-    for page in paginator.paginate(PaginationConfig={"PageSize": page_size or ZONE_PAGE_SIZE}):
-        zones = [dict(zone) for zone in page.get("HostedZones", [])]
-        _add_tags(client, zones)
+def fetch_zones(
+    client: BaseClient, page_size: int | None = None, *, with_tags: bool = True
+) -> Iterator[list[dict[str, Any]]]:
+    """Pages of hosted zones, each with its `Tags` unless `with_tags` is false. I/O only."""
+    for page in paginate(client, "list_hosted_zones", "HostedZones", page_size or ZONE_PAGE_SIZE):
+        zones = [dict(zone) for zone in page]
+        if with_tags:
+            _add_tags(client, zones)
         yield zones
 
 
@@ -52,10 +54,10 @@ def fetch_records(
     client: BaseClient, zone: dict[str, Any], page_size: int | None = None
 ) -> Iterator[list[dict[str, Any]]]:
     """Pages of one zone's record sets (MaxItems per page). I/O only."""
-    paginator = client.get_paginator("list_resource_record_sets")
-    config = {"PageSize": page_size or RECORD_PAGE_SIZE}
-    for page in paginator.paginate(HostedZoneId=zone["Id"], PaginationConfig=config):
-        yield page.get("ResourceRecordSets", [])
+    size = page_size or RECORD_PAGE_SIZE
+    return paginate(
+        client, "list_resource_record_sets", "ResourceRecordSets", size, HostedZoneId=zone["Id"]
+    )
 
 
 def normalize_zone(item: dict[str, Any], origin: Origin) -> Resource:
@@ -121,13 +123,12 @@ def decode_name(name: str) -> str:
 
 def zone_pages(client: BaseClient, origin: Origin) -> Iterator[Page]:
     """Normalized pages of `dns_zone` resources."""
-    for zones in fetch_zones(client):
-        yield [normalize_zone(zone, origin) for zone in zones]
+    return normalized(fetch_zones(client), normalize_zone, origin)
 
 
 def record_pages(client: BaseClient, origin: Origin) -> Iterator[Page]:
-    """Normalized pages of `dns_record` resources, zone after zone."""
-    for zones in fetch_zones(client):
+    """Normalized pages of `dns_record` resources, zone after zone (records carry no tags)."""
+    for zones in fetch_zones(client, with_tags=False):
         for zone in zones:
             for items in fetch_records(client, zone):
                 yield [normalize_record(item, zone, origin) for item in items]

@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.client import BaseClient
 
-from collectors.aws.fields import Origin, name_of, tag_dict
+from collectors.aws.fields import Origin, name_of, normalized, paginate, tag_dict
 from collectors.base import Page
 from vigil.model import Resource, ResourceType
 
@@ -32,9 +32,7 @@ def fetch_security_groups(
     client: BaseClient, page_size: int | None = None
 ) -> Iterator[list[dict[str, Any]]]:
     """Pages of DescribeSecurityGroups items. I/O only."""
-    paginator = client.get_paginator("describe_security_groups")
-    for page in paginator.paginate(PaginationConfig={"PageSize": page_size or PAGE_SIZE}):
-        yield page.get("SecurityGroups", [])
+    return paginate(client, "describe_security_groups", "SecurityGroups", page_size or PAGE_SIZE)
 
 
 def normalize_security_group(item: dict[str, Any], origin: Origin) -> Resource:
@@ -102,5 +100,4 @@ def _ports(protocol: str, permission: dict[str, Any]) -> tuple[int | None, int |
 
 def pages(client: BaseClient, origin: Origin) -> Iterator[Page]:
     """Normalized pages of `security_group` resources."""
-    for items in fetch_security_groups(client):
-        yield [normalize_security_group(item, origin) for item in items]
+    return normalized(fetch_security_groups(client), normalize_security_group, origin)

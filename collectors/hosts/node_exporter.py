@@ -19,7 +19,9 @@ snapshot scopes are planned), never empty.
 
 from __future__ import annotations
 
+import http.client
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections import defaultdict
 from typing import Any
@@ -38,22 +40,40 @@ MAX_BYTES = 16 * 1024 * 1024
 def fetch(url: str, label: str, timeout: float) -> str:
     """The exposition text of one node_exporter; CollectError naming the host and URL."""
     request = urllib.request.Request(url, headers={"Accept": "text/plain"})
+    shown = shown_url(url)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return str(response.read(MAX_BYTES).decode("utf-8", errors="replace"))
     except urllib.error.HTTPError as exc:
         raise CollectError(
-            f"{label}: node_exporter at {url} answered HTTP {exc.code}; check the URL "
+            f"{label}: node_exporter at {shown} answered HTTP {exc.code}; check the URL "
             "(usually http://HOST:9100/metrics)",
             retryable=exc.code >= 500,
         ) from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
+    except (OSError, http.client.HTTPException, ValueError) as exc:
         raise CollectError(
-            f"{label}: cannot scrape node_exporter at {url}: {reason}; check that "
+            f"{label}: cannot scrape node_exporter at {shown}: {_reason(exc)}; check that "
             "node_exporter runs and that this machine may reach its port",
             retryable=True,
         ) from None
+
+
+def _reason(exc: Exception) -> str:
+    """Why a scrape failed, without quoting the URL or what a non-HTTP peer sent."""
+    if isinstance(exc, urllib.error.URLError):
+        return str(exc.reason)
+    if isinstance(exc, http.client.HTTPException):  # BadStatusLine: not an HTTP server
+        return f"no HTTP answer ({type(exc).__name__})"
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc) or type(exc).__name__
+    return f"unusable URL ({type(exc).__name__})"  # InvalidURL quotes the URL: not shown
+
+
+def shown_url(url: str) -> str:
+    """`url` without user:password@ (printed in errors, so never a credential)."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def parse_metrics(text: str) -> HostFacts:

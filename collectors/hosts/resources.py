@@ -8,16 +8,11 @@ Identity (docs/sources/hosts.md): account = the host's name, region `global`; na
 from __future__ import annotations
 
 import ipaddress
-import warnings
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.utils import CryptographyDeprecationWarning
-
+from collectors.certs import certificate_attributes, der_from_pem, is_ca
 from collectors.hosts.base import HostFacts
 from collectors.hosts.config import HostsSourceConfig, Target
-from collectors.probes.certs import certificate_attributes
 from vigil.model import GLOBAL_REGION, Resource, ResourceType, make_uid
 
 PROVIDER = "hosts"
@@ -106,12 +101,9 @@ def certificates(
     """One certificate per file (leaf = its first block); CA files only when asked."""
     found = []
     for file in facts.certificates:
-        chain = _load(file.pem_blocks)
-        if not chain:
-            continue  # a damaged block is not a certificate anyone serves
-        if _is_ca(chain[0]) and not config.include_ca_certificates:
+        attributes = _file_attributes(file.pem_blocks, config.include_ca_certificates)
+        if attributes is None:
             continue
-        attributes = certificate_attributes([c.public_bytes(Encoding.DER) for c in chain])
         attributes.update(origin="file", path=file.path, host=target.label)
         found.append(
             _resource(source, target, CERTIFICATE, f"{target.label}:{file.path}", attributes)
@@ -119,21 +111,21 @@ def certificates(
     return found
 
 
-def _load(blocks: list[bytes]) -> list[x509.Certificate]:
-    """Parse PEM blocks; [] when one is damaged. Old CA files (negative serials) are quiet."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-        try:
-            return [x509.load_pem_x509_certificate(block) for block in blocks]
-        except ValueError:
-            return []
+def _file_attributes(blocks: list[bytes], include_ca: bool) -> dict[str, Any] | None:
+    """The file's certificate attributes; None for a CA file (unless asked) or damaged blocks.
 
-
-def _is_ca(cert: x509.Certificate) -> bool:
+    A damaged certificate (unreadable DER or extensions) is not one anyone serves: it is left
+    out, and one such file never fails the host's other certificates.
+    """
+    chain = der_from_pem(blocks)
+    if not chain:
+        return None
     try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        return False
+        if is_ca(chain[0]) and not include_ca:
+            return None
+        return certificate_attributes(chain)
+    except ValueError:
+        return None
 
 
 def snapshots(

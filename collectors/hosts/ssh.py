@@ -52,9 +52,14 @@ SYSTEM_COMMANDS = (
     ("blocks", "lsblk -J -b -o NAME,PATH,SIZE,TYPE,MOUNTPOINT,FSTYPE"),
 )
 _AWK_CERTS = (
-    f'FNR==1{{print "{FILE_MARK}" FILENAME}} '
-    "/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/"
+    f'FNR==1{{print "{FILE_MARK}" FILENAME; c=0}} '
+    '/-----BEGIN /{c=(index($0, "-----BEGIN CERTIFICATE-----") > 0)} '
+    "c{print} "
+    "/-----END /{c=0}"
 )
+"""Print each file's name, then only the lines of its CERTIFICATE blocks. The state is reset
+per file and at every BEGIN/END line (not an awk range, which runs on into the next file when
+a block is not closed): a truncated certificate never lets a key that follows through."""
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,10 @@ from typing import Any, ClassVar
 
 from collectors.base import Page, SourceConfig
 from collectors.libcloud import compute, dns
-from collectors.libcloud.compute import Origin, paged
+from collectors.libcloud.compute import Origin
 from collectors.libcloud.config import LibcloudSourceConfig
 from collectors.libcloud.drivers import build_compute, build_dns, method, translated
+from collectors.paging import chunked
 from vigil.model import GLOBAL_REGION, ResourceType, Scope
 
 PROVIDER = "libcloud"
@@ -61,10 +62,10 @@ class LibcloudCollector:
         name = str(self.config.dns_driver if is_dns else self.config.driver)
         needed, what = _NEEDS[scope.type]
         origin = Origin(scope.source, name, scope.account, scope.region)
-        with translated(self.config.name, name, what):
+        with translated(self.config.name, name, what, self.config.secret_values()):
             driver = build_dns(self.config) if is_dns else build_compute(self.config)
             method(driver, needed, self.config.name, name, what)
-            yield from paged(_RESOURCES[scope.type](driver, origin))
+            yield from chunked(_RESOURCES[scope.type](driver, origin))
 
 
 def _servers(driver: Any, origin: Origin) -> Iterator[Any]:

@@ -7,15 +7,12 @@ return whole lists; the pages yielded here are slices of those lists.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from collectors.base import Page
-from vigil.model import Resource, ResourceType, iso, make_uid
-
-PAGE_SIZE = 500
+from collectors.timestamps import iso_time
+from vigil.model import Resource, ResourceType, make_uid
 
 
 @dataclass(frozen=True)
@@ -38,17 +35,6 @@ class Origin:
             name=name or native_id,
             **fields,
         )
-
-
-def paged(resources: Iterable[Resource]) -> Iterator[Page]:
-    page: Page = []
-    for resource in resources:
-        page.append(resource)
-        if len(page) == PAGE_SIZE:
-            yield page
-            page = []
-    if page:
-        yield page
 
 
 def fetch_snapshots(driver: Any) -> Iterator[tuple[Any, str | None]]:
@@ -259,6 +245,9 @@ def _tags(extra: dict[str, Any]) -> dict[str, str]:
 
 
 def _time(value: Any) -> str | None:
-    if isinstance(value, datetime):
-        return iso(value)
-    return str(value) if value else None
+    """ISO 8601 UTC with Z, like every collector (OpenStack's own strings have no zone and
+    microseconds); a value that is not a time is unknown rather than a failed scope."""
+    try:
+        return iso_time(value)
+    except (TypeError, ValueError):
+        return None

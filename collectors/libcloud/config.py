@@ -31,6 +31,9 @@ from pydantic import Field, field_validator
 from collectors.base import SourceConfig
 from vigil.schema import EnvStr, SecretRef, expand_env
 
+_SECRET_WORDS = ("key", "secret", "token", "password", "passwd", "credential")
+"""Option names holding a credential (`ex_force_auth_token`, `ex_key_file`, ...)."""
+
 
 def _known(kind: str, name: str) -> str:
     drivers = COMPUTE_DRIVERS if kind == "compute" else DNS_DRIVERS
@@ -88,3 +91,15 @@ class LibcloudSourceConfig(SourceConfig):
     @property
     def account_label(self) -> str:
         return self.account or self.name
+
+    def secret_values(self) -> list[str]:
+        """Plain credential values, to redact from messages: keys, secrets, secret options."""
+        refs = (self.key, self.secret, self.dns_key, self.dns_secret)
+        values = [ref.get_secret_value() for ref in refs if ref is not None]
+        for options in (self.options, self.dns_options):
+            values += [
+                str(value)
+                for name, value in options.items()
+                if value and any(word in name.lower() for word in _SECRET_WORDS)
+            ]
+        return values

@@ -3,14 +3,21 @@
 libcloud drivers are not thread-safe, so each scope builds its own. Every service connection
 of the driver (compute, and OpenStack's image/volume/network ones) is wrapped so that any
 request other than GET/HEAD is refused before it is sent; authentication (Keystone's POST) runs
-on separate identity connections and is not affected.
+on separate identity connections and is not affected. Query-string APIs send writes as GET
+too (EC2's `Action=TerminateInstances`, CloudStack's `command=destroyVirtualMachine`), so the
+operation they name must read as well.
+
+Error messages never carry a credential: libcloud's connection errors quote the request URL,
+whose query string holds the key and signature of query-string APIs (CloudStack `apiKey`,
+EC2 `AWSAccessKeyId`); query strings and the source's secret values are redacted.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -24,6 +31,13 @@ from collectors.libcloud.config import LibcloudSourceConfig
 from vigil.errors import AccessDeniedError, CollectError, ReadOnlyViolation
 
 READ_METHODS = frozenset({"GET", "HEAD"})
+ACTION_PARAMS = ("Action", "command", "api_action", "action")
+"""Parameters in which query-string APIs name the operation: EC2 and its kin (`Action`),
+CloudStack (`command`), Linode v3 (`api_action`), Zonomi (`action`)."""
+READ_ACTIONS = ("describe", "list", "get", "lookup", "search", "query", "batchget")
+"""Operation-name prefixes (case-insensitive, after the last `.`) that only read."""
+REDACTED = "<redacted>"
+_QUERY_STRING = re.compile(r"\?[^\s'\")]+")
 
 
 class CannotList(CollectError):
@@ -60,11 +74,12 @@ def _build(cls: type, config: LibcloudSourceConfig, key: Any, secret: Any, optio
     try:
         driver = _construct(cls, args, kwargs)
     except TypeError as exc:
+        problem = redact(str(exc), config.secret_values())
         raise CollectError(
-            f"{config.name}: driver {cls.__name__} rejected its options: {exc}"
-        ) from exc
-    if config.host:
-        _point(driver.connection, config)  # some drivers (DigitalOcean) drop host/port/secure
+            f"{config.name}: driver {cls.__name__} rejected its options: {problem}"
+        ) from None
+    if config.host:  # some drivers (DigitalOcean) drop host/port/secure
+        _point(driver.connection, config.host, config.port, config.secure)
     guard(driver)
     return driver
 
@@ -82,20 +97,20 @@ def _construct(cls: type, args: list[Any], kwargs: dict[str, Any]) -> Any:
         if "object.__new__()" not in str(exc):
             raise
     instance = cls.__new__(cls, *args)
-    instance.__init__(*args, **kwargs)
+    type(instance).__init__(instance, *args, **kwargs)
     return instance
 
 
 def _accepts(cls: type, name: str) -> bool:
     """Whether the driver's constructor takes `name` (most pass **kwargs to BaseDriver)."""
-    parameters = inspect.signature(cls.__init__).parameters.values()
+    parameters = inspect.signature(cls).parameters.values()
     return any(p.name == name or p.kind is p.VAR_KEYWORD for p in parameters)
 
 
-def _point(connection: Connection, config: LibcloudSourceConfig) -> None:
-    connection.host = config.host
-    connection.secure = 1 if config.secure else 0
-    connection.port = config.port or (443 if config.secure else 80)
+def _point(connection: Connection, host: str, port: int | None, secure: bool) -> None:
+    connection.host = host
+    connection.secure = 1 if secure else 0
+    connection.port = port or (443 if secure else 80)
     connection.connect()
 
 
@@ -118,11 +133,33 @@ def _read_only(request: Callable[..., Any]) -> Callable[..., Any]:
         *args: Any,
         **kwargs: Any,
     ) -> Any:
-        if method.upper() not in READ_METHODS:
-            raise ReadOnlyViolation(f"refused {method} {action}: Vigil only reads")
+        refusal = refused(method, action, params)
+        if refusal is not None:
+            raise ReadOnlyViolation(refusal)
         return request(action, params, data, headers, method, *args, **kwargs)
 
     return checked
+
+
+def refused(method: str, action: str, params: Any) -> str | None:
+    """Why a request may not be sent (None: it only reads)."""
+    if method.upper() not in READ_METHODS:
+        return f"refused {method} {action}: Vigil only reads"
+    operation = _operation(params)
+    if operation is not None:
+        verb = operation.rsplit(".", 1)[-1].lower()
+        if not verb.startswith(READ_ACTIONS):
+            return f"refused {operation} ({method} {action}): Vigil only reads"
+    return None
+
+
+def _operation(params: Any) -> str | None:
+    """The operation a query-string request names, if it names one."""
+    pairs = params.items() if isinstance(params, Mapping) else params or ()
+    for pair in pairs:
+        if isinstance(pair, tuple) and len(pair) == 2 and pair[0] in ACTION_PARAMS:
+            return str(pair[1])
+    return None
 
 
 def method(driver: Any, name: str, source: str, driver_name: str, what: str) -> Callable[..., Any]:
@@ -134,22 +171,36 @@ def method(driver: Any, name: str, source: str, driver_name: str, what: str) -> 
 
 
 @contextmanager
-def translated(source: str, driver_name: str, what: str) -> Iterator[None]:
-    """libcloud's errors as Vigil's: bad credentials are access denied, gaps are unknown."""
+def translated(
+    source: str, driver_name: str, what: str, secrets: Iterable[str] = ()
+) -> Iterator[None]:
+    """libcloud's errors as Vigil's: bad credentials are access denied, gaps are unknown.
+
+    Messages are redacted (`redact`): `secrets` are the source's credential values.
+    """
     try:
         yield
     except NotImplementedError as exc:
         raise CannotList(f"{source}: driver {driver_name} cannot list {what} ({exc})") from exc
-    except InvalidCredsError as exc:
-        raise AccessDeniedError(
-            f"{source}: {driver_name} rejected the credentials while listing {what}: {exc}"
-        ) from exc
-    except RateLimitReachedError as exc:
-        raise CollectError(
-            f"{source}: {driver_name} throttled {what}: {exc}", retryable=True
-        ) from exc
     except (BaseHTTPError, LibcloudError, OSError, ValueError, KeyError) as exc:
-        raise CollectError(
-            f"{source}: {driver_name} failed listing {what}: {type(exc).__name__}: {exc}",
-            retryable=True,
-        ) from exc
+        raise _collect_error(exc, f"{source}: {driver_name}", what, secrets) from None
+
+
+def _collect_error(exc: Exception, who: str, what: str, secrets: Iterable[str]) -> CollectError:
+    detail = redact(str(exc), secrets)
+    if isinstance(exc, InvalidCredsError):
+        return AccessDeniedError(f"{who} rejected the credentials while listing {what}: {detail}")
+    if isinstance(exc, RateLimitReachedError):
+        return CollectError(f"{who} throttled {what}: {detail}", retryable=True)
+    return CollectError(
+        f"{who} failed listing {what}: {type(exc).__name__}: {detail}", retryable=True
+    )
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` without URL query strings (keys, signatures) or any of the `secrets`."""
+    text = _QUERY_STRING.sub(f"?{REDACTED}", text)
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+    return text

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from collectors.base import Page
+from collectors.paging import chunked
 from vigil.errors import CollectError
 from vigil.model import Resource, Scope
 
-PAGE_SIZE = 500
 T = TypeVar("T")
 
 
@@ -122,8 +122,7 @@ def pages(
     _carry_forward(
         [r for r, o in zip(resources, outcomes, strict=True) if not o.observed], inventory
     )
-    for start in range(0, len(resources), PAGE_SIZE):
-        yield resources[start : start + PAGE_SIZE]
+    yield from chunked(resources)
 
 
 def _resource(scope: Scope, outcome: Outcome, provider: str) -> Resource:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable, Iterator
 from typing import ClassVar
+
+from pydantic import ValidationError
 
 from collectors.base import Page, SourceConfig
 from collectors.probes import dns as dns_probe
@@ -14,6 +17,7 @@ from collectors.probes.ports import HostPlan, merge_plans, probe_host
 from collectors.probes.tls import make_contexts, probe_tls
 from vigil.model import GLOBAL_REGION, ResourceType, Scope
 
+log = logging.getLogger(__name__)
 PROVIDER = "probe"
 CERTIFICATE, DNS_RECORD, SERVER = (
     ResourceType.CERTIFICATE.value,
@@ -87,7 +91,11 @@ class ProbeCollector:
         targets = {t.native_id: t for t in self.config.tls}
         for host in self._inventory_hosts(self.config.from_inventory.tls_ports):
             for port in self.config.from_inventory.tls_ports:
-                target = TlsTarget(host=host, port=port)
+                try:
+                    target = TlsTarget(host=host, port=port)
+                except ValidationError:  # inventory names are data anyone may write
+                    log.warning("not probing inventory host %r: not a host name", host)
+                    break
                 targets.setdefault(target.native_id, target)
         return list(targets.values())
 

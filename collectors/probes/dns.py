@@ -18,6 +18,7 @@ import dns.asyncquery
 import dns.exception
 import dns.message
 import dns.name
+import dns.nameserver
 import dns.rcode
 import dns.rdatatype
 import dns.resolver
@@ -35,7 +36,13 @@ class Unknown(CollectError):
 
 def system_resolvers() -> list[tuple[str, int]]:
     """The host's resolvers (/etc/resolv.conf), used when the source configures none."""
-    return [(address, 53) for address in dns.resolver.Resolver().nameservers]
+    found: list[tuple[str, int]] = []
+    for server in dns.resolver.Resolver().nameservers:
+        if isinstance(server, str):
+            found.append((server, 53))
+        elif isinstance(server, dns.nameserver.Do53Nameserver):  # plain DNS; not DoH/DoT
+            found.append((server.address, server.port))
+    return found
 
 
 async def probe_name(name: str, resolvers: Sequence[tuple[str, int]], timeout: float) -> Outcome:
@@ -113,7 +120,10 @@ async def _addresses(
 
 
 async def _query(
-    name: dns.name.Name, rdtype: int, resolvers: Sequence[tuple[str, int]], timeout: float
+    name: dns.name.Name,
+    rdtype: dns.rdatatype.RdataType,
+    resolvers: Sequence[tuple[str, int]],
+    timeout: float,
 ) -> tuple[dns.message.Message, str]:
     """Ask each resolver in turn until one gives a definitive answer."""
     failures: list[str] = []

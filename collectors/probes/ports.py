@@ -58,7 +58,7 @@ async def check_port(host: str, port: int, timeout: float) -> tuple[str, str]:
             _, writer = await asyncio.open_connection(host, port)
     except ConnectionRefusedError:
         return CLOSED, "connection refused"
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, UnicodeError) as exc:  # UnicodeError: an IDNA-invalid name
         return FILTERED, error_text(exc)
     writer.transport.abort()
     return OPEN, ""

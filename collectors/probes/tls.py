@@ -24,8 +24,8 @@ import ssl
 from dataclasses import dataclass
 from typing import Any
 
+from collectors.certs import certificate_attributes, verify_reason
 from collectors.probes.base import Outcome, error_text
-from collectors.probes.certs import certificate_attributes, verify_reason
 from collectors.probes.config import TlsTarget
 from vigil.errors import CollectError
 
@@ -76,19 +76,32 @@ async def probe_tls(target: TlsTarget, contexts: Contexts, timeout: float) -> Ou
     try:
         async with asyncio.timeout(timeout):
             seen = await _observe(target, contexts)
-    except (OSError, TimeoutError, StartTlsError) as exc:
+    except (OSError, TimeoutError, StartTlsError, UnicodeError) as exc:
+        # UnicodeError: a name IDNA cannot encode (a label over 63 characters); one bad
+        # target is that target's error, never the failure of every other target's probe.
         detail = exc.message if isinstance(exc, StartTlsError) else error_text(exc)
         return Outcome(target.native_id, target.sni, base, error=detail)
-    return Outcome(target.native_id, target.sni, {**base, **_attributes(seen)})
+    return Outcome(target.native_id, target.sni, {**base, **handshake_attributes(seen)})
 
 
-def _attributes(seen: Handshake) -> dict[str, Any]:
-    attributes = certificate_attributes(seen.chain) if seen.chain else {}
+def handshake_attributes(seen: Handshake) -> dict[str, Any]:
+    """The certificate's fields and the handshake's verdict.
+
+    A chain `cryptography` cannot read (malformed DER that OpenSSL let through) is an
+    observation, not a crash of the whole probe pass: its fields stay unknown and
+    `verify_detail` says why.
+    """
+    detail = seen.verify_detail
+    try:
+        attributes = certificate_attributes(seen.chain) if seen.chain else {}
+    except ValueError as exc:
+        attributes = {}
+        detail = "; ".join(filter(None, [detail, f"unreadable certificate: {exc}"]))
     attributes.update(
         tls_version=seen.tls_version,
         verified=seen.verified,
         verify_error=seen.verify_error,
-        verify_detail=seen.verify_detail,
+        verify_detail=detail,
     )
     return attributes
 

@@ -51,18 +51,8 @@ def _rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         base = {
             k: event[k] for k in ("at", "kind", "type", "native_id", "name", "source", "region")
         }
-        changes = event["changes"] or {}
-        if event["kind"] != "changed" or not changes:
-            rows.append(base | {"field": "", "old": "", "new": ""})
-            continue
-        for field, change in sorted(changes.items()):
-            old, new = change.get("old"), change.get("new")
-            rows.append(base | {"field": field, "old": _text(old), "new": _text(new)})
+        rows += ui.field_rows(base, event["changes"] if event["kind"] == "changed" else None)
     return rows
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
 
 
 if __name__ == "__main__":

@@ -114,7 +114,7 @@ def _detail(url: str, uid: str) -> None:
     st.title("Resource")
     st.code(row["name"] or row["native_id"], language=None)
     fields = ("uid", "type", "native_id", "source", "provider", "account", "region", "state")
-    identity = [{"field": f, "value": str(row[f])} for f in fields]
+    identity: list[dict[str, str | None]] = [{"field": f, "value": str(row[f])} for f in fields]
     identity += [
         {"field": f, "value": iso(row[f])} for f in ("first_seen", "last_seen", "deleted_at")
     ]
@@ -145,20 +145,8 @@ def _history_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per changed field (one per event when it carries no field changes)."""
     rows: list[dict[str, Any]] = []
     for event in events:
-        changes = event["changes"] or {}
-        base = {"at": event["at"], "kind": event["kind"]}
-        if not changes:
-            rows.append(base | {"field": "", "old": "", "new": ""})
-        for field, change in sorted(changes.items()):
-            rows.append(
-                base
-                | {"field": field, "old": _text(change.get("old")), "new": _text(change.get("new"))}
-            )
+        rows += ui.field_rows({"at": event["at"], "kind": event["kind"]}, event["changes"])
     return rows
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
 
 
 if __name__ == "__main__":

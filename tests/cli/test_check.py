@@ -151,3 +151,40 @@ def test_invalid_rule_pack_exits_2(vigil_cli: VigilCli, pack: str, expected: str
     result = vigil_cli("check")
     assert result.returncode == 2
     assert expected in result.stderr
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        '{"version": 4,\n "resources": [\n}',  # not JSON
+        '{"version": 4, "resources": [{"type": "aws_instance", "instances": ["i-1"]}]}',
+    ],
+)
+def test_bad_terraform_state_exits_2_before_the_database_exists(
+    vigil_cli: VigilCli, state: str
+) -> None:
+    (vigil_cli.cwd / "bad.tfstate").write_text(state)
+    (vigil_cli.cwd / "vigil.yaml").write_text(
+        "rules:\n  params:\n    drift.missing: {state_files: [bad.tfstate]}\n"
+    )
+    result = vigil_cli("check")
+    assert result.returncode == 2, result.stderr
+    assert "bad.tfstate" in result.stderr and "Traceback" not in result.stderr
+    assert not vigil_cli.database_path.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--match", "no-equals-sign"], "is not label=value"),
+        (["--expires", "0s"], "longer than 0s"),
+    ],
+)
+def test_silence_add_checks_every_argument_before_the_database(
+    vigil_cli: VigilCli, args: list[str], expected: str
+) -> None:
+    options = {"--rule": "cert.expired", "--reason": "x", "--expires": "1d"}
+    options.update(zip(args[::2], args[1::2], strict=True))
+    result = vigil_cli("silence", "add", *(part for pair in options.items() for part in pair))
+    assert result.returncode == 2 and expected in result.stderr
+    assert not vigil_cli.database_path.exists()

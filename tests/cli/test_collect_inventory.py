@@ -147,3 +147,13 @@ def _delete_one_detached_volume(region: str, endpoint_url: str) -> str:
             return str(volume["VolumeId"])
     volume = ec2.create_volume(AvailabilityZone=f"{region}a", Size=1)
     raise AssertionError(f"no detached volume in {region}; made {volume['VolumeId']}")
+
+
+@pytest.mark.parametrize("option", ["--since", "--until"])
+def test_changes_with_a_bad_time_exits_2_before_the_database_exists(
+    vigil_cli: VigilCli, option: str
+) -> None:
+    result = vigil_cli("changes", option, "yesterday")
+    assert result.returncode == 2
+    assert "not an ISO 8601 time" in result.stderr
+    assert not vigil_cli.database_path.exists()

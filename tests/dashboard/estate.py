@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import chain
 
 from storage.db import Database
 from storage.findings import FindingStore
@@ -92,6 +93,10 @@ def _collect(db: Database, at: datetime, resources: Iterable[Resource]) -> None:
         run = reconciler.start(scope)
         reconciler.add_page(run, items)
         reconciler.complete(run)
+    # Snapshots were collected too, and there are none: that is what makes a disk unbacked.
+    disk = next(r for r in chain.from_iterable(by_scope.values()) if r.type == "disk")
+    snapshots = Scope(disk.source, disk.provider, disk.account, disk.region, "snapshot")
+    reconciler.complete(reconciler.start(snapshots))
 
 
 def seed(db: Database, now: datetime | None = None) -> Estate:

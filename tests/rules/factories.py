@@ -224,9 +224,10 @@ def view(
     now: datetime = NOW,
     **options: Any,
 ) -> InventoryView:
-    """A view of `resources`; by default every type present (and server) has a complete scope."""
+    """A view of `resources`; by default every type present (and server, snapshot) has a
+    complete scope."""
     if scopes is None:
-        types = {r.type for r in resources} | {"server"}
+        types = {r.type for r in resources} | {"server", "snapshot"}
         scopes = [scope_state(t, region=r) for t in types for r in (REGION, "global")]
     recorded = list(changes or [])
     return InventoryView.build(

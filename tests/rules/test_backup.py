@@ -7,7 +7,17 @@ from datetime import timedelta
 import pytest
 
 from rules.backup import BackupMissing, BackupStale
-from tests.rules.factories import NOW, database, disk, evaluate, iso, one, snapshot, view
+from tests.rules.factories import (
+    NOW,
+    database,
+    disk,
+    evaluate,
+    iso,
+    one,
+    scope_state,
+    snapshot,
+    view,
+)
 from vigil.model import Severity
 
 MISSING = BackupMissing()
@@ -106,3 +116,12 @@ def test_database_with_old_restore_point_is_stale() -> None:
 
 def test_no_backup_at_all_is_missing_not_stale() -> None:
     assert evaluate(STALE, view(disk())) == []
+
+
+def test_no_backup_is_not_inferred_before_snapshots_were_ever_collected() -> None:
+    # The snapshot scope never completed (access denied): unknown, not "no snapshots".
+    scopes = [scope_state("disk"), scope_state("snapshot", status="failed", last_complete=None)]
+    assert evaluate(MISSING, view(disk(), scopes=scopes)) == []
+    db = database(backup_retention_days=0)
+    off = one(evaluate(MISSING, view(db, scopes=[scope_state("database")])))
+    assert "switched off" in off.title  # read from the database itself: still judged

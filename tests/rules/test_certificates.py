@@ -109,3 +109,18 @@ def test_several_problems_are_one_finding() -> None:
     cert = certificate(verified=False, verify_error="expired chain", key_size=1024)
     found = one(evaluate(INVALID, view(cert)))
     assert len(found.evidence["problems"]) == 2
+
+
+def test_expiry_written_with_an_offset_is_reported_in_utc() -> None:
+    # 2026-11-10 01:30 at +02:00 is 2026-11-09 23:30 UTC: titles print times with a Z.
+    cert = certificate(expires_in=timedelta(days=200))
+    cert.attributes["not_after"] = "2026-11-10T01:30:00+02:00"
+    found = one(evaluate(CertificateExpiring(), view(cert)))
+    assert "valid until 2026-11-09 23:30Z" in found.detail
+    assert found.evidence["not_after"] == "2026-11-09T23:30:00+00:00"
+
+
+def test_expired_probe_certificate_is_reported_once_as_expired_not_also_invalid() -> None:
+    cert = certificate(expires_in=timedelta(days=-3), verified=False, verify_error="expired")
+    assert evaluate(INVALID, view(cert)) == []
+    assert one(evaluate(EXPIRED, view(cert))).severity is Severity.CRITICAL

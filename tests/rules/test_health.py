@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from rules.health import CollectorFailing
+from rules.view import ScopeState
 from tests.rules.factories import NOW, evaluate, one, scope_state, view
 from vigil.model import Severity
 
@@ -55,3 +57,28 @@ def test_first_run_in_progress_is_not_failing_yet() -> None:
 def test_scopes_of_sources_no_longer_configured_are_ignored() -> None:
     gone = scope_state("server", status="failed", last_complete=None, source="old-source")
     assert evaluate(FAILING, view(scopes=[gone], sources=frozenset({"aws-test"}))) == []
+
+
+def _plan_failure(started_minutes_ago: int) -> ScopeState:
+    """The pseudo-scope `vigil collect` records when a source cannot be planned."""
+    base = scope_state("*", status="failed", last_complete=None, error="cannot list regions")
+    return replace(
+        base,
+        scope_key="aws-test/*/*/*",
+        account="*",
+        region="*",
+        started_at=NOW - timedelta(minutes=started_minutes_ago),
+    )
+
+
+def test_a_plan_failure_is_failing_until_the_source_completes_a_scope_again() -> None:
+    failing = one(evaluate(FAILING, view(scopes=[_plan_failure(30)])))
+    assert failing.resource_uid == "scope:aws-test/*/*/*"
+    # It failed 30 minutes ago, and a scope of the source completed 10 minutes ago.
+    recovered = view(scopes=[_plan_failure(30), scope_state("server")])
+    assert evaluate(FAILING, recovered) == []
+
+
+def test_a_plan_failure_after_the_last_completion_still_counts() -> None:
+    inventory = view(scopes=[_plan_failure(5), scope_state("server")])
+    assert one(evaluate(FAILING, inventory)).resource_uid == "scope:aws-test/*/*/*"

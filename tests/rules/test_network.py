@@ -118,3 +118,16 @@ def test_port_exposed_counts_host_listeners_beyond_loopback() -> None:
     ]
     host = server(listening_ports=listeners, allowed_ports=[22])
     assert one(evaluate(EXPOSED, view(host))).evidence["forbidden"] == [5432]
+
+
+def test_ports_given_as_text_are_judged_like_numbers() -> None:
+    entry = permission("tcp", 20, 25) | {"from_port": "20", "to_port": "25"}
+    found = one(open_port(entry))
+    assert found.evidence["ports"] == [22]
+    assert "tcp ports 20-25 from 0.0.0.0/0" in found.detail
+
+
+def test_a_negative_from_port_means_every_port() -> None:
+    found = one(open_port(permission("tcp", -1, -1)))
+    assert found.severity is Severity.HIGH and 3389 in found.evidence["ports"]
+    assert "tcp all ports from 0.0.0.0/0" in found.detail

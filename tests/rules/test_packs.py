@@ -113,6 +113,11 @@ def test_missing_pack_is_an_input_error(tmp_path: Path) -> None:
         ),
         ({"not": {"tag": "env", "exists": True}}, False),
         ({"attribute": "volume_type", "gt": 1}, False),
+        ({"attribute": "encrypted", "equals": 1}, False),  # true is not 1
+        ({"attribute": "iops", "equals": False}, False),  # 0 is not false
+        ({"attribute": "iops", "in": [False]}, False),
+        ({"attribute": "nested", "contains": ["depth"]}, False),  # no crash on a list
+        ({"attribute": "nested", "contains": "depth"}, True),
     ],
 )
 def test_condition_operators(condition: dict, expected: bool) -> None:
@@ -123,6 +128,8 @@ def test_condition_operators(condition: dict, expected: bool) -> None:
         volume_type="gp2",
         attached_to=["i-1"],
         nested={"depth": 2},
+        encrypted=True,
+        iops=0,
         tags={"env": "prod"},
     )
     assert compile_condition(condition)(volume) is expected

@@ -183,3 +183,22 @@ def test_state_of_another_version_is_an_input_error(tmp_path: Path) -> None:
 def test_glob_matching_nothing_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no Terraform state file matches"):
         evaluate(MISSING, view(), state_files=[str(tmp_path / "*.tfstate")])
+
+
+@pytest.mark.parametrize("instance", ['"i-1"', '{"attributes": ["id", "i-1"]}'])
+def test_malformed_instance_is_an_input_error_not_a_crash(tmp_path: Path, instance: str) -> None:
+    path = tmp_path / "odd.tfstate"
+    path.write_text(
+        '{"version": 4, "resources": [{"type": "aws_instance", "name": "web", '
+        f'"instances": [{instance}]}}]}}'
+    )
+    with pytest.raises(InputError, match="instance 0 of aws_instance.web") as caught:
+        parse_state(str(path))
+    assert str(path) in caught.value.message
+
+
+def test_both_rules_check_their_state_files_before_any_evaluation(tmp_path: Path) -> None:
+    params = Unmanaged.params_model.model_validate({"state_files": [str(tmp_path / "gone")]})
+    for rule in (Unmanaged(), Missing()):
+        with pytest.raises(InputError, match="cannot read the Terraform state"):
+            rule.check_inputs(params)

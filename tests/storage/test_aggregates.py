@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
 
 from storage import aggregates, queries
 from storage.aggregates import FindingFilter, InventoryQuery
@@ -62,8 +61,9 @@ def test_certificates_and_health(db: Database) -> None:
     soon = aggregates.certificates(db, estate.now, within_days=30)
     assert [round(c["days_left"]) for c in soon] == [-2, 5, 20]
     (health,) = aggregates.source_health(db)
-    assert (health.scopes, health.scopes_ok) == (5, 4)  # four collected types, and the failed one
-    assert health.score == round(100 * (1 - health.affected / health.resources) * 4 / 5)
+    # five collected types (snapshots among them, none found), and the failed one
+    assert (health.scopes, health.scopes_ok) == (6, 5)
+    assert health.score == round(100 * (1 - health.affected / health.resources) * 5 / 6)
 
 
 def test_findings_page_matches_the_store(db: Database) -> None:
@@ -73,12 +73,3 @@ def test_findings_page_matches_the_store(db: Database) -> None:
     assert [r["fingerprint"] for r in page.rows] == [f.fingerprint for f in store]
     owned = aggregates.findings_page(db, FindingFilter(owner="team-a"))
     assert [r["native_id"] for r in owned.rows] == ["sg-open"]
-
-
-def test_changes(db: Database) -> None:
-    estate = seed(db)
-    since = estate.now - timedelta(days=7)
-    page = aggregates.recent_changes(db, since, kinds=("deleted",))
-    assert [r["native_id"] for r in page.rows] == ["i-0011"]
-    per_day = aggregates.changes_per_day(db, since)
-    assert sum(n for _, _, n in per_day) == len(list(queries.changes(db, since=since)))

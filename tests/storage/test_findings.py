@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Connection
 
 from storage.db import Database
-from storage.findings import FindingQuery, FindingStore, Transition, TransitionKind, findings_table
+from storage.findings import (
+    FindingQuery,
+    FindingStore,
+    StoredFinding,
+    Transition,
+    TransitionKind,
+    findings_table,
+)
 from storage.reconcile import Reconciler
 from tests.factories import resource, scope
 from vigil.check import run_check
@@ -58,6 +65,8 @@ class Estate:
         self.db = db
         self.clock = Clock()
         self.reconciler = Reconciler(db, clock=self.clock)
+        # Snapshots were collected and there are none: backup.missing judges only then.
+        self.scan(SNAPSHOTS)
 
     def scan(self, target: Scope, *resources: Resource, fail: bool = False) -> None:
         self.clock.tick()
@@ -125,6 +134,33 @@ def test_failed_scope_keeps_status_even_when_the_rule_no_longer_fires(db: Databa
     assert estate.status("backup.missing", volume.uid) is FindingStatus.OPEN
     estate.scan(DISKS, volume)
     assert kinds(estate.check()) == ["resolved"]
+
+
+def test_a_frozen_resolved_finding_keeps_when_it_resolved(db: Database) -> None:
+    estate, volume = Estate(db), disk()
+    estate.scan(DISKS, volume)
+    estate.check()
+    estate.scan(SNAPSHOTS, snapshot_of(volume))
+    estate.check()
+    resolved = _stored(db, "backup.missing", volume.uid)
+    assert resolved.status is FindingStatus.RESOLVED
+    # The disk's scope fails, then the snapshot disappears: the rule fires again, but on
+    # partial knowledge the finding stays resolved, as of when it resolved.
+    estate.scan(DISKS, fail=True)
+    estate.scan(SNAPSHOTS)
+    assert kinds(estate.check()) == []
+    again = _stored(db, "backup.missing", volume.uid)
+    assert again.status is FindingStatus.RESOLVED
+    assert again.resolved_at == resolved.resolved_at
+    assert again.last_seen == resolved.last_seen
+
+
+def _stored(db: Database, rule: str, resource_uid: str) -> StoredFinding:
+    wanted = fingerprint(rule, resource_uid)
+    (found,) = [
+        f for f in FindingStore(db).findings(FindingQuery(statuses=())) if f.fingerprint == wanted
+    ]
+    return found
 
 
 def test_silence_then_expiry(db: Database) -> None:

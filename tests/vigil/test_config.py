@@ -104,6 +104,13 @@ BAD_CONFIGS = {
         4,
         "greater than or equal to 1",
     ),
+    "impossible date": (
+        "metrics:\n  listen: 127.0.0.1:9464\nreports:\n  organization: 2026-02-30\n",
+        4,
+        "day is out of range for month",
+    ),
+    "python tag": ("reports:\n  organization: !!python/object:os.system x\n", 2, "constructor"),
+    "list as a key": ("reports:\n  ? [a, b]\n  : 1\n", 2, "mapping key must be a plain value"),
     "unknown rule id": ("rules:\n  disable: [drift.chnaged]\n", 2, "unknown rule 'drift.chnaged'"),
     "bad rule param": (
         "rules:\n  params:\n    cert.expiring: {warn_days: soon}\n",
@@ -157,3 +164,23 @@ def test_init_writes_example_and_refuses_to_overwrite(vigil_cli: VigilCli) -> No
     again = vigil_cli("init")
     assert again.returncode == 2
     assert "--force" in again.stderr
+
+
+@pytest.mark.parametrize("case", ["impossible date", "python tag"])
+def test_bad_yaml_values_exit_2_without_a_traceback(vigil_cli: VigilCli, case: str) -> None:
+    text, _, expected = BAD_CONFIGS[case]
+    write(vigil_cli.cwd, text)
+    result = vigil_cli("findings")
+    assert result.returncode == 2
+    assert expected in result.stderr and "Traceback" not in result.stderr
+    assert not vigil_cli.database_path.exists()
+
+
+def test_malformed_database_url_exits_2_without_printing_its_password(
+    vigil_cli: VigilCli,
+) -> None:
+    for url in ("postgresql://vigil:hunter2@db:notaport/vigil", "postgresql//vigil:hunter2@db/x"):
+        result = vigil_cli("findings", env={"VIGIL_DATABASE_URL": url})
+        assert result.returncode == 2, result.stderr
+        assert "invalid database URL" in result.stderr
+        assert "hunter2" not in result.stderr + result.stdout

@@ -177,6 +177,24 @@ def test_cron_weekdays_count_from_sunday_as_crontab_does() -> None:
     assert weekend is not None and weekend.strftime("%A") == "Saturday"
 
 
+@pytest.mark.parametrize(
+    ("weekdays", "expected"),
+    [
+        ("*/2", ["Sunday", "Tuesday", "Thursday", "Saturday"]),
+        ("1-5/2", ["Monday", "Wednesday", "Friday"]),
+        ("3/2", ["Wednesday", "Friday"]),
+    ],
+)
+def test_cron_weekday_steps_count_from_sunday_too(weekdays: str, expected: list[str]) -> None:
+    trigger = cron_trigger(f"0 3 * * {weekdays}", None)
+    fired, moment = set(), T0
+    for _ in range(14):
+        moment = trigger.get_next_fire_time(None, moment + timedelta(seconds=1))
+        assert moment is not None
+        fired.add(moment.strftime("%A"))
+    assert sorted(fired) == sorted(expected)
+
+
 @pytest.mark.slow
 def test_bad_schedule_is_refused_with_file_line_and_exit_2(vigil_cli: Any) -> None:
     (vigil_cli.cwd / "vigil.yaml").write_text(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 import yaml
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -122,6 +123,21 @@ def test_scrape_serves_the_cache_without_touching_the_database(sqlite_db: Databa
     # ...and after the next refresh, the new state.
     collector.refresh()
     assert value(scrape(collector)["vigil_resources"], type="server") == 50
+
+
+def test_a_database_error_keeps_the_last_values_and_counts_an_error(
+    sqlite_db: Database,
+) -> None:
+    seed(sqlite_db)
+    collector = VigilCollector(sqlite_db)
+    collector.refresh()
+    with sqlite_db.begin() as conn:  # what a broken or replaced database looks like
+        conn.execute(sa.text("DROP TABLE resources"))
+    collector.refresh()  # raised OperationalError, which killed the daemon's refresher thread
+    families = scrape(collector)
+    assert value(families["vigil_resources"], type="server", region="us-east-1") == 3
+    assert collector.refresh_errors == 1
+    assert value(families["vigil_exporter_refresh_errors"]) == 1
 
 
 def test_label_cardinality_does_not_grow_with_resources(sqlite_db: Database) -> None:

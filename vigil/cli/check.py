@@ -47,9 +47,10 @@ def check_command(
     """
     app_state = state(ctx)
     config = app_state.config()
+    engine = use_case.prepare_engine(config)  # bad packs or state files: exit 2, no database
     db = app_state.database()
     hook = None if no_notify else notify.outbox_hook(config)
-    result = use_case.run_check(db, config, on_transitions=hook)
+    result = use_case.run_check(db, config, engine=engine, on_transitions=hook)
     console = Console(soft_wrap=True)
     print_summary(result, console)
     if hook is not None and config is not None:

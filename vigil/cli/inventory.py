@@ -78,12 +78,10 @@ def changes_command(
     filters = queries.InventoryFilter(
         types=tuple(type_ or ()), sources=tuple(source or ()), include_deleted=True
     )
+    # Parsed before the database is opened: a bad time is exit 2 and creates nothing.
+    start, end = parse_time_option(since), parse_time_option(until, end=True)
     events = queries.changes(
-        state(ctx).database(),
-        since=parse_time_option(since),
-        until=parse_time_option(until, end=True),
-        filters=filters,
-        kinds=tuple(kind or ()),
+        state(ctx).database(), since=start, until=end, filters=filters, kinds=tuple(kind or ())
     )
     render(
         (e.to_dict() for e in events),

@@ -10,10 +10,10 @@ from typing import Annotated
 import typer
 
 from vigil.cli.state import AppState, state
-from vigil.config import VigilConfig
+from vigil.config import VigilConfig, resolve_database_url
 from vigil.daemon import STOP_BUDGET, Daemon, install_signal_handlers
 from vigil.errors import ConfigError
-from vigil.logs import LogFormat, secrets_of, setup_logging
+from vigil.logs import LogFormat, database_secrets, secrets_of, setup_logging
 from vigil.yamlsource import load_yaml
 
 log = logging.getLogger("vigil.run")
@@ -51,7 +51,8 @@ def run_command(
     app_state = state(ctx)
     config = app_state.require_config()
     _check_schedule_sources(app_state, config)
-    setup_logging(log_format, level=level, secrets=secrets_of(config))
+    secrets = [*secrets_of(config), *database_secrets(resolve_database_url(config))]
+    setup_logging(log_format, level=level, secrets=secrets)
     daemon = Daemon(app_state.database(), config)
     install_signal_handlers(daemon)
     daemon.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -65,8 +66,11 @@ def add_command(
         duration = parse_duration(expires)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--expires") from None
+    if duration <= timedelta(0):
+        raise typer.BadParameter("a silence must last longer than 0s", param_hint="--expires")
     if not reason.strip():
         raise typer.BadParameter("give a reason", param_hint="--reason")
+    labels = _labels(match)  # every argument is checked before the database is opened
     _known_rule(ctx, rule)
     now = utcnow()
     silence = FindingStore(state(ctx).database()).add_silence(
@@ -76,7 +80,7 @@ def add_command(
         expires_at=now + duration,
         now=now,
         resource_uid=resource,
-        labels=_labels(match),
+        labels=labels,
     )
     typer.echo(f"silence {silence.id} added; it applies from the next `vigil check`")
 

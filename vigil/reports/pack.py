@@ -152,7 +152,8 @@ def _seal(
 ) -> PackResult:
     public = signing_key.public_key() if signing_key else None
     with db.begin() as conn:
-        previous = report_packs.latest(conn)
+        latest = report_packs.latest(conn)
+        previous = latest.manifest_sha256 if latest else None
         manifest = {
             "format": PACK_FORMAT,
             "vigil_version": __version__,
@@ -160,7 +161,7 @@ def _seal(
             "parameters": report.params.to_dict(),
             "summary": report.totals(),
             "files": files,
-            "previous_manifest_sha256": previous.manifest_sha256 if previous else None,
+            "previous_manifest_sha256": previous,
             "signing_key": _key_block(public) if public else None,
         }
         body = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
@@ -175,16 +176,14 @@ def _seal(
         report_packs.record(
             conn,
             manifest_sha256=digest,
-            previous_sha256=manifest["previous_manifest_sha256"],
+            previous_sha256=previous,
             created_at=now,
             file_name=out.name,
             key_id=key_id(public) if public else None,
         )
         # Moved into place inside the transaction: if the move fails, the link is not kept.
         staging.replace(out)
-    return PackResult(
-        out, digest, manifest["previous_manifest_sha256"], files, key_id(public) if public else None
-    )
+    return PackResult(out, digest, previous, files, key_id(public) if public else None)
 
 
 def _key_block(public: Ed25519PublicKey) -> dict[str, str]:
@@ -233,6 +232,9 @@ def verify_pack(
         except ValueError as exc:
             result.problems.append(f"{MANIFEST} is not valid JSON: {exc}")
             return result
+        if not _well_formed(manifest, result):
+            return result
+        _check_duplicates(archive, result)
         _check_files(archive, names, manifest, result)
         _check_signature(archive, names, body, manifest, trusted_key, result)
     _check_chain(manifest, result, db, previous)
@@ -248,6 +250,35 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
         raise InputError(
             "not a zip file", path=str(path), fix="pass a pack made by `vigil report pack`"
         ) from None
+
+
+def _well_formed(manifest: Any, result: Verification) -> bool:
+    """Whether the manifest has the shape a pack's has (an edited one may not)."""
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    entries_ok = isinstance(files, list) and all(
+        isinstance(e, dict) and isinstance(e.get("path"), str) for e in files
+    )
+    if not entries_ok:
+        result.problems.append(
+            f"{MANIFEST} is not a pack manifest: it needs a `files` list of entries "
+            "with a `path` and a `sha256`"
+        )
+        return False
+    if manifest.get("signing_key") is not None and not isinstance(manifest["signing_key"], dict):
+        result.problems.append(f"{MANIFEST} is not a pack manifest: `signing_key` is malformed")
+        return False
+    return True
+
+
+def _check_duplicates(archive: zipfile.ZipFile, result: Verification) -> None:
+    # A zip may hold two entries under one name: the checks here read the last, an unzip
+    # tool may extract the first. A pack never has two, so either could be a substitute.
+    counts: dict[str, int] = {}
+    for name in archive.namelist():
+        counts[name] = counts.get(name, 0) + 1
+    for name, count in sorted(counts.items()):
+        if count > 1:
+            result.problems.append(f"duplicate file: {name} is in the pack {count} times")
 
 
 def _check_files(

@@ -6,6 +6,8 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from collectors.aws import AwsCollector, service_semaphore
 from collectors.base import Collector
 from tests.collectors.aws.factories import ACCOUNT, collect, run_instances, source
@@ -83,3 +85,11 @@ def test_service_concurrency_bounds_scopes_in_flight(
     same = service_semaphore("bounded", "ec2", REGIONS[0], 1)
     assert same is service_semaphore("bounded", "ec2", REGIONS[0], 1)
     assert same is not service_semaphore("bounded", "ec2", REGIONS[1], 1)
+
+
+@pytest.mark.parametrize("role_arn", ["VigilReadOnly", "arn:aws:iam::role/VigilReadOnly"])
+def test_a_role_arn_that_is_not_an_arn_is_a_config_error(moto: str, role_arn: str) -> None:
+    """The account is read from the ARN: a bare name must not reach plan (an IndexError there
+    would stop the whole collection pass, every source with it)."""
+    with pytest.raises(ValueError, match="is not a role ARN; write it as arn:aws:iam::"):
+        source(moto, role_arn=role_arn)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collectors.aws import AwsCollector, route53
+from collectors.aws.guard import called_operations, reset_called_operations
 from tests.collectors.aws.factories import ORIGIN, collect, payload, scope, seed_client, source
 
 ZONE = {"Id": "/hostedzone/Z0EXAMPLE", "Name": "example.com."}
@@ -90,3 +91,16 @@ def test_zones_are_global_with_tags_and_counts(moto: str) -> None:
     assert resource.region == "global"
     assert resource.tags == {"team": "platform"}
     assert resource.attributes["record_count"] == 5
+
+
+def test_record_scopes_do_not_read_zone_tags(moto: str) -> None:
+    """Records carry no tags: their scope needs neither the calls nor the permission."""
+    _zone_with_records(moto, "quiet.example.com.", 2)
+    reset_called_operations()
+
+    records = collect(AwsCollector(source(moto)), scope("dns_record", region="global"))
+
+    assert {r.name for r in records} >= {"quiet.example.com."}
+    called = called_operations()
+    assert ("route53", "ListResourceRecordSets") in called
+    assert ("route53", "ListTagsForResources") not in called

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from collectors.hosts.config import HostsSourceConfig
@@ -16,7 +19,13 @@ from collectors.hosts.facts import (
     parse_ss,
     split_address,
 )
-from collectors.hosts.ssh import commands, facts_from_outputs, script, split_sections
+from collectors.hosts.ssh import (
+    certificate_command,
+    commands,
+    facts_from_outputs,
+    script,
+    split_sections,
+)
 
 DF = """Filesystem     Type     1-blocks        Used   Available Capacity Mounted on
 /dev/vda       ext4 270553174016 27475062784 81469231104      26% /
@@ -147,3 +156,27 @@ def test_a_failed_command_fails_its_group_with_the_command_and_message() -> None
     outputs = {"ss": Output("ss -Htlnp", 127, "sh: 1: ss: not found")}
     facts = facts_from_outputs(outputs, config)
     assert facts.failed["ports"] == "`ss -Htlnp` failed (exit 127): sh: 1: ss: not found"
+
+
+def test_certificate_command_never_lets_a_key_through_after_a_truncated_certificate(
+    tmp_path: Path,
+) -> None:
+    """The real find + awk on real files: an unclosed CERTIFICATE block ends with its file."""
+    (tmp_path / "a-truncated.pem").write_text("-----BEGIN CERTIFICATE-----\nAAAA\n")
+    (tmp_path / "b-combined.pem").write_text(
+        "-----BEGIN PRIVATE KEY-----\nTHE-PRIVATE-KEY\n-----END PRIVATE KEY-----\n"
+        "-----BEGIN CERTIFICATE-----\nBBBB\n-----END CERTIFICATE-----\n"
+        "-----BEGIN CERTIFICATE-----\nCCCC\n-----BEGIN RSA PRIVATE KEY-----\nTHE-RSA-KEY\n"
+    )
+    ran = subprocess.run(
+        ["sh", "-c", certificate_command([str(tmp_path)], 1)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "PRIVATE" not in ran.stdout
+    assert "THE-PRIVATE-KEY" not in ran.stdout and "THE-RSA-KEY" not in ran.stdout
+    files = {Path(f.path).name: f.pem_blocks for f in parse_certificate_dump(ran.stdout)}
+    assert files == {
+        "b-combined.pem": [b"-----BEGIN CERTIFICATE-----\nBBBB\n-----END CERTIFICATE-----"]
+    }

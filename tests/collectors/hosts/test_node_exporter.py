@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -113,3 +114,35 @@ def test_the_real_node_exporter(real_exporter: int) -> None:
     assert server.attributes["kernel"] == os.uname().release
     root = next(d for d in found["disk"] if d.attributes["mountpoint"] == "/")
     assert root.attributes["size_bytes"] > root.attributes["used_bytes"] > 0
+
+
+@pytest.fixture
+def not_http() -> Iterator[int]:
+    """A port where something other than an HTTP server answers (an SSH banner)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+
+    threading.Thread(target=answer, daemon=True).start()
+    yield int(listener.getsockname()[1])
+    listener.close()
+
+
+def test_a_port_that_is_not_http_fails_the_scope_as_a_collect_error(not_http: int) -> None:
+    with pytest.raises(CollectError, match=r"db-1: cannot scrape node_exporter .* no HTTP answer"):
+        collect(exporter_source(not_http))
+
+
+def test_a_url_with_a_password_is_never_quoted(recorded_exporter: int) -> None:
+    url = f"http://vigil:hunter2-secret@127.0.0.1:{recorded_exporter}/metrics"
+    with pytest.raises(CollectError, match="cannot scrape node_exporter") as raised:
+        collect(exporter_source(recorded_exporter, node_exporter={"url": url}))
+    assert "hunter2-secret" not in raised.value.message
+    assert f"127.0.0.1:{recorded_exporter}/metrics" in raised.value.message

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+from libcloud.compute.base import Node, StorageVolume
+from libcloud.compute.types import NodeState
 
 from collectors.libcloud import LibcloudCollector, LibcloudSourceConfig
-from collectors.libcloud.drivers import build_dns
+from collectors.libcloud.compute import Origin, normalize_volume
+from collectors.libcloud.drivers import build_compute, build_dns, refused
 from tests.fixtures.libcloud_api import DO_TOKEN, OS_PASSWORD, OS_USER, FakeCloud
 from vigil.errors import AccessDeniedError, CollectError, ReadOnlyViolation
 from vigil.model import Resource
@@ -137,6 +141,9 @@ def test_openstack_volumes_and_snapshots(fake_cloud: FakeCloud) -> None:
     assert disk.tags == {"backup": "required"}
     snapshot = collect(config, "snapshot")["cs-1"]
     assert snapshot.attributes["source_uid"] == disk.uid
+    # OpenStack writes "2026-01-03T00:00:00.000000" (no zone): normalized like every source
+    assert snapshot.attributes["started_at"] == "2026-01-03T00:00:00Z"
+    assert disk.attributes["created_at"] == "2026-01-02T03:04:05Z"
 
 
 def test_openstack_security_groups_keep_rule_direction(fake_cloud: FakeCloud) -> None:
@@ -171,6 +178,83 @@ def test_writes_are_refused_before_they_are_sent(fake_cloud: FakeCloud) -> None:
     assert fake_cloud.requests == []
 
 
+def query_api_config(cloud: FakeCloud, driver: str, **settings: Any) -> LibcloudSourceConfig:
+    """A query-string API (EC2 style, CloudStack) pointed at the loopback server."""
+    base = {
+        "name": driver,
+        "driver": driver,
+        "key": "${T_QUERY_KEY}",
+        "secret": "${T_QUERY_SECRET}",
+        "host": "127.0.0.1",
+        "port": urlparse(cloud.base).port,
+        "secure": False,
+        "timeout": 5,
+    }
+    return LibcloudSourceConfig.model_validate({**base, **settings})
+
+
+@pytest.mark.parametrize(
+    ("driver", "settings", "operation"),
+    [
+        ("ec2", {}, "TerminateInstances"),
+        ("cloudstack", {"options": {"path": "/client/api"}}, "destroyVirtualMachine"),
+    ],
+)
+def test_query_string_writes_sent_as_get_are_refused(
+    fake_cloud: FakeCloud,
+    monkeypatch: pytest.MonkeyPatch,
+    driver: str,
+    settings: dict[str, Any],
+    operation: str,
+) -> None:
+    """EC2-style and CloudStack APIs send deletions as GET: the operation name decides."""
+    monkeypatch.setenv("T_QUERY_KEY", "query-api-key")
+    monkeypatch.setenv("T_QUERY_SECRET", "query-api-secret")
+    compute = build_compute(query_api_config(fake_cloud, driver, **settings))
+    node = Node("i-1", "web", NodeState.RUNNING, [], [], compute)
+    fake_cloud.requests.clear()
+    with pytest.raises(ReadOnlyViolation, match=f"refused {operation}"):
+        compute.destroy_node(node)
+    assert fake_cloud.requests == []
+
+
+def test_query_string_reads_pass_the_guard() -> None:
+    assert refused("GET", "/", {"Action": "DescribeInstances"}) is None
+    assert refused("GET", "/client/api", {"command": "listVirtualMachines"}) is None
+    assert refused("GET", "/", [("api_action", "linode.list")]) is None
+    assert refused("GET", "/", {"action": "QUERYZONES"}) is None
+    assert refused("GET", "/", [("api_action", "linode.delete")]) is not None
+    assert refused("GET", "/", {"action": "DELETEZONE"}) is not None
+
+
+def test_connection_errors_never_quote_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """requests' errors quote the URL; CloudStack signs with its apiKey in the query string."""
+    monkeypatch.setenv("T_QUERY_KEY", "cloudstack-api-key-123")
+    monkeypatch.setenv("T_QUERY_SECRET", "cloudstack-secret-456")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    config = LibcloudSourceConfig.model_validate(
+        {
+            "name": "cs",
+            "driver": "cloudstack",
+            "key": "${T_QUERY_KEY}",
+            "secret": "${T_QUERY_SECRET}",
+            "host": "127.0.0.1",
+            "port": closed_port,
+            "secure": False,
+            "timeout": 5,
+            "options": {"path": "/client/api"},
+        }
+    )
+    with pytest.raises(CollectError, match="cloudstack failed listing nodes") as raised:
+        collect(config, "server")
+    message = raised.value.message
+    assert "/client/api" in message  # still says where it failed
+    for leak in ("cloudstack-api-key-123", "cloudstack-secret-456", "apiKey", "signature"):
+        assert leak not in message
+
+
 def test_plan_only_has_dns_types_with_a_dns_driver(fake_cloud: FakeCloud) -> None:
     types = {s.type for s in LibcloudCollector(os_config(fake_cloud)).plan()}
     assert types == {"server", "disk", "snapshot", "security_group"}
@@ -179,3 +263,17 @@ def test_plan_only_has_dns_types_with_a_dns_driver(fake_cloud: FakeCloud) -> Non
 def test_unknown_driver_is_a_config_error() -> None:
     with pytest.raises(ValueError, match="unknown libcloud compute driver 'nope'"):
         LibcloudSourceConfig.model_validate({"name": "x", "driver": "nope"})
+
+
+def test_volume_times_without_a_zone_are_normalized_to_utc_z() -> None:
+    """Cinder's `created_at` has microseconds and no zone; rules compare ISO strings with Z."""
+    volume = StorageVolume(
+        "cv-9", "scratch", 10, None, extra={"created_at": "2026-01-03T04:05:06.123456"}
+    )
+    origin = Origin("os", "openstack", "os", "RegionOne")
+    disk = normalize_volume(volume, origin)
+    assert disk.attributes["created_at"] == "2026-01-03T04:05:06Z"
+    odd = normalize_volume(
+        StorageVolume("cv-8", "x", 1, None, extra={"created_at": "soon"}), origin
+    )
+    assert odd.attributes["created_at"] is None  # not a time: unknown, and the scope goes on

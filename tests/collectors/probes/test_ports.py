@@ -67,3 +67,31 @@ def test_only_inventory_hosts_and_configured_ports_are_probed(listeners) -> None
 def test_ranges_are_refused_at_config_load() -> None:
     with pytest.raises(ValueError, match="ranges are not probed"):
         probe_config(ports=[{"host": "10.0.0.0/24", "ports": [22]}])
+
+
+def test_a_name_that_cannot_be_encoded_is_unreachable_not_a_crash(listeners) -> None:
+    web, _, _ = listeners
+    bad = "b" * 64 + ".test"
+    found = collect(
+        "server",
+        ports=[{"host": "127.0.0.1", "ports": [web]}, {"host": bad, "ports": [web]}],
+    )
+    assert found["127.0.0.1"].attributes["open_ports"] == [web]
+    assert found[bad].attributes["reachable"] is False
+    assert "idna" in found[bad].attributes["error"]
+
+
+def test_an_inventory_name_that_is_not_a_host_is_skipped() -> None:
+    class Inventory:
+        def public_hosts(self):
+            return ["shop.example.com", "bad name.example.com"]
+
+        def dns_names(self):
+            return []
+
+        def last_known(self, uids):
+            return {}
+
+    config = probe_config(from_inventory={"tls_ports": [443]})
+    targets = ProbeCollector(config, inventory=Inventory()).tls_targets()
+    assert [t.native_id for t in targets] == ["shop.example.com:443"]

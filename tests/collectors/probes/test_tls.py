@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import hashes
 
+from collectors.probes.tls import Handshake, handshake_attributes
 from tests.collectors.probes.helpers import collect
 from tests.fixtures.tls import Issued, TestCA, TlsServers, build_cert, new_key, server_context
 
@@ -210,3 +211,23 @@ def test_every_target_unreachable_fails_the_scope() -> None:
 
     with pytest.raises(CollectError, match="none of the 1 targets answered"):
         collect("certificate", tls=[f"127.0.0.1:{_closed_port()}"])
+
+
+BAD_NAME = "a" * 64 + ".test"  # a DNS label over 63 characters: IDNA cannot encode it
+
+
+def test_a_name_that_cannot_be_encoded_is_its_own_error_not_the_pass(endpoints) -> None:
+    """One bad name (config or inventory) must not fail every other target's probe."""
+    targets = [endpoints["valid.test"].target("valid.test"), {"host": BAD_NAME, "port": 443}]
+    found = collect("certificate", tls=targets)
+    assert found[f"127.0.0.1:{endpoints['valid.test'].port}"].attributes["reachable"] is True
+    bad = found[f"{BAD_NAME}:443"].attributes
+    assert bad["reachable"] is False and "idna" in bad["error"]
+
+
+def test_an_unreadable_certificate_is_an_observation_not_a_crash() -> None:
+    seen = Handshake([b"\x30\x03not a certificate"], "TLSv1.3", False, "untrusted", "no issuer")
+    attributes = handshake_attributes(seen)
+    assert attributes["verified"] is False and attributes["verify_error"] == "untrusted"
+    assert attributes["verify_detail"].startswith("no issuer; unreadable certificate")
+    assert "not_after" not in attributes  # unknown, not invented

@@ -115,6 +115,36 @@ def test_verify_names_a_missing_and_an_added_file(
     )
 
 
+def test_verify_names_a_second_copy_of_a_file(
+    report: Report, sqlite_db: Database, tmp_path: Path
+) -> None:
+    pack = make(report, sqlite_db, tmp_path / "pack.zip")
+    with zipfile.ZipFile(pack) as source:
+        original = source.read("report.csv")
+    # The checks read one copy, `unzip` may extract the other: never intact.
+    with pytest.warns(UserWarning, match="Duplicate name"), zipfile.ZipFile(pack, "a") as archive:
+        archive.writestr("report.csv", original.replace(b"fail", b"pass"))
+    with zipfile.ZipFile(pack, "a") as archive, pytest.warns(UserWarning):
+        archive.writestr("report.csv", original)  # the last copy is the genuine one again
+    result = verify_pack(pack, db=sqlite_db)
+    assert result.problems == ["duplicate file: report.csv is in the pack 3 times"]
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    [b"[]", b'{"files": "report.csv"}', b'{"files": [{"sha256": "00"}]}', b'{"files": [],'
+     b' "signing_key": "me"}'],
+)  # fmt: skip
+def test_verify_reports_a_malformed_manifest_instead_of_crashing(
+    manifest: bytes, report: Report, sqlite_db: Database, tmp_path: Path
+) -> None:
+    pack = make(report, sqlite_db, tmp_path / "pack.zip")
+    edited = rewrite(pack, tmp_path / "edited.zip", lambda n, d: manifest if n == MANIFEST else d)
+    result = verify_pack(edited, db=sqlite_db)
+    assert not result.intact
+    assert result.problems[0].startswith("manifest.json is not a pack manifest")
+
+
 def test_verify_detects_a_broken_chain(report: Report, sqlite_db: Database, tmp_path: Path) -> None:
     first = make(report, sqlite_db, tmp_path / "first.zip")
     second = make(report, sqlite_db, tmp_path / "second.zip")

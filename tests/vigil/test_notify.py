@@ -219,3 +219,17 @@ def test_firing_again_after_a_silence_or_a_reopen_notifies(
     kinds = [[a["kind"] for a in r.json["alerts"]] for r in http_recorder.ok("/hook")]
     expected = [["unsilenced"]] if kind == "unsilenced" else [["new"], ["resolved"], ["reopened"]]
     assert kinds == expected
+
+
+def test_two_routes_of_one_name_keep_their_own_state_and_messages(
+    db: Database, http_recorder: HttpRecorder
+) -> None:
+    hook = webhook("w", f"{http_recorder.url}/hook")
+    routes = [
+        {"name": "pager", "notifiers": ["w"], "continue": True},
+        {"name": "pager", "notifiers": ["w"]},
+    ]
+    cfg = config([hook], routes=routes)
+    check(db, [finding("sg-1")], cfg)  # raised IntegrityError: one key for both messages
+    assert deliver(db, cfg, now=T0).sent == 2
+    assert [e.route for e in store.entries(db)] == ["pager@route-2", "pager"]

@@ -1,5 +1,7 @@
 """Normalize a certificate chain (DER, leaf first) into the attributes rules read. Pure.
 
+Shared by the TLS probes (chains a server sent) and the hosts collector (PEM files on disk).
+
 Keys follow docs/attributes.md (certificate). The chain's earliest expiry includes the leaf and,
 when the handshake verified, the trust anchor: an intermediate or root that expires before the
 leaf breaks the chain on that date, whatever the leaf says.
@@ -8,13 +10,16 @@ leaf breaks the chain on that date, whatever the leaf says.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.x509.oid import ExtensionOID, NameOID
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.utils import CryptographyDeprecationWarning
+from cryptography.x509.oid import NameOID
 
 from vigil.model import iso
 
@@ -92,10 +97,9 @@ def signature_algorithm(cert: x509.Certificate) -> str:
 def subject_alt_names(cert: x509.Certificate) -> list[str]:
     """DNS names and IP addresses of the subjectAltName extension, in certificate order."""
     try:
-        extension = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return []
-    names = extension.value
     dns = names.get_values_for_type(x509.DNSName)
     ips = [str(ip) for ip in names.get_values_for_type(x509.IPAddress)]
     return [*dns, *ips]
@@ -108,3 +112,26 @@ def _common_name(name: x509.Name) -> str | None:
 
 def _time(value: datetime) -> str | None:
     return iso(value)
+
+
+def der_from_pem(blocks: Sequence[bytes]) -> list[bytes] | None:
+    """PEM certificate blocks as DER (leaf first); None when any block is damaged.
+
+    Old CA files (negative serial numbers) load quietly.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        try:
+            certs = [x509.load_pem_x509_certificate(block) for block in blocks]
+        except ValueError:
+            return None
+    return [cert.public_bytes(Encoding.DER) for cert in certs]
+
+
+def is_ca(der: bytes) -> bool:
+    """Whether the certificate is a CA's (basicConstraints CA:TRUE)."""
+    cert = x509.load_der_x509_certificate(der)
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False

@@ -1,0 +1,24 @@
+"""Timestamps as every collector writes them: ISO 8601 UTC with a trailing `Z`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from vigil.model import iso
+
+
+def iso_time(value: Any) -> str | None:
+    """A timestamp (datetime, epoch seconds or ISO 8601 string) as ISO 8601 UTC with Z.
+
+    A naive datetime or string is taken as UTC (what APIs without an offset mean).
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        return iso(datetime.fromtimestamp(value, UTC))
+    if isinstance(value, str):
+        return iso(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    if isinstance(value, datetime):
+        return iso(value)
+    raise TypeError(f"not a timestamp: {value!r}")

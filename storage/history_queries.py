@@ -1,0 +1,90 @@
+"""The dashboard's queries about one resource and about change events (drift history).
+
+One resource in detail (its stored fields, every finding, its change events) and the change
+timeline (events per day, the newest events), each in one or two statements at any size.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from storage.aggregates import RANK, Page, day_text
+from storage.db import Database
+from storage.findings import findings_table
+from storage.queries import events, resources
+
+
+def resource(db: Database, uid: str) -> dict[str, Any] | None:
+    """One resource (present or deleted) with every stored field, or None."""
+    with db.connect() as conn:
+        row = conn.execute(sa.select(resources).where(resources.c.uid == uid)).mappings().first()
+    return dict(row) if row else None
+
+
+def resource_findings(db: Database, uid: str) -> list[dict[str, Any]]:
+    """Every finding of one resource, whatever its status, most severe first."""
+    select = (
+        sa.select(findings_table)
+        .where(findings_table.c.resource_uid == uid)
+        .order_by(RANK.desc(), findings_table.c.last_seen.desc())
+    )
+    with db.connect() as conn:
+        return [dict(row) for row in conn.execute(select).mappings()]
+
+
+def resource_history(db: Database, uid: str, *, limit: int = 200) -> list[dict[str, Any]]:
+    """One resource's change events, newest first."""
+    select = (
+        sa.select(events.c.at, events.c.kind, events.c.changes)
+        .where(events.c.uid == uid)
+        .order_by(events.c.id.desc())
+        .limit(limit)
+    )
+    with db.connect() as conn:
+        return [dict(row) for row in conn.execute(select).mappings()]
+
+
+def changes_per_day(
+    db: Database, since: datetime, *, types: tuple[str, ...] = ()
+) -> list[tuple[str, str, int]]:
+    """(day, kind, change events) since `since`."""
+    day = sa.func.date(events.c.at)
+    query = (
+        sa.select(day, events.c.kind, sa.func.count())
+        .where(events.c.at >= since)
+        .group_by(day, events.c.kind)
+    )
+    if types:
+        query = query.where(events.c.type.in_(types))
+    with db.connect() as conn:
+        return [(day_text(row[0]), row[1], int(row[2])) for row in conn.execute(query)]
+
+
+def recent_changes(
+    db: Database,
+    since: datetime,
+    *,
+    kinds: tuple[str, ...] = (),
+    types: tuple[str, ...] = (),
+    limit: int = 500,
+) -> Page:
+    """The newest change events since `since` (at most `limit`) and how many there are."""
+    conditions = [events.c.at >= since]
+    if kinds:
+        conditions.append(events.c.kind.in_(kinds))
+    if types:
+        conditions.append(events.c.type.in_(types))
+    columns = ("at", "kind", "type", "native_id", "name", "source", "region", "uid", "changes")
+    select = (
+        sa.select(*(events.c[name] for name in columns))
+        .where(*conditions)
+        .order_by(events.c.id.desc())
+        .limit(limit)
+    )
+    count = sa.select(sa.func.count()).select_from(events).where(*conditions)
+    with db.connect() as conn:
+        total = int(conn.execute(count).scalar_one())
+        return Page([dict(row) for row in conn.execute(select).mappings()], total)

@@ -1,0 +1,99 @@
+"""The collection pipeline's own failure paths, with an in-memory collector (no cloud needed)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from typing import ClassVar
+
+import pytest
+
+from collectors.base import SourceConfig
+from storage.db import Database
+from storage.reconcile import Reconciler, RunStats
+from tests.factories import resources, scope
+from vigil.collect import Collection, CollectionResult
+from vigil.errors import StorageError
+from vigil.model import Resource, Scope
+
+
+class PagedCollector:
+    """One scope of `pages` pages of one resource each."""
+
+    volatile_attributes: ClassVar[dict[str, tuple[str, ...]]] = {}
+
+    def __init__(self, pages: int) -> None:
+        self.pages = pages
+        self.scope = scope()
+
+    def plan(self, types: set[str] | None = None) -> Iterable[Scope]:
+        return [self.scope]
+
+    def collect(self, target: Scope) -> Iterator[list[Resource]]:
+        for index in range(self.pages):
+            yield resources(1, within=target, prefix=f"r{index}-")
+
+
+class BrokenReconciler(Reconciler):
+    def add_page(self, run: RunStats, page: list[Resource]) -> None:  # type: ignore[override]
+        raise StorageError("database error: database is locked")
+
+
+def _source() -> SourceConfig:
+    return SourceConfig(name="mem", provider="aws")
+
+
+def _run_in_thread(collection: Collection) -> tuple[threading.Thread, list[BaseException]]:
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            collection.run()
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread, errors
+
+
+def test_a_storage_error_fails_the_pass_instead_of_hanging(sqlite_db: Database) -> None:
+    # More pages than the queue holds: the worker would block on a full queue forever.
+    collection = Collection(
+        sqlite_db, [_source()], workers=1, collector_factory=lambda _: PagedCollector(200)
+    )
+    collection.reconciler = BrokenReconciler(sqlite_db)
+    thread, errors = _run_in_thread(collection)
+    thread.join(timeout=20)
+    assert not thread.is_alive(), "the collection hung after its writer failed"
+    assert len(errors) == 1 and isinstance(errors[0], StorageError)
+
+
+def test_a_storage_error_does_not_set_the_callers_stop_event(sqlite_db: Database) -> None:
+    stop = threading.Event()  # the daemon passes its shutdown event here
+    collection = Collection(
+        sqlite_db, [_source()], workers=1, stop=stop, collector_factory=lambda _: PagedCollector(50)
+    )
+    collection.reconciler = BrokenReconciler(sqlite_db)
+    with pytest.raises(StorageError):
+        collection.run()
+    assert not stop.is_set()
+
+
+def test_an_unexpected_planning_error_fails_that_source_only(sqlite_db: Database) -> None:
+    def factory(source: SourceConfig) -> PagedCollector:
+        if source.name == "bad":
+            raise KeyError("Regions")
+        return PagedCollector(2)
+
+    sources = [
+        SourceConfig(name="bad", provider="aws"),
+        SourceConfig(name="good", provider="aws"),
+    ]
+    result: CollectionResult = Collection(
+        sqlite_db, sources, workers=2, collector_factory=factory
+    ).run()
+
+    assert [o.scope.source for o in result.failed] == ["bad"]
+    assert "internal error: KeyError" in (result.failed[0].error or "")
+    assert sum(o.seen for o in result.outcomes if not o.failed) == 2
