@@ -138,7 +138,8 @@ def finding_groups(conn: Connection) -> list[FindingGroup]:
 
 
 def _attribute(name: str) -> sa.ColumnElement[Any]:
-    return resources.c.attributes[name].as_string()
+    value: sa.ColumnElement[Any] = resources.c.attributes[name].as_string()
+    return value
 
 
 def certificates(conn: Connection) -> list[Certificate]:

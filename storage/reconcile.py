@@ -303,7 +303,7 @@ def _diff_changed(conn: Connection, run: RunStats) -> None:
 
 def _staged(conn: Connection, name: str) -> sa.ColumnElement[Any]:
     """A staged column as its destination expects it: JSON text becomes JSONB on PostgreSQL."""
-    column = staged.c[name]
+    column: sa.ColumnElement[Any] = staged.c[name]
     if name in _JSON_COLUMNS and conn.dialect.name == "postgresql":
         return sa.cast(column, postgresql.JSONB).label(name)
     return column

@@ -37,7 +37,9 @@ def _notifier_union() -> Any:
 
 
 if TYPE_CHECKING:
-    from notifiers.base import NotifierSettings as NotifierConfig
+    from notifiers.base import NotifierSettings
+
+    NotifierConfig = NotifierSettings
 else:
     NotifierConfig = _notifier_union()
     """A notification channel: one model per `type` (slack, email, webhook, alertmanager)."""

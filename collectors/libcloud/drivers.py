@@ -60,7 +60,9 @@ def build_dns(config: LibcloudSourceConfig) -> Any:
     return _build(dns_driver(config.dns_driver), config, key, secret, config.dns_options)
 
 
-def _build(cls: type, config: LibcloudSourceConfig, key: Any, secret: Any, options: dict) -> Any:
+def _build(
+    cls: type, config: LibcloudSourceConfig, key: Any, secret: Any, options: dict[str, Any]
+) -> Any:
     args = [key.get_secret_value() if key else None]
     if secret is not None:
         args.append(secret.get_secret_value())
@@ -111,7 +113,7 @@ def _point(connection: Connection, host: str, port: int | None, secure: bool) ->
     connection.host = host
     connection.secure = 1 if secure else 0
     connection.port = port or (443 if secure else 80)
-    connection.connect()
+    connection.connect()  # type: ignore[no-untyped-call]
 
 
 def guard(driver: Any) -> None:
@@ -167,7 +169,8 @@ def method(driver: Any, name: str, source: str, driver_name: str, what: str) -> 
     found = getattr(driver, name, None)
     if not callable(found):
         raise CannotList(f"{source}: driver {driver_name} cannot list {what} (no {name})")
-    return found
+    listing: Callable[..., Any] = found
+    return listing
 
 
 @contextmanager

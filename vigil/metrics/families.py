@@ -268,8 +268,8 @@ class _Fixed:
 def render(families: list[Metric], openmetrics: bool, end: bool) -> bytes:
     """`families` in the text format, or OpenMetrics (whose `# EOF` only the last part has)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Fixed(families))  # type: ignore[arg-type]
+    registry.register(_Fixed(families))
     if not openmetrics:
         return generate_latest(registry)
-    text = openmetrics_latest(registry)
+    text: bytes = openmetrics_latest(registry)  # type: ignore[no-untyped-call]
     return text if end else text.removesuffix(b"# EOF\n")

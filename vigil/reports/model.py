@@ -23,7 +23,8 @@ from rules.base import FRAMEWORKS
 from rules.config import RulesConfig
 from storage import queries
 from storage.db import Database
-from storage.findings import FindingQuery, FindingStore, Silence, StoredFinding
+from storage.findings import FindingQuery, FindingStore, StoredFinding
+from storage.silences import Silence
 from vigil import __version__
 from vigil.model import FindingStatus, Resource, Severity, iso
 from vigil.reports.controls import ControlResult, RuleInfo, evaluate_controls, rule_catalog

@@ -90,7 +90,8 @@ def detection_finding(found: ReportFinding, report: Report) -> dict[str, Any]:
         remediation=Remediation(desc=found.remediation) if found.remediation else None,
         unmapped=_unmapped(found),
     )
-    return event.model_dump(mode="json", exclude_none=True)
+    dumped: dict[str, Any] = event.model_dump(mode="json", exclude_none=True)
+    return dumped
 
 
 def _cloud(found: ReportFinding) -> Cloud:
