@@ -23,6 +23,7 @@ from storage.db import Database
 from storage.reconcile import Reconciler, RunStats
 from vigil.errors import VigilError
 from vigil.inventory_reader import StorageInventory
+from vigil.logs import scrub, secrets_of
 from vigil.model import PLAN_TYPE, Resource, Scope
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,8 @@ class Collection:
     ) -> None:
         self.db = db
         self.sources = list(sources)
+        # An error from an unexpected place may quote a credential: stored errors never do.
+        self._secrets = {source.name: secrets_of(source) for source in self.sources}
         self.types = types
         self.workers = workers
         self.progress = progress or Progress()
@@ -152,8 +155,9 @@ class Collection:
     def _record_plan_failure(self, source: SourceConfig, exc: VigilError) -> ScopeOutcome:
         scope = Scope(source.name, source.provider, PLAN_TYPE, PLAN_TYPE, PLAN_TYPE)
         run = self.reconciler.start(scope)
-        self.reconciler.fail(run, exc.message, retryable=exc.retryable)
-        outcome = ScopeOutcome(scope, "failed", error=exc.message)
+        error = scrub(exc.message, self._secrets.get(source.name, ()))
+        self.reconciler.fail(run, error, retryable=exc.retryable)
+        outcome = ScopeOutcome(scope, "failed", error=error)
         self.progress.finished(outcome)
         return outcome
 
@@ -214,7 +218,8 @@ class Collection:
         if message.kind == "done" and not self.stop.is_set():
             self.reconciler.complete(run)
             return _outcome(run, "complete")
-        error = message.error or "abandoned: collection stopped"
+        secrets = self._secrets.get(message.scope.source, ())
+        error = scrub(message.error or "abandoned: collection stopped", secrets)
         self.reconciler.fail(run, error, retryable=message.retryable)
         return _outcome(run, "failed", error)
 

@@ -97,9 +97,14 @@ class RedactingFilter(logging.Filter):
         return True
 
     def _scrub(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, REDACTED)
-        return text
+        return scrub(text, self.secrets)
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every secret value (of 4 characters or more) replaced by asterisks."""
+    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
 
 
 def secrets_of(model: Any) -> list[str]:

@@ -97,3 +97,34 @@ def test_an_unexpected_planning_error_fails_that_source_only(sqlite_db: Database
     assert [o.scope.source for o in result.failed] == ["bad"]
     assert "internal error: KeyError" in (result.failed[0].error or "")
     assert sum(o.seen for o in result.outcomes if not o.failed) == 2
+
+
+class LeakyCollector(PagedCollector):
+    """A collector whose client library fails with an error that quotes the credential."""
+
+    def collect(self, target: Scope) -> Iterator[list[Resource]]:
+        raise RuntimeError(f"GET https://api.example.com/v2/nodes?token={SECRET} -> 500")
+        yield []  # pragma: no cover
+
+
+SECRET = "s3cr3t-token-value"
+
+
+def test_an_unexpected_error_is_stored_without_the_sources_secret(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collectors.aws.config import AwsSourceConfig
+    from storage import queries
+
+    monkeypatch.setenv("LEAKY_KEY", SECRET)
+    source = AwsSourceConfig.model_validate(
+        {"name": "aws-test", "access_key_id": "${LEAKY_KEY}", "secret_access_key": "${LEAKY_KEY}"}
+    )
+    collector = LeakyCollector(1)
+    result = Collection(sqlite_db, [source], collector_factory=lambda _: collector).run()
+
+    (failed,) = result.failed
+    assert "internal error: RuntimeError" in (failed.error or "")
+    assert SECRET not in (failed.error or "")
+    stored = queries.scope_statuses(sqlite_db)
+    assert stored and all(SECRET not in (s.error or "") for s in stored)
