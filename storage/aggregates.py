@@ -16,7 +16,13 @@ import sqlalchemy as sa
 
 from storage.db import Database
 from storage.findings import findings_table
-from storage.queries import events, last_complete_by_scope, resources, scope_runs
+from storage.queries import (
+    events,
+    last_complete_by_scope,
+    newest_finished_runs,
+    resources,
+    scope_runs,
+)
 from storage.tables import to_utc
 from vigil.model import FindingStatus, ResourceState, Severity, iso
 
@@ -298,12 +304,7 @@ def source_health(db: Database) -> list[SourceHealth]:
         .where(resources.c.state == PRESENT)
         .group_by(resources.c.source)
     )
-    newest = (
-        sa.select(sa.func.max(scope_runs.c.id).label("id"))
-        .where(scope_runs.c.status.in_(("complete", "failed")))
-        .group_by(scope_runs.c.scope_key)
-        .subquery("newest")
-    )
+    newest = newest_finished_runs()
     scopes = (
         sa.select(
             scope_runs.c.source,

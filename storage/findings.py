@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import Field, SQLModel
 
-from storage.queries import where_in
+from storage.queries import newest_finished_runs, where_in
 from storage.silences import Silence, SilenceStore, active_silences
 from storage.tables import ResourceRow, ScopeRunRow, json_column, time_column
 from vigil.model import Finding, FindingStatus, ResourceState, Severity, iso
@@ -266,12 +266,7 @@ def _failed_scopes(conn: Connection) -> set[str]:
 
 def finished_status(conn: Connection) -> dict[str, str]:
     """scope_key → status of its newest finished (complete or failed) run."""
-    newest = (
-        sa.select(sa.func.max(scope_runs.c.id).label("id"))
-        .where(scope_runs.c.status.in_(("complete", "failed")))
-        .group_by(scope_runs.c.scope_key)
-        .subquery("newest_finished")
-    )
+    newest = newest_finished_runs()
     query = sa.select(scope_runs.c.scope_key, scope_runs.c.status).join(
         newest, newest.c.id == scope_runs.c.id
     )

@@ -49,6 +49,19 @@ def where_in(query: sa.Select[Any], table: sa.Table, **columns: Sequence[str]) -
     return query
 
 
+def newest_finished_runs(at: datetime | None = None) -> sa.Subquery:
+    """The id of each scope's newest *finished* run (complete or failed, by `at`).
+
+    What the inventory reflects: a run still in flight has changed nothing yet.
+    """
+    query = sa.select(sa.func.max(scope_runs.c.id).label("id")).where(
+        scope_runs.c.status.in_(("complete", "failed"))
+    )
+    if at is not None:
+        query = query.where(scope_runs.c.finished_at <= at)
+    return query.group_by(scope_runs.c.scope_key).subquery("newest_finished")
+
+
 def last_complete_by_scope(as_of: datetime | None = None) -> sa.Subquery:
     """scope_key -> finish time of its newest completed run (at or before `as_of`)."""
     query = sa.select(

@@ -21,9 +21,8 @@ from collectors.base import Collector, SourceConfig
 from collectors.registry import build_collector
 from storage.db import Database
 from storage.reconcile import Reconciler, RunStats
-from vigil.errors import VigilError
+from vigil.errors import VigilError, scrub, secrets_of
 from vigil.inventory_reader import StorageInventory
-from vigil.logs import scrub, secrets_of
 from vigil.model import PLAN_TYPE, Resource, Scope
 
 log = logging.getLogger(__name__)

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel, SecretStr
+
+REDACTED = "**********"
+
 
 class VigilError(Exception):
     """Root of every error Vigil raises on purpose.
@@ -79,3 +86,32 @@ class LockedError(VigilError):
     """Another process holds the lock this one needs (e.g. a second `vigil run`)."""
 
     exit_code = 1
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every secret value (of 4 characters or more) replaced by asterisks.
+
+    For messages that may quote a credential (library errors, URLs) before they are stored,
+    logged or shown.
+    """
+    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def secrets_of(model: Any) -> list[str]:
+    """Every SecretStr value inside a config model (sources, notifiers, ...)."""
+    found: list[str] = []
+    if isinstance(model, SecretStr):
+        found.append(model.get_secret_value())
+    elif isinstance(model, BaseModel):
+        for name in type(model).model_fields:
+            found.extend(secrets_of(getattr(model, name)))
+        found.extend(secrets_of(model.model_extra or {}))
+    elif isinstance(model, dict):
+        for value in model.values():
+            found.extend(secrets_of(value))
+    elif isinstance(model, list | tuple):
+        for value in model:
+            found.extend(secrets_of(value))
+    return found

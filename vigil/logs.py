@@ -15,9 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TextIO
 
-from pydantic import BaseModel, SecretStr
-
-REDACTED = "**********"
+from vigil.errors import scrub
 
 # Attributes every LogRecord has; anything else on a record came in through `extra=`.
 _STANDARD = frozenset(
@@ -98,31 +96,6 @@ class RedactingFilter(logging.Filter):
 
     def _scrub(self, text: str) -> str:
         return scrub(text, self.secrets)
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every secret value (of 4 characters or more) replaced by asterisks."""
-    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return text
-
-
-def secrets_of(model: Any) -> list[str]:
-    """Every SecretStr value inside a config model (sources, notifiers, ...)."""
-    found: list[str] = []
-    if isinstance(model, SecretStr):
-        found.append(model.get_secret_value())
-    elif isinstance(model, BaseModel):
-        for name in type(model).model_fields:
-            found.extend(secrets_of(getattr(model, name)))
-        found.extend(secrets_of(model.model_extra or {}))
-    elif isinstance(model, dict):
-        for value in model.values():
-            found.extend(secrets_of(value))
-    elif isinstance(model, list | tuple):
-        for value in model:
-            found.extend(secrets_of(value))
-    return found
 
 
 def database_secrets(url: str) -> list[str]:

@@ -28,7 +28,7 @@ from libcloud.compute.providers import get_driver as compute_driver
 from libcloud.dns.providers import get_driver as dns_driver
 
 from collectors.libcloud.config import LibcloudSourceConfig
-from vigil.errors import AccessDeniedError, CollectError, ReadOnlyViolation
+from vigil.errors import REDACTED, AccessDeniedError, CollectError, ReadOnlyViolation, scrub
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 ACTION_PARAMS = ("Action", "command", "api_action", "action")
@@ -36,7 +36,6 @@ ACTION_PARAMS = ("Action", "command", "api_action", "action")
 CloudStack (`command`), Linode v3 (`api_action`), Zonomi (`action`)."""
 READ_ACTIONS = ("describe", "list", "get", "lookup", "search", "query", "batchget")
 """Operation-name prefixes (case-insensitive, after the last `.`) that only read."""
-REDACTED = "<redacted>"
 _QUERY_STRING = re.compile(r"\?[^\s'\")]+")
 
 
@@ -202,8 +201,4 @@ def _collect_error(exc: Exception, who: str, what: str, secrets: Iterable[str]) 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """`text` without URL query strings (keys, signatures) or any of the `secrets`."""
-    text = _QUERY_STRING.sub(f"?{REDACTED}", text)
-    for secret in sorted(secrets, key=len, reverse=True):
-        if len(secret) >= 4:
-            text = text.replace(secret, REDACTED)
-    return text
+    return scrub(_QUERY_STRING.sub(f"?{REDACTED}", text), secrets)

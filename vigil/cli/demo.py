@@ -16,8 +16,6 @@ from vigil.cli.check import print_summary as print_check_summary
 from vigil.cli.collect import print_summary
 from vigil.cli.dashboard import serve_dashboard
 from vigil.cli.state import state
-from vigil.demo import DEMO_REGIONS, fake_aws
-from vigil.demo_estate import seed_estate
 
 
 def register(app: typer.Typer) -> None:
@@ -39,6 +37,10 @@ def demo_command(
     The estate lives in an embedded moto server for the length of the command; the inventory
     goes into the configured database, where every other command (and the dashboard) sees it.
     """
+    # Seeding needs boto3 and cryptography: loaded here, not on every `vigil` start.
+    from vigil.demo import DEMO_REGIONS, fake_aws
+    from vigil.demo_estate import seed_estate
+
     app_state = state(ctx)
     db = app_state.database()
     console = Console()

@@ -12,8 +12,8 @@ import typer
 from vigil.cli.state import AppState, state
 from vigil.config import VigilConfig, resolve_database_url
 from vigil.daemon import STOP_BUDGET, Daemon, install_signal_handlers
-from vigil.errors import ConfigError
-from vigil.logs import LogFormat, database_secrets, secrets_of, setup_logging
+from vigil.errors import ConfigError, secrets_of
+from vigil.logs import LogFormat, database_secrets, setup_logging
 from vigil.yamlsource import load_yaml
 
 log = logging.getLogger("vigil.run")

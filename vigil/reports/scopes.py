@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from storage.db import Database
-from storage.queries import last_complete_by_scope, scope_runs
+from storage.queries import last_complete_by_scope, newest_finished_runs, scope_runs
 from storage.tables import to_utc
 from vigil.model import iso
 
@@ -66,21 +66,13 @@ _ERROR_CHARS = 200
 
 def scopes_at(db: Database, at: datetime, sources: tuple[str, ...] = ()) -> list[ScopeSummary]:
     """Every scope started by `at` (of `sources`, when given), ordered by key."""
-    finished = sa.and_(
-        scope_runs.c.status.in_(("complete", "failed")), scope_runs.c.finished_at <= at
-    )
     newest = (
         sa.select(scope_runs.c.scope_key, sa.func.max(scope_runs.c.id).label("id"))
         .where(scope_runs.c.started_at <= at)
         .group_by(scope_runs.c.scope_key)
         .subquery("newest")
     )
-    newest_finished = (
-        sa.select(sa.func.max(scope_runs.c.id).label("id"))
-        .where(finished)
-        .group_by(scope_runs.c.scope_key)
-        .subquery("newest_finished")
-    )
+    newest_finished = newest_finished_runs(at)
     complete = last_complete_by_scope(at)
     query = (
         sa.select(
