@@ -5,6 +5,12 @@ the staged records applied and the resources it no longer returned marked delete
 transaction. A failed scope discards its staging and changes no resource: a partial scan never
 invents deletions or drift. Unchanged resources are compared by content hash and never
 rewritten, so a rescan in which nothing changed writes no resource rows.
+
+The hot path is shaped for one writer thread sharing the GIL with many collector threads:
+records are turned into storage rows (`prepare_page`, canonical JSON and hash) by the threads
+that fetched them; a run loads its scope's content hashes once, so an unchanged record costs a
+dict lookup; and whatever touches many rows (applying, classifying, sweeping) is one set-based
+statement that runs inside the database.
 """
 
 from __future__ import annotations
@@ -36,12 +42,39 @@ staged = StagedResourceRow.__table__  # type: ignore[attr-defined]
 scope_runs = ScopeRunRow.__table__  # type: ignore[attr-defined]
 
 CREATED, CHANGED, DELETED = "created", "changed", "deleted"
-_LOOKUP_CHUNK = 500
+_CHUNK = 500
 _JSON_COLUMNS = frozenset({"tags", "attributes", "changes"})
 _EVENT_COLUMNS = (*RECORD_FIELDS, "run_id", "scope_key", "kind", "changes", "first_seen", "at")
 _RESOURCE_UPDATED = ("source", "name", "tags", "attributes", "scope_key", "content_hash")
-# The order of `_stage_row`'s tuples.
-_STAGED_COLUMNS = ("run_id", "kind", *RESOURCE_COLUMNS, "changes")
+
+StorageRow = tuple[str, ...]
+"""A record as storage writes it: RESOURCE_COLUMNS' values, uid first, content hash last."""
+
+
+def prepare_page(
+    scope: Scope, page: Iterable[Resource], volatile: tuple[str, ...] = ()
+) -> list[StorageRow]:
+    """A page as storage rows: the per-record CPU work, done by whichever thread calls it."""
+    rows: list[StorageRow] = []
+    for resource in page:
+        tags, attributes, digest = resource.serialized(volatile)
+        rows.append(
+            (
+                resource.uid,
+                resource.source,
+                resource.provider,
+                resource.account,
+                resource.region,
+                resource.type,
+                resource.native_id,
+                resource.name,
+                tags,
+                attributes,
+                scope.key,
+                digest,
+            )
+        )
+    return rows
 
 
 @dataclass
@@ -58,7 +91,10 @@ class RunStats:
     deleted: int = 0
     finished_at: datetime | None = None
     volatile: tuple[str, ...] = ()
+    staged: int = 0
     seen_uids: set[str] = field(default_factory=set, repr=False)
+    # uid -> content hash of the scope's present resources not yet seen by this run.
+    unseen_hashes: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 class Reconciler:
@@ -90,34 +126,41 @@ class Reconciler:
             key = result.inserted_primary_key
             assert key is not None
             run_id = int(key[0])
-        return RunStats(run_id=run_id, scope=scope, started_at=now, volatile=volatile)
+            hashes = _present_hashes(conn, scope.key)
+        return RunStats(
+            run_id=run_id, scope=scope, started_at=now, volatile=volatile, unseen_hashes=hashes
+        )
 
     def add_page(self, run: RunStats, page: Sequence[Resource]) -> None:
-        """Stage the new and changed records of one page; unchanged ones cost one lookup."""
+        """Stage the new and changed records of one page."""
+        self.add_rows(run, prepare_page(run.scope, page, run.volatile))
+
+    def add_rows(self, run: RunStats, rows: Sequence[StorageRow]) -> None:
+        """Stage the new and changed rows of one page (from `prepare_page`).
+
+        An unchanged record costs a set insert and a dict lookup; nothing is written for it.
+        """
         run.pages += 1
-        fresh = [r for r in page if r.uid not in run.seen_uids]
-        run.seen_uids.update(r.uid for r in fresh)
-        run.seen += len(fresh)
-        if not fresh:
-            return
-        with self.db.begin() as conn:
-            known = _lookup(conn, [r.uid for r in fresh])
-            rows = [
-                row
-                for resource in fresh
-                if (row := _stage_row(run, resource, known.get(resource.uid))) is not None
-            ]
-            if rows:
-                _insert_staged(conn, rows)
-        changed = sum(1 for row in rows if row[1] == CHANGED)
-        run.changed += changed
-        run.created += len(rows) - changed
+        seen, unseen = run.seen_uids, run.unseen_hashes
+        fresh = []
+        for row in rows:
+            uid = row[0]
+            if uid in seen:
+                continue
+            seen.add(uid)
+            if unseen.pop(uid, None) != row[-1]:
+                fresh.append(row)
+        run.seen = len(seen)
+        if fresh:
+            with self.db.begin() as conn:
+                _insert_staged(conn, run.run_id, fresh)
+            run.staged += len(fresh)
 
     def complete(self, run: RunStats) -> RunStats:
         """Apply the run: staged records, then deletions of what the scope no longer has."""
         now = self.clock()
         with self.db.begin() as conn:
-            if run.created or run.changed:
+            if run.staged:
                 _apply_staged(conn, run, now)
             run.deleted = _sweep(conn, run, now)
             _finish(conn, run, now, status="complete")
@@ -153,56 +196,28 @@ class Reconciler:
         return len(stale)
 
 
-def _lookup(conn: Connection, uids: list[str]) -> dict[str, sa.Row[Any]]:
-    known: dict[str, sa.Row[Any]] = {}
-    columns = [
-        resources.c.uid,
-        resources.c.content_hash,
-        resources.c.state,
-        resources.c.first_seen,
-        resources.c.scope_key,
-    ]
-    for start in range(0, len(uids), _LOOKUP_CHUNK):
-        chunk = uids[start : start + _LOOKUP_CHUNK]
-        for row in conn.execute(sa.select(*columns).where(resources.c.uid.in_(chunk))):
-            known[row.uid] = row
-    return known
-
-
-def _stage_row(
-    run: RunStats, resource: Resource, known: sa.Row[Any] | None
-) -> tuple[Any, ...] | None:
-    """The staging tuple for a new or changed record; None when nothing changed."""
-    tags, attributes, digest = resource.serialized(run.volatile)
-    present = known is not None and known.state == ResourceState.PRESENT
-    # A resource another source used to report moves to this scope, so its sweeps own it.
-    if present and known.content_hash == digest and known.scope_key == run.scope.key:  # type: ignore[union-attr]
-        return None
-    return (
-        run.run_id,
-        CHANGED if present else CREATED,
-        resource.uid,
-        resource.source,
-        resource.provider,
-        resource.account,
-        resource.region,
-        resource.type,
-        resource.native_id,
-        resource.name,
-        tags,
-        attributes,
-        run.scope.key,
-        digest,
-        "{}",  # changed records get their diff when applied, against the row as it is then
+def _present_hashes(conn: Connection, scope_key: str) -> dict[str, str]:
+    """uid -> content hash of a scope's present resources: one indexed range read."""
+    rows = conn.execute(
+        sa.select(resources.c.uid, resources.c.content_hash).where(
+            resources.c.scope_key == scope_key,
+            resources.c.state == ResourceState.PRESENT.value,
+        )
     )
+    return {uid: digest for uid, digest in rows}
 
 
-def _insert_staged(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-    """A plain DBAPI executemany: the ingest hot path skips per-row type processing."""
+def _insert_staged(conn: Connection, run_id: int, rows: list[StorageRow]) -> None:
+    """A plain DBAPI executemany: the ingest hot path skips per-row type processing.
+
+    Every row is staged as `created`; `_classify` sorts out the changed ones when the run is
+    applied, against the table as it is then.
+    """
     marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    markers = ", ".join([marker] * len(RESOURCE_COLUMNS))
     sql = (
-        f"INSERT INTO {staged.name} ({', '.join(_STAGED_COLUMNS)}) "
-        f"VALUES ({', '.join([marker] * len(_STAGED_COLUMNS))})"
+        f"INSERT INTO {staged.name} (run_id, kind, changes, {', '.join(RESOURCE_COLUMNS)}) "
+        f"VALUES ({int(run_id)}, '{CREATED}', '{{}}', {markers})"
     )
     conn.exec_driver_sql(sql, rows)
 
@@ -210,7 +225,9 @@ def _insert_staged(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
 def _apply_staged(conn: Connection, run: RunStats, now: datetime) -> None:
     """Set-based: events, then updates of known rows, then inserts of new ones."""
     mine = staged.c.run_id == run.run_id
-    _diff_changed(conn, run)
+    _classify(conn, run)
+    if run.changed:
+        _diff_changed(conn, run)
     when = sa.literal(now, events.c.at.type)
     previous = resources.alias("previous")
     conn.execute(
@@ -225,9 +242,33 @@ def _apply_staged(conn: Connection, run: RunStats, now: datetime) -> None:
             .where(mine),
         )
     )
+    _update_known(conn, run, now)
+    if run.created:
+        _insert_new(conn, run, now)
+    conn.execute(staged.delete().where(mine))
+
+
+def _classify(conn: Connection, run: RunStats) -> None:
+    """Mark staged records of resources present anywhere as changed; count both kinds."""
+    mine = staged.c.run_id == run.run_id
+    present = sa.exists().where(
+        resources.c.uid == staged.c.uid, resources.c.state == ResourceState.PRESENT.value
+    )
+    conn.execute(staged.update().where(mine, present).values(kind=CHANGED))
+    counts = {
+        kind: count
+        for kind, count in conn.execute(
+            sa.select(staged.c.kind, sa.func.count()).where(mine).group_by(staged.c.kind)
+        )
+    }
+    run.created, run.changed = counts.get(CREATED, 0), counts.get(CHANGED, 0)
+
+
+def _update_known(conn: Connection, run: RunStats, now: datetime) -> None:
+    """Rows already in the table: changed resources, and deleted ones that came back."""
     conn.execute(
         resources.update()
-        .where(resources.c.uid == staged.c.uid, mine)
+        .where(resources.c.uid == staged.c.uid, staged.c.run_id == run.run_id)
         .values(
             **{name: _staged(conn, name) for name in _RESOURCE_UPDATED},
             state=ResourceState.PRESENT.value,
@@ -236,6 +277,11 @@ def _apply_staged(conn: Connection, run: RunStats, now: datetime) -> None:
             deleted_at=None,
         )
     )
+
+
+def _insert_new(conn: Connection, run: RunStats, now: datetime) -> None:
+    when = sa.literal(now, events.c.at.type)
+    mine = staged.c.run_id == run.run_id
     known = sa.select(resources.c.uid).where(resources.c.uid == staged.c.uid)
     conn.execute(
         resources.insert().from_select(
@@ -249,7 +295,6 @@ def _apply_staged(conn: Connection, run: RunStats, now: datetime) -> None:
             ).where(mine, ~known.exists()),
         )
     )
-    conn.execute(staged.delete().where(mine))
 
 
 def _diff_changed(conn: Connection, run: RunStats) -> None:
@@ -328,20 +373,24 @@ def diff_content(
 
 
 def _sweep(conn: Connection, run: RunStats, now: datetime) -> int:
-    """Mark deleted what a completed scope no longer returned; returns how many."""
-    present = conn.execute(
-        sa.select(resources.c.uid).where(
-            resources.c.scope_key == run.scope.key,
-            resources.c.state == ResourceState.PRESENT.value,
-        )
-    ).scalars()
-    gone = [uid for uid in present if uid not in run.seen_uids]
-    for chunk in _chunks(gone, _LOOKUP_CHUNK):
-        rows = conn.execute(sa.select(resources).where(resources.c.uid.in_(chunk))).mappings()
-        conn.execute(events.insert(), [_deletion_event(row, run.run_id, now) for row in rows])
+    """Mark deleted what a completed scope no longer returned; returns how many.
+
+    The candidates are the scope's resources present at the run's start and never seen by
+    it; each chunk is re-checked against the table, so one that moved meanwhile stays.
+    """
+    deleted = 0
+    mine = (resources.c.scope_key == run.scope.key) & (
+        resources.c.state == ResourceState.PRESENT.value
+    )
+    for chunk in _chunks(list(run.unseen_hashes), _CHUNK):
+        rows = conn.execute(sa.select(resources).where(resources.c.uid.in_(chunk), mine))
+        gone = [_deletion_event(row, run.run_id, now) for row in rows.mappings()]
+        if not gone:
+            continue
+        conn.execute(events.insert(), gone)
         conn.execute(
             resources.update()
-            .where(resources.c.uid.in_(chunk))
+            .where(resources.c.uid.in_([event["uid"] for event in gone]))
             .values(
                 state=ResourceState.DELETED.value,
                 deleted_at=now,
@@ -349,7 +398,8 @@ def _sweep(conn: Connection, run: RunStats, now: datetime) -> int:
                 last_seen=now,
             )
         )
-    return len(gone)
+        deleted += len(gone)
+    return deleted
 
 
 def _deletion_event(row: sa.RowMapping, run_id: int, now: datetime) -> dict[str, Any]:
@@ -368,7 +418,7 @@ def _finish(
     retryable: bool | None = None,
 ) -> None:
     run.finished_at = now
-    run.seen_uids = set()  # the sweep is done; do not hold the uids any longer
+    run.seen_uids, run.unseen_hashes = set(), {}  # the sweep is done: let the uids go
     conn.execute(
         scope_runs.update()
         .where(scope_runs.c.id == run.run_id)

@@ -1,9 +1,9 @@
 """One collection pass: plan scopes, run them concurrently, stream their pages into reconcile.
 
-Worker threads fetch pages; the calling thread is the only database writer. A bounded queue
-between them keeps memory flat (pages are applied as they come, never gathered into an
-estate-sized list) and lets the API latency of many scopes overlap: a full pass takes about as
-long as its slowest scope.
+Worker threads fetch pages and turn them into storage rows; the calling thread is the only
+database writer. A bounded queue between them keeps memory flat (pages are applied as they
+come, never gathered into an estate-sized list) and lets the API latency of many scopes
+overlap: a full pass takes about as long as its slowest scope.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from typing import Any
 from collectors.base import Collector, SourceConfig
 from collectors.registry import build_collector
 from storage.db import Database
-from storage.reconcile import Reconciler, RunStats
+from storage.reconcile import Reconciler, RunStats, StorageRow, prepare_page
 from vigil.errors import VigilError, scrub, secrets_of
 from vigil.inventory_reader import StorageInventory
-from vigil.model import PLAN_TYPE, Resource, Scope
+from vigil.model import PLAN_TYPE, Scope
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class Progress:
 class _Message:
     kind: str  # start | page | done | failed
     scope: Scope
-    page: list[Resource] | None = None
+    rows: list[StorageRow] | None = None
     error: str | None = None
     retryable: bool | None = None
     volatile: tuple[str, ...] = ()
@@ -166,13 +166,13 @@ class Collection:
         if self._stopping():
             put(_Message("failed", scope, error="abandoned: collection stopped", retryable=True))
             return
-        volatile = getattr(collector, "volatile_attributes", {}).get(scope.type, ())
-        put(_Message("start", scope, volatile=tuple(volatile)))
+        volatile = tuple(getattr(collector, "volatile_attributes", {}).get(scope.type, ()))
+        put(_Message("start", scope, volatile=volatile))
         try:
             for page in collector.collect(scope):
                 if self._stopping():
                     raise VigilError("abandoned: collection stopped", retryable=True)
-                put(_Message("page", scope, page=list(page)))
+                put(_Message("page", scope, rows=prepare_page(scope, page, volatile)))
         except VigilError as exc:
             put(_Message("failed", scope, error=exc.message, retryable=exc.retryable))
         except Exception as exc:
@@ -209,9 +209,9 @@ class Collection:
             runs[key] = self.reconciler.start(message.scope, volatile=message.volatile)
             return None
         if message.kind == "page":
-            assert message.page is not None
-            self.reconciler.add_page(runs[key], message.page)
-            self.progress.page(message.scope, len(message.page))
+            assert message.rows is not None
+            self.reconciler.add_rows(runs[key], message.rows)
+            self.progress.page(message.scope, len(message.rows))
             return None
         run = runs.pop(key, None) or self.reconciler.start(message.scope)
         if message.kind == "done" and not self.stop.is_set():

@@ -167,11 +167,8 @@ class Resource:
         if volatile and any(key in self.attributes for key in volatile):
             stable = {k: v for k, v in self.attributes.items() if k not in volatile}
             hashed = canonical_json(stable)
-        digest = hashlib.blake2b(digest_size=16)
-        for part in (self.name, tags, hashed):
-            digest.update(part.encode())
-            digest.update(b"\x00")
-        return tags, attributes, digest.hexdigest()
+        content = f"{self.name}\x00{tags}\x00{hashed}\x00".encode()
+        return tags, attributes, hashlib.blake2b(content, digest_size=16).hexdigest()
 
     def content_hash(self) -> str:
         return self.serialized()[2]
@@ -220,11 +217,32 @@ class Finding:
 
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":"))
+# The C encoder JSONEncoder.encode builds on every call, built once: encoding is the ingest
+# path's largest cost. Same arguments, same text; without markers a cycle is a RecursionError
+# instead of a ValueError, and records are trees.
+_C_ENCODE = getattr(json.encoder, "c_make_encoder", None)
+_CANONICAL_C = (
+    _C_ENCODE(
+        None,
+        _CANONICAL.default,
+        json.encoder.encode_basestring_ascii,
+        None,
+        _CANONICAL.key_separator,
+        _CANONICAL.item_separator,
+        True,
+        False,
+        True,
+    )
+    if _C_ENCODE is not None
+    else None
+)
 
 
 def canonical_json(value: Any) -> str:
     """JSON with sorted keys and no spaces: equal values give equal text."""
-    return _CANONICAL.encode(value)
+    if _CANONICAL_C is None:
+        return _CANONICAL.encode(value)
+    return "".join(_CANONICAL_C(value, 0))
 
 
 def fingerprint(rule: str, resource_uid: str) -> str:

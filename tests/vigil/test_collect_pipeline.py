@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import ClassVar
 
 import pytest
 
 from collectors.base import SourceConfig
 from storage.db import Database
-from storage.reconcile import Reconciler, RunStats
+from storage.reconcile import Reconciler, RunStats, StorageRow
 from tests.factories import resources, scope
 from vigil.collect import Collection, CollectionResult
 from vigil.errors import StorageError
@@ -35,7 +35,7 @@ class PagedCollector:
 
 
 class BrokenReconciler(Reconciler):
-    def add_page(self, run: RunStats, page: list[Resource]) -> None:  # type: ignore[override]
+    def add_rows(self, run: RunStats, rows: Sequence[StorageRow]) -> None:
         raise StorageError("database error: database is locked")
 
 
