@@ -10,7 +10,11 @@ Two kinds of estate:
   per-request latency (bench/replay.py), so it measures Vigil, not moto, against the
   critical-path floor (the slowest scope's sequential API calls × latency).
 - **synthetic**: a collector that yields realistic pages after `latency` per page, through the
-  same pipeline and storage — the 100k-resource case moto cannot seed in reasonable time.
+  same pipeline and storage — the 100k-resource case moto cannot seed in reasonable time. Three
+  passes over one database: the first (everything created), a steady-state one with 2% of the
+  records changed, and one where nothing changed. `--paging uniform` pages every type 1000 at
+  a time (the whole estate arrives in 12 pages per scope: the pipeline's hardest case);
+  `--paging aws` pages each type as the AWS collector asks its list API.
 
 Each timed pass runs in a child process so its peak RSS is its own. Prints one line per run.
 """
@@ -38,7 +42,7 @@ REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 def main() -> None:
     args = _parse()
     if args.synthetic_child:
-        run_synthetic_child(args.synthetic_child, args.latency, args.database)
+        run_synthetic_child(args.synthetic_child, args.latency, args.database, args.paging[0])
         return
     machine = f"{platform.machine()}, {os.cpu_count()} cores"
     print(f"# machine: {machine}, Python {platform.python_version()}")
@@ -46,7 +50,8 @@ def main() -> None:
     for size in args.moto:
         bench_moto(size, args.latency)
     for size in args.synthetic:
-        bench_synthetic(size, args.latency)
+        for paging in args.paging:
+            bench_synthetic(size, args.latency, paging)
     for size in args.ingest:
         rate, rescan = measure_ingest(size)
         print(
@@ -101,12 +106,12 @@ def bench_moto(size: int, latency: float) -> None:
         moto.wait()
 
 
-def bench_synthetic(size: int, latency: float) -> None:
+def bench_synthetic(size: int, latency: float, paging: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         database = f"sqlite:///{tmp}/synthetic.db"
         command = [
             sys.executable, __file__, "--synthetic-child", str(size),
-            "--latency", str(latency), "--database", database,
+            "--latency", str(latency), "--database", database, "--paging", paging,
         ]  # fmt: skip
         output, rss = _run_measured(command, os.environ.copy(), cwd=REPO)
         print(f"{output.strip()}; peak RSS {rss:.0f} MB")
@@ -183,6 +188,12 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--synthetic", type=_sizes, default=[10000, 100000], help="synthetic sizes")
     parser.add_argument("--ingest", type=_sizes, default=[100000], help="ingest-only sizes")
     parser.add_argument("--latency", type=float, default=0.1, help="seconds per API request")
+    parser.add_argument(
+        "--paging",
+        type=lambda text: text.split(","),
+        default=["uniform", "aws"],
+        help="synthetic page sizes: uniform (1000 each) and/or aws (as the AWS collector asks)",
+    )
     parser.add_argument("--synthetic-child", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--database", default="", help=argparse.SUPPRESS)
     return parser.parse_args()
