@@ -136,7 +136,10 @@ def run_synthetic_child(size: int, latency: float, database: str, paging: str) -
         wall = time.monotonic() - started
         assert not result.failed, result.failed
         written = sum(o.created + o.changed + o.deleted for o in result.outcomes)
-        passes.append(f"{label} {wall:.2f}s = {wall / floor:.2f}x ({written} written)")
+        passes.append(
+            f"{label} {wall:.2f}s = {wall / floor:.2f}x "
+            f"({result.seen / wall:,.0f}/s, {written} written)"
+        )
     print(
         f"synthetic {result.seen:>6} resources, {paging} paging, {len(result.outcomes)} scopes, "
         f"floor {floor:.2f}s: {'; '.join(passes)}",

@@ -265,7 +265,8 @@ def _classify(conn: Connection, run: RunStats) -> None:
 
 
 def _update_known(conn: Connection, run: RunStats, now: datetime) -> None:
-    """Rows already in the table: changed resources, and deleted ones that came back."""
+    """Rows already in the table: changed resources (moved from another scope included) and
+    deleted ones that came back."""
     conn.execute(
         resources.update()
         .where(resources.c.uid == staged.c.uid, staged.c.run_id == run.run_id)
@@ -280,6 +281,7 @@ def _update_known(conn: Connection, run: RunStats, now: datetime) -> None:
 
 
 def _insert_new(conn: Connection, run: RunStats, now: datetime) -> None:
+    """Resources never stored before."""
     when = sa.literal(now, events.c.at.type)
     mine = staged.c.run_id == run.run_id
     known = sa.select(resources.c.uid).where(resources.c.uid == staged.c.uid)

@@ -3,16 +3,21 @@
 boto3 `Session`s are not thread-safe but clients are: `Sessions` builds every session and
 client under one lock and caches the clients, which the pipeline's worker threads then share.
 Assumed-role credentials refresh themselves, so a long-running daemon keeps working.
+
+Every session parses timestamps with `parse_timestamp` below: botocore's default hands each
+one to dateutil, which was 60% of the time spent parsing a DescribeInstances page.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import botocore.session
+import botocore.utils
 from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.credentials import CredentialProvider, RefreshableCredentials
@@ -24,6 +29,29 @@ GLOBAL_API_REGION = "us-east-1"
 """Where the global APIs (Route 53, Organizations, STS by default) are called."""
 
 ROLE_SESSION_NAME = "vigil"
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """An API timestamp as an aware datetime: ISO 8601 text (what AWS sends) by the standard
+    library, anything else (epoch seconds, RFC 822 dates) by botocore's own parser."""
+    if isinstance(value, str) and "T" in value:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    parsed: datetime = botocore.utils.parse_timestamp(value)
+    return parsed
+
+
+def botocore_session() -> botocore.session.Session:
+    """A fresh botocore session whose clients parse timestamps with `parse_timestamp`."""
+    core = botocore.session.get_session()
+    core.get_component("response_parser_factory").set_parser_defaults(
+        timestamp_parser=parse_timestamp
+    )
+    return core
 
 
 class _AssumedRole(CredentialProvider):  # type: ignore[misc]
@@ -86,6 +114,7 @@ class Sessions:
         """The source's credentials: profile and/or explicit keys, then its role_arn if any."""
         config = self.config
         session = boto3.Session(
+            botocore_session=botocore_session(),
             profile_name=config.profile,
             aws_access_key_id=_secret(config.access_key_id),
             aws_secret_access_key=_secret(config.secret_access_key),
@@ -126,7 +155,7 @@ class Sessions:
         credentials = RefreshableCredentials.create_from_metadata(
             metadata=fetch(), refresh_using=fetch, method=_AssumedRole.METHOD
         )
-        core = botocore.session.get_session()
+        core = botocore_session()
         core.get_component("credential_provider").insert_before("env", _AssumedRole(credentials))
         return boto3.Session(botocore_session=core)
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import botocore.utils
+import pytest
 
 from collectors.aws import AwsCollector
 from collectors.aws.guard import called_operations
-from collectors.aws.session import Sessions
+from collectors.aws.session import Sessions, parse_timestamp
 from tests.collectors.aws.factories import collect, scope, seed_client, source
 
 OTHER = "111122223333"
@@ -95,3 +98,39 @@ def test_clients_are_shared_and_configured(moto: str) -> None:
     assert client.meta.config.read_timeout == 7
     assert client.meta.region_name == "eu-west-1"
     assert collect(AwsCollector(source(moto)), scope("server", "eu-west-1")) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-01-01T00:00:00.000Z",  # EC2, EBS, RDS (XML)
+        "2026-03-04T05:06:07Z",
+        "2026-03-04T05:06:07.123456+00:00",
+        "2026-03-04T07:06:07+02:00",
+        1767225600,  # ACM (JSON): epoch seconds
+        1767225600.25,
+        "1767225600",
+        "Thu, 01 Jan 2026 00:00:00 GMT",  # RFC 822, as some headers carry
+    ],
+)
+def test_timestamps_parse_as_botocore_parses_them(text: Any) -> None:
+    assert parse_timestamp(text) == botocore.utils.parse_timestamp(text)
+    assert parse_timestamp(text).utcoffset() is not None
+
+
+def test_timestamps_without_an_offset_are_utc() -> None:
+    assert parse_timestamp("2026-01-01T00:00:00") == datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_clients_parse_timestamps_into_aware_datetimes(moto: str) -> None:
+    seed_client(moto, "ec2", "eu-west-1").run_instances(
+        ImageId="ami-0abcdef1234567890", MinCount=1, MaxCount=1
+    )
+    client = Sessions(source(moto)).client("ec2", "eu-west-1")
+
+    reservations = client.describe_instances()["Reservations"]
+    launched = reservations[0]["Instances"][0]["LaunchTime"]
+
+    # datetime.UTC, not dateutil's tzutc: the fast parser is the one in use.
+    assert isinstance(launched, datetime) and launched.tzinfo is UTC
+    assert abs((datetime.now(UTC) - launched).total_seconds()) < 3600
