@@ -65,7 +65,10 @@ def _replaying_handler(proxy: ReplayProxy) -> type[_ProxyHandler]:
 
         def _handle(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            key = (self.command, self.path, body)
+            # JSON APIs name the operation in a header: ACM's DescribeCertificate and
+            # ListTagsForCertificate send the same body.
+            target = self.headers.get("X-Amz-Target", "")
+            key = (self.command, f"{self.path}#{target}", body)
             with proxy._cache_lock:
                 recorded = None if proxy.recording else proxy.cache.get(key)
             proxy.calls[_scope_of(self.headers.get("Authorization", ""), body, self.path)] += 1
