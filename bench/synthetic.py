@@ -56,9 +56,12 @@ class SyntheticCollector:
     resource_types: ClassVar[tuple[str, ...]] = tuple(MIX)
     volatile_attributes: ClassVar[dict[str, tuple[str, ...]]] = {}
 
-    def __init__(self, size: int, latency: float, *, paging: str = "uniform") -> None:
+    def __init__(
+        self, size: int, latency: float, *, version: int = 0, paging: str = "uniform"
+    ) -> None:
         self.size, self.latency = size, latency
-        self.version, self.changed_every = 0, 1  # which records carry `version`
+        # Records whose number divides by `changed_every` carry `version`; the others 0.
+        self.version, self.changed_every = version, 1
         self.page_sizes = AWS_PAGES if paging == "aws" else dict.fromkeys(MIX, PAGE)
 
     def plan(self, types: set[str] | None = None) -> list[Scope]:
