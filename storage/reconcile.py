@@ -103,6 +103,7 @@ class Reconciler:
     def __init__(self, db: Database, *, clock: Any = utcnow) -> None:
         self.db = db
         self.clock = clock
+        self._running: dict[int, RunStats] = {}
 
     def start(self, scope: Scope, *, volatile: tuple[str, ...] = ()) -> RunStats:
         """Record that a scope run began; returns the run's handle.
@@ -110,6 +111,8 @@ class Reconciler:
         `volatile` names attributes that change on every read; they never count as a change.
         """
         now = self.clock()
+        with self.db.connect() as conn:  # read outside the write transaction
+            hashes = _present_hashes(conn, scope.key)
         with self.db.begin() as conn:
             result = conn.execute(
                 scope_runs.insert().values(
@@ -126,10 +129,11 @@ class Reconciler:
             key = result.inserted_primary_key
             assert key is not None
             run_id = int(key[0])
-            hashes = _present_hashes(conn, scope.key)
-        return RunStats(
+        run = RunStats(
             run_id=run_id, scope=scope, started_at=now, volatile=volatile, unseen_hashes=hashes
         )
+        self._running[run_id] = run
+        return run
 
     def add_page(self, run: RunStats, page: Sequence[Resource]) -> None:
         """Stage the new and changed records of one page."""
@@ -161,10 +165,26 @@ class Reconciler:
         now = self.clock()
         with self.db.begin() as conn:
             if run.staged:
-                _apply_staged(conn, run, now)
+                taken = _apply_staged(conn, run, now)
+                self._forget_taken(run, taken)
             run.deleted = _sweep(conn, run, now)
             _finish(conn, run, now, status="complete")
+        self._running.pop(run.run_id, None)
         return run
+
+    def _forget_taken(self, taker: RunStats, taken: list[tuple[str, str]]) -> None:
+        """Runs of the scopes `taker` took resources from must compare them afresh.
+
+        Their hashes were read when they started; a resource that has since moved to
+        another scope is no longer theirs, so when they return it, it moves back.
+        """
+        by_scope: dict[str, list[str]] = {}
+        for uid, owner in taken:
+            by_scope.setdefault(owner, []).append(uid)
+        for other in self._running.values():
+            if other is not taker and other.scope.key in by_scope:
+                for uid in by_scope[other.scope.key]:
+                    other.unseen_hashes.pop(uid, None)
 
     def fail(self, run: RunStats, error: str, *, retryable: bool | None = None) -> RunStats:
         """Discard the run's staging: a failed scope changes no resource."""
@@ -173,6 +193,7 @@ class Reconciler:
             conn.execute(staged.delete().where(staged.c.run_id == run.run_id))
             run.created = run.changed = run.deleted = 0
             _finish(conn, run, now, status="failed", error=error, retryable=retryable)
+        self._running.pop(run.run_id, None)
         return run
 
     def abandon_running(self, reason: str = "abandoned: the collector stopped") -> int:
@@ -222,11 +243,16 @@ def _insert_staged(conn: Connection, run_id: int, rows: list[StorageRow]) -> Non
     conn.exec_driver_sql(sql, rows)
 
 
-def _apply_staged(conn: Connection, run: RunStats, now: datetime) -> None:
-    """Set-based: events, then updates of known rows, then inserts of new ones."""
+def _apply_staged(conn: Connection, run: RunStats, now: datetime) -> list[tuple[str, str]]:
+    """Set-based: events, then updates of known rows, then inserts of new ones.
+
+    Returns (uid, previous scope) of the resources the run took over from other scopes.
+    """
     mine = staged.c.run_id == run.run_id
     _classify(conn, run)
+    taken: list[tuple[str, str]] = []
     if run.changed:
+        taken = _taken_over(conn, run)
         _diff_changed(conn, run)
     when = sa.literal(now, events.c.at.type)
     previous = resources.alias("previous")
@@ -246,6 +272,7 @@ def _apply_staged(conn: Connection, run: RunStats, now: datetime) -> None:
     if run.created:
         _insert_new(conn, run, now)
     conn.execute(staged.delete().where(mine))
+    return taken
 
 
 def _classify(conn: Connection, run: RunStats) -> None:
@@ -262,6 +289,20 @@ def _classify(conn: Connection, run: RunStats) -> None:
         )
     }
     run.created, run.changed = counts.get(CREATED, 0), counts.get(CHANGED, 0)
+
+
+def _taken_over(conn: Connection, run: RunStats) -> list[tuple[str, str]]:
+    """(uid, owner) of the present resources another scope owns that this run returned."""
+    rows = conn.execute(
+        sa.select(staged.c.uid, resources.c.scope_key)
+        .join(resources, resources.c.uid == staged.c.uid)
+        .where(
+            staged.c.run_id == run.run_id,
+            staged.c.kind == CHANGED,
+            resources.c.scope_key != run.scope.key,
+        )
+    )
+    return [(uid, owner) for uid, owner in rows]
 
 
 def _update_known(conn: Connection, run: RunStats, now: datetime) -> None:

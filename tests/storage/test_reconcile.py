@@ -203,6 +203,50 @@ def test_resource_reported_by_a_renamed_source_moves_to_it(db: Database) -> None
     assert [r.source for r in present(db).values()] == ["aws-new"]
 
 
+def test_a_resource_taken_over_while_its_owner_runs_moves_back_when_the_owner_returns_it(
+    db: Database,
+) -> None:
+    # Two sources reporting one account run side by side in one pass.
+    reconciler = Reconciler(db, clock=FakeClock())
+    first, second = scope(source="aws-a"), scope(source="aws-b")
+    scan(reconciler, first, [resources(2, within=first)])
+
+    running = reconciler.start(first)  # reads its scope's hashes now
+    scan(reconciler, second, [resources(1, within=second)])  # takes r-00000 over meanwhile
+    reconciler.add_page(running, resources(2, within=first))
+    reconciler.complete(running)
+
+    assert (running.created, running.changed, running.deleted) == (0, 1, 0)
+    assert {r.native_id: r.source for r in present(db).values()} == {
+        "r-00000": "aws-a",
+        "r-00001": "aws-a",
+    }
+    moves = [e.changes for e in queries.changes(db) if e.kind == "changed"]
+    assert moves == [
+        {"source": {"old": "aws-a", "new": "aws-b"}},
+        {"source": {"old": "aws-b", "new": "aws-a"}},
+    ]
+
+
+def test_a_resource_taken_over_while_its_owner_runs_is_not_deleted_by_the_owner(
+    db: Database,
+) -> None:
+    reconciler = Reconciler(db, clock=FakeClock())
+    first, second = scope(source="aws-a"), scope(source="aws-b")
+    scan(reconciler, first, [resources(2, within=first)])
+
+    running = reconciler.start(first)
+    scan(reconciler, second, [resources(1, within=second)])
+    reconciler.add_page(running, resources(2, within=first)[1:])  # no longer returns r-00000
+    reconciler.complete(running)
+
+    assert running.deleted == 0
+    assert {r.native_id: r.source for r in present(db).values()} == {
+        "r-00000": "aws-b",
+        "r-00001": "aws-a",
+    }
+
+
 def test_changes_since_filters_by_time(db: Database) -> None:
     clock = FakeClock()
     reconciler = Reconciler(db, clock=clock)
@@ -279,6 +323,67 @@ def test_random_scans_never_touch_failed_scopes_and_history_replays(
             for r in queries.inventory(db, queries.InventoryFilter(sources=(source,)), as_of=moment)
         }
         assert replayed == expected
+
+
+round_strategy = st.fixed_dictionaries(
+    {
+        "items": st.tuples(*[st.dictionaries(st.sampled_from(IDS), st.integers(0, 2))] * 2),
+        "fail": st.tuples(st.booleans(), st.booleans()),
+        "order": st.lists(st.integers(0, 1), min_size=12, max_size=12),  # whose page is next
+        "first_done": st.integers(0, 1),
+    }
+)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(rounds=st.lists(round_strategy, min_size=1, max_size=5))
+def test_interleaved_runs_of_overlapping_sources_keep_history_and_counts_exact(
+    db: Database, rounds: list[dict]
+) -> None:
+    # Two sources report the same resources; their runs interleave page by page, as in a pass.
+    account = uuid.uuid4().hex[:12]
+    scopes = [scope(source=f"prop-{n}-{account}", account=account) for n in range(2)]
+    reconciler = Reconciler(db, clock=FakeClock())
+    sources = tuple(s.source for s in scopes)
+
+    def events() -> int:
+        return len(list(queries.changes(db, filters=queries.InventoryFilter(sources=sources))))
+
+    for step in rounds:
+        runs = [reconciler.start(where) for where in scopes]
+        pending = [
+            [[resource(i, within=where, version=v)] for i, v in sorted(items.items())]
+            for where, items in zip(scopes, step["items"], strict=True)
+        ]
+        for side in step["order"]:
+            if pending[side]:
+                reconciler.add_page(runs[side], pending[side].pop(0))
+        for side in (step["first_done"], 1 - step["first_done"]):
+            for page in pending[side]:
+                reconciler.add_page(runs[side], page)
+            before = events()
+            if step["fail"][side]:
+                reconciler.fail(runs[side], "AccessDenied")
+                assert events() == before
+            else:
+                run = reconciler.complete(runs[side])
+                assert events() - before == run.created + run.changed + run.deleted
+
+    everything = queries.InventoryFilter(sources=sources, include_deleted=True)
+    current = {
+        (r.uid, r.state, r.source, r.attributes.get("version"))
+        for r in queries.inventory(db, everything)
+    }
+    far = datetime(2100, 1, 1, tzinfo=UTC)
+    replayed = {
+        (r.uid, r.state, r.source, r.attributes.get("version"))
+        for r in queries.inventory(db, everything, as_of=far)
+    }
+    assert replayed == current
 
 
 def test_history_replays_to_the_current_table_including_deletions(db: Database) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import ClassVar
@@ -12,7 +13,7 @@ from collectors.base import SourceConfig
 from storage.db import Database
 from storage.reconcile import Reconciler, RunStats, StorageRow
 from tests.factories import resources, scope
-from vigil.collect import Collection, CollectionResult
+from vigil.collect import GC_FIRST_THRESHOLD, Collection, CollectionResult
 from vigil.errors import StorageError
 from vigil.model import Resource, Scope
 
@@ -128,3 +129,24 @@ def test_an_unexpected_error_is_stored_without_the_sources_secret(
     assert SECRET not in (failed.error or "")
     stored = queries.scope_statuses(sqlite_db)
     assert stored and all(SECRET not in (s.error or "") for s in stored)
+
+
+class ThresholdWatchingCollector(PagedCollector):
+    """Notes the cyclic GC's thresholds while its pages are being fetched."""
+
+    seen: ClassVar[list[tuple[int, int, int]]] = []
+
+    def collect(self, target: Scope) -> Iterator[list[Resource]]:
+        self.seen.append(gc.get_threshold())
+        yield from super().collect(target)
+
+
+def test_a_pass_collects_cycles_less_often_and_restores_the_gc_afterwards(
+    sqlite_db: Database,
+) -> None:
+    before = gc.get_threshold()
+    collector = ThresholdWatchingCollector(2)
+    Collection(sqlite_db, [_source()], collector_factory=lambda _: collector).run()
+
+    assert collector.seen == [(GC_FIRST_THRESHOLD, *before[1:])]
+    assert gc.get_threshold() == before
