@@ -17,6 +17,7 @@ from storage import queries
 from storage.db import Database
 from storage.findings import FindingStore, Transition, TransitionHook, finished_status
 from vigil.config import VigilConfig
+from vigil.gc_tuning import fewer_gc_pauses
 from vigil.model import Finding, FindingStatus, Severity, utcnow
 
 
@@ -110,10 +111,11 @@ def run_check(
     findings transaction (the alerting outbox hooks in there)."""
     now = now or utcnow()
     engine = engine or Engine.from_config(config.rules if config else None)
-    view = build_view(db, config, now=now)
-    evaluation = engine.evaluate(view)
-    store = FindingStore(db)
-    transitions = store.apply(evaluation.findings, now, on_transitions=on_transitions)
+    with fewer_gc_pauses():
+        view = build_view(db, config, now=now)
+        evaluation = engine.evaluate(view)
+        store = FindingStore(db)
+        transitions = store.apply(evaluation.findings, now, on_transitions=on_transitions)
     counts = store.counts()
     open_by_severity = {
         sev: counts.get((FindingStatus.OPEN.value, sev.value), 0) for sev in Severity

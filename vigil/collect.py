@@ -8,14 +8,12 @@ overlap: a full pass takes about as long as its slowest scope.
 
 from __future__ import annotations
 
-import gc
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,40 +22,11 @@ from collectors.registry import build_collector
 from storage.db import Database
 from storage.reconcile import Reconciler, RunStats, StorageRow, prepare_page
 from vigil.errors import VigilError, scrub, secrets_of
+from vigil.gc_tuning import fewer_gc_pauses
 from vigil.inventory_reader import StorageInventory
 from vigil.model import PLAN_TYPE, Scope
 
 log = logging.getLogger(__name__)
-
-GC_FIRST_THRESHOLD = 50_000
-"""The cyclic GC's first threshold while a pass runs (Python's default: 700)."""
-_gc_lock = threading.Lock()
-_gc_passes = 0
-_gc_saved: tuple[int, int, int] = gc.get_threshold()
-
-
-@contextmanager
-def fewer_gc_pauses() -> Iterator[None]:
-    """Collect cycles less often while passes run.
-
-    A pass allocates hundreds of thousands of short-lived, acyclic containers (records, rows);
-    at the default threshold the cyclic GC ran every 700 allocations and took a third of the
-    time spent building records. Reference counting frees them anyway; cycles are still
-    collected, only less often. Overlapping passes (the daemon) share one raised threshold.
-    """
-    global _gc_passes, _gc_saved
-    with _gc_lock:
-        if _gc_passes == 0:
-            _gc_saved = gc.get_threshold()
-            gc.set_threshold(max(GC_FIRST_THRESHOLD, _gc_saved[0]), *_gc_saved[1:])
-        _gc_passes += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_passes -= 1
-            if _gc_passes == 0:
-                gc.set_threshold(*_gc_saved)
 
 
 @dataclass

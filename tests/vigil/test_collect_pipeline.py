@@ -13,8 +13,9 @@ from collectors.base import SourceConfig
 from storage.db import Database
 from storage.reconcile import Reconciler, RunStats, StorageRow
 from tests.factories import resources, scope
-from vigil.collect import GC_FIRST_THRESHOLD, Collection, CollectionResult
+from vigil.collect import Collection, CollectionResult
 from vigil.errors import StorageError
+from vigil.gc_tuning import GC_FIRST_THRESHOLD
 from vigil.model import Resource, Scope
 
 
