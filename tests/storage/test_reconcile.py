@@ -269,6 +269,12 @@ def test_abandoned_runs_are_failed_and_their_staging_discarded(db: Database) -> 
 # --- property: random scan sequences, some failing --------------------------------------------
 
 IDS = [f"i-{n}" for n in range(6)]
+# Examples share the session's database: each one works in an account of its own.
+database_properties = settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 scan_strategy = st.fixed_dictionaries(
     {
         "scope": st.integers(0, 1),
@@ -279,11 +285,7 @@ scan_strategy = st.fixed_dictionaries(
 )
 
 
-@settings(
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@database_properties
 @given(scans=st.lists(scan_strategy, min_size=1, max_size=8))
 def test_random_scans_never_touch_failed_scopes_and_history_replays(
     db: Database, scans: list[dict]
@@ -335,11 +337,7 @@ round_strategy = st.fixed_dictionaries(
 )
 
 
-@settings(
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@database_properties
 @given(rounds=st.lists(round_strategy, min_size=1, max_size=5))
 def test_interleaved_runs_of_overlapping_sources_keep_history_and_counts_exact(
     db: Database, rounds: list[dict]
