@@ -113,6 +113,25 @@ class Reconciler:
         now = self.clock()
         with self.db.connect() as conn:  # read outside the write transaction
             hashes = _present_hashes(conn, scope.key)
+        run = RunStats(
+            run_id=self._insert_run(scope, now),
+            scope=scope,
+            started_at=now,
+            volatile=volatile,
+            unseen_hashes=hashes,
+        )
+        self._running[run.run_id] = run
+        return run
+
+    def record_failure(
+        self, scope: Scope, error: str, *, retryable: bool | None = None
+    ) -> RunStats:
+        """A run that failed before it fetched anything (planning, or abandoned unstarted)."""
+        now = self.clock()
+        run = RunStats(run_id=self._insert_run(scope, now), scope=scope, started_at=now)
+        return self.fail(run, error, retryable=retryable)
+
+    def _insert_run(self, scope: Scope, now: datetime) -> int:
         with self.db.begin() as conn:
             result = conn.execute(
                 scope_runs.insert().values(
@@ -128,12 +147,7 @@ class Reconciler:
             )
             key = result.inserted_primary_key
             assert key is not None
-            run_id = int(key[0])
-        run = RunStats(
-            run_id=run_id, scope=scope, started_at=now, volatile=volatile, unseen_hashes=hashes
-        )
-        self._running[run_id] = run
-        return run
+            return int(key[0])
 
     def add_page(self, run: RunStats, page: Sequence[Resource]) -> None:
         """Stage the new and changed records of one page."""

@@ -158,9 +158,8 @@ class Collection:
 
     def _record_plan_failure(self, source: SourceConfig, exc: VigilError) -> ScopeOutcome:
         scope = Scope(source.name, source.provider, PLAN_TYPE, PLAN_TYPE, PLAN_TYPE)
-        run = self.reconciler.start(scope)
         error = scrub(exc.message, self._secrets.get(source.name, ()))
-        self.reconciler.fail(run, error, retryable=exc.retryable)
+        self.reconciler.record_failure(scope, error, retryable=exc.retryable)
         outcome = ScopeOutcome(scope, "failed", error=error)
         self.progress.finished(outcome)
         return outcome
@@ -218,13 +217,16 @@ class Collection:
             self.reconciler.add_rows(runs[key], message.rows)
             self.progress.page(message.scope, len(message.rows))
             return None
-        run = runs.pop(key, None) or self.reconciler.start(message.scope)
-        if message.kind == "done" and not self.stop.is_set():
+        run = runs.pop(key, None)
+        if run is not None and message.kind == "done" and not self.stop.is_set():
             self.reconciler.complete(run)
             return _outcome(run, "complete")
         secrets = self._secrets.get(message.scope.source, ())
         error = scrub(message.error or "abandoned: collection stopped", secrets)
-        self.reconciler.fail(run, error, retryable=message.retryable)
+        if run is None:  # abandoned before it started: nothing to compare, nothing staged
+            run = self.reconciler.record_failure(message.scope, error, retryable=message.retryable)
+        else:
+            self.reconciler.fail(run, error, retryable=message.retryable)
         return _outcome(run, "failed", error)
 
 

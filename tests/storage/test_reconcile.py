@@ -257,6 +257,20 @@ def test_changes_since_filters_by_time(db: Database) -> None:
     assert [e.kind for e in recent] == ["deleted"]
 
 
+def test_a_run_that_failed_before_it_started_is_recorded_and_changes_nothing(
+    db: Database,
+) -> None:
+    reconciler = Reconciler(db, clock=FakeClock())
+    scan(reconciler, scope(), [resources(2)])
+    with resource_writes(db) as writes:
+        run = reconciler.record_failure(scope(), "abandoned: collection stopped", retryable=True)
+    assert writes == []
+    assert (run.created, run.changed, run.deleted) == (0, 0, 0)
+    assert len(present(db)) == 2
+    status = queries.scope_statuses(db)[0]
+    assert (status.status, status.error) == ("failed", "abandoned: collection stopped")
+
+
 def test_abandoned_runs_are_failed_and_their_staging_discarded(db: Database) -> None:
     reconciler = Reconciler(db, clock=FakeClock())
     run = reconciler.start(scope())
@@ -269,6 +283,7 @@ def test_abandoned_runs_are_failed_and_their_staging_discarded(db: Database) -> 
 # --- property: random scan sequences, some failing --------------------------------------------
 
 IDS = [f"i-{n}" for n in range(6)]
+versions_by_id = st.dictionaries(st.sampled_from(IDS), st.integers(0, 2), max_size=6)
 # Examples share the session's database: each one works in an account of its own.
 database_properties = settings(
     max_examples=30,
@@ -278,7 +293,7 @@ database_properties = settings(
 scan_strategy = st.fixed_dictionaries(
     {
         "scope": st.integers(0, 1),
-        "items": st.dictionaries(st.sampled_from(IDS), st.integers(0, 2), max_size=6),
+        "items": versions_by_id,
         "fail": st.booleans(),
         "page_size": st.integers(1, 4),
     }
@@ -329,7 +344,7 @@ def test_random_scans_never_touch_failed_scopes_and_history_replays(
 
 round_strategy = st.fixed_dictionaries(
     {
-        "items": st.tuples(*[st.dictionaries(st.sampled_from(IDS), st.integers(0, 2))] * 2),
+        "items": st.tuples(versions_by_id, versions_by_id),
         "fail": st.tuples(st.booleans(), st.booleans()),
         "order": st.lists(st.integers(0, 1), min_size=12, max_size=12),  # whose page is next
         "first_done": st.integers(0, 1),
