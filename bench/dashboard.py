@@ -33,7 +33,7 @@ from storage.db import Database  # noqa: E402
 from storage.findings import FindingStore  # noqa: E402
 from storage.reconcile import Reconciler  # noqa: E402
 from tests.fixtures.browser import launch_chromium, serve_dashboard  # noqa: E402
-from vigil.model import Finding, Resource, Scope, Severity, utcnow  # noqa: E402
+from vigil.core.model import Finding, Resource, Scope, Severity, utcnow  # noqa: E402
 
 OUT = REPO / "bench" / "out"
 RULES = (

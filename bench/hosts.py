@@ -5,7 +5,7 @@
 Starts a real OpenSSH server on 127.0.0.1 (throwaway keys, as the tests do) and a TCP proxy
 that sleeps `delay` before forwarding each connection (standing in for network latency), then
 runs one full collection pass of a hosts source with N targets named host-000... through the
-real pipeline (vigil.collect.Collection, default workers) into a throwaway SQLite database,
+real pipeline (vigil.app.collect.Collection, default workers) into a throwaway SQLite database,
 and prints the wall time. Target: 200 hosts in < 20 s with the default concurrency.
 """
 
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from collectors.hosts.config import HostsSourceConfig
 from storage.db import Database
 from tests.fixtures.sshd import SSHD, DelayProxy, SshServer
-from vigil.collect import Collection
+from vigil.app.collect import Collection
 
 
 def _raise_fd_limit(needed: int) -> None:

@@ -63,7 +63,7 @@ def main() -> None:
 def bench_moto(size: int, latency: float) -> None:
     from bench.replay import ReplayProxy
     from tests.fixtures.services import free_port, wait_for_port
-    from vigil.demo_estate import seed_estate
+    from vigil.app.demo_estate import seed_estate
 
     env = {**os.environ, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false", **_dummy_credentials()}
     port = free_port()

@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from storage.db import Database
 from storage.findings import FindingStore
 from storage.reconcile import Reconciler
-from vigil.metrics import MetricsServer, VigilCollector
-from vigil.model import Finding, Resource, Scope, Severity
+from vigil.app.metrics import MetricsServer, VigilCollector
+from vigil.core.model import Finding, Resource, Scope, Severity
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 ACCOUNTS = ("111111111111", "222222222222")

@@ -31,9 +31,9 @@ from rules.network import OpenPort  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.findings import FindingStore  # noqa: E402
 from storage.reconcile import Reconciler  # noqa: E402
-from vigil.model import Resource, Scope  # noqa: E402
-from vigil.reports.formats import write_report  # noqa: E402
-from vigil.reports.model import FORMATS, ReportParams, gather  # noqa: E402
+from vigil.app.reports.formats import write_report  # noqa: E402
+from vigil.app.reports.model import FORMATS, ReportParams, gather  # noqa: E402
+from vigil.core.model import Resource, Scope  # noqa: E402
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 TYPES = ("server", "disk", "security_group", "certificate", "snapshot")

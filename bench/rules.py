@@ -32,9 +32,9 @@ from rules.engine import Engine  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.findings import FindingStore  # noqa: E402
 from storage.reconcile import Reconciler  # noqa: E402
-from vigil.check import build_view  # noqa: E402
-from vigil.config import RulesConfig  # noqa: E402
-from vigil.model import Resource, Scope, make_uid, utcnow  # noqa: E402
+from vigil.app.check import build_view  # noqa: E402
+from vigil.app.config import RulesConfig  # noqa: E402
+from vigil.core.model import Resource, Scope, make_uid, utcnow  # noqa: E402
 
 ACCOUNT, REGION, SOURCE = "123456789012", "us-east-1", "bench"
 # Share of the estate per type (sums to 1).

@@ -14,8 +14,8 @@ from collectors.aws import ebs, ec2, rds, route53, security_groups
 from collectors.base import SourceConfig
 from storage.db import Database
 from storage.reconcile import Reconciler
-from vigil.collect import Collection
-from vigil.model import GLOBAL_REGION, Resource, Scope
+from vigil.app.collect import Collection
+from vigil.core.model import GLOBAL_REGION, Resource, Scope
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 PAGE = 1000

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar, Protocol
 
-from vigil.model import Resource, Scope
-from vigil.schema import StrictModel
+from vigil.core.model import Resource, Scope
+from vigil.core.schema import StrictModel
 
 Page = list[Resource]
 
@@ -37,7 +37,7 @@ class Collector(Protocol):
     volatile_attributes: ClassVar[dict[str, tuple[str, ...]]]
     """Per type, attributes whose value moves on every read; they never count as a change."""
     # Optional: `uses_inventory: ClassVar[bool] = True` makes the pipeline pass
-    # `inventory=` (vigil.inventory_reader.StorageInventory) to the constructor.
+    # `inventory=` (vigil.app.inventory_reader.StorageInventory) to the constructor.
 
     def plan(self, types: set[str] | None = None) -> Iterable[Scope]: ...
 

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 
-from vigil.model import iso
+from vigil.core.model import iso
 
 # OpenSSL X509_V_ERR_* codes -> the normalized reason rules match on (verify_error).
 _VERIFY_REASONS: dict[int, str] = {

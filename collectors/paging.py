@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from itertools import islice
 
-from vigil.model import Resource
+from vigil.core.model import Resource
 
 PAGE_SIZE = 500
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from vigil.model import iso
+from vigil.core.model import iso
 
 
 def iso_time(value: Any) -> str | None:

@@ -1,53 +1,16 @@
 """Optional login: Streamlit's built-in OIDC (`st.login`) when `dashboard.oidc` is configured.
 
-Streamlit reads its OIDC settings from the `[auth]` table of a secrets.toml. Vigil's config is
-the one place users write them, so `secrets_toml()` renders that table from `dashboard:` and
-`write_secrets()` puts it in a private file for `streamlit run --secrets.files` (see
-docs/dashboard.md). The guard fails closed: with OIDC configured, nothing is shown to a
-visitor who has not logged in, and a server started without the secrets says how to fix it.
+`vigil dashboard` hands Streamlit the `[auth]` secrets (vigil/app/dashboard.py). The guard fails
+closed: with OIDC configured, nothing is shown to a visitor who has not logged in, and a server
+started without the secrets says how to fix it (see docs/dashboard.md).
 """
 
 from __future__ import annotations
-
-import json
-import os
-import secrets
-from pathlib import Path
 
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
 from dashboard.context import Settings, is_loopback
-from vigil.config import VigilConfig
-
-CALLBACK_PATH = "/oauth2callback"
-
-
-def auth_table(config: VigilConfig) -> dict[str, str]:
-    """The `[auth]` table Streamlit expects, from `dashboard.url` and `dashboard.oidc`."""
-    oidc = dict(config.dashboard.oidc)
-    return {
-        "redirect_uri": config.dashboard.url.rstrip("/") + CALLBACK_PATH,
-        # A fresh secret per start is safe; it only logs everyone out on restart.
-        "cookie_secret": oidc.pop("cookie_secret", "") or secrets.token_urlsafe(32),
-        **oidc,
-    }
-
-
-def secrets_toml(config: VigilConfig) -> str:
-    """secrets.toml text with the `[auth]` table (TOML basic strings are JSON strings)."""
-    lines = ["[auth]"]
-    lines += [f"{key} = {json.dumps(value)}" for key, value in auth_table(config).items()]
-    return "\n".join(lines) + "\n"
-
-
-def write_secrets(config: VigilConfig, directory: Path) -> Path:
-    """Write secrets.toml, readable by its owner only, into `directory`; returns its path."""
-    path = directory / "secrets.toml"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(secrets_toml(config))
-    return path
 
 
 def require_login(settings: Settings) -> None:

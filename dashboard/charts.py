@@ -9,7 +9,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from vigil.model import Severity
+from vigil.core.model import Severity
 
 SEVERITY_COLORS = {
     Severity.CRITICAL.value: "#b71c1c",

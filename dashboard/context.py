@@ -10,8 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from vigil.config import DEFAULT_CONFIG_PATH, VigilConfig, load_config, resolve_database_url
-from vigil.errors import VigilError
+from vigil.app.config import DEFAULT_CONFIG_PATH, VigilConfig, load_config, resolve_database_url
+from vigil.core.errors import VigilError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 

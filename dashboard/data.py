@@ -17,8 +17,8 @@ from storage import aggregates, history_queries, queries
 from storage.aggregates import FindingFilter, InventoryQuery, Page
 from storage.db import Database
 from storage.findings import FindingStore, Silence
-from vigil.config import VigilConfig
-from vigil.model import utcnow
+from vigil.app.config import VigilConfig
+from vigil.core.model import utcnow
 
 TTL_SECONDS = 30
 
@@ -120,9 +120,9 @@ def recent_changes(url: str, days: int, kinds: tuple[str, ...], types: tuple[str
 def outbox_counts(url: str) -> dict[str, int] | None:
     """Notification outbox counts (pending, sent, failed, dead), or None before alerting exists."""
     try:
-        notify = importlib.import_module("vigil.notify")
+        notify = importlib.import_module("vigil.app.notify")
     except ModuleNotFoundError as exc:
-        if exc.name != "vigil.notify":
+        if exc.name != "vigil.app.notify":
             raise
         return None
     counts: dict[str, int] = notify.outbox_counts(database(url))

@@ -17,7 +17,7 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.context import Settings, config_path, load_settings
-from vigil.model import utcnow
+from vigil.core.model import utcnow
 
 
 def settings() -> Settings:

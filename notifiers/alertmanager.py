@@ -19,8 +19,8 @@ from typing import Any, ClassVar, Literal
 
 from notifiers.base import RESOLVED, Alert, Message, NotifierSettings, SettingsModel
 from notifiers.webhook import post
-from vigil.model import iso, utcnow
-from vigil.schema import EnvStr
+from vigil.core.model import iso, utcnow
+from vigil.core.schema import EnvStr
 
 _RESERVED = {"alertname", "severity", "fingerprint", "resource", "vigil_route"}
 

@@ -15,8 +15,8 @@ from typing import Any, ClassVar, Protocol
 
 from pydantic import Field
 
-from vigil.model import Severity
-from vigil.schema import Duration, StrictModel
+from vigil.core.model import Severity
+from vigil.core.schema import Duration, StrictModel
 
 FIRING = "firing"
 REPEAT = "repeat"

@@ -29,8 +29,8 @@ from typing import ClassVar, Literal
 from pydantic import Field, model_validator
 
 from notifiers.base import REPEAT, Alert, Message, NotifierSettings, SettingsModel, top_alerts
-from vigil.errors import NotifyError
-from vigil.schema import EnvStr, SecretRef
+from vigil.core.errors import NotifyError
+from vigil.core.schema import EnvStr, SecretRef
 
 TOP_RESOURCES = 100
 

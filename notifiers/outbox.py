@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from notifiers.base import Message, Notifier, NotifierSettings
 from storage import outbox as store
 from storage.db import Database
-from vigil.errors import NotifyError
+from vigil.core.errors import NotifyError
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=1)

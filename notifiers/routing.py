@@ -14,7 +14,7 @@ from typing import Protocol
 
 
 class RouteLike(Protocol):
-    """What routing reads of a route (vigil.config.RouteConfig has it)."""
+    """What routing reads of a route (vigil.app.config.RouteConfig has it)."""
 
     @property
     def match(self) -> Mapping[str, str | list[str]]: ...

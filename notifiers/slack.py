@@ -26,8 +26,8 @@ from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetr
 from slack_sdk.webhook import WebhookClient
 
 from notifiers.base import REPEAT, Alert, Message, NotifierSettings, SettingsModel, clip, top_alerts
-from vigil.errors import NotifyError
-from vigil.schema import SecretRef
+from vigil.core.errors import NotifyError
+from vigil.core.schema import SecretRef
 
 MAX_BLOCKS = 50
 SECTION_LIMIT = 3000

@@ -20,8 +20,8 @@ from typing import Any, ClassVar, Literal
 import requests
 
 from notifiers.base import Message, NotifierSettings, SettingsModel
-from vigil.errors import NotifyError
-from vigil.schema import EnvStr, SecretRef
+from vigil.core.errors import NotifyError
+from vigil.core.schema import EnvStr, SecretRef
 
 SCHEMA_VERSION = 1
 SIGNATURE_HEADER = "X-Vigil-Signature"

@@ -16,9 +16,9 @@ from pydantic import Field
 
 from rules.base import describe, finding
 from rules.view import InventoryView, parse_time
-from vigil.model import Finding, Resource, ResourceType, Severity
-from vigil.schema import Duration, StrictModel
-from vigil.timeutil import format_duration, parse_duration
+from vigil.core.model import Finding, Resource, ResourceType, Severity
+from vigil.core.schema import Duration, StrictModel
+from vigil.core.timeutil import format_duration, parse_duration
 
 _TYPES = (
     ResourceType.DISK.value,

@@ -23,8 +23,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from vigil.model import Finding, Resource, Severity
-from vigil.schema import StrictModel
+from vigil.core.model import Finding, Resource, Severity
+from vigil.core.schema import StrictModel
 
 if TYPE_CHECKING:
     from rules.view import InventoryView

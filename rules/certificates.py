@@ -11,8 +11,8 @@ from pydantic import Field, model_validator
 
 from rules.base import NoParams, describe, finding
 from rules.view import InventoryView, parse_time
-from vigil.model import Finding, Resource, ResourceType, Severity
-from vigil.schema import StrictModel
+from vigil.core.model import Finding, Resource, ResourceType, Severity
+from vigil.core.schema import StrictModel
 
 _CERT = (ResourceType.CERTIFICATE.value,)
 _RENEW = (

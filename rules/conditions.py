@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from vigil.model import Resource
+from vigil.core.model import Resource
 
 Predicate = Callable[[Resource], bool]
 Location = tuple[str | int, ...]

@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import Field
 
-from vigil.model import Severity
-from vigil.schema import EnvStr, StrictModel
+from vigil.core.model import Severity
+from vigil.core.schema import EnvStr, StrictModel
 
 
 class RulesConfig(StrictModel):

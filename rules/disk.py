@@ -17,8 +17,8 @@ from pydantic import Field, model_validator
 
 from rules.base import describe, finding
 from rules.view import Change, InventoryView
-from vigil.model import Finding, Resource, ResourceType, Severity
-from vigil.schema import Duration, StrictModel
+from vigil.core.model import Finding, Resource, ResourceType, Severity
+from vigil.core.schema import Duration, StrictModel
 
 _DISK = (ResourceType.DISK.value,)
 _COMPLIANCE = {"soc2": ("A1.1",), "iso27001": ("A.8.6",)}

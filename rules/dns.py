@@ -27,8 +27,8 @@ from pydantic import Field, field_validator
 
 from rules.base import finding
 from rules.view import InventoryView, canonical_address, dns_name
-from vigil.model import Finding, Resource, ResourceType, Severity
-from vigil.schema import StrictModel
+from vigil.core.model import Finding, Resource, ResourceType, Severity
+from vigil.core.schema import StrictModel
 
 DEFAULT_MANAGED_SUFFIXES = {
     "elb.amazonaws.com": ResourceType.LOAD_BALANCER.value,

@@ -17,8 +17,8 @@ from pydantic import Field
 
 from rules.base import describe, finding
 from rules.view import Change, InventoryView
-from vigil.model import Finding, ResourceType, Severity
-from vigil.schema import Duration, StrictModel
+from vigil.core.model import Finding, ResourceType, Severity
+from vigil.core.schema import Duration, StrictModel
 
 DEFAULT_WATCH = [
     "ingress",

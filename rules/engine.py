@@ -13,8 +13,8 @@ from rules.base import Rule
 from rules.config import RulesConfig
 from rules.registry import all_rules
 from rules.view import InventoryView
-from vigil.errors import ConfigError
-from vigil.model import Finding, Severity
+from vigil.core.errors import ConfigError
+from vigil.core.model import Finding, Severity
 
 
 @dataclass(frozen=True)

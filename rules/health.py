@@ -14,9 +14,9 @@ from pydantic import Field
 
 from rules.base import finding
 from rules.view import InventoryView, ScopeState
-from vigil.model import PLAN_TYPE, Finding, Resource, Severity
-from vigil.schema import Duration, StrictModel
-from vigil.timeutil import format_duration
+from vigil.core.model import PLAN_TYPE, Finding, Resource, Severity
+from vigil.core.schema import Duration, StrictModel
+from vigil.core.timeutil import format_duration
 
 FALLBACK_WINDOW = timedelta(hours=1)
 INTERVALS_PER_WINDOW = 3

@@ -16,8 +16,8 @@ from pydantic import Field
 
 from rules.base import describe, finding
 from rules.view import InventoryView
-from vigil.model import Finding, ResourceType, Severity
-from vigil.schema import StrictModel
+from vigil.core.model import Finding, ResourceType, Severity
+from vigil.core.schema import StrictModel
 
 DEFAULT_SENSITIVE = [22, 3389, 3306, 5432, 1433, 1521, 6379, 9200, 27017, 11211, 2375, 5900]
 DEFAULT_SENSITIVE_UDP = [161, 3389, 11211]

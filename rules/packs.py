@@ -30,10 +30,10 @@ from pydantic import Field, ValidationError, field_validator
 from rules.base import FRAMEWORKS, NoParams, describe, finding
 from rules.conditions import ConditionError, Predicate, compile_condition
 from rules.view import InventoryView
-from vigil.errors import InputError
-from vigil.model import Finding, Resource, ResourceType, Severity
-from vigil.schema import StrictModel
-from vigil.yamlsource import YamlDocument, load_yaml
+from vigil.core.errors import InputError
+from vigil.core.model import Finding, Resource, ResourceType, Severity
+from vigil.core.schema import StrictModel
+from vigil.core.yamlsource import YamlDocument, load_yaml
 
 RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)+$")
 _PLACEHOLDER = re.compile(r"\{(name|native_id|type|region|account|source)\}")

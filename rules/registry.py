@@ -21,7 +21,7 @@ from rules.health import CollectorFailing
 from rules.network import OpenPort, PortExposed
 from rules.packs import PackRule, load_packs
 from rules.terraform import Missing, Unmanaged
-from vigil.errors import InputError
+from vigil.core.errors import InputError
 
 _BUILTIN: tuple[type[Rule], ...] = (
     CertificateExpiring,

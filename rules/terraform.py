@@ -22,9 +22,9 @@ from pydantic import Field
 
 from rules.base import describe, finding
 from rules.view import InventoryView
-from vigil.errors import InputError
-from vigil.model import Finding, Resource, ResourceType, Severity
-from vigil.schema import StrictModel
+from vigil.core.errors import InputError
+from vigil.core.model import Finding, Resource, ResourceType, Severity
+from vigil.core.schema import StrictModel
 
 # Terraform resource type → (Vigil type, attributes that hold the native id, first wins).
 TERRAFORM_TYPES: dict[str, tuple[str, tuple[str, ...]]] = {

@@ -1,6 +1,6 @@
 """`InventoryView`: the inventory of one check, read once and shared by every rule.
 
-`vigil/check.py` streams the present resources out of storage once and hands them here with
+`vigil/app/check.py` streams the present resources out of storage once and hands them here with
 the scope statuses and a loader for recent change events. Rules then iterate resources by
 type and use the indexes below, each built on first use and shared: collect once, evaluate
 many. Everything here is read-only.
@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from vigil.model import Resource, ResourceType
+from vigil.core.model import Resource, ResourceType
 
 COMPLETE = "complete"
 USABLE_SNAPSHOT_STATES = frozenset({"completed", "available", ""})

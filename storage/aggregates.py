@@ -24,7 +24,7 @@ from storage.queries import (
     scope_runs,
 )
 from storage.tables import to_utc
-from vigil.model import FindingStatus, ResourceState, Severity, iso
+from vigil.core.model import FindingStatus, ResourceState, Severity, iso
 
 PRESENT = ResourceState.PRESENT.value
 OPEN = FindingStatus.OPEN.value

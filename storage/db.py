@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
-from vigil.errors import InputError, StorageError
+from vigil.core.errors import InputError, StorageError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

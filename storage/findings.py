@@ -30,7 +30,7 @@ from sqlmodel import Field, SQLModel
 from storage.queries import newest_finished_runs, where_in
 from storage.silences import Silence, SilenceStore, active_silences
 from storage.tables import ResourceRow, ScopeRunRow, json_column, time_column
-from vigil.model import Finding, FindingStatus, ResourceState, Severity, iso
+from vigil.core.model import Finding, FindingStatus, ResourceState, Severity, iso
 
 _CHUNK = 500
 

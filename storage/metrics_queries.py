@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from storage.db import Database
 from storage.findings import findings_table
 from storage.tables import ResourceRow, ScopeRunRow, to_utc
-from vigil.model import FindingStatus, ResourceState, ResourceType
+from vigil.core.model import FindingStatus, ResourceState, ResourceType
 
 resources = ResourceRow.__table__  # type: ignore[attr-defined]
 scope_runs = ScopeRunRow.__table__  # type: ignore[attr-defined]

@@ -1,6 +1,6 @@
 """The alerting outbox and what was last notified, per route and finding.
 
-Rows are written by the findings transaction (vigil.notify.outbox_hook), so a message exists
+Rows are written by the findings transaction (vigil.app.notify.outbox_hook), so a message exists
 exactly when its transitions were committed. A sender claims a row (status `sending`, with a
 lease in `next_attempt_at`), sends, and records `sent`; a failure goes back to `failed` with
 the next attempt time, or to `dead` after the notifier's last attempt. A sender that dies

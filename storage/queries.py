@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from storage.db import Database
 from storage.tables import RECORD_FIELDS, ChangeEventRow, ResourceRow, ScopeRunRow, to_utc
-from vigil.model import Resource, ResourceState, iso
+from vigil.core.model import Resource, ResourceState, iso
 
 resources = ResourceRow.__table__  # type: ignore[attr-defined]
 events = ChangeEventRow.__table__  # type: ignore[attr-defined]

@@ -34,7 +34,7 @@ from storage.tables import (
     ScopeRunRow,
     StagedResourceRow,
 )
-from vigil.model import Resource, ResourceState, Scope, canonical_json, utcnow
+from vigil.core.model import Resource, ResourceState, Scope, canonical_json, utcnow
 
 resources = ResourceRow.__table__  # type: ignore[attr-defined]
 events = ChangeEventRow.__table__  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ from sqlmodel import Field, SQLModel
 
 from storage.db import Database
 from storage.tables import time_column
-from vigil.errors import StorageError
+from vigil.core.errors import StorageError
 
 
 class ReportPackRow(SQLModel, table=True):

@@ -17,7 +17,7 @@ from sqlmodel import Field, SQLModel
 
 from storage.db import Database
 from storage.tables import json_column, time_column
-from vigil.model import Finding, iso
+from vigil.core.model import Finding, iso
 
 if TYPE_CHECKING:
     from storage.findings import StoredFinding

@@ -25,3 +25,13 @@ def test_tool_reports_nothing(command: list[str]) -> None:
         [sys.executable, "-m", *command], cwd=REPO, capture_output=True, text=True, timeout=600
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_layers_of_design_hold() -> None:
+    """import-linter's contract in pyproject.toml: DESIGN.md's layers, in-function imports too."""
+    lint_imports = Path(sys.executable).parent / "lint-imports"
+    result = subprocess.run(
+        [str(lint_imports), "--no-cache"], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 kept, 0 broken" in result.stdout, result.stdout

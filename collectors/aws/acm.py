@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from collectors.aws.fields import Origin, iso_time, name_of, normalized, tag_dict
 from collectors.base import Page
-from vigil.model import Resource, ResourceType
+from vigil.core.model import Resource, ResourceType
 
 PAGE_SIZE = 1000
 _KEY_TYPE = re.compile(r"^(RSA|EC)_(?:prime|secp)?(\d+)")

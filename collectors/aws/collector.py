@@ -15,7 +15,7 @@ from collectors.aws.fields import PROVIDER, Origin
 from collectors.aws.services import TYPES, Part
 from collectors.aws.session import GLOBAL_API_REGION, Sessions
 from collectors.base import Page, SourceConfig
-from vigil.model import GLOBAL_REGION, Scope
+from vigil.core.model import GLOBAL_REGION, Scope
 
 T = TypeVar("T")
 

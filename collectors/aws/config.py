@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from collectors.base import SourceConfig
-from vigil.schema import EnvStr, SecretRef, StrictModel
+from vigil.core.schema import EnvStr, SecretRef, StrictModel
 
 _ROLE_ARN = re.compile(r"^arn:[a-z-]+:iam::\d{12}:role/\S+$")
 

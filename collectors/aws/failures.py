@@ -20,7 +20,7 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
-from vigil.errors import AccessDeniedError, CollectError
+from vigil.core.errors import AccessDeniedError, CollectError
 
 ACCESS_CODES = frozenset(
     {

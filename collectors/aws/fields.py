@@ -10,7 +10,7 @@ from botocore.client import BaseClient
 
 from collectors.base import Page
 from collectors.timestamps import iso_time
-from vigil.model import Resource, make_uid
+from vigil.core.model import Resource, make_uid
 
 __all__ = ["PROVIDER", "Origin", "iso_time", "name_of", "normalized", "paginate", "tag_dict"]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.client import BaseClient
 
-from vigil.errors import ReadOnlyViolation
+from vigil.core.errors import ReadOnlyViolation
 
 READ_PREFIXES: tuple[str, ...] = ("Describe", "List", "Get", "Lookup", "Search", "BatchGet")
 """Operation-name prefixes that only read."""

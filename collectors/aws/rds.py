@@ -9,7 +9,7 @@ from botocore.client import BaseClient
 
 from collectors.aws.fields import Origin, iso_time, name_of, normalized, paginate, tag_dict
 from collectors.base import Page
-from vigil.model import Resource, ResourceType
+from vigil.core.model import Resource, ResourceType
 
 PAGE_SIZE = 100
 """MaxRecords: 100 is the API's maximum for both operations."""

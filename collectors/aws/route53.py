@@ -13,7 +13,7 @@ from botocore.client import BaseClient
 
 from collectors.aws.fields import Origin, name_of, normalized, paginate, tag_dict
 from collectors.base import Page
-from vigil.model import Resource, ResourceType
+from vigil.core.model import Resource, ResourceType
 
 ZONE_PAGE_SIZE = 100
 RECORD_PAGE_SIZE = 300

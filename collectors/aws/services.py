@@ -14,7 +14,7 @@ from botocore.client import BaseClient
 from collectors.aws import acm, ebs, ec2, rds, route53, security_groups
 from collectors.aws.fields import Origin
 from collectors.base import Page
-from vigil.model import ResourceType
+from vigil.core.model import ResourceType
 
 PagesFn = Callable[[BaseClient, Origin], Iterator[Page]]
 

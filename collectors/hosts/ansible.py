@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vigil.errors import InputError
-from vigil.yamlsource import YamlDocument, parse_yaml
+from vigil.core.errors import InputError
+from vigil.core.yamlsource import YamlDocument, parse_yaml
 
 ALL, UNGROUPED = "all", "ungrouped"
 _GROUP_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")

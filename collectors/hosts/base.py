@@ -68,7 +68,7 @@ class HostInventory(Protocol):
     """What a hosts source may read from the inventory; vigil/ implements and injects it.
 
     Collectors know nothing of storage: the pipeline passes `StorageInventory`
-    (vigil/inventory_reader.py) as `HostsCollector(config, inventory=...)`. `servers` is
+    (vigil/app/inventory_reader.py) as `HostsCollector(config, inventory=...)`. `servers` is
     required for `from_inventory`; `host_accounts(source)` is optional (looked up with
     getattr): with it, hosts removed from the config are planned once more as empty scopes
     so their records are deleted.

@@ -25,8 +25,8 @@ from collectors.hosts.base import (
 )
 from collectors.hosts.config import HostsSourceConfig, Target, target_from_vars
 from collectors.hosts.ssh import Credentials, fetch_facts
-from vigil.errors import CollectError, InputError
-from vigil.model import GLOBAL_REGION, Resource, Scope
+from vigil.core.errors import CollectError, InputError
+from vigil.core.model import GLOBAL_REGION, Resource, Scope
 
 log = logging.getLogger(__name__)
 PROVIDER = resources.PROVIDER

@@ -32,7 +32,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from collectors.base import SourceConfig
-from vigil.schema import Duration, EnvStr, SecretRef, StrictModel
+from vigil.core.schema import Duration, EnvStr, SecretRef, StrictModel
 
 SUDO_FACTS = ("system", "disks", "ports", "certificates", "backup")
 """Fact groups whose commands may run under `sudo -n` when listed in `ssh.sudo`."""

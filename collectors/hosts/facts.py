@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from collectors.hosts.base import BackupFound, CertificateFile, Filesystem
-from vigil.model import iso
+from vigil.core.model import iso
 
 _PROCESS = re.compile(r'\("([^"]+)",pid=\d+')
 _PEM = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)

@@ -29,7 +29,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from collectors.hosts.base import DISKS, SYSTEM, Filesystem, HostFacts
-from vigil.errors import CollectError
+from vigil.core.errors import CollectError
 
 PSEUDO_FILESYSTEMS = frozenset(
     {"tmpfs", "devtmpfs", "squashfs", "ramfs", "efivarfs", "rootfs", "nsfs", "autofs", "proc"}

@@ -13,7 +13,7 @@ from typing import Any
 from collectors.certs import certificate_attributes, der_from_pem, is_ca
 from collectors.hosts.base import HostFacts
 from collectors.hosts.config import HostsSourceConfig, Target
-from vigil.model import GLOBAL_REGION, Resource, ResourceType, make_uid
+from vigil.core.model import GLOBAL_REGION, Resource, ResourceType, make_uid
 
 PROVIDER = "hosts"
 SERVER, DISK, CERTIFICATE, SNAPSHOT = (

@@ -40,7 +40,7 @@ from collectors.hosts.facts import (
     parse_ss,
     parse_system,
 )
-from vigil.errors import CollectError
+from vigil.core.errors import CollectError
 
 DF = "df -PTB1 -x tmpfs -x devtmpfs -x squashfs -x efivarfs -x ramfs"
 SYSTEM_COMMANDS = (

@@ -11,7 +11,7 @@ from collectors.libcloud.compute import Origin
 from collectors.libcloud.config import LibcloudSourceConfig
 from collectors.libcloud.drivers import build_compute, build_dns, method, translated
 from collectors.paging import chunked
-from vigil.model import GLOBAL_REGION, ResourceType, Scope
+from vigil.core.model import GLOBAL_REGION, ResourceType, Scope
 
 PROVIDER = "libcloud"
 COMPUTE_TYPES = ("server", "disk", "snapshot", "security_group")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from collectors.timestamps import iso_time
-from vigil.model import Resource, ResourceType, make_uid
+from vigil.core.model import Resource, ResourceType, make_uid
 
 
 @dataclass(frozen=True)

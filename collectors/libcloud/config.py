@@ -29,7 +29,7 @@ from libcloud.dns.providers import DRIVERS as DNS_DRIVERS
 from pydantic import Field, field_validator
 
 from collectors.base import SourceConfig
-from vigil.schema import EnvStr, SecretRef, expand_env
+from vigil.core.schema import EnvStr, SecretRef, expand_env
 
 _SECRET_WORDS = ("key", "secret", "token", "password", "passwd", "credential")
 """Option names holding a credential (`ex_force_auth_token`, `ex_key_file`, ...)."""

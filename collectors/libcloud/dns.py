@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from collectors.libcloud.compute import Origin
-from vigil.model import Resource, ResourceType
+from vigil.core.model import Resource, ResourceType
 
 
 def fetch_records(driver: Any) -> Iterator[tuple[Any, Any]]:

@@ -28,7 +28,7 @@ from libcloud.compute.providers import get_driver as compute_driver
 from libcloud.dns.providers import get_driver as dns_driver
 
 from collectors.libcloud.config import LibcloudSourceConfig
-from vigil.errors import REDACTED, AccessDeniedError, CollectError, ReadOnlyViolation, scrub
+from vigil.core.errors import REDACTED, AccessDeniedError, CollectError, ReadOnlyViolation, scrub
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 ACTION_PARAMS = ("Action", "command", "api_action", "action")

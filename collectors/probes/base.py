@@ -18,8 +18,8 @@ from typing import Any, Protocol, TypeVar
 
 from collectors.base import Page
 from collectors.paging import chunked
-from vigil.errors import CollectError
-from vigil.model import Resource, Scope
+from vigil.core.errors import CollectError
+from vigil.core.model import Resource, Scope
 
 T = TypeVar("T")
 

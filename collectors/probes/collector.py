@@ -15,7 +15,7 @@ from collectors.probes.base import Outcome, Pacer, ProbeInventory, bounded, page
 from collectors.probes.config import ProbeSourceConfig, TlsTarget
 from collectors.probes.ports import HostPlan, merge_plans, probe_host
 from collectors.probes.tls import make_contexts, probe_tls
-from vigil.model import GLOBAL_REGION, ResourceType, Scope
+from vigil.core.model import GLOBAL_REGION, ResourceType, Scope
 
 log = logging.getLogger(__name__)
 PROVIDER = "probe"

@@ -34,7 +34,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from collectors.base import SourceConfig
-from vigil.schema import Duration, EnvStr, StrictModel
+from vigil.core.schema import Duration, EnvStr, StrictModel
 
 Port = int
 

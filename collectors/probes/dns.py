@@ -24,7 +24,7 @@ import dns.rdatatype
 import dns.resolver
 
 from collectors.probes.base import Outcome, error_text
-from vigil.errors import CollectError
+from vigil.core.errors import CollectError
 
 MAX_CHAIN = 8
 ADDRESS_TYPES = (dns.rdatatype.A, dns.rdatatype.AAAA)

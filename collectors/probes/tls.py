@@ -27,7 +27,7 @@ from typing import Any
 from collectors.certs import certificate_attributes, verify_reason
 from collectors.probes.base import Outcome, error_text
 from collectors.probes.config import TlsTarget
-from vigil.errors import CollectError
+from vigil.core.errors import CollectError
 
 
 class StartTlsError(CollectError):

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data, ui
-from vigil.model import utcnow
+from vigil.core.model import utcnow
 
 COLUMNS = [
     "scope",

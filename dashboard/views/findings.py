@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import charts, data, ui
 from storage.aggregates import FindingFilter
-from vigil.model import FindingStatus, Severity, utcnow
+from vigil.core.model import FindingStatus, Severity, utcnow
 
 PAGE_SIZE = 200
 COLUMNS = [

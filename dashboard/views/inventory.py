@@ -11,9 +11,9 @@ import streamlit as st
 from dashboard import data, ui
 from storage import aggregates
 from storage.aggregates import InventoryQuery
-from vigil.cli.output import OutputFormat
-from vigil.cli.output import render as render_rows
-from vigil.model import iso
+from vigil.app.output import OutputFormat
+from vigil.app.output import render as render_rows
+from vigil.core.model import iso
 
 COLUMNS = ["type", "name", "native_id", "source", "account", "region", "tags", "last_seen", "uid"]
 CSV_COLUMNS = (*aggregates.INVENTORY_FIELDS, "tags", "first_seen", "last_seen")

@@ -15,7 +15,7 @@ import streamlit as st
 from dashboard import data, ui
 from dashboard.context import Settings
 from rules.base import FRAMEWORKS
-from vigil.model import utcnow
+from vigil.core.model import utcnow
 
 FORMATS = {
     "html": ("HTML (self-contained, printable)", "text/html"),
@@ -52,8 +52,8 @@ def render() -> None:
 
 def build(url: str, framework: str, fmt: str, days: int, settings: Settings) -> bytes:
     """Render one report into memory through a private temporary file."""
-    from vigil.reports.formats import write_report
-    from vigil.reports.model import ReportParams, gather
+    from vigil.app.reports.formats import write_report
+    from vigil.app.reports.model import ReportParams, gather
 
     now = utcnow()
     config = settings.config

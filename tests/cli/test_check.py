@@ -15,7 +15,7 @@ from storage.db import Database
 from storage.reconcile import Reconciler
 from tests.factories import resource, scope
 from tests.fixtures.cli import VigilCli
-from vigil.model import utcnow
+from vigil.core.model import utcnow
 
 FINDING_FIELDS = {
     "fingerprint", "rule", "severity", "status", "title", "detail", "resource_uid", "native_id",

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.cli import VigilCli
-from vigil.demo_estate import seed_estate
+from vigil.app.demo_estate import seed_estate
 
 REGIONS = ("us-east-1", "eu-west-1")
 

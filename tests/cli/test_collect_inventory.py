@@ -13,7 +13,7 @@ import pytest
 
 from tests.fixtures.awsproxy import AwsProxy
 from tests.fixtures.cli import VigilCli
-from vigil.demo_estate import seed_estate
+from vigil.app.demo_estate import seed_estate
 
 REGIONS = ("us-east-1", "eu-west-1")
 INVENTORY_FIELDS = {

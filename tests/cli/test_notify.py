@@ -14,7 +14,7 @@ from tests.factories import resource, scope
 from tests.fixtures.cli import VigilCli
 from tests.fixtures.services import free_port
 from tests.fixtures.slack_api import HttpRecorder
-from vigil.model import utcnow
+from vigil.core.model import utcnow
 
 CONFIG = """\
 notifiers:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from collectors.registry import SOURCE_KINDS, collector_class
-from vigil.model import ResourceType
+from vigil.core.model import ResourceType
 
 
 @pytest.mark.parametrize("provider", sorted(SOURCE_KINDS))
@@ -25,7 +25,7 @@ def test_parsing_config_does_not_load_cloud_clients() -> None:
     import subprocess
     import sys
 
-    code = "import sys, vigil.config; print(sorted({'boto3','asyncssh'} & set(sys.modules)))"
+    code = "import sys, vigil.app.config; print(sorted({'boto3','asyncssh'} & set(sys.modules)))"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )

@@ -1,7 +1,7 @@
 """A small estate with a history, seeded through the real pipeline for the dashboard tests.
 
 Three days of collections through storage.reconcile.Reconciler (with its clock moved back),
-checks through vigil.check.run_check, and a silence through FindingStore: every number the
+checks through vigil.app.check.run_check, and a silence through FindingStore: every number the
 dashboard shows comes out of the same tables `vigil findings` and `vigil inventory` read.
 """
 
@@ -16,9 +16,9 @@ from itertools import chain
 from storage.db import Database
 from storage.findings import FindingStore
 from storage.reconcile import Reconciler
-from tests.rules import factories as rf
-from vigil.check import run_check
-from vigil.model import Resource, Scope, utcnow
+from tests.factories import rules as rf
+from vigil.app.check import run_check
+from vigil.core.model import Resource, Scope, utcnow
 
 HOSTILE_TAG = "<b>x</b>"
 

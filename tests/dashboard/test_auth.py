@@ -9,11 +9,11 @@ import pytest
 from streamlit import config as streamlit_config
 from streamlit.testing.v1 import AppTest
 
-from dashboard.auth import secrets_toml, write_secrets
 from tests.dashboard.conftest import APP
 from tests.dashboard.estate import Estate
 from tests.dashboard.helpers import texts
-from vigil.config import load_config
+from vigil.app.config import load_config
+from vigil.app.dashboard import secrets_toml, write_secrets
 
 OIDC = """\
 dashboard:

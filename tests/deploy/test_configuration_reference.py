@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 from tests.deploy.helpers import REPO
-from vigil import docs_config
-from vigil.config import VigilConfig
+from vigil.app import docs_config
+from vigil.app.config import VigilConfig
 
 REFERENCE = REPO / "docs" / "configuration.md"
 
@@ -15,7 +15,7 @@ REFERENCE = REPO / "docs" / "configuration.md"
 def test_reference_is_up_to_date() -> None:
     """Regenerating produces no diff; if this fails, run the command in the file's first line."""
     result = subprocess.run(
-        [sys.executable, "-m", "vigil.docs_config"],
+        [sys.executable, "-m", "vigil.app.docs_config"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -23,7 +23,7 @@ def test_reference_is_up_to_date() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == REFERENCE.read_text(), (
-        "docs/configuration.md is stale: python -m vigil.docs_config > docs/configuration.md"
+        "docs/configuration.md is stale: python -m vigil.app.docs_config > docs/configuration.md"
     )
 
 

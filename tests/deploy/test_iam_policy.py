@@ -20,8 +20,8 @@ from collectors.aws.guard import iam_actions, reset_called_operations
 from collectors.aws.services import TYPES
 from storage.db import Database
 from tests.deploy.helpers import DEPLOY
-from vigil.collect import collect
-from vigil.demo_estate import seed_estate
+from vigil.app.collect import collect
+from vigil.app.demo_estate import seed_estate
 
 POLICY = DEPLOY / "aws" / "vigil-readonly-policy.json"
 TEMPLATE = DEPLOY / "aws" / "cross-account-role.yaml"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.helpers import DEPLOY, REPO
-from vigil.config import load_config
+from vigil.app.config import load_config
 
 CONFIGS = [
     DEPLOY / "vigil.yaml",

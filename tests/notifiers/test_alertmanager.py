@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 
 from storage.db import Database
+from tests.factories.notifiers import T0, assert_secret_absent, check, config, finding
 from tests.fixtures.alertmanager import Alertmanager
-from tests.notifiers.factories import T0, assert_secret_absent, check, config, finding
-from vigil.model import utcnow
-from vigil.notify import deliver
+from vigil.app.notify import deliver
+from vigil.core.model import utcnow
 
 
 def by_resource(alerts: list[dict[str, object]], run: str) -> dict[str, dict[str, object]]:

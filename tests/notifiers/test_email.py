@@ -11,9 +11,7 @@ import pytest
 
 from notifiers.email import EmailConfig, EmailNotifier
 from storage.db import Database
-from tests.fixtures.smtp import SmtpFactory
-from tests.fixtures.tls import TestCA
-from tests.notifiers.factories import (
+from tests.factories.notifiers import (
     T0,
     alert,
     assert_secret_absent,
@@ -23,8 +21,10 @@ from tests.notifiers.factories import (
     findings,
     message,
 )
-from vigil.errors import NotifyError
-from vigil.notify import deliver
+from tests.fixtures.smtp import SmtpFactory
+from tests.fixtures.tls import TestCA
+from vigil.app.notify import deliver
+from vigil.core.errors import NotifyError
 
 PASSWORD = "smtp-pa55-do-not-leak"
 

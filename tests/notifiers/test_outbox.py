@@ -8,8 +8,8 @@ from notifiers.base import Message, NotifierSettings
 from notifiers.outbox import LEASE, MAX_BACKOFF, backoff_delay, deliver_due
 from storage import outbox as store
 from storage.db import Database
-from tests.notifiers.factories import T0, check, config, finding, webhook
-from vigil.errors import NotifyError
+from tests.factories.notifiers import T0, check, config, finding, webhook
+from vigil.core.errors import NotifyError
 
 
 def settings(**options: object) -> NotifierSettings:

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from notifiers.registry import NOTIFIERS
-from vigil.config import parse_config
+from vigil.app.config import parse_config
 
 TESTS = Path(__file__).parent
 SECRET_KEYS = {"token", "webhook_url", "password", "secret"}

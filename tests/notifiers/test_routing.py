@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from notifiers import routing
-from vigil.config import RouteConfig
+from vigil.app.config import RouteConfig
 
 LABELS = {"severity": "high", "rule": "cert.expiring", "source": "aws-prod", "team": "payments"}
 

@@ -10,8 +10,7 @@ import pytest
 
 from notifiers.slack import MAX_BLOCKS, SECTION_LIMIT, SlackConfig, SlackNotifier, blocks
 from storage.db import Database
-from tests.fixtures.slack_api import SlackApi
-from tests.notifiers.factories import (
+from tests.factories.notifiers import (
     T0,
     alert,
     assert_secret_absent,
@@ -21,8 +20,9 @@ from tests.notifiers.factories import (
     findings,
     message,
 )
-from vigil.errors import NotifyError
-from vigil.notify import deliver
+from tests.fixtures.slack_api import SlackApi
+from vigil.app.notify import deliver
+from vigil.core.errors import NotifyError
 
 TOKEN_ENV = "VIGIL_TEST_SLACK_TOKEN"
 

@@ -8,8 +8,7 @@ import pytest
 
 from notifiers.webhook import KEY_HEADER, SCHEMA_VERSION, WebhookConfig, WebhookNotifier
 from storage.db import Database
-from tests.fixtures.slack_api import HttpRecorder
-from tests.notifiers.factories import (
+from tests.factories.notifiers import (
     T0,
     alert,
     assert_secret_absent,
@@ -18,7 +17,8 @@ from tests.notifiers.factories import (
     finding,
     message,
 )
-from vigil.notify import deliver
+from tests.fixtures.slack_api import HttpRecorder
+from vigil.app.notify import deliver
 
 SECRET = "whsec-do-not-leak-0123"
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from rules.backup import BackupMissing, BackupStale
-from tests.rules.factories import (
+from tests.factories.rules import (
     NOW,
     database,
     disk,
@@ -18,7 +18,7 @@ from tests.rules.factories import (
     snapshot,
     view,
 )
-from vigil.model import Severity
+from vigil.core.model import Severity
 
 MISSING = BackupMissing()
 STALE = BackupStale()

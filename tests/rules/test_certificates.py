@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from rules.certificates import CertificateExpired, CertificateExpiring, CertificateInvalid
-from tests.rules.factories import NOW, certificate, evaluate, iso, one, view
-from vigil.model import Severity
+from tests.factories.rules import NOW, certificate, evaluate, iso, one, view
+from vigil.core.model import Severity
 
 EXPIRING = CertificateExpiring()
 EXPIRED = CertificateExpired()

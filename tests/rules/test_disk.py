@@ -9,8 +9,8 @@ from pydantic import ValidationError
 
 from rules.disk import DiskFilling, DiskFillingParams, DiskFull, growth_rate
 from rules.view import Change
-from tests.rules.factories import NOW, disk, evaluate, one, scope_state, view
-from vigil.model import Resource, Severity
+from tests.factories.rules import NOW, disk, evaluate, one, scope_state, view
+from vigil.core.model import Resource, Severity
 
 FULL = DiskFull()
 FILLING = DiskFilling()

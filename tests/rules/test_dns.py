@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rules.dns import DanglingRecord
-from tests.rules.factories import (
+from tests.factories.rules import (
     evaluate,
     load_balancer,
     one,
@@ -13,7 +13,7 @@ from tests.rules.factories import (
     view,
     zone,
 )
-from vigil.model import Severity
+from vigil.core.model import Severity
 
 DANGLING = DanglingRecord()
 

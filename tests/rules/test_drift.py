@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from rules.drift import AttributeChanged
 from rules.view import Change
-from tests.rules.factories import NOW, evaluate, one, permission, security_group, server, view
-from vigil.model import Severity
+from tests.factories.rules import NOW, evaluate, one, permission, security_group, server, view
+from vigil.core.model import Severity
 
 CHANGED = AttributeChanged()
 

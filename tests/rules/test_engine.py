@@ -8,9 +8,9 @@ import pytest
 
 from rules.config import RulesConfig
 from rules.engine import Engine
-from tests.rules.factories import certificate, disk, view
-from vigil.errors import ConfigError
-from vigil.model import Severity
+from tests.factories.rules import certificate, disk, view
+from vigil.core.errors import ConfigError
+from vigil.core.model import Severity
 
 
 def run(config: RulesConfig, *resources) -> dict[str, list]:

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from rules.health import CollectorFailing
 from rules.view import ScopeState
-from tests.rules.factories import NOW, evaluate, one, scope_state, view
-from vigil.model import Severity
+from tests.factories.rules import NOW, evaluate, one, scope_state, view
+from vigil.core.model import Severity
 
 FAILING = CollectorFailing()
 

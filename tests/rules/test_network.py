@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from rules.network import OpenPort, PortExposed
-from tests.rules.factories import evaluate, one, permission, security_group, server, view
-from vigil.model import Severity
+from tests.factories.rules import evaluate, one, permission, security_group, server, view
+from vigil.core.model import Severity
 
 OPEN = OpenPort()
 EXPOSED = PortExposed()

@@ -8,9 +8,9 @@ import pytest
 
 from rules.conditions import ConditionError, compile_condition
 from rules.packs import load_pack, load_packs
-from tests.rules.factories import disk, evaluate, server, view
-from vigil.errors import InputError
-from vigil.model import Severity
+from tests.factories.rules import disk, evaluate, server, view
+from vigil.core.errors import InputError
+from vigil.core.model import Severity
 
 PACK = """\
 rules:

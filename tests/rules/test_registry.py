@@ -10,7 +10,7 @@ import pytest
 from rules.base import FRAMEWORKS, Rule
 from rules.config import RulesConfig
 from rules.registry import BUILTIN_RULES, builtin_rules, check_rules_config
-from vigil.model import ResourceType, Severity
+from vigil.core.model import ResourceType, Severity
 
 TESTS = Path(__file__).parent
 KNOWN_TYPES = {t.value for t in ResourceType}

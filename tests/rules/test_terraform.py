@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from rules.terraform import Missing, Unmanaged, parse_state
-from tests.rules.factories import (
+from tests.factories.rules import (
     database,
     disk,
     evaluate,
@@ -18,8 +18,8 @@ from tests.rules.factories import (
     server,
     view,
 )
-from vigil.errors import InputError
-from vigil.model import Severity
+from vigil.core.errors import InputError
+from vigil.core.model import Severity
 
 UNMANAGED = Unmanaged()
 MISSING = Missing()

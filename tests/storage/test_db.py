@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from storage.db import Database, redact_url
-from vigil.errors import InputError
+from vigil.core.errors import InputError
 
 
 @pytest.mark.parametrize(

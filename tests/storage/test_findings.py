@@ -24,8 +24,8 @@ from storage.findings import (
 )
 from storage.reconcile import Reconciler
 from tests.factories import resource, scope
-from vigil.check import run_check
-from vigil.model import FindingStatus, Resource, Scope, Severity, fingerprint
+from vigil.app.check import run_check
+from vigil.core.model import FindingStatus, Resource, Scope, Severity, fingerprint
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 DISKS = scope(type_="disk")

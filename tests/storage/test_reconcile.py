@@ -16,7 +16,7 @@ from storage import queries
 from storage.db import Database
 from storage.reconcile import Reconciler, RunStats
 from tests.factories import resource, resources, scope
-from vigil.model import Resource, Scope
+from vigil.core.model import Resource, Scope
 
 
 class FakeClock:

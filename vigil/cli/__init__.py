@@ -25,7 +25,7 @@ from vigil.cli import (
     silence,
 )
 from vigil.cli.state import AppState
-from vigil.errors import VigilError
+from vigil.core.errors import VigilError
 
 app = typer.Typer(
     name="vigil",

@@ -9,10 +9,10 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from vigil import check as use_case
-from vigil import notify
+from vigil.app import check as use_case
+from vigil.app import notify
 from vigil.cli.state import state
-from vigil.model import SEVERITY_ORDER, Severity
+from vigil.core.model import SEVERITY_ORDER, Severity
 
 
 def register(app: typer.Typer) -> None:

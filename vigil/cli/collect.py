@@ -11,11 +11,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from vigil import collect as pipeline
+from vigil.app import collect as pipeline
 from vigil.cli.options import SourceOption, TypeOption
 from vigil.cli.state import state
-from vigil.model import Scope
-from vigil.timeutil import format_duration
+from vigil.core.model import Scope
+from vigil.core.timeutil import format_duration
 
 
 def register(app: typer.Typer) -> None:

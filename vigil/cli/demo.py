@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from storage import queries
-from vigil import check
-from vigil import collect as pipeline
+from vigil.app import check
+from vigil.app import collect as pipeline
 from vigil.cli.check import print_summary as print_check_summary
 from vigil.cli.collect import print_summary
 from vigil.cli.dashboard import serve_dashboard
@@ -38,8 +38,8 @@ def demo_command(
     goes into the configured database, where every other command (and the dashboard) sees it.
     """
     # Seeding needs boto3 and cryptography: loaded here, not on every `vigil` start.
-    from vigil.demo import DEMO_REGIONS, fake_aws
-    from vigil.demo_estate import seed_estate
+    from vigil.app.demo import DEMO_REGIONS, fake_aws
+    from vigil.app.demo_estate import seed_estate
 
     app_state = state(ctx)
     db = app_state.database()

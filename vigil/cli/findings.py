@@ -7,10 +7,10 @@ from typing import Annotated
 import typer
 
 from storage.findings import FindingQuery, FindingStore
+from vigil.app.output import OutputFormat, render
 from vigil.cli.options import FormatOption, SourceOption
-from vigil.cli.output import OutputFormat, render
 from vigil.cli.state import state
-from vigil.model import FindingStatus, Severity
+from vigil.core.model import FindingStatus, Severity
 
 COLUMNS = (
     "severity",

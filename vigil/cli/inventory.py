@@ -7,8 +7,8 @@ from typing import Annotated, Any
 import typer
 
 from storage import queries
+from vigil.app.output import OutputFormat, render
 from vigil.cli.options import FormatOption, SourceOption, TimeHelp, TypeOption, parse_time_option
-from vigil.cli.output import OutputFormat, render
 from vigil.cli.state import state
 
 INVENTORY_COLUMNS = (

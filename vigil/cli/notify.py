@@ -10,11 +10,11 @@ from rich.console import Console
 from rich.text import Text
 
 from storage import outbox as store
-from vigil import notify as use_case
+from vigil.app import notify as use_case
+from vigil.app.output import OutputFormat, render
 from vigil.cli.options import FormatOption
-from vigil.cli.output import OutputFormat, render
 from vigil.cli.state import state
-from vigil.model import iso
+from vigil.core.model import iso
 
 COLUMNS = ("id", "status", "notifier", "route", "summary", "alerts", "attempts", "next_attempt",
            "last_error")  # fmt: skip

@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli.output import OutputFormat
-from vigil.model import ResourceType
-from vigil.timeutil import TIME_HELP, is_age, parse_time
+from vigil.app.output import OutputFormat
+from vigil.core.model import ResourceType
+from vigil.core.timeutil import TIME_HELP, is_age, parse_time
 
 
 def parse_time_option(value: str | None, *, end: bool = False) -> datetime | None:

@@ -11,16 +11,16 @@ import typer
 from rules.base import FRAMEWORKS
 from vigil.cli.options import SourceOption, TimeHelp, parse_time_option
 from vigil.cli.state import AppState, state
-from vigil.errors import InputError
-from vigil.model import utcnow
-from vigil.timeutil import is_age, parse_duration
+from vigil.core.errors import InputError
+from vigil.core.model import utcnow
+from vigil.core.timeutil import is_age, parse_duration
 
 if TYPE_CHECKING:
-    from vigil.reports.model import Report, ReportParams
+    from vigil.app.reports.model import Report, ReportParams
 
 # The report modules are imported inside the commands: fpdf2 and py-ocsf-models take about
 # a second to import, which every other `vigil` command would otherwise pay; and the report
-# modules use vigil.cli.output, which imports this package.
+# modules use vigil.app.output, which imports this package.
 FORMATS = ("html", "pdf", "csv", "json", "ocsf", "sarif")
 
 report_app = typer.Typer(
@@ -89,7 +89,7 @@ def report_command(
             "give --format and --out, e.g. `vigil report --format html --out report.html`, "
             "or use `vigil report pack` / `vigil report verify`"
         )
-    from vigil.reports.formats import check_out_path, write_report
+    from vigil.app.reports.formats import check_out_path, write_report
 
     check_out_path(out)
     report = _gather(state(ctx), framework, as_of, since, source)
@@ -107,8 +107,8 @@ def pack_command(
     source: SourceOption = None,
 ) -> None:
     """Write an evidence pack: every format, the CSV tables and a hashed, chained manifest."""
-    from vigil.reports.formats import check_out_path
-    from vigil.reports.pack import build_pack, load_signing_key
+    from vigil.app.reports.formats import check_out_path
+    from vigil.app.reports.pack import build_pack, load_signing_key
 
     check_out_path(out)
     app_state = state(ctx)
@@ -144,7 +144,7 @@ def verify_command(
     ] = False,
 ) -> None:
     """Check a pack's file hashes, signature and chain; exit 0 intact, 1 with what differs."""
-    from vigil.reports.pack import load_public_key, load_signing_key, verify_pack
+    from vigil.app.reports.pack import load_public_key, load_signing_key, verify_pack
 
     app_state = state(ctx)
     trusted = load_public_key(public_key) if public_key else None
@@ -171,7 +171,7 @@ def _gather(
     since: str,
     sources: list[str] | None,
 ) -> Report:
-    from vigil.reports.model import ReportParams, gather
+    from vigil.app.reports.model import ReportParams, gather
 
     config = app_state.config()
     now = utcnow()
@@ -204,7 +204,7 @@ def _since(value: str, at: datetime) -> datetime:
 
 
 def _check_sources(app_state: AppState, params: ReportParams) -> None:
-    from vigil.reports.scopes import scopes_at
+    from vigil.app.reports.scopes import scopes_at
 
     if not params.sources:
         return

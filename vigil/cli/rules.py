@@ -10,8 +10,8 @@ import typer
 
 from rules.base import FRAMEWORKS, Rule
 from rules.registry import all_rules, find_rule
+from vigil.app.output import OutputFormat, render
 from vigil.cli.options import FormatOption
-from vigil.cli.output import OutputFormat, render
 from vigil.cli.state import state
 
 COLUMNS = ("id", "severity", "types", "description")

@@ -9,12 +9,12 @@ from typing import Annotated
 
 import typer
 
+from vigil.app.config import VigilConfig, resolve_database_url
+from vigil.app.daemon import STOP_BUDGET, Daemon, install_signal_handlers
+from vigil.app.logs import LogFormat, database_secrets, setup_logging
 from vigil.cli.state import AppState, state
-from vigil.config import VigilConfig, resolve_database_url
-from vigil.daemon import STOP_BUDGET, Daemon, install_signal_handlers
-from vigil.errors import ConfigError, secrets_of
-from vigil.logs import LogFormat, database_secrets, setup_logging
-from vigil.yamlsource import load_yaml
+from vigil.core.errors import ConfigError, secrets_of
+from vigil.core.yamlsource import load_yaml
 
 log = logging.getLogger("vigil.run")
 

@@ -10,11 +10,11 @@ from typing import Annotated
 import typer
 
 from storage.findings import FindingStore
+from vigil.app.output import OutputFormat, render
 from vigil.cli.options import FormatOption
-from vigil.cli.output import OutputFormat, render
 from vigil.cli.state import state
-from vigil.model import utcnow
-from vigil.timeutil import DURATION_HELP, parse_duration
+from vigil.core.model import utcnow
+from vigil.core.timeutil import DURATION_HELP, parse_duration
 
 COLUMNS = ("id", "rule", "resource", "match", "reason", "author", "created_at", "expires_at")
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import typer
 
 from storage.db import Database
-from vigil.config import DEFAULT_CONFIG_PATH, VigilConfig, load_config, resolve_database_url
-from vigil.errors import ConfigError
+from vigil.app.config import DEFAULT_CONFIG_PATH, VigilConfig, load_config, resolve_database_url
+from vigil.core.errors import ConfigError
 
 
 @dataclass

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from collectors.aws import AwsCollector, acm
-from tests.collectors.aws.factories import ORIGIN, collect, payload, scope, seed_client, source
-from vigil.demo_estate import make_certificate
+from tests.factories.aws import ORIGIN, collect, payload, scope, seed_client, source
+from vigil.app.demo_estate import make_certificate
 
 
 def test_normalize_certificate_reads_the_recorded_payload() -> None:

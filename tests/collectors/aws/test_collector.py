@@ -10,9 +10,9 @@ import pytest
 
 from collectors.aws import AwsCollector, service_semaphore
 from collectors.base import Collector
-from tests.collectors.aws.factories import ACCOUNT, collect, run_instances, source
+from tests.factories.aws import ACCOUNT, collect, run_instances, source
 from tests.fixtures.awsproxy import AwsProxy
-from vigil.model import Scope
+from vigil.core.model import Scope
 
 REGIONS = ["us-east-1", "eu-west-1"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collectors.aws import AwsCollector, ebs
-from tests.collectors.aws.factories import ORIGIN, collect, payload, scope, seed_client, source
+from tests.factories.aws import ORIGIN, collect, payload, scope, seed_client, source
 
 
 def test_normalize_volume_reads_the_recorded_payload() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from collectors.aws import AwsCollector, ec2
-from tests.collectors.aws.factories import (
+from tests.factories.aws import (
     ORIGIN,
     collect,
     payload,

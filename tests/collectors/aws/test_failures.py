@@ -9,10 +9,10 @@ from botocore.exceptions import ClientError
 
 from collectors.aws import AwsCollector
 from collectors.aws.failures import Where, scrub, translate
-from tests.collectors.aws.factories import collect, run_instances, scope, source
+from tests.factories.aws import collect, run_instances, scope, source
 from tests.fixtures.awsproxy import AwsProxy
 from tests.fixtures.services import free_port
-from vigil.errors import AccessDeniedError, CollectError
+from vigil.core.errors import AccessDeniedError, CollectError
 
 WHERE = Where("prod", "123456789012", "eu-west-1", "ec2")
 

@@ -13,9 +13,9 @@ from collectors.aws.guard import (
     is_read_only,
     reset_called_operations,
 )
-from tests.collectors.aws.factories import collect, scope, source
+from tests.factories.aws import collect, scope, source
 from tests.fixtures.awsproxy import AwsProxy
-from vigil.errors import ReadOnlyViolation
+from vigil.core.errors import ReadOnlyViolation
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collectors.aws import AwsCollector, route53
 from collectors.aws.guard import called_operations, reset_called_operations
-from tests.collectors.aws.factories import ORIGIN, collect, payload, scope, seed_client, source
+from tests.factories.aws import ORIGIN, collect, payload, scope, seed_client, source
 
 ZONE = {"Id": "/hostedzone/Z0EXAMPLE", "Name": "example.com."}
 

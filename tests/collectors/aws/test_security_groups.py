@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from collectors.aws import AwsCollector, security_groups
-from tests.collectors.aws.factories import ORIGIN, collect, payload, scope, seed_client, source
+from tests.factories.aws import ORIGIN, collect, payload, scope, seed_client, source
 
 
 def _entry(protocol: str, from_port: int | None, to_port: int | None, src: str, kind: str) -> dict:

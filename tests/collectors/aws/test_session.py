@@ -12,7 +12,7 @@ import pytest
 from collectors.aws import AwsCollector
 from collectors.aws.guard import called_operations
 from collectors.aws.session import Sessions, parse_timestamp
-from tests.collectors.aws.factories import collect, scope, seed_client, source
+from tests.factories.aws import collect, scope, seed_client, source
 
 OTHER = "111122223333"
 

@@ -9,7 +9,7 @@ import pytest
 from collectors.hosts import HostsCollector
 from collectors.hosts.ansible import InventoryHost, load_inventory, parse_inventory
 from collectors.hosts.config import HostsSourceConfig
-from vigil.errors import InputError
+from vigil.core.errors import InputError
 
 INI = """\
 # colo inventory

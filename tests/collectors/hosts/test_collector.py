@@ -10,11 +10,11 @@ from pydantic import ValidationError
 from collectors.hosts import HostsCollector
 from collectors.hosts.config import HostsSourceConfig
 from collectors.registry import collector_class
-from vigil.errors import CollectError
+from vigil.core.errors import CollectError
 
 
 class Inventory:
-    """What vigil/ injects (vigil/inventory_reader.py), reduced to data."""
+    """What vigil/ injects (vigil/app/inventory_reader.py), reduced to data."""
 
     def __init__(self, servers: list[tuple[str, str, list[str], list[str]]], accounts: list[str]):
         self._servers, self._accounts = servers, accounts

@@ -15,8 +15,8 @@ import pytest
 from collectors.hosts import HostsCollector
 from collectors.hosts.config import HostsSourceConfig
 from tests.fixtures.services import free_port, require_service, wait_for_port
-from vigil.errors import CollectError
-from vigil.model import Resource
+from vigil.core.errors import CollectError
+from vigil.core.model import Resource
 
 RECORDED = Path(__file__).parents[2] / "data" / "hosts" / "node_exporter.txt"
 EXPORTER = "/usr/bin/prometheus-node-exporter"

@@ -16,9 +16,9 @@ from storage.db import Database
 from tests.collectors.hosts.conftest import hosts_config
 from tests.fixtures.sshd import SilentPort, SshServer
 from tests.fixtures.tls import TestCA
-from vigil.collect import Collection
-from vigil.errors import CollectError
-from vigil.model import Resource, canonical_json
+from vigil.app.collect import Collection
+from vigil.core.errors import CollectError
+from vigil.core.model import Resource, canonical_json
 
 
 def collect_all(collector: HostsCollector) -> dict[str, list[Resource]]:

@@ -14,8 +14,8 @@ from collectors.libcloud import LibcloudCollector, LibcloudSourceConfig
 from collectors.libcloud.compute import Origin, normalize_volume
 from collectors.libcloud.drivers import build_compute, build_dns, refused
 from tests.fixtures.libcloud_api import DO_TOKEN, OS_PASSWORD, OS_USER, FakeCloud
-from vigil.errors import AccessDeniedError, CollectError, ReadOnlyViolation
-from vigil.model import Resource
+from vigil.core.errors import AccessDeniedError, CollectError, ReadOnlyViolation
+from vigil.core.model import Resource
 
 
 @pytest.fixture(autouse=True)

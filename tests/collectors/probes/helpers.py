@@ -6,7 +6,7 @@ from typing import Any
 
 from collectors.probes import ProbeCollector, ProbeInventory
 from collectors.probes.config import ProbeSourceConfig
-from vigil.model import Resource
+from vigil.core.model import Resource
 
 
 def probe_config(**settings: Any) -> ProbeSourceConfig:

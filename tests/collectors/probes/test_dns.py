@@ -6,7 +6,7 @@ import pytest
 
 from tests.collectors.probes.helpers import collect
 from tests.fixtures.dnsserver import DnsServer, free_udp_port
-from vigil.errors import CollectError
+from vigil.core.errors import CollectError
 
 NAMES = [
     "www.example.test",

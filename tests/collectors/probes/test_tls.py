@@ -207,7 +207,7 @@ def test_unreachable_target_keeps_its_last_known_certificate(endpoints) -> None:
 
 
 def test_every_target_unreachable_fails_the_scope() -> None:
-    from vigil.errors import CollectError
+    from vigil.core.errors import CollectError
 
     with pytest.raises(CollectError, match="none of the 1 targets answered"):
         collect("certificate", tls=[f"127.0.0.1:{_closed_port()}"])

@@ -1,0 +1,56 @@
+"""Probe sources through the pipeline: the inventory reader keeps what a down target had."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from collectors.probes.config import ProbeSourceConfig
+from storage import queries
+from storage.db import Database
+from tests.fixtures.tls import TestCA, TlsServers, server_context
+from vigil.app.collect import collect
+
+
+def serve_leaf(servers: TlsServers, ca: TestCA, tmp_path: Path, host: str) -> int:
+    certfile, keyfile = ca.leaf(host).write(tmp_path, host)
+    return servers.serve(server_context(certfile, keyfile))
+
+
+def certificates(db: Database) -> dict[str, dict]:
+    found = queries.inventory(db, queries.InventoryFilter(types=("certificate",)))
+    return {r.native_id: r.attributes for r in found}
+
+
+def test_unreachable_target_keeps_its_last_certificate_and_deletes_nothing(
+    sqlite_db: Database, test_ca: TestCA, tls_servers: TlsServers, tmp_path: Path
+) -> None:
+    flaky = TlsServers()
+    down_port = serve_leaf(flaky, test_ca, tmp_path, "flaky.test")
+    up_port = serve_leaf(tls_servers, test_ca, tmp_path, "steady.test")
+    source = ProbeSourceConfig.model_validate(
+        {
+            "name": "edge",
+            "timeout": "2s",
+            "ca_bundle": str(test_ca.bundle),
+            "tls": [
+                {"host": "127.0.0.1", "port": down_port, "server_name": "flaky.test"},
+                {"host": "127.0.0.1", "port": up_port, "server_name": "steady.test"},
+            ],
+        }
+    )
+    assert collect(sqlite_db, [source], types={"certificate"}).failed == []
+    before = certificates(sqlite_db)
+    flaky.close()
+
+    result = collect(sqlite_db, [source], types={"certificate"})
+
+    assert result.failed == []
+    after = certificates(sqlite_db)
+    down = f"127.0.0.1:{down_port}"
+    assert set(after) == set(before)
+    assert after[down]["reachable"] is False
+    assert after[down]["not_after"] == before[down]["not_after"]
+    assert after[down]["common_name"] == "flaky.test"
+    assert list(queries.changes(sqlite_db, kinds=("deleted",))) == []
+    changed = [e.changes for e in queries.changes(sqlite_db, kinds=("changed",))]
+    assert len(changed) == 1 and "attributes.reachable" in changed[0]

@@ -1,0 +1,186 @@
+"""Config: strict parsing, env references, and errors that name the file, line and fix."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.cli import VigilCli
+from vigil.app.config import load_config, resolve_database_url
+from vigil.cli.init import example_config
+from vigil.core.errors import ConfigError
+
+GOOD = """\
+database_url: sqlite:///inventory.db
+sources:
+  - name: aws-prod
+    provider: aws
+    regions: [us-east-1, eu-west-1]
+    role_arn: arn:aws:iam::123456789012:role/VigilReadOnly
+    external_id: ${VIGIL_EXTERNAL_ID}
+schedule:
+  collect_every: 10m
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "vigil.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_valid_config_is_typed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIGIL_EXTERNAL_ID", "s3cr3t-external")
+    config = load_config(write(tmp_path, GOOD))
+
+    source = config.sources[0]
+    assert source.regions == ["us-east-1", "eu-west-1"]
+    assert source.external_id.get_secret_value() == "s3cr3t-external"
+    assert "s3cr3t-external" not in repr(config)
+    assert config.schedule.collect_every == timedelta(minutes=10)
+
+
+def test_aws_source_without_regions_means_all(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "sources:\n  - {name: a, provider: aws}\n"))
+    assert config.sources[0].regions == "all"
+
+
+def test_env_database_url_wins_over_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = load_config(write(tmp_path, "database_url: sqlite:///from-config.db\n"))
+    assert resolve_database_url(config) == "sqlite:///from-config.db"
+    monkeypatch.setenv("VIGIL_DATABASE_URL", "sqlite:///from-env.db")
+    assert resolve_database_url(config) == "sqlite:///from-env.db"
+
+
+def test_example_written_by_init_is_valid(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, example_config()))
+    assert [s.name for s in config.sources] == ["aws-prod"]
+
+
+BAD_CONFIGS = {
+    "unknown top-level key": ("databse_url: sqlite:///x.db\n", 1, "databse_url: unknown key"),
+    "unknown source key": (
+        "sources:\n  - name: a\n    provider: aws\n    regoins: [us-east-1]\n",
+        4,
+        "regoins: unknown key",
+    ),
+    "wrong type": ("sources:\n  - name: a\n    provider: aws\n    regions: 5\n", 4, "regions"),
+    "missing required key": ("sources:\n  - provider: aws\n", 2, "name: required key is missing"),
+    "unknown provider": (
+        "sources:\n  - name: a\n    provider: azurre\n",
+        3,
+        "unknown provider 'azurre'",
+    ),
+    "invalid yaml": ("sources:\n  - name: a\n   provider: aws\n", 3, "invalid YAML"),
+    "missing env var": (
+        "sources:\n  - name: a\n    provider: aws\n    external_id: ${VIGIL_TEST_UNSET_VAR}\n",
+        4,
+        "environment variable VIGIL_TEST_UNSET_VAR is not set",
+    ),
+    "literal secret": (
+        "sources:\n  - name: a\n    provider: aws\n    external_id: hunter2-literal\n",
+        4,
+        "secrets must be an environment reference",
+    ),
+    "duplicate source names": (
+        "sources:\n  - {name: a, provider: aws}\n  - {name: a, provider: aws}\n",
+        None,
+        "two sources are named 'a'",
+    ),
+    "route to unknown notifier": (
+        "routes:\n  - notifiers: [pager]\n",
+        None,
+        "notifier 'pager', which is not defined",
+    ),
+    "duplicate key": ("schedule:\n  collect_every: 5m\n  collect_every: 10m\n", 3, "duplicate key"),
+    "bad duration": ("schedule:\n  collect_every: soon\n", 2, "is not a duration"),
+    "not a mapping": ("- just\n- a list\n", 1, "must be a mapping"),
+    "sources not a list": ("sources:\n  name: a\n", 1, "sources must be a list"),
+    "out of range": (
+        "sources:\n  - name: a\n    provider: aws\n    max_attempts: 0\n",
+        4,
+        "greater than or equal to 1",
+    ),
+    "impossible date": (
+        "metrics:\n  listen: 127.0.0.1:9464\nreports:\n  organization: 2026-02-30\n",
+        4,
+        "day is out of range for month",
+    ),
+    "python tag": ("reports:\n  organization: !!python/object:os.system x\n", 2, "constructor"),
+    "list as a key": ("reports:\n  ? [a, b]\n  : 1\n", 2, "mapping key must be a plain value"),
+    "unknown rule id": ("rules:\n  disable: [drift.chnaged]\n", 2, "unknown rule 'drift.chnaged'"),
+    "bad rule param": (
+        "rules:\n  params:\n    cert.expiring: {warn_days: soon}\n",
+        3,
+        "cert.expiring",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
+def test_bad_config_error_names_file_line_and_problem(tmp_path: Path, case: str) -> None:
+    text, line, expected = BAD_CONFIGS[case]
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = caught.value.message
+    assert str(path) in message
+    assert expected in message
+    if line is not None:
+        assert f"{path}:{line}:" in message or f"line {line}:" in message
+    if "secret" in case:
+        assert "hunter2-literal" not in message
+
+
+@pytest.mark.parametrize("case", ["unknown source key", "missing env var", "invalid yaml"])
+def test_bad_config_exits_2_and_writes_nothing(vigil_cli: VigilCli, case: str) -> None:
+    text, _, expected = BAD_CONFIGS[case]
+    write(vigil_cli.cwd, text)
+    result = vigil_cli("collect")
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert "vigil.yaml" in result.stderr
+    assert not vigil_cli.database_path.exists()
+
+
+def test_explicit_missing_config_is_an_error(vigil_cli: VigilCli) -> None:
+    result = vigil_cli("--config", "nowhere.yaml", "inventory")
+    assert result.returncode == 2
+    assert "nowhere.yaml: file not found" in result.stderr
+
+
+def test_collect_without_config_says_how_to_start(vigil_cli: VigilCli) -> None:
+    result = vigil_cli("collect")
+    assert result.returncode == 2
+    assert "vigil init" in result.stderr
+
+
+def test_init_writes_example_and_refuses_to_overwrite(vigil_cli: VigilCli) -> None:
+    assert vigil_cli("init").returncode == 0
+    assert "sources:" in (vigil_cli.cwd / "vigil.yaml").read_text()
+    again = vigil_cli("init")
+    assert again.returncode == 2
+    assert "--force" in again.stderr
+
+
+@pytest.mark.parametrize("case", ["impossible date", "python tag"])
+def test_bad_yaml_values_exit_2_without_a_traceback(vigil_cli: VigilCli, case: str) -> None:
+    text, _, expected = BAD_CONFIGS[case]
+    write(vigil_cli.cwd, text)
+    result = vigil_cli("findings")
+    assert result.returncode == 2
+    assert expected in result.stderr and "Traceback" not in result.stderr
+    assert not vigil_cli.database_path.exists()
+
+
+def test_malformed_database_url_exits_2_without_printing_its_password(
+    vigil_cli: VigilCli,
+) -> None:
+    for url in ("postgresql://vigil:hunter2@db:notaport/vigil", "postgresql//vigil:hunter2@db/x"):
+        result = vigil_cli("findings", env={"VIGIL_DATABASE_URL": url})
+        assert result.returncode == 2, result.stderr
+        assert "invalid database URL" in result.stderr
+        assert "hunter2" not in result.stderr + result.stdout

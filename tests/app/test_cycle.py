@@ -1,0 +1,116 @@
+"""One daemon cycle against moto: collect, check, notify — and what a stop leaves behind."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from storage import queries
+from storage.db import Database
+from storage.findings import FindingStore
+from vigil.app.config import VigilConfig, parse_config
+from vigil.app.cycle import CycleRunner, Outcome
+from vigil.app.demo_estate import seed_estate
+
+
+class Receiver:
+    """A loopback webhook endpoint that records every message it is sent."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        received = self.bodies
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                received.append(json.loads(self.rfile.read(length)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    hook = Receiver()
+    yield hook
+    hook.server.shutdown()
+
+
+def config_for(
+    moto: str, receiver: Receiver | None = None, regions: tuple[str, ...] = ()
+) -> VigilConfig:
+    data: dict[str, Any] = {
+        "sources": [
+            {"name": f"aws-{region}", "provider": "aws", "regions": [region], "endpoint_url": moto}
+            for region in regions or ("us-east-1",)
+        ]
+    }
+    if receiver is not None:
+        data["notifiers"] = [{"name": "hook", "type": "webhook", "url": receiver.url}]
+        data["routes"] = [{"notifiers": ["hook"]}]
+    return parse_config(data)
+
+
+@pytest.mark.slow
+def test_a_cycle_collects_checks_and_notifies(
+    sqlite_db: Database, moto: str, receiver: Receiver
+) -> None:
+    seed_estate(moto, regions=("us-east-1",), servers_per_region=2)
+    runner = CycleRunner(sqlite_db, config_for(moto, receiver))
+
+    report = runner.run_source("aws-us-east-1")
+
+    assert report.outcome == Outcome.OK, report
+    assert report.collection is not None and report.collection.seen > 0
+    assert report.check is not None and report.check.findings
+    assert report.delivery is not None and report.delivery.sent == len(receiver.bodies) > 0
+    assert runner.status.last_success == report.finished_at
+
+
+@pytest.mark.slow
+def test_two_sources_finishing_together_send_each_message_once(
+    sqlite_db: Database, moto: str, receiver: Receiver
+) -> None:
+    regions = ("us-east-1", "eu-west-1")
+    seed_estate(moto, regions=regions, servers_per_region=2)
+    runner = CycleRunner(sqlite_db, config_for(moto, receiver, regions))
+    threads = [threading.Thread(target=runner.run_source, args=(f"aws-{r}",)) for r in regions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    keys = [body["key"] for body in receiver.bodies]
+    assert keys and len(keys) == len(set(keys))
+    assert runner.status.outcomes[Outcome.OK] == 2
+
+
+def test_a_stopped_cycle_changes_nothing_and_skips_the_check(
+    sqlite_db: Database, moto: str
+) -> None:
+    seed_estate(moto, regions=("us-east-1",), servers_per_region=2)
+    config = config_for(moto)
+    CycleRunner(sqlite_db, config).run_source("aws-us-east-1")
+    before = sorted(r.uid for r in queries.inventory(sqlite_db))
+    findings_before = FindingStore(sqlite_db).counts()
+    stop = threading.Event()
+    stop.set()
+
+    report = CycleRunner(sqlite_db, config, stop=stop).run_source("aws-us-east-1")
+
+    assert report.outcome == Outcome.ABANDONED and report.check is None
+    assert sorted(r.uid for r in queries.inventory(sqlite_db)) == before
+    assert FindingStore(sqlite_db).counts() == findings_before
+    statuses = queries.scope_statuses(sqlite_db, source="aws-us-east-1")
+    assert statuses and all(s.status == "failed" for s in statuses)

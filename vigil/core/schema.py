@@ -1,0 +1,72 @@
+"""Building blocks for config models, shared by every stage that declares its own settings.
+
+Collectors, rules and notifiers declare their config as pydantic models built from these
+types; `vigil.app.config` assembles them into the whole file. This module imports no stage.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, SecretStr
+
+from vigil.core.timeutil import parse_duration
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_WHOLE_ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+
+
+class StrictModel(BaseModel):
+    """A config block: unknown keys are errors, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def expand_env(value: Any) -> Any:
+    """Replace `${VAR}` references in a string with the variable's value."""
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise ValueError(f"environment variable {name} is not set (referenced as ${{{name}}})")
+        return os.environ[name]
+
+    return _ENV_REF.sub(substitute, value)
+
+
+def _secret_from_env(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return value
+    if not isinstance(value, str) or not _WHOLE_ENV_REF.match(value):
+        raise ValueError(
+            "secrets must be an environment reference such as ${MY_TOKEN}, not a literal value; "
+            "export the secret in an environment variable and reference it"
+        )
+    return SecretStr(expand_env(value))
+
+
+def _duration(value: Any) -> Any:
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    return parse_duration(str(value))
+
+
+EnvStr = Annotated[str, BeforeValidator(expand_env)]
+"""A string that may contain `${VAR}` references, expanded at load time."""
+
+SecretRef = Annotated[SecretStr, BeforeValidator(_secret_from_env)]
+"""A secret: must be written as `${VAR}`; printed as `**********`, never stored."""
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(_duration),
+    PlainSerializer(lambda d: f"{int(d.total_seconds())}s", return_type=str),
+]
+"""A duration written as `30s`, `15m`, `24h`, `7d` or `2w`."""
