@@ -4,7 +4,9 @@ What needs a backup: every disk attached to a server, every database, and anythi
 `backup=required`; a `backup` tag of `exempt` or `none` opts out. A backup is a usable
 snapshot whose `source_uid` is the resource's uid; for a database with automated backups on
 (`backup_retention_days` > 0), `latest_restorable_time` counts as one too. "No backup" is
-only inferred once a snapshot scope has completed: uncollected snapshots are unknown.
+only inferred where snapshots are known: the snapshot scope of the resource's own source,
+account and region is known (DESIGN.md, Invariants). Elsewhere the backup state is unknown:
+no finding opens and a stored one keeps its status, while `collector.failing` reports the scope.
 """
 
 from __future__ import annotations
@@ -93,9 +95,6 @@ class BackupMissing:
     compliance = _COMPLIANCE
 
     def evaluate(self, view: InventoryView, params: BackupParams) -> Iterator[Finding]:
-        # "No snapshot" means something only once snapshots were collected: a snapshot scope
-        # that never completed (access denied, throttled) is unknown, not empty.
-        snapshots_known = ResourceType.SNAPSHOT.value in view.collected_types
         for resource in view.of_type(*self.resource_types):
             if not needs_backup(resource, params):
                 continue
@@ -108,11 +107,12 @@ class BackupMissing:
                     "backup_retention_days is 0: no automated backups, no point-in-time restore.",
                     evidence={"backup_retention_days": 0},
                 )
-            elif (
-                snapshots_known
-                and resource.uid not in view.newest_backup
-                and not _automated(resource)
-            ):
+            elif resource.uid in view.newest_backup or _automated(resource):
+                continue
+            elif not snapshots_known(view, resource):
+                # Snapshots there were never collected, or not lately: unknown, not empty.
+                view.undecided(self.id, resource.uid)
+            else:
                 yield finding(
                     self,
                     resource,
@@ -120,6 +120,11 @@ class BackupMissing:
                     f"No snapshot in the inventory has source_uid {resource.uid}.",
                     evidence={"snapshots": 0, "reason": _why_needed(resource, params)},
                 )
+
+
+def snapshots_known(view: InventoryView, resource: Resource) -> bool:
+    """Whether the snapshots where `resource` lives (its source, account, region) are known."""
+    return view.known_beside(resource, ResourceType.SNAPSHOT.value)
 
 
 def _why_needed(resource: Resource, params: BackupParams) -> str:
@@ -154,6 +159,12 @@ class BackupStale:
             newest = newest_backup(view, resource)
             if newest is None:
                 continue  # no backup at all: backup.missing's finding
+            if newest == view.newest_backup.get(resource.uid) and not snapshots_known(
+                view, resource
+            ):
+                # A newer snapshot may exist where snapshots are not currently known.
+                view.undecided(self.id, resource.uid)
+                continue
             rpo, rpo_from = rpo_of(resource, params)
             age = view.now - newest
             if age <= rpo:

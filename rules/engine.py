@@ -35,6 +35,8 @@ class Evaluation:
     rules: list[str]
     seconds: float
     per_rule_seconds: dict[str, float] = field(default_factory=dict)
+    unjudged: frozenset[str] = frozenset()
+    """Fingerprints the rules could not judge (unknown inputs): stored findings keep status."""
 
 
 class Engine:
@@ -95,6 +97,7 @@ class Engine:
             rules=self.rule_ids,
             seconds=time.perf_counter() - started,
             per_rule_seconds=timings,
+            unjudged=frozenset(view.unjudged - by_fingerprint.keys()),
         )
 
 

@@ -18,9 +18,6 @@ from vigil.core.model import PLAN_TYPE, Finding, Resource, Severity
 from vigil.core.schema import Duration, StrictModel
 from vigil.core.timeutil import format_duration
 
-FALLBACK_WINDOW = timedelta(hours=1)
-INTERVALS_PER_WINDOW = 3
-
 
 class FailingParams(StrictModel):
     """`rules.params.collector.failing`: the staleness window.
@@ -34,9 +31,7 @@ class FailingParams(StrictModel):
 def window_of(view: InventoryView, params: FailingParams) -> timedelta:
     if params.staleness is not None:
         return params.staleness
-    if view.collect_every is not None:
-        return INTERVALS_PER_WINDOW * view.collect_every
-    return FALLBACK_WINDOW
+    return view.staleness_window
 
 
 def scope_subject(scope: ScopeState) -> Resource:

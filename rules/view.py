@@ -16,9 +16,12 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from vigil.core.model import Resource, ResourceType
+from vigil.core.model import Resource, ResourceType, fingerprint
 
 COMPLETE = "complete"
+FALLBACK_STALENESS = timedelta(hours=1)
+INTERVALS_PER_WINDOW = 3
+"""A scope's data stays current for three collection intervals after its last completion."""
 USABLE_SNAPSHOT_STATES = frozenset({"completed", "available", ""})
 """Snapshot states that count as a backup (a pending or failed snapshot restores nothing)."""
 
@@ -68,6 +71,8 @@ class InventoryView:
     sources: frozenset[str] | None = None
     """The configured source names, when known: scopes of other sources are ignored."""
     _by_type: dict[str, list[Resource]] = field(default_factory=dict, repr=False)
+    unjudged: set[str] = field(default_factory=set, repr=False)
+    """Fingerprints (rule + resource) a rule could not judge: their inputs were unknown."""
 
     @classmethod
     def build(cls, resources: Iterable[Resource], **options: Any) -> InventoryView:
@@ -114,6 +119,70 @@ class InventoryView:
 
     def collected_regions(self, type_: str) -> frozenset[str]:
         return frozenset(s.region for s in self.scopes if s.status == COMPLETE and s.type == type_)
+
+    # -- known inputs (DESIGN.md, Invariants: unknown is not empty) ------------------------
+
+    @property
+    def staleness_window(self) -> timedelta:
+        """How long a completed scope's data counts as current: three collection intervals."""
+        if self.collect_every is None:
+            return FALLBACK_STALENESS
+        return INTERVALS_PER_WINDOW * self.collect_every
+
+    @cached_property
+    def configured_scopes(self) -> list[ScopeState]:
+        """Scopes of the configured sources (all scopes when the sources are not known)."""
+        if self.sources is None:
+            return list(self.scopes)
+        return [s for s in self.scopes if s.source in self.sources]
+
+    def scope_known(self, scope: ScopeState) -> bool:
+        """Its newest finished run completed, or its newest completed run is recent enough."""
+        if scope.status == COMPLETE:
+            return True
+        return (
+            scope.last_complete is not None
+            and self.now - scope.last_complete <= self.staleness_window
+        )
+
+    @cached_property
+    def _known_inputs(self) -> frozenset[tuple[str, str, str, str]]:
+        return frozenset(
+            (s.source, s.account, s.region, s.type)
+            for s in self.configured_scopes
+            if self.scope_known(s)
+        )
+
+    def input_known(self, type_: str, *, source: str, account: str, region: str) -> bool:
+        """Whether the scope (source, account, region, type) is known: what it saw is current.
+
+        A scope that never ran, whose newest run failed and whose last completion is older than
+        the staleness window, or that belongs to a source no longer configured, is unknown.
+        """
+        return (source, account, region, type_) in self._known_inputs
+
+    def known_beside(self, resource: Resource, type_: str) -> bool:
+        """Whether `type_` is known where `resource` lives (same source, account and region)."""
+        return self.input_known(
+            type_, source=resource.source, account=resource.account, region=resource.region
+        )
+
+    def all_known(self, *types: str) -> bool:
+        """Whether every configured scope of `types` is known, so "nothing owns it" holds.
+
+        False when no scope of those types has run yet, or when a configured source has not
+        recorded any scope at all (it was added and never collected).
+        """
+        relevant = [s for s in self.configured_scopes if s.type in types]
+        if not relevant or not all(self.scope_known(s) for s in relevant):
+            return False
+        if self.sources is None:
+            return True
+        return self.sources <= {s.source for s in self.configured_scopes}
+
+    def undecided(self, rule_id: str, resource_uid: str) -> None:
+        """Record that `rule_id` could not judge the resource: its finding keeps its status."""
+        self.unjudged.add(fingerprint(rule_id, resource_uid))
 
     # -- backups ------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ transaction and returns the transitions. Its rules, in order of precedence:
   partial scan never resolves or reopens anything); a brand-new one still opens;
 - produced and matched by an unexpired silence → `silenced`;
 - produced → `open` (new, reopened when it was resolved, unsilenced when it was silenced);
+- not produced but unjudged (the rule's inputs were unknown) → keeps its status;
 - not produced → `resolved`, when the resource's scope's newest finished run completed, the
   resource was deleted (only a completed scope deletes), or the subject is not an inventory
   resource (scopes, Terraform addresses: the rule alone decides those).
@@ -17,7 +18,7 @@ transaction and returns the transitions. Its rules, in order of precedence:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -178,11 +179,20 @@ class FindingStore(SilenceStore):
         now: datetime,
         *,
         on_transitions: TransitionHook | None = None,
+        unjudged: Collection[str] = frozenset(),
     ) -> list[Transition]:
-        """Fold one check's findings in; returns every transition (still-open included)."""
+        """Fold one check's findings in; returns every transition (still-open included).
+
+        `unjudged` are fingerprints whose rule could not judge its resource (an input was
+        unknown): a stored finding among them is left as it is, neither resolved nor reopened.
+        """
         by_fingerprint = {f.fingerprint: f for f in produced}
         with self.db.begin() as conn:
-            existing = {row["fingerprint"]: row for row in _existing(conn, by_fingerprint)}
+            existing = {
+                row["fingerprint"]: row
+                for row in _existing(conn, by_fingerprint)
+                if row["fingerprint"] not in unjudged
+            }
             silences = active_silences(conn, now)
             subjects = _subjects(conn, {row["resource_uid"] for row in existing.values()})
             failed = _failed_scopes(conn)

@@ -18,7 +18,7 @@ from tests.factories.rules import (
     snapshot,
     view,
 )
-from vigil.core.model import Severity
+from vigil.core.model import Severity, fingerprint
 
 MISSING = BackupMissing()
 STALE = BackupStale()
@@ -125,3 +125,48 @@ def test_no_backup_is_not_inferred_before_snapshots_were_ever_collected() -> Non
     db = database(backup_retention_days=0)
     off = one(evaluate(MISSING, view(db, scopes=[scope_state("database")])))
     assert "switched off" in off.title  # read from the database itself: still judged
+
+
+def test_snapshots_known_in_another_region_do_not_make_this_one_known() -> None:
+    # The old behaviour: any completed snapshot scope anywhere made "no snapshot" a finding.
+    scopes = [
+        scope_state("disk"),
+        scope_state("snapshot", region="eu-west-1"),
+        scope_state("snapshot", status="failed", last_complete=None),
+    ]
+    inventory = view(disk(), scopes=scopes)
+    assert evaluate(MISSING, inventory) == []
+    assert inventory.unjudged == {fingerprint(MISSING.id, disk().uid)}
+
+
+def test_snapshots_of_another_source_do_not_make_this_one_known() -> None:
+    scopes = [scope_state("disk"), scope_state("snapshot", source="other-account")]
+    assert evaluate(MISSING, view(disk(), scopes=scopes)) == []
+
+
+def test_a_failed_snapshot_scope_within_the_staleness_window_is_still_known() -> None:
+    recent = NOW - timedelta(minutes=20)
+    scopes = [scope_state("disk"), scope_state("snapshot", status="failed", last_complete=recent)]
+    found = one(evaluate(MISSING, view(disk(), scopes=scopes, collect_every=timedelta(minutes=15))))
+    assert found.rule == "backup.missing"
+
+
+def test_a_failed_snapshot_scope_past_the_staleness_window_is_unknown() -> None:
+    old = NOW - timedelta(hours=2)
+    scopes = [scope_state("disk"), scope_state("snapshot", status="failed", last_complete=old)]
+    assert evaluate(MISSING, view(disk(), scopes=scopes, collect_every=timedelta(minutes=15))) == []
+
+
+def test_snapshots_of_a_source_no_longer_configured_are_unknown() -> None:
+    scopes = [scope_state("disk"), scope_state("snapshot")]
+    inventory = view(disk(), scopes=scopes, sources=frozenset({"someone-else"}))
+    assert evaluate(MISSING, inventory) == []
+
+
+def test_stale_is_not_judged_when_a_newer_snapshot_may_be_unseen() -> None:
+    old = snapshot("snap-1", disk(), age=timedelta(days=30))
+    scopes = [scope_state("disk"), scope_state("snapshot", status="failed", last_complete=None)]
+    inventory = view(disk(), old, scopes=scopes)
+    assert evaluate(STALE, inventory) == []
+    assert inventory.unjudged == {fingerprint(STALE.id, disk().uid)}
+    assert one(evaluate(STALE, view(disk(), old))).rule == "backup.stale"  # known: flagged

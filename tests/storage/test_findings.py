@@ -136,6 +136,30 @@ def test_failed_scope_keeps_status_even_when_the_rule_no_longer_fires(db: Databa
     assert kinds(estate.check()) == ["resolved"]
 
 
+def test_an_open_finding_whose_input_became_unknown_stays_open(db: Database) -> None:
+    estate, volume = Estate(db), disk()
+    estate.scan(DISKS, volume)
+    assert kinds(estate.check()) == ["new"]
+    # The disk's own scope completes, but its snapshots can no longer be listed: the backup
+    # state is unknown, so the finding neither resolves nor repeats as news.
+    estate.clock.tick(24 * 60)  # past the staleness window of the last snapshot listing
+    estate.scan(DISKS, volume)
+    estate.scan(SNAPSHOTS, fail=True)
+    assert kinds(estate.check()) == []
+    assert estate.status("backup.missing", volume.uid) is FindingStatus.OPEN
+    estate.scan(SNAPSHOTS, snapshot_of(volume))
+    assert kinds(estate.check()) == ["resolved"]
+
+
+def test_unknown_snapshots_open_nothing(db: Database) -> None:
+    estate, volume = Estate(db), disk()
+    estate.clock.tick(24 * 60)
+    estate.scan(SNAPSHOTS, fail=True)
+    estate.scan(DISKS, volume)
+    assert kinds(estate.check()) == []
+    assert estate.status("backup.missing", volume.uid) is None
+
+
 def test_a_frozen_resolved_finding_keeps_when_it_resolved(db: Database) -> None:
     estate, volume = Estate(db), disk()
     estate.scan(DISKS, volume)

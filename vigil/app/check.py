@@ -115,7 +115,12 @@ def run_check(
         view = build_view(db, config, now=now)
         evaluation = engine.evaluate(view)
         store = FindingStore(db)
-        transitions = store.apply(evaluation.findings, now, on_transitions=on_transitions)
+        transitions = store.apply(
+            evaluation.findings,
+            now,
+            on_transitions=on_transitions,
+            unjudged=evaluation.unjudged,
+        )
     counts = store.counts()
     open_by_severity = {
         sev: counts.get((FindingStatus.OPEN.value, sev.value), 0) for sev in Severity
