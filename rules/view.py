@@ -16,14 +16,13 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
+from vigil.core.facts import USABLE_SNAPSHOT_STATES
 from vigil.core.model import Resource, ResourceType, fingerprint
 
 COMPLETE = "complete"
 FALLBACK_STALENESS = timedelta(hours=1)
 INTERVALS_PER_WINDOW = 3
 """A scope's data stays current for three collection intervals after its last completion."""
-USABLE_SNAPSHOT_STATES = frozenset({"completed", "available", ""})
-"""Snapshot states that count as a backup (a pending or failed snapshot restores nothing)."""
 
 # Attributes that hold DNS names a record may point at (LBs, databases, servers).
 _NAME_ATTRIBUTES = ("dns_name", "endpoint", "public_dns_name", "private_dns_name", "hostname")
