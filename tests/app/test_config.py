@@ -184,3 +184,27 @@ def test_malformed_database_url_exits_2_without_printing_its_password(
         assert result.returncode == 2, result.stderr
         assert "invalid database URL" in result.stderr
         assert "hunter2" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "expected", "line"),
+    [
+        (b"sources: []\n# caf\xe9 in Latin-1\n", "is not UTF-8 text", 2),
+        (b"sources: []\n\x00\x01binary", "is binary, not text", 2),
+        (b"a: &a [*a, *a, *a]\n" + b"b: &b [*a, *a]\n" * 3, "", None),
+        (b"[" * 5000 + b"]" * 5000, "nested more than", None),
+    ],
+    ids=["latin-1", "nul-byte", "aliases", "deep"],
+)
+def test_unreadable_config_exits_2_naming_the_file_and_line(
+    vigil_cli: VigilCli, content: bytes, expected: str, line: int | None
+) -> None:
+    (vigil_cli.cwd / "vigil.yaml").write_bytes(content)
+    result = vigil_cli("collect")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "vigil.yaml" in result.stderr
+    assert expected in result.stderr
+    if line is not None:
+        assert f"vigil.yaml:{line}" in result.stderr, result.stderr
+    assert not vigil_cli.database_path.exists()
