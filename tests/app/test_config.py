@@ -258,3 +258,31 @@ def test_a_database_password_from_the_environment_is_accepted(vigil_cli: VigilCl
     write(vigil_cli.cwd, "database_url: postgresql://vigil:${DB_PASSWORD}@127.0.0.1/vigil\n")
     result = vigil_cli("inventory", env={"DB_PASSWORD": "s3cret", "VIGIL_DATABASE_URL": url})
     assert result.returncode == 0, result.stderr
+
+
+def test_a_route_matching_a_severity_that_does_not_exist_exits_2(vigil_cli: VigilCli) -> None:
+    write(
+        vigil_cli.cwd,
+        """\
+        notifiers:
+          - {name: hook, type: webhook, url: "${HOOK_URL}"}
+        routes:
+          - match: {severity: [critical, apocalyptic]}
+            notifiers: [hook]
+        """,
+    )
+    result = vigil_cli("check", env={"HOOK_URL": "http://127.0.0.1:9/hook"})
+    assert result.returncode == 2, result.stderr
+    assert "vigil.yaml:4" in result.stderr and "apocalyptic" in result.stderr
+    assert not vigil_cli.database_path.exists()
+    write(
+        vigil_cli.cwd,
+        """\
+        notifiers:
+          - {name: hook, type: webhook, url: "${HOOK_URL}"}
+        routes:
+          - match: {severity: "crit*"}
+            notifiers: [hook]
+        """,
+    )
+    assert vigil_cli("rules", "list", env={"HOOK_URL": "http://x"}).returncode == 0

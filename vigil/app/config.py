@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from datetime import timedelta
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
@@ -21,6 +22,7 @@ from collectors.registry import SOURCE_KINDS, source_config_models
 from rules.config import RulesConfig
 from rules.registry import check_rules_config
 from vigil.core.errors import ConfigError, InputError
+from vigil.core.model import Severity
 from vigil.core.schema import Duration, EnvStr, StrictModel, literal_url_password
 from vigil.core.yamlsource import YamlDocument, load_yaml
 
@@ -59,6 +61,19 @@ class RouteConfig(StrictModel):
     group_by: list[str] = Field(default_factory=lambda: ["rule", "source"])
     repeat_interval: Duration = Field(default=timedelta(hours=4), gt=timedelta(0))
     send_resolved: bool = True
+
+    @field_validator("match")
+    @classmethod
+    def _severities_exist(cls, match: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+        # A matcher no severity can satisfy routes nothing: refused at load, not found later.
+        wanted = match.get("severity")
+        names = [s.value for s in Severity]
+        for option in [wanted] if isinstance(wanted, str) else (wanted or []):
+            if not any(fnmatchcase(name, option) for name in names):
+                raise ValueError(
+                    f"match.severity: unknown severity {option!r}; use {', '.join(names)}"
+                )
+        return match
 
     @model_validator(mode="after")
     def _matchers_not_empty(self) -> RouteConfig:
