@@ -22,6 +22,15 @@ EXPLICITLY_ALLOWED: frozenset[tuple[str, str]] = frozenset(
     {("sts", "AssumeRole"), ("sts", "GetCallerIdentity")}
 )
 
+IAM_ACTIONS: dict[tuple[str, str], str] = {
+    # Where the IAM action is not named like the operation (botocore service, operation).
+    ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
+    ("s3", "GetPublicAccessBlock"): "s3:GetBucketPublicAccessBlock",
+    ("s3", "GetBucketEncryption"): "s3:GetEncryptionConfiguration",
+    ("s3control", "GetPublicAccessBlock"): "s3:GetAccountPublicAccessBlock",
+}
+"""Operations whose IAM action differs from `signing name:operation`."""
+
 _called: set[tuple[str, str]] = set()
 _called_lock = threading.Lock()
 
@@ -40,6 +49,9 @@ def _check(model: Any, **_: Any) -> None:
             f"refused {service}:{operation} before sending it: Vigil only reads "
             f"(allowed: {', '.join(READ_PREFIXES)} operations and sts:AssumeRole)"
         )
+    action = IAM_ACTIONS.get((model.service_model.service_name, operation))
+    if action:
+        service, operation = action.split(":", 1)
     with _called_lock:
         _called.add((service, operation))
 
