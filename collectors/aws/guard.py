@@ -31,6 +31,21 @@ IAM_ACTIONS: dict[tuple[str, str], str] = {
 }
 """Operations whose IAM action differs from `signing name:operation`."""
 
+IAM_PREFIXES: dict[str, str] = {
+    "elbv2": "elasticloadbalancing",
+    "elb": "elasticloadbalancing",
+    "s3control": "s3",
+}
+"""botocore service names whose IAM prefix (signing name) differs."""
+
+
+def iam_action(service: str, operation: str) -> str:
+    """The IAM action a botocore `service` operation needs (`elbv2` → `elasticloadbalancing`)."""
+    return (
+        IAM_ACTIONS.get((service, operation)) or f"{IAM_PREFIXES.get(service, service)}:{operation}"
+    )
+
+
 _called: set[tuple[str, str]] = set()
 _called_lock = threading.Lock()
 
