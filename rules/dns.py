@@ -26,7 +26,8 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from rules.base import finding
-from rules.view import InventoryView, canonical_address, dns_name
+from rules.view import InventoryView, canonical_address
+from vigil.core.facts import dns_name
 from vigil.core.model import Finding, Resource, ResourceType, Severity
 from vigil.core.schema import StrictModel
 

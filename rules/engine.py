@@ -74,6 +74,10 @@ class Engine:
             if check is not None:
                 check(item.params)
 
+    def params_of(self, rule_id: str) -> Any | None:
+        """The validated params of an enabled rule; None when it is disabled or unknown."""
+        return next((item.params for item in self.enabled if item.rule.id == rule_id), None)
+
     @property
     def rule_ids(self) -> list[str]:
         return [item.rule.id for item in self.enabled]

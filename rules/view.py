@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from vigil.core.facts import USABLE_SNAPSHOT_STATES
+from vigil.core.facts import USABLE_SNAPSHOT_STATES, dns_name
 from vigil.core.model import Resource, ResourceType, fingerprint
 
 COMPLETE = "complete"
@@ -69,6 +69,8 @@ class InventoryView:
     collect_every: timedelta | None = None
     sources: frozenset[str] | None = None
     """The configured source names, when known: scopes of other sources are ignored."""
+    staleness: timedelta | None = None
+    """`collector.failing`'s `staleness` param when set: one window for both questions."""
     _by_type: dict[str, list[Resource]] = field(default_factory=dict, repr=False)
     unjudged: set[str] = field(default_factory=set, repr=False)
     """Fingerprints (rule + resource) a rule could not judge: their inputs were unknown."""
@@ -123,7 +125,11 @@ class InventoryView:
 
     @property
     def staleness_window(self) -> timedelta:
-        """How long a completed scope's data counts as current: three collection intervals."""
+        """How long a completed scope's data counts as current: the configured staleness, else
+        three collection intervals. `collector.failing` calls a scope stale past the same window.
+        """
+        if self.staleness is not None:
+            return self.staleness
         if self.collect_every is None:
             return FALLBACK_STALENESS
         return INTERVALS_PER_WINDOW * self.collect_every
@@ -267,14 +273,6 @@ def parse_time(value: Any) -> datetime | None:
         return None
     # Offsets are converted, not kept: titles print these times with a `Z`.
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def dns_name(value: str) -> str:
-    """A DNS name compared case-insensitively, without the root dot or AWS's `dualstack.`."""
-    name = value.strip().lower().rstrip(".")
-    if name.startswith("dualstack."):
-        name = name[len("dualstack.") :]
-    return name
 
 
 def canonical_address(value: Any) -> str | None:

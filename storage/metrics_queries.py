@@ -16,8 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from storage.db import Database
-from storage.expressions import attribute as _attribute
-from storage.expressions import certificate_expiry
+from storage.expressions import attribute, certificate_expiry
 from storage.findings import findings_table
 from storage.tables import ResourceRow, ScopeRunRow, to_utc
 from vigil.core.facts import USABLE_SNAPSHOT_STATES
@@ -144,7 +143,7 @@ def certificates(conn: Connection) -> list[Certificate]:
         resources.c.region,
         resources.c.name,
         resources.c.native_id,
-        _attribute("common_name"),
+        attribute("common_name"),
         certificate_expiry(),
     ).where(
         resources.c.type == ResourceType.CERTIFICATE.value,
@@ -167,11 +166,11 @@ def certificates(conn: Connection) -> list[Certificate]:
 def backups(conn: Connection) -> list[Backup]:
     """Disks and databases with a restore point: newest usable snapshot, or for a database
     its latest restorable time (automated backups), whichever is newer."""
-    source_uid = _attribute("source_uid")
-    state = sa.func.lower(sa.func.coalesce(_attribute("state"), ""))
+    source_uid = attribute("source_uid")
+    state = sa.func.lower(sa.func.coalesce(attribute("state"), ""))
     snapshots = (
         sa.select(
-            source_uid.label("source_uid"), sa.func.max(_attribute("started_at")).label("newest")
+            source_uid.label("source_uid"), sa.func.max(attribute("started_at")).label("newest")
         )
         .where(
             resources.c.type == ResourceType.SNAPSHOT.value,
@@ -182,7 +181,7 @@ def backups(conn: Connection) -> list[Backup]:
         .group_by(source_uid)
         .subquery("snapshots")
     )
-    restorable = _attribute("latest_restorable_time")
+    restorable = attribute("latest_restorable_time")
     query = (
         sa.select(
             resources.c.source,

@@ -13,6 +13,7 @@ from typing import Any
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
+from collectors.aws.failures import error_code
 from collectors.aws.fields import Origin, iso_time, name_of, normalized, tag_dict
 from collectors.base import Page
 from vigil.core.model import Resource, ResourceType
@@ -49,7 +50,7 @@ def _describe(client: BaseClient, arn: str) -> dict[str, Any] | None:
         detail = dict(client.describe_certificate(CertificateArn=arn)["Certificate"])
         detail["Tags"] = client.list_tags_for_certificate(CertificateArn=arn).get("Tags", [])
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+        if error_code(exc) == "ResourceNotFoundException":
             return None  # gone between List and Describe: it is not in the inventory any more
         raise
     return detail

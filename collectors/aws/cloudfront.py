@@ -10,8 +10,9 @@ from typing import Any
 
 from botocore.client import BaseClient
 
-from collectors.aws.fields import Origin, host_name, name_of, normalized, tag_dict
+from collectors.aws.fields import Origin, name_of, normalized, tag_dict
 from collectors.base import Page
+from vigil.core.facts import optional_dns_name
 from vigil.core.model import Resource, ResourceType
 
 PAGE_SIZE = 100
@@ -47,14 +48,16 @@ def normalize_distribution(item: dict[str, Any], origin: Origin) -> Resource:
     viewer = item.get("ViewerCertificate", {})
     acm_arn = viewer.get("ACMCertificateArn") or viewer.get("IAMCertificateId")
     attributes = {
-        "domain_name": host_name(item.get("DomainName")),
-        "aliases": sorted(host_name(a) or a for a in item.get("Aliases", {}).get("Items", [])),
+        "domain_name": optional_dns_name(item.get("DomainName")),
+        "aliases": sorted(
+            optional_dns_name(a) or a for a in item.get("Aliases", {}).get("Items", [])
+        ),
         "viewer_protocol_policy": weakest_policy(item),
         # moto keeps CloudFrontDefaultCertificate set next to an ACM certificate: the ARN wins.
         "certificate": acm_arn or "default",
         "minimum_protocol_version": viewer.get("MinimumProtocolVersion"),
         "origins": [
-            {"domain_name": host_name(o.get("DomainName"))}
+            {"domain_name": optional_dns_name(o.get("DomainName"))}
             for o in item.get("Origins", {}).get("Items", [])
         ],
         "enabled": item.get("Enabled"),

@@ -12,8 +12,10 @@ from typing import Any
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from collectors.aws.fields import Origin, host_name, name_of, normalized, paginate, tag_dict
+from collectors.aws.failures import error_code
+from collectors.aws.fields import Origin, name_of, normalized, paginate, tag_dict
 from collectors.base import Page
+from vigil.core.facts import optional_dns_name
 from vigil.core.model import Resource, ResourceType
 
 PAGE_SIZE = 400
@@ -21,10 +23,6 @@ PAGE_SIZE = 400
 TAG_BATCH = 20
 """DescribeTags accepts at most 20 ARNs (classic: names) per call."""
 _HEALTH = {"InService": "healthy", "OutOfService": "unhealthy"}
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def fetch_v2(client: BaseClient, page_size: int | None = None) -> Iterator[list[dict[str, Any]]]:
@@ -59,7 +57,7 @@ def _target_groups(client: BaseClient, arn: str) -> list[dict[str, Any]]:
             for group in page
         ]
     except ClientError as exc:
-        if _code(exc) == "TargetGroupNotFound":
+        if error_code(exc) == "TargetGroupNotFound":
             return []  # a balancer without target groups: AWS (and moto) answer with an error
         raise
     for group in groups:
@@ -86,7 +84,7 @@ def normalize_v2(item: dict[str, Any], origin: Origin) -> Resource:
     attributes = {
         "kind": item.get("Type"),
         "scheme": item.get("Scheme"),
-        "dns_name": host_name(item.get("DNSName")),
+        "dns_name": optional_dns_name(item.get("DNSName")),
         "zones": sorted(zone["ZoneName"] for zone in item.get("AvailabilityZones", [])),
         "listeners": sorted(
             (_listener(listener) for listener in item.get("Listeners", [])),
@@ -163,7 +161,7 @@ def normalize_classic(item: dict[str, Any], origin: Origin) -> Resource:
     attributes = {
         "kind": "classic",
         "scheme": item.get("Scheme"),
-        "dns_name": host_name(item.get("DNSName")),
+        "dns_name": optional_dns_name(item.get("DNSName")),
         "zones": sorted(item.get("AvailabilityZones", [])),
         "listeners": sorted(
             (_classic_listener(listener) for listener in listeners),

@@ -98,9 +98,14 @@ def translate(exc: BotoCoreError | ClientError, where: Where) -> CollectError:
     return CollectError(f"{where}: {type(exc).__name__}: {scrub(str(exc))}", retryable=False)
 
 
+def error_code(exc: ClientError) -> str:
+    """The AWS error code of a ClientError (`AccessDenied`, `TargetGroupNotFound`, ...)."""
+    return str(exc.response.get("Error", {}).get("Code", "")) or "Unknown"
+
+
 def _client_error(exc: ClientError, where: Where) -> CollectError:
     error = exc.response.get("Error", {})
-    code = str(error.get("Code", "Unknown"))
+    code = error_code(exc)
     detail = scrub(str(error.get("Message", "")))
     operation = exc.operation_name
     status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)

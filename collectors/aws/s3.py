@@ -14,6 +14,7 @@ from typing import Any
 from botocore.client import BaseClient
 from botocore.exceptions import BotoCoreError, ClientError
 
+from collectors.aws.failures import error_code
 from collectors.aws.fields import Origin, name_of, paginate, tag_dict
 from collectors.base import Page
 from vigil.core.model import Resource, ResourceType
@@ -37,7 +38,7 @@ def _read(call: Any, key: str | None = None, **params: Any) -> Any:
     try:
         answer = call(**params)
     except ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", ""))
+        code = error_code(exc)
         if code in _ABSENT:
             return None
         if code in {"AccessDenied", "AccessDeniedException", "NotImplemented"}:

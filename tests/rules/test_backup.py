@@ -170,3 +170,18 @@ def test_stale_is_not_judged_when_a_newer_snapshot_may_be_unseen() -> None:
     assert evaluate(STALE, inventory) == []
     assert inventory.unjudged == {fingerprint(STALE.id, disk().uid)}
     assert one(evaluate(STALE, view(disk(), old))).rule == "backup.stale"  # known: flagged
+
+
+def test_the_collector_failing_staleness_param_is_the_window_for_known_inputs() -> None:
+    # collector.failing says "not stale" for 4h: the snapshots stay known for those 4h too.
+    two_hours_ago = NOW - timedelta(hours=2)
+    scopes = [
+        scope_state("disk"),
+        scope_state("snapshot", status="failed", last_complete=two_hours_ago),
+    ]
+    short = view(disk(), scopes=scopes, collect_every=timedelta(minutes=15))
+    assert evaluate(MISSING, short) == []
+    configured = view(
+        disk(), scopes=scopes, collect_every=timedelta(minutes=15), staleness=timedelta(hours=4)
+    )
+    assert one(evaluate(MISSING, configured)).rule == "backup.missing"

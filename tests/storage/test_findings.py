@@ -25,6 +25,7 @@ from storage.findings import (
 from storage.reconcile import Reconciler
 from tests.factories import resource, scope
 from vigil.app.check import run_check
+from vigil.app.config import parse_config
 from vigil.core.model import FindingStatus, Resource, Scope, Severity, fingerprint
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -158,6 +159,15 @@ def test_unknown_snapshots_open_nothing(db: Database) -> None:
     estate.scan(DISKS, volume)
     assert kinds(estate.check()) == []
     assert estate.status("backup.missing", volume.uid) is None
+
+
+def test_check_takes_the_known_window_from_collector_failings_staleness(db: Database) -> None:
+    estate, volume = Estate(db), disk()
+    estate.clock.tick(24 * 60)  # a day after the last snapshot listing that completed
+    estate.scan(SNAPSHOTS, fail=True)
+    estate.scan(DISKS, volume)
+    config = parse_config({"rules": {"params": {"collector.failing": {"staleness": "2d"}}}})
+    assert kinds(estate.check(config=config)) == ["new"]
 
 
 def test_a_frozen_resolved_finding_keeps_when_it_resolved(db: Database) -> None:

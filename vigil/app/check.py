@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from rules.engine import Engine, Evaluation
+from rules.health import CollectorFailing
 from rules.view import Change, InventoryView, ScopeState
 from storage import queries
 from storage.db import Database
@@ -40,7 +41,11 @@ class CheckResult:
 
 
 def build_view(
-    db: Database, config: VigilConfig | None = None, *, now: datetime | None = None
+    db: Database,
+    config: VigilConfig | None = None,
+    *,
+    now: datetime | None = None,
+    staleness: timedelta | None = None,
 ) -> InventoryView:
     """The present inventory, scope states and a change loader, read once from storage."""
     now = now or utcnow()
@@ -52,6 +57,7 @@ def build_view(
         change_loader=lambda since: _changes(db, since),
         collect_every=config.schedule.collect_every if config else None,
         sources=sources,
+        staleness=staleness,
     )
 
 
@@ -112,7 +118,8 @@ def run_check(
     now = now or utcnow()
     engine = engine or Engine.from_config(config.rules if config else None)
     with fewer_gc_pauses():
-        view = build_view(db, config, now=now)
+        failing = engine.params_of(CollectorFailing.id)
+        view = build_view(db, config, now=now, staleness=failing.staleness if failing else None)
         evaluation = engine.evaluate(view)
         store = FindingStore(db)
         transitions = store.apply(

@@ -16,6 +16,18 @@ USABLE_SNAPSHOT_STATES = frozenset({"completed", "available", ""})
 """Snapshot states that count as a backup (a pending or failed snapshot restores nothing)."""
 
 
+def dns_name(value: str) -> str:
+    """A DNS name as every stage compares it: lower case, without the root dot or AWS's
+    `dualstack.` prefix (Route 53 aliases carry it, the load balancer's own name does not)."""
+    name = value.strip().lower().rstrip(".")
+    return name.removeprefix("dualstack.")
+
+
+def optional_dns_name(value: str | None) -> str | None:
+    """`dns_name` for an API field that may be absent."""
+    return dns_name(value) if value else value
+
+
 def certificate_expiry(
     attributes: Mapping[str, Any], parse: Callable[[Any], datetime | None]
 ) -> tuple[datetime | None, str]:

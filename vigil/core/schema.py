@@ -10,6 +10,7 @@ import os
 import re
 from datetime import timedelta
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, SecretStr
 
@@ -73,12 +74,11 @@ def is_credential_name(name: str) -> bool:
 
 def literal_url_password(url: str) -> bool:
     """Whether a URL carries a password that is not exactly a `${VAR}` reference."""
-    _, sep, rest = url.partition("://")
-    userinfo, at, _ = rest.rpartition("@")
-    if not sep or not at:
+    try:
+        password = urlsplit(url).password
+    except ValueError:  # not a URL at all: the database layer says what is wrong with it
         return False
-    _, colon, password = userinfo.partition(":")
-    return bool(colon and password) and not is_env_reference(password)
+    return bool(password) and not is_env_reference(password)
 
 
 def _duration(value: Any) -> Any:
