@@ -2,9 +2,10 @@
 
 Each alert carries the finding's labels (`alertname` = rule id, severity, source, account,
 region, type, resource, fingerprint, owner/team) and annotations (summary, description,
-remediation, and `vigil_idempotency_key`, the message's key). Alertmanager itself dedups
-alerts with identical labels, so a re-sent message updates the alerts it already holds. Firing alerts end after twice the route's repeat interval unless Vigil
-re-sends them (the reminder does); resolved ones are sent with `endsAt` = now.
+remediation, and `vigil_idempotency_key`, the message's key). Alertmanager itself dedups alerts
+with identical labels, so a re-sent message updates the alerts it already holds. Firing alerts
+end after twice the route's repeat interval unless Vigil re-sends them (the reminder does);
+resolved ones are sent with `endsAt` = now.
 
     notifiers:
       - name: am

@@ -196,9 +196,7 @@ class SlackNotifier:
         except (SlackClientError, OSError) as exc:
             raise _transport_error(exc) from None
 
-    def _via_webhook(
-        self, text: str, layout: list[dict[str, Any]], meta: dict[str, Any]
-    ) -> None:
+    def _via_webhook(self, text: str, layout: list[dict[str, Any]], meta: dict[str, Any]) -> None:
         assert self.config.webhook_url is not None
         client = WebhookClient(
             self.config.webhook_url.get_secret_value(),
