@@ -2,8 +2,10 @@
 
 Each alert carries the finding's labels (`alertname` = rule id, severity, source, account,
 region, type, resource, fingerprint, owner/team) and annotations (summary, description,
-remediation). Firing alerts end after twice the route's repeat interval unless Vigil
-re-sends them (the reminder does); resolved ones are sent with `endsAt` = now.
+remediation, and `vigil_idempotency_key`, the message's key). Alertmanager itself dedups alerts
+with identical labels, so a re-sent message updates the alerts it already holds. Firing alerts
+end after twice the route's repeat interval unless Vigil re-sends them (the reminder does);
+resolved ones are sent with `endsAt` = now.
 
     notifiers:
       - name: am
@@ -22,6 +24,7 @@ from notifiers.webhook import post
 from vigil.core.model import iso, utcnow
 from vigil.core.schema import EnvStr
 
+KEY_ANNOTATION = "vigil_idempotency_key"
 _RESERVED = {"alertname", "severity", "fingerprint", "resource", "vigil_route"}
 
 
@@ -48,6 +51,7 @@ def alerts(
                 "description": alert.detail,
                 "remediation": message.remediation,
                 "resource_name": alert.name,
+                KEY_ANNOTATION: message.key,
             },
             "startsAt": alert.first_seen or iso(now),
             "endsAt": iso(ends),

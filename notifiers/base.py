@@ -76,7 +76,9 @@ class Message:
     """One notification: a group of alerts of one route, for one notifier.
 
     `key` is the idempotency key (route, notifier, group and transition set): the outbox
-    refuses a second row with the same key and never sends a row twice.
+    refuses a second row with the same key. Delivery is at-least-once (a sender killed
+    between send and mark-sent leaves the row to be sent again), so every channel carries
+    the key for the receiver to drop a repeat.
     """
 
     key: str

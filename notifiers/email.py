@@ -2,7 +2,9 @@
 
 Certificates are verified (against `ca_bundle` when given, else the system store). Plain
 SMTP is refused unless the server is on loopback (a local relay). Every untrusted string is
-HTML-escaped in the HTML part; header values never carry a line break.
+HTML-escaped in the HTML part; header values never carry a line break. The `Message-ID` is
+made from the message's idempotency key (`<key@vigil>`), so a mail re-sent after a crash
+between send and mark-sent has the same id and mail systems that dedup on it drop it.
 
     notifiers:
       - name: audit-mail
@@ -23,7 +25,7 @@ import ipaddress
 import smtplib
 import ssl
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
@@ -33,6 +35,7 @@ from vigil.core.errors import NotifyError
 from vigil.core.schema import EnvStr, SecretRef
 
 TOP_RESOURCES = 100
+KEY_HEADER = "X-Vigil-Idempotency-Key"
 
 
 class EmailConfig(NotifierSettings):
@@ -123,6 +126,11 @@ def html_body(message: Message) -> str:
     return "<html><body>" + "".join(parts) + "</body></html>"
 
 
+def message_id(message: Message) -> str:
+    """`<key@vigil>`: the same for every attempt of one message (the key is hex)."""
+    return f"<{message.key}@vigil>"
+
+
 def _line(alert: Alert) -> str:
     again = " (still open)" if alert.event == REPEAT else ""
     where = f"{alert.account}/{alert.region}"
@@ -144,7 +152,8 @@ class EmailNotifier:
         mail["From"] = self.config.from_
         mail["To"] = ", ".join(self.config.to)
         mail["Date"] = formatdate(localtime=False)
-        mail["Message-ID"] = make_msgid(idstring=message.key[:16], domain="vigil")
+        mail["Message-ID"] = message_id(message)
+        mail[KEY_HEADER] = message.key
         mail.set_content(text_body(message))
         mail.add_alternative(html_body(message), subtype="html")
         return mail

@@ -1,8 +1,11 @@
 """Delivering the outbox: claim a due message, send it, record the outcome, back off on failure.
 
 A row is claimed before sending (so two senders never send it both) and marked `sent` right
-after; a message recorded as sent is never picked again. A retryable failure waits
-`backoff × 2^(attempts-1)` (at most an hour) before the next try; the notifier's
+after; a message recorded as sent is never picked again. Delivery is at-least-once: a sender
+killed after the receiver got the message but before `mark_sent` leaves the row `sending`, and
+the next sender takes it when the lease runs out and sends it again, with the same idempotency
+key (`Message.key`), which each channel carries so the receiver can drop it. A retryable failure
+waits `backoff × 2^(attempts-1)` (at most an hour) before the next try; the notifier's
 `max_attempts`-th failure, or any failure that cannot succeed on retry, makes it `dead`.
 """
 

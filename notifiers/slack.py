@@ -3,7 +3,10 @@
 Slack's limits are respected by construction (at most 50 blocks, 3,000 characters a section,
 150 a header); anything cut says "…and N more". Every untrusted string (resource names,
 ids, tags, titles) is escaped for mrkdwn. Rate limits (429 + Retry-After) and dropped
-connections are retried inside slack-sdk; other failures go back to the outbox.
+connections are retried inside slack-sdk; other failures go back to the outbox. Each post
+carries the message's idempotency key as message metadata (`event_type` `vigil_message`,
+`event_payload.idempotency_key`): Slack does not dedup on it, but whoever reads the channel's
+history through the API can.
 
     notifiers:
       - name: oncall
@@ -33,6 +36,7 @@ MAX_BLOCKS = 50
 SECTION_LIMIT = 3000
 HEADER_LIMIT = 150
 TOP_RESOURCES = 20
+METADATA_EVENT = "vigil_message"
 _EMOJI = {"critical": "🔴", "high": "🟠", "medium": "🟡", "low": "🔵", "info": "⚪"}
 # slack-sdk logs request URLs at debug level; an incoming-webhook URL is a secret.
 _QUIET = logging.getLogger("vigil.notifiers.slack.sdk")
@@ -82,6 +86,11 @@ def blocks(message: Message, dashboard_url: str | None = None) -> list[dict[str,
     group = ", ".join(f"{k}={v}" for k, v in sorted(message.group.items()))
     out.append(_context(f"route {escape(message.route)} · {escape(group)}"))
     return out[:MAX_BLOCKS]
+
+
+def metadata(message: Message) -> dict[str, Any]:
+    """Slack message metadata that carries the idempotency key."""
+    return {"event_type": METADATA_EVENT, "event_payload": {"idempotency_key": message.key}}
 
 
 def fallback_text(message: Message) -> str:
@@ -146,10 +155,11 @@ class SlackNotifier:
     def send(self, message: Message) -> None:
         layout = blocks(message, self.config.dashboard_url)
         text = fallback_text(message)
+        meta = metadata(message)
         if self.config.webhook_url is not None:
-            self._via_webhook(text, layout)
+            self._via_webhook(text, layout, meta)
         else:
-            self._via_api(text, layout)
+            self._via_api(text, layout, meta)
 
     def check(self) -> str:
         """`auth.test`: whether the token works; returns the bot's team and user."""
@@ -172,17 +182,21 @@ class SlackNotifier:
             retry_handlers=_retry_handlers(),
         )
 
-    def _via_api(self, text: str, layout: list[dict[str, Any]]) -> None:
+    def _via_api(self, text: str, layout: list[dict[str, Any]], meta: dict[str, Any]) -> None:
         try:
             self._client().chat_postMessage(
-                channel=self.config.channel or "", text=text, blocks=layout, unfurl_links=False
+                channel=self.config.channel or "",
+                text=text,
+                blocks=layout,
+                unfurl_links=False,
+                metadata=meta,
             )
         except SlackApiError as exc:
             raise _api_error("chat.postMessage", exc) from None
         except (SlackClientError, OSError) as exc:
             raise _transport_error(exc) from None
 
-    def _via_webhook(self, text: str, layout: list[dict[str, Any]]) -> None:
+    def _via_webhook(self, text: str, layout: list[dict[str, Any]], meta: dict[str, Any]) -> None:
         assert self.config.webhook_url is not None
         client = WebhookClient(
             self.config.webhook_url.get_secret_value(),
@@ -191,7 +205,7 @@ class SlackNotifier:
             logger=_QUIET,
         )
         try:
-            response = client.send(text=text, blocks=layout, unfurl_links=False)
+            response = client.send(text=text, blocks=layout, unfurl_links=False, metadata=meta)
         except (SlackClientError, OSError) as exc:
             raise _transport_error(exc) from None
         if response.status_code != 200:

@@ -1,7 +1,11 @@
 """Webhook: a documented JSON body POSTed to a URL, signed with HMAC-SHA256 when a secret is set.
 
-The receiver verifies `X-Vigil-Signature: sha256=<hex HMAC of the raw body>` and may use
-`X-Vigil-Idempotency-Key` to drop a redelivery. The body's schema is in docs/alerting.md.
+Every request carries `X-Vigil-Idempotency-Key` (the message's key: a redelivery after a
+crash between send and mark-sent has the same key, so the receiver can drop it). With a
+secret, it is signed twice: `X-Vigil-Signature: sha256=<hex HMAC of the raw body>` (kept for
+the receivers that check it) and `X-Vigil-Signature-V1: t=<unix>,v1=<hex HMAC of "<t>.<body>">`
+with `X-Vigil-Timestamp: <t>`, which binds the time of sending so a receiver can refuse a
+replayed request. The body's schema and a receiver's check are in docs/alerting.md.
 
     notifiers:
       - name: ticketing
@@ -15,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from typing import Any, ClassVar, Literal
 
 import requests
@@ -25,6 +30,8 @@ from vigil.core.schema import EnvStr, SecretRef
 
 SCHEMA_VERSION = 1
 SIGNATURE_HEADER = "X-Vigil-Signature"
+SIGNATURE_V1_HEADER = "X-Vigil-Signature-V1"
+TIMESTAMP_HEADER = "X-Vigil-Timestamp"
 KEY_HEADER = "X-Vigil-Idempotency-Key"
 
 
@@ -83,6 +90,21 @@ def sign(secret: bytes, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
+def sign_v1(secret: bytes, body: bytes, timestamp: int) -> str:
+    """The V1 signature header value: `t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`."""
+    signed = f"{timestamp}.".encode() + body
+    return f"t={timestamp},v1={hmac.new(secret, signed, hashlib.sha256).hexdigest()}"
+
+
+def signature_headers(secret: bytes, body: bytes, timestamp: int) -> dict[str, str]:
+    """Both signatures and the timestamp the V1 one covers (signed at each attempt)."""
+    return {
+        SIGNATURE_HEADER: sign(secret, body),
+        TIMESTAMP_HEADER: str(timestamp),
+        SIGNATURE_V1_HEADER: sign_v1(secret, body, timestamp),
+    }
+
+
 class WebhookNotifier:
     """POSTs each message to one URL."""
 
@@ -96,7 +118,8 @@ class WebhookNotifier:
         body = json.dumps(payload(message), sort_keys=True).encode()
         headers = {"Content-Type": "application/json", KEY_HEADER: message.key}
         if self.config.secret is not None:
-            headers[SIGNATURE_HEADER] = sign(self.config.secret.get_secret_value().encode(), body)
+            secret = self.config.secret.get_secret_value().encode()
+            headers |= signature_headers(secret, body, int(time.time()))
         post(self.config.url, body, headers, self.config.timeout.total_seconds(), "webhook")
 
 

@@ -8,12 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from notifiers.outbox import LEASE
+from notifiers.webhook import KEY_HEADER
+from storage import outbox as store
 from storage.db import Database
 from storage.reconcile import Reconciler
 from tests.factories import resource, scope
 from tests.fixtures.cli import VigilCli
 from tests.fixtures.services import free_port
 from tests.fixtures.slack_api import HttpRecorder
+from vigil.app.config import load_config
+from vigil.app.notify import deliver
 from vigil.core.model import utcnow
 
 CONFIG = """\
@@ -91,6 +96,36 @@ def test_a_check_that_could_not_send_delivers_exactly_once_on_the_next_run(
     assert "notifications: 1 sent" in configured("check", env=env).stdout
     assert "notifications: 0 sent" in configured("check", env=env).stdout
     assert len(http_recorder.requests) == 1 and status(configured) == []
+
+
+@pytest.mark.slow
+def test_a_check_killed_between_send_and_mark_sent_resends_with_the_same_key(
+    configured: VigilCli, http_recorder: HttpRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook = f"{http_recorder.url}/hook"
+    arrived = http_recorder.hold("/hook")  # the receiver has the message; Vigil waits for 2xx
+    process = configured.start("check", env={"HOOK_URL": hook})
+    try:
+        assert arrived.wait(timeout=90), "vigil check never sent the message"
+    finally:
+        process.kill()  # SIGKILL: no handler, no cleanup, between send and mark-sent
+        process.communicate(timeout=30)
+    http_recorder.release()
+    (interrupted,) = status(configured)
+    assert interrupted["status"] == "sending" and interrupted["attempts"] == 0
+
+    # The next sender takes the row once the dead one's lease is over, and sends it again.
+    monkeypatch.setenv("HOOK_URL", hook)
+    db = Database(f"sqlite:///{configured.database_path}")
+    report = deliver(db, load_config(configured.cwd / "vigil.yaml"), now=utcnow() + LEASE)
+    (entry,) = store.entries(db)
+    db.dispose()
+    assert report.sent == 1 and (entry.status, entry.attempts) == ("sent", 1)
+    first, again = http_recorder.requests
+    assert first.headers[KEY_HEADER.lower()] == again.headers[KEY_HEADER.lower()] == entry.key
+    assert first.json == again.json  # the same message, which the receiver can drop by key
+    assert status(configured) == []
+    assert "sent 1, failed 0, dead 0" in configured("notify", "status").stdout
 
 
 @pytest.mark.slow

@@ -8,6 +8,9 @@ from datetime import timedelta
 
 import pytest
 
+from notifiers.alertmanager import AlertmanagerConfig, AlertmanagerNotifier
+from notifiers.base import Message
+from storage import outbox as store
 from storage.db import Database
 from tests.factories.notifiers import T0, assert_secret_absent, check, config, finding
 from tests.fixtures.alertmanager import Alertmanager
@@ -48,6 +51,23 @@ def test_alerts_arrive_with_labels_and_resolved_ones_end(
     assert deliver(sqlite_db, cfg, now=later).sent == 1
     # Alertmanager's API lists no alert whose endsAt has passed: the fixed one is gone.
     assert sorted(by_resource(alertmanager.alerts(), run)) == [f"sg-{run}-1", f"sg-{run}-2"]
+
+
+def test_every_alert_carries_the_key_and_a_resend_is_merged_by_alertmanager(
+    sqlite_db: Database, alertmanager: Alertmanager
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    cfg = config([{"name": "am", "type": "alertmanager", "url": alertmanager.url}])
+    now = utcnow()
+    check(sqlite_db, [finding(f"sg-{run}-{i}", run=run) for i in range(2)], cfg, now=now)
+    assert deliver(sqlite_db, cfg, now=now).sent == 1
+    (entry,) = store.entries(sqlite_db)
+    # The redelivery after a crash between send and mark-sent: the same message once more.
+    notifier = AlertmanagerNotifier(AlertmanagerConfig.model_validate(cfg.notifiers[0]))
+    notifier.send(Message.from_dict(entry.payload))
+    held = [a for a in alertmanager.alerts() if a["labels"].get("run") == run]
+    assert len(held) == 2  # identical labels: Alertmanager holds each alert once
+    assert {a["annotations"]["vigil_idempotency_key"] for a in held} == {entry.key}
 
 
 def test_a_down_alertmanager_is_retried(

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
+from notifiers.base import Message
 from notifiers.email import EmailConfig, EmailNotifier
+from storage import outbox as store
 from storage.db import Database
 from tests.factories.notifiers import (
     T0,
@@ -56,6 +58,21 @@ def test_a_group_is_one_multipart_mail_with_severity_and_count(
     text, html = parts(received)
     assert "sg-00000" in text and "111111111111/us-east-1" in text
     assert "<td>sg-00002</td>" in html
+
+
+def test_the_message_id_is_the_idempotency_key_on_every_attempt(
+    sqlite_db: Database, smtp_server: SmtpFactory
+) -> None:
+    server = smtp_server()
+    cfg = config([mail(server.port)])
+    check(sqlite_db, [finding("sg-1")], cfg)
+    assert deliver(sqlite_db, cfg, now=T0).sent == 1
+    (entry,) = store.entries(sqlite_db)
+    # What a redelivery after a crash between send and mark-sent sends: the same message.
+    EmailNotifier(cfg.notifiers[0]).send(Message.from_dict(entry.payload))  # type: ignore[arg-type]
+    first, again = server.messages
+    assert first["Message-ID"] == again["Message-ID"] == f"<{entry.key}@vigil>"
+    assert first["X-Vigil-Idempotency-Key"] == again["X-Vigil-Idempotency-Key"] == entry.key
 
 
 def test_untrusted_text_is_html_escaped_and_headers_stay_one_line(smtp_server: SmtpFactory) -> None:

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from notifiers.slack import MAX_BLOCKS, SECTION_LIMIT, SlackConfig, SlackNotifier, blocks
+from storage import outbox as store
 from storage.db import Database
 from tests.factories.notifiers import (
     T0,
@@ -88,6 +89,11 @@ def test_messages_reach_the_channel_with_blocks(
     assert "3 new" in post["text"]
     assert slack_api.ok("/api/chat.postMessage")[0].headers["authorization"] == f"Bearer {token}"
     assert any("sg-00002" in t for t in texts(post["blocks"]))
+    (entry,) = store.entries(sqlite_db)
+    assert post["metadata"] == {
+        "event_type": "vigil_message",
+        "event_payload": {"idempotency_key": entry.key},
+    }
 
 
 def test_rate_limit_is_waited_out_and_retried_once(
@@ -127,6 +133,8 @@ def test_incoming_webhook(
     assert deliver(sqlite_db, cfg, now=T0).sent == 1
     (request,) = slack_api.ok("/services/T000/B000/secretwebhookpath")
     assert request.json["text"].startswith("[HIGH] ")
+    (entry,) = store.entries(sqlite_db)
+    assert request.json["metadata"]["event_payload"] == {"idempotency_key": entry.key}
 
 
 def test_auth_test_reports_the_bot(slack_api: SlackApi, token: str) -> None:

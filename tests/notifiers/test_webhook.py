@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import logging
+import re
+import time
+from pathlib import Path
+from typing import Any
 
 import pytest
+from requests.structures import CaseInsensitiveDict
 
-from notifiers.webhook import KEY_HEADER, SCHEMA_VERSION, WebhookConfig, WebhookNotifier
+from notifiers.webhook import (
+    KEY_HEADER,
+    SCHEMA_VERSION,
+    SIGNATURE_V1_HEADER,
+    TIMESTAMP_HEADER,
+    WebhookConfig,
+    WebhookNotifier,
+)
+from storage import outbox as store
 from storage.db import Database
 from tests.factories.notifiers import (
     T0,
@@ -21,6 +34,16 @@ from tests.fixtures.slack_api import HttpRecorder
 from vigil.app.notify import deliver
 
 SECRET = "whsec-do-not-leak-0123"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "alerting.md"
+
+
+def documented_receiver() -> dict[str, Any]:
+    """`verify` and `receive` exactly as docs/alerting.md shows them to receivers."""
+    blocks = re.findall(r"```python\n(.*?)```", DOCS.read_text(), re.DOTALL)
+    (code,) = [block for block in blocks if "def verify(" in block]
+    namespace: dict[str, Any] = {}
+    exec(compile(code, str(DOCS), "exec"), namespace)
+    return namespace
 
 
 @pytest.fixture
@@ -77,3 +100,53 @@ def test_the_secret_never_reaches_logs_errors_storage_or_messages(
     bodies = [r.body.decode() + repr(r.headers) for r in signed_receiver.requests]
     assert failed.failed == 1
     assert_secret_absent(SECRET, sqlite_db, caplog.text, *failed.errors, *bodies)
+
+
+def test_the_documented_receiver_check_verifies_v1_and_refuses_a_replay(
+    sqlite_db: Database, signed_receiver: HttpRecorder
+) -> None:
+    receiver = documented_receiver()
+    verify, receive = receiver["verify"], receiver["receive"]
+    cfg = config([hook(signed_receiver)])
+    check(sqlite_db, [finding("sg-1")], cfg)
+    before = int(time.time())
+    assert deliver(sqlite_db, cfg, now=T0).sent == 1
+    (request,) = signed_receiver.ok("/vigil")  # today's X-Vigil-Signature still verifies
+    headers = CaseInsensitiveDict(request.headers)
+    signed_at = int(headers[TIMESTAMP_HEADER])
+    assert before <= signed_at <= time.time()
+    assert headers[SIGNATURE_V1_HEADER].startswith(f"t={signed_at},v1=")
+    secret = SECRET.encode()
+    assert verify(secret, headers, request.body, signed_at + 1)
+    # A captured request replayed later than 5 minutes is refused...
+    assert not verify(secret, headers, request.body, signed_at + 301)
+    assert not verify(secret, headers, request.body, signed_at - 301)
+    # ...and cannot be dressed up with a fresh timestamp: the HMAC covers it.
+    v1 = headers[SIGNATURE_V1_HEADER].split(",", 1)[1]
+    fresh = CaseInsensitiveDict({SIGNATURE_V1_HEADER: f"t={signed_at + 600},{v1}"})
+    assert not verify(secret, fresh, request.body, signed_at + 600)
+    assert not verify(b"another-secret", headers, request.body, signed_at)
+    assert not verify(secret, headers, request.body.replace(b"sg-1", b"sg-2"), signed_at)
+    assert not verify(secret, CaseInsensitiveDict(), request.body, signed_at)
+
+    # Within the window, the keys the receiver keeps turn a replay into a no-op.
+    handled: list[dict[str, Any]] = []
+    seen: dict[str, float] = {}
+    answers = [receive(secret, headers, request.body, seen, handled.append) for _ in range(2)]
+    (entry,) = store.entries(sqlite_db)
+    assert answers == [200, 200] and [m["key"] for m in handled] == [entry.key]
+    assert headers[KEY_HEADER] == entry.key and list(seen) == [entry.key]
+    assert receive(b"wrong", headers, request.body, {}, handled.append) == 401
+
+
+def test_without_a_secret_the_key_travels_unsigned(
+    sqlite_db: Database, http_recorder: HttpRecorder
+) -> None:
+    cfg = config([{"name": "plain", "type": "webhook", "url": f"{http_recorder.url}/plain"}])
+    check(sqlite_db, [finding("sg-1")], cfg)
+    assert deliver(sqlite_db, cfg, now=T0).sent == 1
+    (request,) = http_recorder.ok("/plain")
+    (entry,) = store.entries(sqlite_db)
+    assert request.headers[KEY_HEADER.lower()] == entry.key
+    signatures = {"x-vigil-signature", "x-vigil-signature-v1", "x-vigil-timestamp"}
+    assert signatures.isdisjoint(request.headers)
