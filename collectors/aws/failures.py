@@ -20,7 +20,7 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
-from vigil.core.errors import AccessDeniedError, CollectError
+from vigil.core.errors import AccessDeniedError, CollectError, grant_hint
 
 ACCESS_CODES = frozenset(
     {
@@ -106,7 +106,7 @@ def _client_error(exc: ClientError, where: Where) -> CollectError:
     what = f"{where}: {code} calling {operation}: {detail}".rstrip(": ")
     if code in ACCESS_CODES:
         return AccessDeniedError(
-            f"{what}. Grant {where.service}:{operation} to the role or user Vigil uses "
+            f"{what}. {grant_hint(f'{where.service}:{operation}')} "
             "(see deploy/ for the read-only IAM policy), or check that the credentials have "
             "not expired and the region is enabled",
             retryable=False,
