@@ -4,7 +4,9 @@ A record dangles when whoever next gets its target gets its traffic. Judged as a
 
 - **Does not resolve.** A CNAME or alias whose target does not exist: the DNS probe asked the
   resolvers and got NXDOMAIN at the end of the chain. Only NXDOMAIN: a name without address
-  records exists (nobody can register it), and a timeout or SERVFAIL is unknown.
+  records exists (nobody can register it), and a timeout or SERVFAIL is unknown. A target
+  inside one of the inventory's zones (not delegated by an NS record) that no record holds
+  does not resolve either: the zone's records are the authority, once they are known.
 - **Nothing owns it, but it was ours.** A cloud name (under `managed_suffixes`: ELB, RDS,
   CloudFront, Elastic Beanstalk, Azure web apps, Heroku...) or a public A/AAAA address that
   still resolves but that no present resource holds is dangling only when history shows a
@@ -178,10 +180,13 @@ class _Judge:
             dns_name(suffix): type_ for suffix, type_ in params.managed_suffixes.items()
         }
         self.addresses_known = view.owners_known(*ADDRESS_OWNERS)
-        self.inventory_names = frozenset(
+        records = [r for r in view.of_type(ResourceType.DNS_RECORD) if r.provider != PROBE_PROVIDER]
+        self.inventory_names = frozenset(dns_name(r.name) for r in records)
+        self.delegations = frozenset(
             dns_name(r.name)
-            for r in view.of_type(ResourceType.DNS_RECORD)
-            if r.provider != PROBE_PROVIDER
+            for r in records
+            if str(r.attributes.get("record_type", "")).upper() == "NS"
+            and dns_name(r.name) not in view.zone_names
         )
 
     def record(self, record: Resource) -> Verdict:
@@ -245,6 +250,10 @@ class _Judge:
             return
         if any(under(name, domain) for domain in self.external):
             return
+        zone = self._zone_of(name)
+        if zone is not None:
+            self._in_zone(value, name, zone, verdict)
+            return
         owners = self._owners_of(name)
         if owners is None:
             return  # not a cloud name: nobody claims it from a pool, not judged
@@ -252,6 +261,21 @@ class _Judge:
             verdict.unknown = True
             return
         verdict.ask_history[value] = name
+
+    def _zone_of(self, name: str) -> str | None:
+        """The inventory zone that answers for `name` (the longest), unless delegated away."""
+        zones = [z for z in self.view.zone_names if under(name, z)]
+        if not zones or any(under(name, d) for d in self.delegations):
+            return None
+        return max(zones, key=len)
+
+    def _in_zone(self, value: str, name: str, zone: str, verdict: Verdict) -> None:
+        """A name in a zone of ours that no record holds does not resolve: the zone's records
+        are the authority, so this is NXDOMAIN without asking, once those records are known."""
+        if not self.view.owners_known(ResourceType.DNS_RECORD.value):
+            verdict.unknown = True
+            return
+        verdict.dangling[value] = f"does not exist in zone {zone} (NXDOMAIN)"
 
     def _owners_of(self, name: str) -> tuple[str, ...] | None:
         """The types that could own `name` (empty: none Vigil collects); None: not judged."""

@@ -166,11 +166,26 @@ def test_an_unknown_probe_scope_leaves_the_record_undecided() -> None:
     assert unjudged(inventory, cname.uid)
 
 
-def test_cname_to_a_missing_name_in_our_own_zone_needs_the_probe() -> None:
+def test_cname_to_a_name_no_record_of_our_zone_holds_does_not_resolve() -> None:
     cname = record("a.example.com", "CNAME", ["gone.example.com"])
-    assert evaluate(DANGLING, view(zone(), cname)) == []  # nobody else can claim our zone
-    probe = probe_record("a.example.com", chain=["gone.example.com"], nxdomain=True)
-    assert len(evaluate(DANGLING, view(zone(), cname, probe))) == 1
+    found = one(evaluate(DANGLING, view(zone(), cname)))
+    assert found.evidence["reasons"] == {
+        "gone.example.com": "does not exist in zone example.com (NXDOMAIN)"
+    }
+
+
+def test_a_name_delegated_out_of_our_zone_is_not_ours_to_answer_for() -> None:
+    cname = record("a.example.com", "CNAME", ["app.dev.example.com"])
+    delegation = record("dev.example.com", "NS", ["ns-1.awsdns-01.org"])
+    assert evaluate(DANGLING, view(zone(), cname, delegation)) == []
+
+
+def test_a_name_in_our_zone_is_unknown_while_record_scopes_are_unknown() -> None:
+    cname = record("a.example.com", "CNAME", ["gone.example.com"])
+    failed = scope_state("dns_record", region="global", status="failed", last_complete=None)
+    inventory = view(zone(), cname, scopes=[scope_state("server"), failed])
+    assert evaluate(DANGLING, inventory) == []
+    assert unjudged(inventory, cname.uid)
 
 
 # -- cloud names --------------------------------------------------------------------------
