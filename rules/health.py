@@ -19,8 +19,8 @@ from pydantic import Field
 
 from rules.base import finding
 from rules.view import InventoryView, ScopeState
-from vigil.core.model import PLAN_TYPE, Finding, Resource, Severity
 from vigil.core.errors import grant_hint
+from vigil.core.model import PLAN_TYPE, Finding, Resource, Severity
 from vigil.core.schema import Duration, StrictModel
 from vigil.core.timeutil import format_duration
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from typing import Any
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -73,7 +75,12 @@ class Estate:
 def status_scope(kind: tuple[str, str, str, str], status: str) -> ScopeState:
     source, provider, region, type_ = kind
     account = PROBE_SOURCE if provider == "probe" else ACCOUNT
-    base = {"source": source, "provider": provider, "account": account, "region": region}
+    base: dict[str, Any] = {
+        "source": source,
+        "provider": provider,
+        "account": account,
+        "region": region,
+    }
     if status == "complete":
         return scope_state(type_, **base)
     if status == "recent":
@@ -184,7 +191,7 @@ class Oracle:
         return bool(owning) and all(self._fresh(s) for s in owning)
 
     def target_known(self, record: Resource, target: str, reason: str) -> bool:
-        if "does not exist (NXDOMAIN)" == reason:
+        if reason == "does not exist (NXDOMAIN)":
             probe = self.probes.get(record.name) or record
             return probe.attributes["reachable"] and self.known(
                 PROBE_SOURCE, "global", "dns_record"
