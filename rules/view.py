@@ -1,7 +1,8 @@
 """`InventoryView`: the inventory of one check, read once and shared by every rule.
 
 `vigil/app/check.py` streams the present resources out of storage once and hands them here with
-the scope statuses and a loader for recent change events. Rules then iterate resources by
+the scope statuses, a loader for recent change events and one for past states (what resources
+of ours held before: `held_before`). Rules then iterate resources by
 type and use the indexes below, each built on first use and shared: collect once, evaluate
 many. Everything here is read-only.
 """
