@@ -18,8 +18,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	mkdir -p demo
-	VIGIL_DATABASE_URL=$${VIGIL_DATABASE_URL:-sqlite:///$(CURDIR)/demo/vigil.db} $(BIN)/vigil demo --serve
+	$(BIN)/vigil demo --serve --database sqlite:///$(CURDIR)/demo/vigil.db
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 
 from rules.base import NoParams, describe, finding
 from rules.view import InventoryView, parse_time
+from vigil.core.facts import certificate_expiry
 from vigil.core.model import Finding, Resource, ResourceType, Severity
 from vigil.core.schema import StrictModel
 
@@ -22,20 +23,8 @@ _RENEW = (
 
 
 def expiry(resource: Resource) -> tuple[datetime | None, str]:
-    """When the certificate stops working, and which field says so.
-
-    A chain certificate that expires first breaks the leaf too, so the earliest of
-    `not_after` and `chain_not_after` counts.
-    """
-    attributes = resource.attributes
-    candidates = [
-        (when, key)
-        for key in ("not_after", "chain_not_after")
-        if (when := parse_time(attributes.get(key))) is not None
-    ]
-    if not candidates:
-        return None, ""
-    return min(candidates)
+    """When the certificate stops working, and which field says so (vigil.core.facts)."""
+    return certificate_expiry(resource.attributes, parse_time)
 
 
 def days(delta: timedelta) -> int:

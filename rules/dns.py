@@ -36,19 +36,20 @@ from rules.view import PROBE_PROVIDER, InventoryView, canonical_address, dns_nam
 from vigil.core.model import Finding, Resource, ResourceType, Severity
 from vigil.core.schema import StrictModel
 
-LOAD_BALANCER, DATABASE, SERVER = (
+LOAD_BALANCER, DATABASE, SERVER, CDN = (
     ResourceType.LOAD_BALANCER.value,
     ResourceType.DATABASE.value,
     ResourceType.SERVER.value,
+    ResourceType.CDN.value,
 )
 DEFAULT_MANAGED_SUFFIXES = {
     "elb.amazonaws.com": LOAD_BALANCER,
     "rds.amazonaws.com": DATABASE,
     "compute.amazonaws.com": SERVER,
     "compute.internal": SERVER,
+    "cloudfront.net": CDN,
     # Cloud names of services Vigil does not collect: nothing in the inventory can own them,
     # so only history (an attribute of ours that held the name) or NXDOMAIN judges them.
-    "cloudfront.net": "",
     "elasticbeanstalk.com": "",
     "azurewebsites.net": "",
     "cloudapp.azure.com": "",
@@ -59,7 +60,7 @@ DEFAULT_MANAGED_SUFFIXES = {
 }
 ADDRESS_OWNERS = (SERVER,)
 """The types whose resources hold addresses (`public_ips`, ...): docs/attributes.md."""
-NAME_OWNERS = (LOAD_BALANCER, DATABASE, SERVER)
+NAME_OWNERS = (LOAD_BALANCER, DATABASE, SERVER, CDN)
 _ADDRESS_TYPES = ("A", "AAAA")
 NXDOMAIN_REASON = "does not exist (NXDOMAIN)"
 HELD_REASON = "held before by a resource of ours, by none now"

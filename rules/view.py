@@ -18,6 +18,7 @@ from functools import cached_property
 from typing import Any
 
 from vigil.core.errors import denied_action
+from vigil.core.facts import USABLE_SNAPSHOT_STATES
 from vigil.core.model import Resource, ResourceType, fingerprint
 
 COMPLETE = "complete"
@@ -27,11 +28,16 @@ PROBE_PROVIDER = "probe"
 FALLBACK_STALENESS = timedelta(hours=1)
 INTERVALS_PER_WINDOW = 3
 """A scope's data stays current for three collection intervals after its last completion."""
-USABLE_SNAPSHOT_STATES = frozenset({"completed", "available", ""})
-"""Snapshot states that count as a backup (a pending or failed snapshot restores nothing)."""
 
-# Attributes that hold DNS names a record may point at (LBs, databases, servers).
-_NAME_ATTRIBUTES = ("dns_name", "endpoint", "public_dns_name", "private_dns_name", "hostname")
+# Attributes that hold DNS names a record may point at (LBs, databases, servers, CDNs).
+_NAME_ATTRIBUTES = (
+    "dns_name",
+    "endpoint",
+    "public_dns_name",
+    "private_dns_name",
+    "hostname",
+    "domain_name",  # a CDN distribution's own name (d123.cloudfront.net)
+)
 _ADDRESS_ATTRIBUTES = ("public_ips", "private_ips", "ip_addresses", "addresses")
 _DNS_TYPES = frozenset({ResourceType.DNS_RECORD.value, ResourceType.DNS_ZONE.value})
 

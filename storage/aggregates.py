@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from storage.db import Database
+from storage.expressions import certificate_expiry
 from storage.findings import findings_table
 from storage.queries import (
     events,
@@ -243,9 +244,9 @@ def certificates(
 ) -> list[dict[str, Any]]:
     """Present certificates by expiry, soonest first; only those expiring within N days if given.
 
-    `not_after` is ISO 8601 UTC text in every collector, so text order is time order.
+    `not_after` is the certificate's expiry: the earliest of leaf and chain (vigil.core.facts).
     """
-    not_after = resources.c.attributes["not_after"].as_string()
+    not_after = certificate_expiry()
     query = (
         sa.select(
             resources.c.uid,

@@ -16,16 +16,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from storage.db import Database
+from storage.expressions import attribute as _attribute
+from storage.expressions import certificate_expiry
 from storage.findings import findings_table
 from storage.tables import ResourceRow, ScopeRunRow, to_utc
+from vigil.core.facts import USABLE_SNAPSHOT_STATES
 from vigil.core.model import FindingStatus, ResourceState, ResourceType
 
 resources = ResourceRow.__table__  # type: ignore[attr-defined]
 scope_runs = ScopeRunRow.__table__  # type: ignore[attr-defined]
-
-# A pending or failed snapshot restores nothing; the rules count the same states
-# (rules.view.USABLE_SNAPSHOT_STATES — storage does not import rules).
-USABLE_SNAPSHOT_STATES = ("completed", "available", "")
 
 RESOURCE_LABELS = ("source", "provider", "account", "region", "type")
 
@@ -137,13 +136,8 @@ def finding_groups(conn: Connection) -> list[FindingGroup]:
     ]
 
 
-def _attribute(name: str) -> sa.ColumnElement[Any]:
-    value: sa.ColumnElement[Any] = resources.c.attributes[name].as_string()
-    return value
-
-
 def certificates(conn: Connection) -> list[Certificate]:
-    """Every present certificate with its not-after time."""
+    """Every present certificate with its expiry (the earliest of leaf and chain)."""
     query = sa.select(
         resources.c.source,
         resources.c.account,
@@ -151,7 +145,7 @@ def certificates(conn: Connection) -> list[Certificate]:
         resources.c.name,
         resources.c.native_id,
         _attribute("common_name"),
-        _attribute("not_after"),
+        certificate_expiry(),
     ).where(
         resources.c.type == ResourceType.CERTIFICATE.value,
         resources.c.state == ResourceState.PRESENT.value,

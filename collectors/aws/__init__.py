@@ -1,4 +1,5 @@
-"""The AWS collector (boto3): EC2, EBS, security groups, ACM, Route 53 and RDS, read-only.
+"""The AWS collector (boto3), read-only: EC2, EBS, security groups, ACM, Route 53, RDS, load
+balancers (ELBv2 and classic ELB), CloudFront and S3.
 
 ```yaml
 sources:

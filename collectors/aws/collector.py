@@ -88,8 +88,9 @@ class AwsCollector:
         )
         with semaphore:
             client = self._client(part.service, api_region, role_arn, where)
+            also = [self._client(service, api_region, role_arn, where) for service in part.also]
             try:
-                yield from part.pages(client, origin)
+                yield from part.pages(client, origin, *also)
             except (ClientError, BotoCoreError) as exc:
                 raise translate(exc, where) from exc
 

@@ -20,6 +20,7 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
+from collectors.aws.guard import iam_action
 from vigil.core.errors import AccessDeniedError, CollectError, grant_hint
 
 ACCESS_CODES = frozenset(
@@ -106,7 +107,7 @@ def _client_error(exc: ClientError, where: Where) -> CollectError:
     what = f"{where}: {code} calling {operation}: {detail}".rstrip(": ")
     if code in ACCESS_CODES:
         return AccessDeniedError(
-            f"{what}. {grant_hint(f'{where.service}:{operation}')} "
+            f"{what}. {grant_hint(iam_action(where.service, operation))} "
             "(see deploy/ for the read-only IAM policy), or check that the credentials have "
             "not expired and the region is enabled",
             retryable=False,

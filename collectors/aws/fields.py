@@ -12,7 +12,16 @@ from collectors.base import Page
 from collectors.timestamps import iso_time
 from vigil.core.model import Resource, make_uid
 
-__all__ = ["PROVIDER", "Origin", "iso_time", "name_of", "normalized", "paginate", "tag_dict"]
+__all__ = [
+    "PROVIDER",
+    "Origin",
+    "host_name",
+    "iso_time",
+    "name_of",
+    "normalized",
+    "paginate",
+    "tag_dict",
+]
 
 PROVIDER = "aws"
 
@@ -84,3 +93,8 @@ def normalized(
     """Each page of API items as a page of resources."""
     for items in pages:
         yield [normalize(item, origin) for item in items]
+
+
+def host_name(value: str | None) -> str | None:
+    """A DNS name as later link and DNS rules compare it: lower case, no trailing dot."""
+    return value.rstrip(".").lower() if value else value

@@ -22,6 +22,30 @@ EXPLICITLY_ALLOWED: frozenset[tuple[str, str]] = frozenset(
     {("sts", "AssumeRole"), ("sts", "GetCallerIdentity")}
 )
 
+IAM_ACTIONS: dict[tuple[str, str], str] = {
+    # Where the IAM action is not named like the operation (botocore service, operation).
+    ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
+    ("s3", "GetPublicAccessBlock"): "s3:GetBucketPublicAccessBlock",
+    ("s3", "GetBucketEncryption"): "s3:GetEncryptionConfiguration",
+    ("s3control", "GetPublicAccessBlock"): "s3:GetAccountPublicAccessBlock",
+}
+"""Operations whose IAM action differs from `signing name:operation`."""
+
+IAM_PREFIXES: dict[str, str] = {
+    "elbv2": "elasticloadbalancing",
+    "elb": "elasticloadbalancing",
+    "s3control": "s3",
+}
+"""botocore service names whose IAM prefix (signing name) differs."""
+
+
+def iam_action(service: str, operation: str) -> str:
+    """The IAM action a botocore `service` operation needs (`elbv2` → `elasticloadbalancing`)."""
+    return (
+        IAM_ACTIONS.get((service, operation)) or f"{IAM_PREFIXES.get(service, service)}:{operation}"
+    )
+
+
 _called: set[tuple[str, str]] = set()
 _called_lock = threading.Lock()
 
@@ -40,6 +64,9 @@ def _check(model: Any, **_: Any) -> None:
             f"refused {service}:{operation} before sending it: Vigil only reads "
             f"(allowed: {', '.join(READ_PREFIXES)} operations and sts:AssumeRole)"
         )
+    action = IAM_ACTIONS.get((model.service_model.service_name, operation))
+    if action:
+        service, operation = action.split(":", 1)
     with _called_lock:
         _called.add((service, operation))
 

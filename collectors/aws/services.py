@@ -9,14 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from botocore.client import BaseClient
-
-from collectors.aws import acm, ebs, ec2, rds, route53, security_groups
-from collectors.aws.fields import Origin
+from collectors.aws import acm, cloudfront, ebs, ec2, elb, rds, route53, s3, security_groups
 from collectors.base import Page
 from vigil.core.model import ResourceType
 
-PagesFn = Callable[[BaseClient, Origin], Iterator[Page]]
+PagesFn = Callable[..., Iterator[Page]]
+"""`(client, origin, *also)`: the service's client, then one client per `Part.also` service."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +23,8 @@ class Part:
 
     service: str
     pages: PagesFn
+    also: tuple[str, ...] = ()
+    """Further services the page function reads (e.g. s3control for S3's account settings)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,5 +50,11 @@ TYPES: dict[str, TypeSpec] = {
         TypeSpec(ResourceType.DNS_ZONE, (Part("route53", route53.zone_pages),), regional=False),
         TypeSpec(ResourceType.DNS_RECORD, (Part("route53", route53.record_pages),), regional=False),
         TypeSpec(ResourceType.DATABASE, (Part("rds", rds.instance_pages),)),
+        TypeSpec(
+            ResourceType.LOAD_BALANCER,
+            (Part("elbv2", elb.v2_pages), Part("elb", elb.classic_pages)),
+        ),
+        TypeSpec(ResourceType.CDN, (Part("cloudfront", cloudfront.pages),), regional=False),
+        TypeSpec(ResourceType.BUCKET, (Part("s3", s3.pages, also=("s3control",)),), regional=False),
     )
 }

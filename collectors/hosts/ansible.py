@@ -16,11 +16,10 @@ import ast
 import re
 import shlex
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from vigil.core.errors import InputError
-from vigil.core.yamlsource import YamlDocument, parse_yaml
+from vigil.core.yamlsource import YamlDocument, parse_yaml, read_text
 
 ALL, UNGROUPED = "all", "ungrouped"
 _GROUP_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -71,14 +70,7 @@ class _Inventory:
 
 def load_inventory(path: str) -> list[InventoryHost]:
     """Every host of an inventory file, INI or YAML (chosen by extension, then by content)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(
-            "Ansible inventory file not found", path=path, fix="fix ansible_inventory"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the Ansible inventory: {exc}", path=path) from None
+    text = read_text(path, "Ansible inventory file", fix="fix ansible_inventory")
     return parse_inventory(text, path)
 
 

@@ -29,9 +29,14 @@ from libcloud.dns.providers import DRIVERS as DNS_DRIVERS
 from pydantic import Field, field_validator
 
 from collectors.base import SourceConfig
-from vigil.core.schema import EnvStr, SecretRef, expand_env
+from vigil.core.schema import (
+    EnvStr,
+    SecretRef,
+    expand_env,
+    is_credential_name,
+    is_env_reference,
+)
 
-_SECRET_WORDS = ("key", "secret", "token", "password", "passwd", "credential")
 """Option names holding a credential (`ex_force_auth_token`, `ex_key_file`, ...)."""
 
 
@@ -79,6 +84,13 @@ class LibcloudSourceConfig(SourceConfig):
     @field_validator("options", "dns_options")
     @classmethod
     def _expand(cls, options: dict[str, Any]) -> dict[str, Any]:
+        for name, value in options.items():
+            if is_credential_name(name) and value is not None and not is_env_reference(value):
+                # The value itself is never echoed: it is the secret.
+                raise ValueError(
+                    f"option {name!r} is a credential and must be an environment reference "
+                    f"such as ${{{name.upper()}}}, not a literal value; export it and reference it"
+                )
         return {key: expand_env(value) for key, value in options.items()}
 
     @property
@@ -98,8 +110,6 @@ class LibcloudSourceConfig(SourceConfig):
         values = [ref.get_secret_value() for ref in refs if ref is not None]
         for options in (self.options, self.dns_options):
             values += [
-                str(value)
-                for name, value in options.items()
-                if value and any(word in name.lower() for word in _SECRET_WORDS)
+                str(value) for name, value in options.items() if value and is_credential_name(name)
             ]
         return values

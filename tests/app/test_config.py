@@ -184,3 +184,105 @@ def test_malformed_database_url_exits_2_without_printing_its_password(
         assert result.returncode == 2, result.stderr
         assert "invalid database URL" in result.stderr
         assert "hunter2" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "expected", "line"),
+    [
+        (b"sources: []\n# caf\xe9 in Latin-1\n", "is not UTF-8 text", 2),
+        (b"sources: []\n\x00\x01binary", "is binary, not text", 2),
+        (b"a: &a [*a, *a, *a]\n" + b"b: &b [*a, *a]\n" * 3, "", None),
+        (b"[" * 5000 + b"]" * 5000, "nested more than", None),
+    ],
+    ids=["latin-1", "nul-byte", "aliases", "deep"],
+)
+def test_unreadable_config_exits_2_naming_the_file_and_line(
+    vigil_cli: VigilCli, content: bytes, expected: str, line: int | None
+) -> None:
+    (vigil_cli.cwd / "vigil.yaml").write_bytes(content)
+    result = vigil_cli("collect")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "vigil.yaml" in result.stderr
+    assert expected in result.stderr
+    if line is not None:
+        assert f"vigil.yaml:{line}" in result.stderr, result.stderr
+    assert not vigil_cli.database_path.exists()
+
+
+LIBCLOUD = """sources:
+  - name: private
+    provider: libcloud
+    driver: openstack
+    key: ${{OS_USER}}
+    secret: ${{OS_PASSWORD}}
+    options:
+      {option}: {value}
+"""
+
+
+@pytest.mark.parametrize(
+    "option", ["ex_force_auth_token", "api_key", "ex_tenant_password", "client_credentials"]
+)
+def test_a_literal_libcloud_credential_option_is_refused_and_not_echoed(
+    vigil_cli: VigilCli, option: str
+) -> None:
+    write(vigil_cli.cwd, LIBCLOUD.format(option=option, value="hunter2-literal"))
+    result = vigil_cli("collect", env={"OS_USER": "u", "OS_PASSWORD": "p"})
+    assert result.returncode == 2, result.stderr
+    assert "vigil.yaml" in result.stderr and option in result.stderr
+    assert "environment reference" in result.stderr
+    assert "hunter2-literal" not in result.stdout + result.stderr
+    assert not vigil_cli.database_path.exists()
+
+
+@pytest.mark.parametrize("option", ["key_file", "ex_keyname"])
+def test_options_that_only_look_like_credentials_are_accepted(
+    vigil_cli: VigilCli, option: str
+) -> None:
+    write(vigil_cli.cwd, LIBCLOUD.format(option=option, value="/etc/vigil/plain"))
+    result = vigil_cli("rules", "list", env={"OS_USER": "u", "OS_PASSWORD": "p"})
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_literal_database_password_is_refused_and_not_echoed(vigil_cli: VigilCli) -> None:
+    write(vigil_cli.cwd, "database_url: postgresql://vigil:hunter2-literal@127.0.0.1/vigil\n")
+    result = vigil_cli("inventory", env={"VIGIL_DATABASE_URL": ""})
+    assert result.returncode == 2, result.stderr
+    assert "vigil.yaml:1" in result.stderr and "database_url" in result.stderr
+    assert "hunter2-literal" not in result.stdout + result.stderr
+
+
+def test_a_database_password_from_the_environment_is_accepted(vigil_cli: VigilCli) -> None:
+    url = f"sqlite:///{vigil_cli.cwd / 'other.db'}"
+    write(vigil_cli.cwd, "database_url: postgresql://vigil:${DB_PASSWORD}@127.0.0.1/vigil\n")
+    result = vigil_cli("inventory", env={"DB_PASSWORD": "s3cret", "VIGIL_DATABASE_URL": url})
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_route_matching_a_severity_that_does_not_exist_exits_2(vigil_cli: VigilCli) -> None:
+    write(
+        vigil_cli.cwd,
+        """\
+        notifiers:
+          - {name: hook, type: webhook, url: "${HOOK_URL}"}
+        routes:
+          - match: {severity: [critical, apocalyptic]}
+            notifiers: [hook]
+        """,
+    )
+    result = vigil_cli("check", env={"HOOK_URL": "http://127.0.0.1:9/hook"})
+    assert result.returncode == 2, result.stderr
+    assert "vigil.yaml:4" in result.stderr and "apocalyptic" in result.stderr
+    assert not vigil_cli.database_path.exists()
+    write(
+        vigil_cli.cwd,
+        """\
+        notifiers:
+          - {name: hook, type: webhook, url: "${HOOK_URL}"}
+        routes:
+          - match: {severity: "crit*"}
+            notifiers: [hook]
+        """,
+    )
+    assert vigil_cli("rules", "list", env={"HOOK_URL": "http://x"}).returncode == 0

@@ -123,7 +123,7 @@ def test_installed_wheel_migrates_a_new_database_and_finds_the_dashboard(
     app = run(
         venv / "bin/python",
         "-c",
-        "from vigil.cli.dashboard import APP; print(APP if APP.is_file() else '')",
+        "from vigil.app.dashboard import app_path; p = app_path(); print(p if p.is_file() else '')",
         cwd=tmp_path,
         env=env,
     ).strip()

@@ -16,6 +16,7 @@ from tests.factories.rules import (
     probe_record,
     probe_scope,
     record,
+    resource,
     scope_state,
     server,
     view,
@@ -270,3 +271,16 @@ def test_cname_to_a_present_record_or_wildcard_is_fine() -> None:
 def test_other_record_types_are_not_judged() -> None:
     inventory = view(record("example.com", "MX", ["10 mail.gone.example.com"]), zone())
     assert evaluate(DANGLING, inventory) == []
+
+
+def test_cname_to_a_deleted_distribution_of_ours_dangles_and_a_present_one_is_fine() -> None:
+    live = resource("cdn", "E1", region="global", domain_name="d111.cloudfront.net")
+    gone = resource("cdn", "E0", region="global", domain_name="d000.cloudfront.net")
+    inventory = view(
+        live,
+        record("cdn.example.com", "CNAME", ["d111.cloudfront.net"]),
+        record("old-cdn.example.com", "CNAME", ["d000.cloudfront.net"]),
+        record("vendor.example.com", "CNAME", ["d999.cloudfront.net"]),  # not ours
+        history_loader=history(gone),
+    )
+    assert one(evaluate(DANGLING, inventory)).evidence["targets"] == ["d000.cloudfront.net"]

@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from datetime import timedelta
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
 from collectors.base import SourceConfig
@@ -21,7 +22,8 @@ from collectors.registry import SOURCE_KINDS, source_config_models
 from rules.config import RulesConfig
 from rules.registry import check_rules_config
 from vigil.core.errors import ConfigError, InputError
-from vigil.core.schema import Duration, EnvStr, StrictModel
+from vigil.core.model import Severity
+from vigil.core.schema import Duration, EnvStr, StrictModel, literal_url_password
 from vigil.core.yamlsource import YamlDocument, load_yaml
 
 DEFAULT_CONFIG_PATH = "vigil.yaml"
@@ -59,6 +61,19 @@ class RouteConfig(StrictModel):
     group_by: list[str] = Field(default_factory=lambda: ["rule", "source"])
     repeat_interval: Duration = Field(default=timedelta(hours=4), gt=timedelta(0))
     send_resolved: bool = True
+
+    @field_validator("match")
+    @classmethod
+    def _severities_exist(cls, match: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+        # A matcher no severity can satisfy routes nothing: refused at load, not found later.
+        wanted = match.get("severity")
+        names = [s.value for s in Severity]
+        for option in [wanted] if isinstance(wanted, str) else (wanted or []):
+            if not any(fnmatchcase(name, option) for name in names):
+                raise ValueError(
+                    f"match.severity: unknown severity {option!r}; use {', '.join(names)}"
+                )
+        return match
 
     @model_validator(mode="after")
     def _matchers_not_empty(self) -> RouteConfig:
@@ -289,6 +304,18 @@ class VigilConfig(StrictModel):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _no_literal_password(cls, value: Any) -> Any:
+        if isinstance(value, str) and literal_url_password(value):
+            # Not echoed: the password is the secret.
+            raise ValueError(
+                "the password in database_url must be an environment reference, e.g. "
+                "postgresql+psycopg://vigil:${VIGIL_DB_PASSWORD}@db/vigil, or set the whole URL "
+                "in VIGIL_DATABASE_URL"
+            )
+        return value
 
     @model_validator(mode="after")
     def _names_unique(self) -> VigilConfig:

@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+from vigil.app.demo_web import seed_web
+
 ZONE = "corp.example.com."
 TEAMS = ("payments", "search", "platform", "data")
 ROLES = ("web", "api", "worker", "batch")
@@ -74,6 +76,7 @@ def seed_estate(
         hosts = list(pool.map(seed_region, range(len(regions)), regions))[0]
     _seed_certificates(_client(endpoint_url, "acm", home), summary, problems)
     _seed_zone(_client(endpoint_url, "route53", home), summary, hosts, problems)
+    seed_web(lambda service: _client(endpoint_url, service, home), home, summary.counts)
     return summary
 
 

@@ -10,12 +10,13 @@ from rich.console import Console
 from rich.table import Table
 
 from storage import queries
-from vigil.app import check
+from storage.db import Database, redact_url
+from vigil.app import check, dashboard
 from vigil.app import collect as pipeline
 from vigil.cli.check import print_summary as print_check_summary
 from vigil.cli.collect import print_summary
-from vigil.cli.dashboard import serve_dashboard
-from vigil.cli.state import state
+
+DEMO_DATABASE_URL = "sqlite:///demo/vigil.db"
 
 
 def register(app: typer.Typer) -> None:
@@ -23,7 +24,6 @@ def register(app: typer.Typer) -> None:
 
 
 def demo_command(
-    ctx: typer.Context,
     servers_per_region: Annotated[
         int, typer.Option("--servers-per-region", min=1, max=2000, help="Size of the estate.")
     ] = 8,
@@ -31,18 +31,28 @@ def demo_command(
         bool, typer.Option("--serve", help="Then serve the dashboard until interrupted.")
     ] = False,
     port: Annotated[int, typer.Option("--port", help="Dashboard port with --serve.")] = 8501,
+    database: Annotated[
+        str,
+        typer.Option(
+            "--database",
+            help="Where the demo writes. Never the configured database or VIGIL_DATABASE_URL.",
+        ),
+    ] = DEMO_DATABASE_URL,
 ) -> None:
     """Build a fake AWS account (three regions, seeded problems) and run one full cycle.
 
     The estate lives in an embedded moto server for the length of the command; the inventory
-    goes into the configured database, where every other command (and the dashboard) sees it.
+    goes into the demo's own database (./demo/vigil.db unless --database says otherwise),
+    sealed from the configured one, so a fake estate never reaches real routes.
+
+    Example: `vigil demo --serve`; from the CLI, look at it with
+    `VIGIL_DATABASE_URL=sqlite:///demo/vigil.db vigil findings`.
     """
     # Seeding needs boto3 and cryptography: loaded here, not on every `vigil` start.
     from vigil.app.demo import DEMO_REGIONS, fake_aws
     from vigil.app.demo_estate import seed_estate
 
-    app_state = state(ctx)
-    db = app_state.database()
+    db = Database(database)
     console = Console()
     with fake_aws() as aws:
         console.print(f"seeding a fake AWS account in {', '.join(DEMO_REGIONS)} ...")
@@ -60,9 +70,21 @@ def demo_command(
         "seeded problems: "
         + ", ".join(f"{rule} ({len(ids)})" for rule, ids in sorted(estate.problems.items()))
     )
-    print_check_summary(check.run_check(db, app_state.config()), console)
-    console.print("next: `vigil findings`, `vigil inventory`, `vigil changes`, `vigil dashboard`")
+    # Default rules and no notifiers: the user's config (and its routes) never sees the demo.
+    print_check_summary(check.run_check(db, None), console)
+    console.print(
+        f"the demo's database is {redact_url(database)}; look at it with "
+        f"`VIGIL_DATABASE_URL={database} vigil findings` (or inventory, changes)"
+    )
     if result.failed:
         raise typer.Exit(1)
     if serve:
-        serve_dashboard(app_state, address="127.0.0.1", port=port)
+        code = dashboard.serve(
+            None,
+            database_url=database,
+            config_path=None,
+            address="127.0.0.1",
+            port=port,
+            announce=typer.echo,
+        )
+        raise typer.Exit(code)

@@ -33,7 +33,11 @@ class ResourceType(StrEnum):
     DNS_RECORD = "dns_record"
     DATABASE = "database"
     LOAD_BALANCER = "load_balancer"
+    CACHE = "cache"
+    CDN = "cdn"
     BUCKET = "bucket"
+    KUBERNETES_CLUSTER = "kubernetes_cluster"
+    FUNCTION = "function"
 
 
 class ResourceState(StrEnum):

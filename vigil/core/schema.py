@@ -50,6 +50,37 @@ def _secret_from_env(value: Any) -> Any:
     return SecretStr(expand_env(value))
 
 
+_CREDENTIAL_PARTS = frozenset(
+    {"token", "password", "passwd", "secret", "credential", "credentials", "apikey"}
+)
+
+
+def is_env_reference(value: Any) -> bool:
+    """Whether `value` is exactly one `${VAR}` reference, the only form a credential takes."""
+    return isinstance(value, str) and _WHOLE_ENV_REF.match(value) is not None
+
+
+def is_credential_name(name: str) -> bool:
+    """A driver option that holds a credential (DESIGN.md, Invariants, Secrets stay out).
+
+    Its `_`-separated parts include token, password, passwd, secret, credential(s) or apikey,
+    or the name ends in `key`: `ex_force_auth_token` and `api_key` are, `key_file` and
+    `ex_keyname` are not.
+    """
+    lowered = name.lower()
+    return bool(_CREDENTIAL_PARTS & set(lowered.split("_"))) or lowered.endswith("key")
+
+
+def literal_url_password(url: str) -> bool:
+    """Whether a URL carries a password that is not exactly a `${VAR}` reference."""
+    _, sep, rest = url.partition("://")
+    userinfo, at, _ = rest.rpartition("@")
+    if not sep or not at:
+        return False
+    _, colon, password = userinfo.partition(":")
+    return bool(colon and password) and not is_env_reference(password)
+
+
 def _duration(value: Any) -> Any:
     if isinstance(value, timedelta):
         return value

@@ -17,12 +17,34 @@ from vigil.core.errors import AccessDeniedError, CollectError, denied_action
 WHERE = Where("prod", "123456789012", "eu-west-1", "ec2")
 
 
-def _client_error(code: str, message: str = "", status: int = 400) -> ClientError:
+def _client_error(
+    code: str, message: str = "", status: int = 400, operation: str = "DescribeInstances"
+) -> ClientError:
     response = {
         "Error": {"Code": code, "Message": message},
         "ResponseMetadata": {"HTTPStatusCode": status},
     }
-    return ClientError(response, "DescribeInstances")  # type: ignore[arg-type]
+    return ClientError(response, operation)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "action"),
+    [
+        ("elbv2", "DescribeTargetHealth", "elasticloadbalancing:DescribeTargetHealth"),
+        ("elb", "DescribeInstanceHealth", "elasticloadbalancing:DescribeInstanceHealth"),
+        ("s3", "ListBuckets", "s3:ListAllMyBuckets"),
+        ("cloudfront", "ListDistributions", "cloudfront:ListDistributions"),
+    ],
+)
+def test_a_denied_new_type_names_the_iam_action_to_grant(
+    service: str, operation: str, action: str
+) -> None:
+    where = Where("prod", "123456789012", "global", service)
+
+    error = translate(_client_error("AccessDenied", operation=operation), where)
+
+    assert isinstance(error, AccessDeniedError)
+    assert f"Grant {action} to" in error.message
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,30 @@
+"""Domain facts more than one stage needs, told once: rules, storage queries, metrics, the
+dashboard and reports all read them from here, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+CERTIFICATE_EXPIRY_ATTRIBUTES = ("not_after", "chain_not_after")
+"""A certificate stops working at the earliest of these: an intermediate in its chain that
+expires first breaks the leaf too. Both are ISO 8601 UTC text in every collector."""
+
+USABLE_SNAPSHOT_STATES = frozenset({"completed", "available", ""})
+"""Snapshot states that count as a backup (a pending or failed snapshot restores nothing)."""
+
+
+def certificate_expiry(
+    attributes: Mapping[str, Any], parse: Callable[[Any], datetime | None]
+) -> tuple[datetime | None, str]:
+    """When a certificate stops working, and which attribute says so (None, "" if unknown)."""
+    candidates = [
+        (when, key)
+        for key in CERTIFICATE_EXPIRY_ATTRIBUTES
+        if (when := parse(attributes.get(key))) is not None
+    ]
+    if not candidates:
+        return None, ""
+    return min(candidates)
