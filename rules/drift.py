@@ -5,6 +5,10 @@ here is a change between two completed scans: a failed or partial scan never sho
 drift. The finding holds for `window` after the change (then resolves), or until a silence
 acknowledges it; several changes in the window are folded into first old → last new, and an
 attribute that changed back is not drift.
+
+Unknown is not empty holds without a check here: every input is an event a completed scan
+recorded, so it is known when read. A resource whose scope fails now keeps its finding (the
+finding store resolves only on a completed scope), and a resource deleted since has no drift.
 """
 
 from __future__ import annotations

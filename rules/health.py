@@ -3,10 +3,15 @@
 A failing scope freezes its part of the inventory (a failed scope changes nothing), so its
 findings can neither resolve nor appear: this rule is how users learn that part of the
 picture is stale.
+
+A scope denied by IAM that has never completed (an old role after an upgrade adds a type) is
+`not permitted` (DESIGN.md, Invariants): not a page but one low finding per source and IAM
+action, naming the action to grant and the scopes it blocks.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -14,6 +19,7 @@ from pydantic import Field
 
 from rules.base import finding
 from rules.view import InventoryView, ScopeState
+from vigil.core.errors import grant_hint
 from vigil.core.model import PLAN_TYPE, Finding, Resource, Severity
 from vigil.core.schema import Duration, StrictModel
 from vigil.core.timeutil import format_duration
@@ -66,15 +72,21 @@ class CollectorFailing:
     def evaluate(self, view: InventoryView, params: FailingParams) -> Iterator[Finding]:
         window = window_of(view, params)
         recovered = _recovered_plans(view.scopes)
+        denied: dict[tuple[str, str], list[ScopeState]] = defaultdict(list)
         for scope in view.scopes:
             if view.sources is not None and scope.source not in view.sources:
                 continue  # a source removed from the config is not failing, it is gone
             if scope.scope_key in recovered:
                 continue
+            if action := scope.not_permitted:
+                denied[(scope.source, action)].append(scope)
+                continue
             since = _stale_since(scope, view.now, window)
             if since is None:
                 continue
             yield _failing(self, scope, since, view.now, window)
+        for (source, action), scopes in sorted(denied.items()):
+            yield _not_permitted(self, source, action, scopes)
 
 
 def _recovered_plans(scopes: list[ScopeState]) -> set[str]:
@@ -134,4 +146,33 @@ def _failing(
             "failures_total": scope.failures_total,
             "window_seconds": int(window.total_seconds()),
         },
+    )
+
+
+def _not_permitted(
+    rule: CollectorFailing, source: str, action: str, scopes: list[ScopeState]
+) -> Finding:
+    """One low finding for every never-completed scope of `source` that IAM denies `action`."""
+    keys = sorted(s.scope_key for s in scopes)
+    first = scopes[0]
+    subject = Resource(
+        source=source,
+        provider=first.provider,
+        account=first.account if len({s.account for s in scopes}) == 1 else "*",
+        region=first.region if len({s.region for s in scopes}) == 1 else "*",
+        type=first.type if len({s.type for s in scopes}) == 1 else "*",
+        native_id=action,
+        name=action,
+        uid=f"permission:{source}/{action}",
+    )
+    count = f"{len(keys)} scope(s)" if len(keys) > 1 else f"scope {keys[0]}"
+    return finding(
+        rule,
+        subject,
+        f"source {source} is not permitted to call {action}: {count} never collected",
+        f"Not permitted: {action} was denied every time and the scope never completed. "
+        f"{grant_hint(action)} (deploy/ holds the read-only policy). "
+        f"Scopes: {', '.join(keys)}.",
+        severity=Severity.LOW,
+        evidence={"status": "not permitted", "action": action, "scopes": keys},
     )

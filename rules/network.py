@@ -16,7 +16,7 @@ from pydantic import Field
 
 from rules.base import describe, finding
 from rules.view import InventoryView
-from vigil.core.model import Finding, ResourceType, Severity
+from vigil.core.model import Finding, Resource, ResourceType, Severity
 from vigil.core.schema import StrictModel
 
 DEFAULT_SENSITIVE = [22, 3389, 3306, 5432, 1433, 1521, 6379, 9200, 27017, 11211, 2375, 5900]
@@ -148,6 +148,8 @@ class PortExposed:
 
     The policy is the server's `allowed_ports` attribute (set by probes and host collectors),
     else `allowed_ports` from params; a server with neither has no policy and is not judged.
+    Ports are judged only when they are current: the server's scope is known and the probe
+    reached the host this pass; otherwise a stored finding keeps its status.
     """
 
     id = "network.port_exposed"
@@ -164,6 +166,10 @@ class PortExposed:
     def evaluate(self, view: InventoryView, params: PortExposedParams) -> Iterator[Finding]:
         for server in view.of_type(*self.resource_types):
             attributes = server.attributes
+            if not observed_now(view, server):
+                # The ports it lists are the last known ones: neither open nor resolve on them.
+                view.undecided(self.id, server.uid)
+                continue
             open_ports = reachable_ports(attributes)
             if not open_ports:
                 continue
@@ -188,6 +194,14 @@ class PortExposed:
                     "allowed_ports": sorted(allowed),
                 },
             )
+
+
+def observed_now(view: InventoryView, server: Resource) -> bool:
+    """Whether the server's ports are current: its scope (the probe's or the host's) is known
+    and this pass observed it (a probe that got no answer carries the last ports forward)."""
+    if server.attributes.get("reachable") is False:
+        return False
+    return view.known_beside(server, ResourceType.SERVER.value)
 
 
 def reachable_ports(attributes: dict[str, Any]) -> set[int]:

@@ -1,7 +1,8 @@
 """`InventoryView`: the inventory of one check, read once and shared by every rule.
 
 `vigil/app/check.py` streams the present resources out of storage once and hands them here with
-the scope statuses and a loader for recent change events. Rules then iterate resources by
+the scope statuses, a loader for recent change events and one for past states (what resources
+of ours held before: `held_before`). Rules then iterate resources by
 type and use the indexes below, each built on first use and shared: collect once, evaluate
 many. Everything here is read-only.
 """
@@ -10,23 +11,35 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
+from vigil.core.errors import denied_action
 from vigil.core.facts import USABLE_SNAPSHOT_STATES, dns_name
 from vigil.core.model import Resource, ResourceType, fingerprint
 
 COMPLETE = "complete"
+FAILED = "failed"
+PROBE_PROVIDER = "probe"
+"""Probe sources observe targets; they own no address or name (DESIGN.md, Probes)."""
 FALLBACK_STALENESS = timedelta(hours=1)
 INTERVALS_PER_WINDOW = 3
 """A scope's data stays current for three collection intervals after its last completion."""
 
-# Attributes that hold DNS names a record may point at (LBs, databases, servers).
-_NAME_ATTRIBUTES = ("dns_name", "endpoint", "public_dns_name", "private_dns_name", "hostname")
+# Attributes that hold DNS names a record may point at (LBs, databases, servers, CDNs).
+_NAME_ATTRIBUTES = (
+    "dns_name",
+    "endpoint",
+    "public_dns_name",
+    "private_dns_name",
+    "hostname",
+    "domain_name",  # a CDN distribution's own name (d123.cloudfront.net)
+)
 _ADDRESS_ATTRIBUTES = ("public_ips", "private_ips", "ip_addresses", "addresses")
+_DNS_TYPES = frozenset({ResourceType.DNS_RECORD.value, ResourceType.DNS_ZONE.value})
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,17 @@ class ScopeState:
     last_complete: datetime | None = None
     failures_total: int = 0
 
+    @property
+    def not_permitted(self) -> str | None:
+        """The IAM action a scope that never completed was denied (its `not permitted` status).
+
+        An old role after an upgrade adds a type: the scope has failed on a permission denial
+        every time. A scope that completed before and is denied now is failing, not this.
+        """
+        if self.status != FAILED or self.last_complete is not None:
+            return None
+        return denied_action(self.error)
+
 
 @dataclass(frozen=True)
 class Change:
@@ -56,7 +80,18 @@ class Change:
     at: datetime
 
 
+@dataclass(frozen=True)
+class PastState:
+    """A recorded state of a resource (a change event: created, changed, deleted, retired)."""
+
+    provider: str
+    type: str
+    attributes: Mapping[str, Any]
+
+
 ChangeLoader = Callable[[datetime], Iterable[Change]]
+HistoryLoader = Callable[[Collection[str]], Iterable[PastState]]
+"""Given values (addresses, DNS names), the recorded past states that mention any of them."""
 
 
 @dataclass
@@ -66,6 +101,7 @@ class InventoryView:
     now: datetime
     scopes: list[ScopeState] = field(default_factory=list)
     change_loader: ChangeLoader | None = None
+    history_loader: HistoryLoader | None = None
     collect_every: timedelta | None = None
     sources: frozenset[str] | None = None
     """The configured source names, when known: scopes of other sources are ignored."""
@@ -178,7 +214,16 @@ class InventoryView:
         False when no scope of those types has run yet, or when a configured source has not
         recorded any scope at all (it was added and never collected).
         """
-        relevant = [s for s in self.configured_scopes if s.type in types]
+        return self._every_known([s for s in self.configured_scopes if s.type in types])
+
+    def owners_known(self, *types: str) -> bool:
+        """`all_known` over the scopes that can own something: probe scopes observe, they own
+        no address or name, so a failing probe does not make ownership unknown."""
+        return self._every_known(
+            [s for s in self.configured_scopes if s.type in types and s.provider != PROBE_PROVIDER]
+        )
+
+    def _every_known(self, relevant: list[ScopeState]) -> bool:
         if not relevant or not all(self.scope_known(s) for s in relevant):
             return False
         if self.sources is None:
@@ -211,31 +256,26 @@ class InventoryView:
 
     # -- DNS ----------------------------------------------------------------------------
 
+    def _owners(self) -> Iterator[Resource]:
+        """Present resources that can hold an address or a name (probes only observe them)."""
+        for items in self._by_type.values():
+            for resource in items:
+                if resource.provider != PROBE_PROVIDER:
+                    yield resource
+
     @cached_property
     def owned_addresses(self) -> frozenset[str]:
         """Every IP address a present resource holds, in canonical text form."""
-        owned: set[str] = set()
-        for items in self._by_type.values():
-            for resource in items:
-                for key in _ADDRESS_ATTRIBUTES:
-                    for value in resource.attributes.get(key) or ():
-                        if address := canonical_address(value):
-                            owned.add(address)
-        return frozenset(owned)
+        return frozenset(a for r in self._owners() for a in held_addresses(r.attributes))
 
     @cached_property
     def known_names(self) -> frozenset[str]:
         """DNS names the inventory knows: record and zone names, LB/database/server names."""
         names: set[str] = set()
-        for items in self._by_type.values():
-            for resource in items:
-                attributes = resource.attributes
-                if resource.type in (ResourceType.DNS_RECORD, ResourceType.DNS_ZONE):
-                    names.add(dns_name(resource.name))
-                for key in _NAME_ATTRIBUTES:
-                    value = attributes.get(key)
-                    if isinstance(value, str) and value:
-                        names.add(dns_name(value))
+        for resource in self._owners():
+            if resource.type in (ResourceType.DNS_RECORD, ResourceType.DNS_ZONE):
+                names.add(dns_name(resource.name))
+            names.update(held_names(resource.attributes))
         names.discard("")
         return frozenset(names)
 
@@ -247,6 +287,29 @@ class InventoryView:
             zones.add(dns_name(zone.attributes.get("zone_name") or zone.name))
         zones.discard("")
         return frozenset(zones)
+
+    @cached_property
+    def probe_answers(self) -> dict[str, Resource]:
+        """DNS name → the probe's record of what resolvers answered for it."""
+        return {
+            dns_name(r.native_id): r
+            for r in self.of_type(ResourceType.DNS_RECORD)
+            if r.provider == PROBE_PROVIDER
+        }
+
+    def held_before(self, values: Collection[str]) -> frozenset[str]:
+        """Those of `values` (canonical addresses, DNS names) that a resource of ours held in a
+        recorded past state: deleted resources included, probes and DNS records left out."""
+        if not values or self.history_loader is None:
+            return frozenset()
+        wanted = frozenset(values)
+        held: set[str] = set()
+        for state in self.history_loader(wanted):
+            if state.provider == PROBE_PROVIDER or state.type in _DNS_TYPES:
+                continue
+            held.update(held_addresses(state.attributes))
+            held.update(held_names(state.attributes))
+        return frozenset(held & wanted)
 
     # -- drift --------------------------------------------------------------------------
 
@@ -273,6 +336,23 @@ def parse_time(value: Any) -> datetime | None:
         return None
     # Offsets are converted, not kept: titles print these times with a `Z`.
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def held_addresses(attributes: Mapping[str, Any]) -> Iterator[str]:
+    """The IP addresses a resource's attributes say it holds, canonical."""
+    for key in _ADDRESS_ATTRIBUTES:
+        values = attributes.get(key) or ()
+        for value in [values] if isinstance(values, str) else values:
+            if address := canonical_address(value):
+                yield address
+
+
+def held_names(attributes: Mapping[str, Any]) -> Iterator[str]:
+    """The DNS names a resource's attributes say it answers to (LB, database, server names)."""
+    for key in _NAME_ATTRIBUTES:
+        value = attributes.get(key)
+        if isinstance(value, str) and value:
+            yield dns_name(value)
 
 
 def canonical_address(value: Any) -> str | None:

@@ -1,11 +1,13 @@
 """The dashboard's queries about one resource and about change events (drift history).
 
-One resource in detail (its stored fields, every finding, its change events) and the change
-timeline (events per day, the newest events), each in one or two statements at any size.
+One resource in detail (its stored fields, every finding, its change events), the change
+timeline (events per day, the newest events), each in one or two statements at any size, and
+the past states that mention a value (what `dns.dangling` asks: did a resource of ours hold it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -88,3 +90,25 @@ def recent_changes(
     with db.connect() as conn:
         total = int(conn.execute(count).scalar_one())
         return Page([dict(row) for row in conn.execute(select).mappings()], total)
+
+
+_NEEDLES_PER_QUERY = 100
+
+
+def states_mentioning(db: Database, needles: Collection[str]) -> Iterator[dict[str, Any]]:
+    """Every recorded state (provider, type, attributes) whose attributes mention one of
+    `needles` (case-insensitively, as text): deleted and retired resources included.
+
+    A coarse text match that the caller narrows to the attributes it reads; change events hold
+    each state after a change, so this covers every state the retention window keeps.
+    """
+    text = sa.func.lower(sa.cast(events.c.attributes, sa.Text))
+    wanted = sorted({n.lower() for n in needles if n})
+    with db.connect() as conn:
+        for start in range(0, len(wanted), _NEEDLES_PER_QUERY):
+            chunk = wanted[start : start + _NEEDLES_PER_QUERY]
+            query = sa.select(events.c.provider, events.c.type, events.c.attributes).where(
+                sa.or_(*(text.contains(n, autoescape=True) for n in chunk))
+            )
+            for row in conn.execute(query).mappings():
+                yield dict(row)

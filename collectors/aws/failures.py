@@ -21,7 +21,7 @@ from botocore.exceptions import (
 )
 
 from collectors.aws.guard import iam_action
-from vigil.core.errors import AccessDeniedError, CollectError
+from vigil.core.errors import AccessDeniedError, CollectError, grant_hint
 
 ACCESS_CODES = frozenset(
     {
@@ -112,7 +112,7 @@ def _client_error(exc: ClientError, where: Where) -> CollectError:
     what = f"{where}: {code} calling {operation}: {detail}".rstrip(": ")
     if code in ACCESS_CODES:
         return AccessDeniedError(
-            f"{what}. Grant {iam_action(where.service, operation)} to the role or user Vigil uses "
+            f"{what}. {grant_hint(iam_action(where.service, operation))} "
             "(see deploy/ for the read-only IAM policy), or check that the credentials have "
             "not expired and the region is enabled",
             retryable=False,

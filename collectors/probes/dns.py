@@ -72,7 +72,7 @@ async def _resolve(
         if addresses:
             return _result(name, chain, addresses, resolver, None)
         if rcode == dns.rcode.NXDOMAIN:
-            return _result(name, chain, [], resolver, _nxdomain_error(chain))
+            return _result(name, chain, [], resolver, _nxdomain_error(chain), nxdomain=True)
         if not targets:  # the name exists but has no address records
             return _result(name, chain, [], resolver, "no A or AAAA records")
         current = final  # the resolver did not chase the CNAME: chase it ourselves
@@ -80,8 +80,16 @@ async def _resolve(
 
 
 def _result(
-    name: str, chain: list[str], addresses: list[str], resolver: str, error: str | None
+    name: str,
+    chain: list[str],
+    addresses: list[str],
+    resolver: str,
+    error: str | None,
+    *,
+    nxdomain: bool = False,
 ) -> dict[str, Any]:
+    """`nxdomain`: the resolver said the name (or the chain's last target) does not exist, the
+    one answer that makes a CNAME dangling (no address records is not that)."""
     return {
         "record_type": "CNAME" if chain else ("AAAA" if _all_v6(addresses) else "A"),
         "values": chain[:1] if chain else addresses,
@@ -89,6 +97,7 @@ def _result(
         "resolved_addresses": addresses,
         "resolves": error is None,
         "resolve_error": error,
+        "nxdomain": nxdomain,
         "resolver": resolver,
     }
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rules.base import Rule
-from rules.view import Change, InventoryView, ScopeState
+from rules.view import Change, HistoryLoader, InventoryView, PastState, ScopeState
 from vigil.core.model import Finding, Resource, make_uid
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -200,12 +202,14 @@ def scope_state(
     error: str | None = None,
     started_at: datetime | None = None,
     source: str = SOURCE,
+    provider: str = "aws",
+    account: str = ACCOUNT,
 ) -> ScopeState:
     return ScopeState(
-        scope_key=f"{source}/{ACCOUNT}/{region}/{type_}",
+        scope_key=f"{source}/{account}/{region}/{type_}",
         source=source,
-        provider="aws",
-        account=ACCOUNT,
+        provider=provider,
+        account=account,
         region=region,
         type=type_,
         status=status,
@@ -229,6 +233,12 @@ def view(
     if scopes is None:
         types = {r.type for r in resources} | {"server", "snapshot"}
         scopes = [scope_state(t, region=r) for t in types for r in (REGION, "global")]
+        scopes += [
+            scope_state(
+                r.type, source=r.source, provider=r.provider, account=r.account, region=r.region
+            )
+            for r in {(r.source, r.type): r for r in resources if r.source != SOURCE}.values()
+        ]
     recorded = list(changes or [])
     return InventoryView.build(
         resources,
@@ -237,6 +247,67 @@ def view(
         change_loader=lambda since: [c for c in recorded if c.at >= since],
         **options,
     )
+
+
+PROBE_SOURCE = "edge"
+
+
+def probe_record(
+    name: str,
+    *,
+    chain: list[str] | None = None,
+    nxdomain: bool = False,
+    reachable: bool = True,
+    addresses: list[str] | None = None,
+) -> Resource:
+    """What the DNS probe records for `name` (collectors/probes/dns.py)."""
+    chain = chain or []
+    resolves = bool(addresses) and not nxdomain
+    return Resource(
+        source=PROBE_SOURCE,
+        provider="probe",
+        account=PROBE_SOURCE,
+        region="global",
+        type="dns_record",
+        native_id=name,
+        name=name,
+        attributes={
+            "origin": "probe",
+            "record_type": "CNAME" if chain else "A",
+            "values": chain[:1] if chain else list(addresses or []),
+            "cname_chain": chain,
+            "resolved_addresses": list(addresses or []),
+            "resolves": resolves,
+            "resolve_error": "NXDOMAIN" if nxdomain else None,
+            "nxdomain": nxdomain,
+            "reachable": reachable,
+            "error": None if reachable else "timed out",
+        },
+    )
+
+
+def probe_scope(type_: str = "dns_record", **kwargs: Any) -> ScopeState:
+    return scope_state(
+        type_,
+        source=PROBE_SOURCE,
+        provider="probe",
+        account=PROBE_SOURCE,
+        region="global",
+        **kwargs,
+    )
+
+
+def history(*past: Resource) -> HistoryLoader:
+    """A history loader over the recorded states of `past` resources (deleted ones, say)."""
+
+    def load(needles: Collection[str]) -> list[PastState]:
+        return [
+            PastState(r.provider, r.type, r.attributes)
+            for r in past
+            if any(n in json.dumps(r.attributes).lower() for n in needles)
+        ]
+
+    return load
 
 
 def evaluate(rule: Rule, inventory: InventoryView, **params: Any) -> list[Finding]:

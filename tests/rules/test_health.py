@@ -82,3 +82,75 @@ def test_a_plan_failure_is_failing_until_the_source_completes_a_scope_again() ->
 def test_a_plan_failure_after_the_last_completion_still_counts() -> None:
     inventory = view(scopes=[_plan_failure(5), scope_state("server")])
     assert one(evaluate(FAILING, inventory)).resource_uid == "scope:aws-test/*/*/*"
+
+
+def denied(type_: str, region: str = "us-east-1", action: str = "ec2:DescribeSnapshots") -> str:
+    """The error text the AWS collector stores for an IAM denial (collectors/aws/failures.py)."""
+    operation = action.split(":")[1]
+    return (
+        f"aws source 'aws-test' (account 111111111111, region {region}, service ec2): "
+        f"UnauthorizedOperation calling {operation}: You are not authorized to perform this "
+        f"operation. Grant {action} to the role or user Vigil uses (see deploy/ for the "
+        "read-only IAM policy), or check that the credentials have not expired"
+    )
+
+
+def test_a_scope_iam_never_permitted_is_one_low_finding_per_source_and_action() -> None:
+    scopes = [
+        scope_state(
+            "snapshot",
+            status="failed",
+            last_complete=None,
+            region=region,
+            error=denied("snapshot", region),
+        )  # fmt: skip
+        for region in ("us-east-1", "eu-west-1", "ap-south-1")
+    ]
+    found = one(evaluate(FAILING, view(scopes=scopes)))
+    assert found.severity is Severity.LOW
+    assert found.title == (
+        "source aws-test is not permitted to call ec2:DescribeSnapshots: 3 scope(s) never collected"
+    )
+    assert found.evidence["status"] == "not permitted"
+    assert found.evidence["action"] == "ec2:DescribeSnapshots"
+    assert len(found.evidence["scopes"]) == 3
+    assert "Grant ec2:DescribeSnapshots" in found.detail
+
+
+def test_each_denied_action_is_its_own_finding() -> None:
+    scopes = [
+        scope_state("snapshot", status="failed", last_complete=None, error=denied("snapshot")),
+        scope_state(
+            "disk",
+            status="failed",
+            last_complete=None,
+            error=denied("disk", action="ec2:DescribeVolumes"),
+        ),  # fmt: skip
+    ]
+    found = evaluate(FAILING, view(scopes=scopes))
+    assert sorted(f.evidence["action"] for f in found) == [
+        "ec2:DescribeSnapshots",
+        "ec2:DescribeVolumes",
+    ]
+
+
+def test_a_denial_after_a_completion_is_still_a_page() -> None:
+    # The role lost a permission it had: data that was current goes stale, that is failing.
+    revoked = scope_state("snapshot", status="failed", error=denied("snapshot"),
+                          last_complete=NOW - timedelta(hours=3))  # fmt: skip
+    assert one(evaluate(FAILING, view(scopes=[revoked]))).severity is Severity.HIGH
+
+
+def test_bad_credentials_are_not_a_missing_permission() -> None:
+    expired = scope_state(
+        "server", status="failed", last_complete=None,
+        error="aws source 'aws-test' (...): ExpiredToken calling DescribeInstances: expired. "
+        "Grant ec2:DescribeInstances to the role or user Vigil uses",
+    )  # fmt: skip
+    assert one(evaluate(FAILING, view(scopes=[expired]))).severity is Severity.HIGH
+
+
+def test_a_not_permitted_scope_is_unknown_for_the_rules_that_read_it() -> None:
+    never = scope_state("snapshot", status="failed", last_complete=None, error=denied("snapshot"))
+    assert never.not_permitted == "ec2:DescribeSnapshots"
+    assert not view(scopes=[never]).scope_known(never)

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from rules.network import OpenPort, PortExposed
-from tests.factories.rules import evaluate, one, permission, security_group, server, view
-from vigil.core.model import Severity
+from tests.factories.rules import (
+    NOW,
+    PROBE_SOURCE,
+    evaluate,
+    one,
+    permission,
+    probe_scope,
+    security_group,
+    server,
+    view,
+)
+from vigil.core.model import Resource, Severity, fingerprint
 
 OPEN = OpenPort()
 EXPOSED = PortExposed()
@@ -118,6 +130,38 @@ def test_port_exposed_counts_host_listeners_beyond_loopback() -> None:
     ]
     host = server(listening_ports=listeners, allowed_ports=[22])
     assert one(evaluate(EXPOSED, view(host))).evidence["forbidden"] == [5432]
+
+
+def probed_host(**attributes: object) -> Resource:
+    """A server as the port probe records it (source `edge`, its own scope)."""
+    return Resource(
+        source=PROBE_SOURCE, provider="probe", account=PROBE_SOURCE, region="global",
+        type="server", native_id="web.example.com", name="web.example.com",
+        attributes={"origin": "probe", "allowed_ports": [443], "reachable": True, **attributes},
+    )  # fmt: skip
+
+
+def test_port_exposed_judges_a_probed_host_that_answered() -> None:
+    host = probed_host(open_ports=[443, 3306])
+    assert one(evaluate(EXPOSED, view(host))).evidence["forbidden"] == [3306]
+
+
+def test_port_exposed_leaves_a_host_the_probe_did_not_reach_undecided() -> None:
+    # A host that answered on no port keeps its last open ports, marked unreachable.
+    host = probed_host(open_ports=[443, 3306], reachable=False, error="timed out")
+    inventory = view(host)
+    assert evaluate(EXPOSED, inventory) == []
+    assert fingerprint(EXPOSED.id, host.uid) in inventory.unjudged
+
+
+def test_port_exposed_is_unknown_while_the_servers_scope_is_unknown() -> None:
+    host = probed_host(open_ports=[3306])
+    stale = probe_scope("server", status="failed", last_complete=NOW - timedelta(hours=2))
+    inventory = view(host, scopes=[stale])
+    assert evaluate(EXPOSED, inventory) == []
+    assert fingerprint(EXPOSED.id, host.uid) in inventory.unjudged
+    recent = probe_scope("server", status="failed", last_complete=NOW - timedelta(minutes=20))
+    assert len(evaluate(EXPOSED, view(host, scopes=[recent]))) == 1
 
 
 def test_ports_given_as_text_are_judged_like_numbers() -> None:

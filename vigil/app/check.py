@@ -7,14 +7,14 @@ before the findings transaction starts: a bad input writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from rules.engine import Engine, Evaluation
 from rules.health import CollectorFailing
-from rules.view import Change, InventoryView, ScopeState
-from storage import queries
+from rules.view import Change, InventoryView, PastState, ScopeState
+from storage import history_queries, queries
 from storage.db import Database
 from storage.findings import FindingStore, Transition, TransitionHook, finished_status
 from vigil.app.config import VigilConfig
@@ -55,6 +55,7 @@ def build_view(
         now=now,
         scopes=scope_states(db),
         change_loader=lambda since: _changes(db, since),
+        history_loader=lambda needles: _past_states(db, needles),
         collect_every=config.schedule.collect_every if config else None,
         sources=sources,
         staleness=staleness,
@@ -95,6 +96,11 @@ def scope_states(db: Database) -> list[ScopeState]:
 def _changes(db: Database, since: datetime) -> Iterator[Change]:
     for event in queries.changes(db, since=since, kinds=("changed",)):
         yield Change(uid=event.uid, changes=event.changes, at=event.at)
+
+
+def _past_states(db: Database, needles: Collection[str]) -> Iterator[PastState]:
+    for row in history_queries.states_mentioning(db, needles):
+        yield PastState(row["provider"], row["type"], row["attributes"] or {})
 
 
 def prepare_engine(config: VigilConfig | None) -> Engine:

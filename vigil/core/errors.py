@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -66,6 +67,32 @@ class CollectError(VigilError):
 
 class AccessDeniedError(CollectError):
     """The credentials may not read this scope. 'No access' means unknown, never empty."""
+
+
+PERMISSION_CODES = frozenset(
+    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess"}
+)
+"""Error codes that mean "the policy does not allow this call" (not bad or expired keys)."""
+_DENIED = re.compile(
+    r"\b(?:" + "|".join(sorted(PERMISSION_CODES)) + r") calling \w+\b.*?\bGrant "
+    r"(?P<action>[A-Za-z0-9-]+:[A-Za-z0-9*]+) to the role",
+    re.DOTALL,
+)
+
+
+def grant_hint(action: str) -> str:
+    """How a collector's access error names the IAM action to grant (`denied_action` reads it)."""
+    return f"Grant {action} to the role or user Vigil uses"
+
+
+def denied_action(error: str | None) -> str | None:
+    """The IAM action a stored scope error says the policy denied, or None.
+
+    Only permission denials count: rejected, expired or missing credentials are not a missing
+    permission but a broken source.
+    """
+    match = _DENIED.search(error or "")
+    return match.group("action") if match else None
 
 
 class ReadOnlyViolation(VigilError):

@@ -12,7 +12,7 @@ from collectors.aws.failures import Where, scrub, translate
 from tests.factories.aws import collect, run_instances, scope, source
 from tests.fixtures.awsproxy import AwsProxy
 from tests.fixtures.services import free_port
-from vigil.core.errors import AccessDeniedError, CollectError
+from vigil.core.errors import AccessDeniedError, CollectError, denied_action
 
 WHERE = Where("prod", "123456789012", "eu-west-1", "ec2")
 
@@ -61,6 +61,16 @@ def test_access_errors_are_not_retryable_and_say_what_to_grant(code: str) -> Non
         and "eu-west-1" in error.message
         and "123456789012" in error.message
     )
+
+
+@pytest.mark.parametrize(
+    ("code", "action"),
+    [("UnauthorizedOperation", "ec2:DescribeInstances"), ("AccessDenied", "ec2:DescribeInstances"),
+     ("AuthFailure", None), ("ExpiredToken", None)],
+)  # fmt: skip
+def test_a_stored_permission_denial_names_its_iam_action(code: str, action: str | None) -> None:
+    # collector.failing reads the stored error to tell `not permitted` from broken credentials.
+    assert denied_action(translate(_client_error(code, "nope"), WHERE).message) == action
 
 
 @pytest.mark.parametrize(("code", "status"), [("RequestLimitExceeded", 503), ("Throttling", 400)])

@@ -54,11 +54,20 @@ def test_cname_to_a_name_that_does_not_exist_is_dangling(records) -> None:
     assert gone["cname_chain"] == ["old-app.herokudns.test"]
     assert gone["resolved_addresses"] == []
     assert gone["reachable"] is True  # a definitive answer, not a probe failure
+    assert gone["nxdomain"] is True  # what makes dns.dangling call the CNAME dangling
 
 
 def test_nxdomain_is_data(records) -> None:
     missing = records["missing.example.test"]
     assert (missing["resolves"], missing["resolve_error"]) == (False, "NXDOMAIN")
+    assert missing["nxdomain"] is True
+
+
+def test_names_that_resolve_are_not_nxdomain(records) -> None:
+    assert [records[n]["nxdomain"] for n in ("www.example.test", "deep.example.test")] == [
+        False,
+        False,
+    ]
 
 
 def test_inventory_names_are_resolved_too(dns_server) -> None:
