@@ -13,13 +13,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
 from collectors.base import SourceConfig
 from collectors.registry import SOURCE_KINDS, source_config_models
 from rules.config import RulesConfig
 from rules.registry import check_rules_config
+from vigil.app.access import AccessConfig
 from vigil.core.errors import ConfigError, InputError
 from vigil.core.schema import Duration, EnvStr, StrictModel
 from vigil.core.yamlsource import YamlDocument, load_yaml
@@ -205,10 +206,12 @@ class MetricsConfig(StrictModel):
 
 
 class DashboardConfig(StrictModel):
-    """`dashboard:` where the dashboard is reached and, optionally, who may log in.
+    """`dashboard:` where the dashboard is reached and who may log in.
 
-    With `oidc`, every page asks for a login through Streamlit's built-in OIDC (`st.login`);
-    without it the dashboard has no login and `vigil dashboard` binds loopback only.
+    With `oidc`, every page asks for a login through Streamlit's built-in OIDC (`st.login`),
+    and `access` says who, once logged in, may see the estate (an OIDC login alone only proves
+    an account at the issuer). Without `oidc` the dashboard has no login and `vigil dashboard`
+    refuses to bind anything but loopback.
 
     ```yaml
     dashboard:
@@ -218,11 +221,32 @@ class DashboardConfig(StrictModel):
         client_id: 1234.apps.googleusercontent.com
         client_secret: ${VIGIL_OIDC_CLIENT_SECRET}
         cookie_secret: ${VIGIL_DASHBOARD_COOKIE_SECRET}   # optional: random per start otherwise
+      access:                              # required with oidc
+        domains: [example.com]
     ```
     """
 
     url: str = "http://localhost:8501"
-    oidc: dict[str, EnvStr] = Field(default_factory=dict)
+    # Declared before `oidc` so that oidc's validator sees it.
+    access: AccessConfig | None = None
+    oidc: dict[str, EnvStr] = Field(default_factory=dict, validate_default=True)
+
+    @field_validator("oidc", mode="after")
+    @classmethod
+    def _someone_may_log_in(cls, oidc: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        access = info.data.get("access")
+        if oidc and (access is None or not access.lists_anyone):
+            raise ValueError(
+                "OIDC login without an allow-list lets in anyone with an account at the "
+                "issuer; add dashboard.access with emails, domains or groups (or, to mean "
+                "exactly that, allow_any_authenticated: true)"
+            )
+        if not oidc and access is not None:
+            raise ValueError(
+                "dashboard.access restricts nothing without dashboard.oidc (no login); "
+                "configure dashboard.oidc or remove dashboard.access"
+            )
+        return oidc
 
     @model_validator(mode="before")
     @classmethod
