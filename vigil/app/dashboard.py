@@ -14,6 +14,7 @@ import ipaddress
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -118,7 +119,33 @@ def serve(
             command += ["--secrets.files", str(write_secrets(config, Path(private)))]
         login = "OIDC login" if oidc else "no login configured"
         announce(f"dashboard on http://{address}:{port} ({login}; Ctrl-C to stop)")
-        try:
-            return subprocess.call(command, env=env)
-        except KeyboardInterrupt:
-            return 0
+        return _run_until_stopped(command, env)
+
+
+def _run_until_stopped(command: list[str], env: dict[str, str]) -> int:
+    """Run Streamlit; a SIGTERM to `vigil dashboard` (systemd, a test) stops it too."""
+    process = subprocess.Popen(command, env=env)
+    stopped: list[bool] = []
+
+    def on_sigterm(*_: object) -> None:
+        stopped.append(True)
+        _stop(process)
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        code = process.wait()
+        return 0 if stopped else code
+    except KeyboardInterrupt:  # the terminal sent SIGINT to Streamlit as well
+        _stop(process)
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # Streamlit can hang on open websockets
+        process.kill()
+        process.wait()
