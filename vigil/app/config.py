@@ -226,10 +226,21 @@ class DashboardConfig(StrictModel):
     ```
     """
 
-    url: str = "http://localhost:8501"
+    url: str = Field(
+        default="http://localhost:8501",
+        description="Public base URL of the dashboard; the OIDC redirect URI is url + "
+        "/oauth2callback.",
+    )
     # Declared before `oidc` so that oidc's validator sees it.
-    access: AccessConfig | None = None
-    oidc: dict[str, EnvStr] = Field(default_factory=dict, validate_default=True)
+    access: AccessConfig | None = Field(
+        default=None, description="Who may log in; required with `oidc`."
+    )
+    oidc: dict[str, EnvStr] = Field(
+        default_factory=dict,
+        validate_default=True,
+        description="Streamlit's st.login settings: server_metadata_url, client_id, "
+        "client_secret and optionally cookie_secret (secrets as `${ENV}` references).",
+    )
 
     @field_validator("oidc", mode="after")
     @classmethod
