@@ -123,3 +123,14 @@ def test_without_login_the_page_says_who_can_reach_it(
     finally:
         streamlit_config.set_option("server.address", before)
     assert notice in texts(app)
+
+
+def test_the_login_routes_dependencies_are_installed() -> None:
+    """st.login's code exchange needs Authlib's Starlette client and httpx (streamlit[auth]).
+
+    Without httpx, /auth/login answered 500 and nobody could log in; the browser test
+    (test_oidc_login.py) shows the flow, this shows the install in the quick suite.
+    """
+    from authlib.integrations import starlette_client
+
+    assert starlette_client.OAuth

@@ -9,7 +9,6 @@ page that `dashboard.access` decides.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.dashboard.estate import Estate
-from tests.fixtures.browser import wait_for_health
+from tests.fixtures.browser import serving
 from tests.fixtures.cli import REPO
 from tests.fixtures.oidc import CLIENT_ID, CLIENT_SECRET, Issuer
 from tests.fixtures.services import free_port
@@ -38,25 +37,8 @@ def vigil_dashboard(config: Path, database_url: str, port: int) -> Iterator[str]
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
     }
     command = [sys.executable, "-m", "vigil", "--config", str(config), "dashboard"]
-    process = subprocess.Popen(
-        [*command, "--port", str(port)],
-        cwd=config.parent,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for_health(port, process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        # Shown by pytest only when the test fails: what the server said about the login.
-        print(process.stdout.read().decode() if process.stdout else "")
+    with serving([*command, "--port", str(port)], env=env, cwd=config.parent, port=port) as base:
+        yield base
 
 
 @pytest.fixture
