@@ -10,10 +10,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from vigil.app.access import AccessConfig
 from vigil.app.config import DEFAULT_CONFIG_PATH, VigilConfig, load_config, resolve_database_url
 from vigil.core.errors import VigilError
-
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(frozen=True)
@@ -33,6 +32,12 @@ class Settings:
     def oidc_enabled(self) -> bool:
         return bool(self.config and self.config.dashboard.oidc)
 
+    @property
+    def access(self) -> AccessConfig:
+        """The allow-list; with OIDC the config guarantees one that names someone."""
+        configured = self.config.dashboard.access if self.config else None
+        return configured or AccessConfig()
+
 
 def config_path() -> str | None:
     """VIGIL_CONFIG, else ./vigil.yaml when it exists (what the CLI would read)."""
@@ -50,8 +55,3 @@ def load_settings(path: str | None) -> Settings:
         except VigilError as exc:
             error = str(exc)
     return Settings(resolve_database_url(config), config, path, error)
-
-
-def is_loopback(address: str | None) -> bool:
-    """Whether the server only listens on this machine."""
-    return bool(address) and (address in LOOPBACK or str(address).startswith("127."))

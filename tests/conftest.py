@@ -13,4 +13,5 @@ pytest_plugins = [
     "tests.fixtures.alertmanager",
     "tests.fixtures.prometheus",
     "tests.fixtures.browser",
+    "tests.fixtures.oidc",
 ]

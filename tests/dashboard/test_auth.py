@@ -1,4 +1,5 @@
-"""Optional login: with `dashboard.oidc` nothing shows before st.login; without it, a notice."""
+"""Optional login: with `dashboard.oidc` nothing shows before st.login, nor to a login that
+`dashboard.access` does not list; without it, a notice of who can reach the page."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ dashboard:
     server_metadata_url: https://idp.example.com/.well-known/openid-configuration
     client_id: vigil
     client_secret: ${VIGIL_TEST_OIDC_SECRET}
+  access:
+    domains: [example.com]
+    groups: [sre]
 """
 
 
@@ -40,6 +44,55 @@ def test_login_guards_every_page(oidc_config: Path, estate: Estate) -> None:
     app.run()
     assert [b.label for b in app.button] == ["Log in"]
     assert not app.metric and not app.dataframe  # nothing of the estate before login
+
+
+def logged_in(oidc_config: Path, **claims: object) -> AppTest:
+    """The app as a visitor sees it after logging in with these ID-token claims."""
+    app = AppTest.from_file(str(APP), default_timeout=60)
+    app.secrets["auth"] = tomllib.loads(secrets_toml(load_config(oidc_config)))["auth"]
+    app.user = {"is_logged_in": True, **claims}
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"email": "sre@example.com", "email_verified": True},
+        {"email": "contractor@agency.net", "email_verified": True, "groups": ["sre"]},
+    ],
+    ids=["verified domain", "group"],
+)
+def test_an_allowed_login_sees_the_estate(
+    oidc_config: Path, estate: Estate, claims: dict[str, object]
+) -> None:
+    app = logged_in(oidc_config, **claims)
+    assert app.metric, "the overview shows its figures"
+    assert "Not allowed" not in [t.value for t in app.title]
+    assert "Log out" in [b.label for b in app.button]
+
+
+@pytest.mark.parametrize(
+    ("claims", "reason"),
+    [
+        ({"email": "mallory@gmail.com", "email_verified": True}, "not on the allow-list"),
+        ({"email": "sre@example.com", "email_verified": False}, "did not confirm the email"),
+        ({"email": "mallory@example.com.evil.org", "email_verified": True}, "not on the"),
+        ({"email": "dev@agency.net", "email_verified": True, "groups": ["dev"]}, "groups"),
+    ],
+    ids=["other domain", "unverified", "suffix trick", "other group"],
+)
+def test_a_login_not_on_the_allow_list_sees_only_not_allowed_and_log_out(
+    oidc_config: Path, estate: Estate, claims: dict[str, object], reason: str
+) -> None:
+    app = logged_in(oidc_config, **claims)
+    assert [t.value for t in app.title] == ["Not allowed"]
+    assert [b.label for b in app.button] == ["Log out"]
+    shown = " ".join(str(t.value) for t in app.text)
+    assert str(claims["email"]) in shown and reason in shown
+    assert not app.metric and not app.dataframe and not app.code  # nothing of the estate
+    assert estate.hostile.name not in shown + " ".join(str(m.value) for m in app.markdown)
 
 
 def test_missing_auth_secrets_fail_closed(oidc_config: Path, estate: Estate) -> None:
@@ -70,3 +123,14 @@ def test_without_login_the_page_says_who_can_reach_it(
     finally:
         streamlit_config.set_option("server.address", before)
     assert notice in texts(app)
+
+
+def test_the_login_routes_dependencies_are_installed() -> None:
+    """st.login's code exchange needs Authlib's Starlette client and httpx (streamlit[auth]).
+
+    Without httpx, /auth/login answered 500 and nobody could log in; the browser test
+    (test_oidc_login.py) shows the flow, this shows the install in the quick suite.
+    """
+    from authlib.integrations import starlette_client
+
+    assert starlette_client.OAuth

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.fixtures.services import require_service
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
+# Values that must have a shape to validate, as an operator's env file would give them.
+PLACEHOLDERS = {"VIGIL_AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/VigilReadOnly"}
+
+
+def set_placeholders(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set every ${VAR} that a shipped config references, as its operator's Secret would."""
+    for name in set(re.findall(r"\$\{(\w+)\}", text)):
+        monkeypatch.setenv(name, PLACEHOLDERS.get(name, "placeholder-value-for-the-test"))
 
 
 def require_tool(name: str) -> str:

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.helpers import DEPLOY, require_tool
+from tests.deploy.helpers import DEPLOY, require_tool, set_placeholders
+from vigil.app.config import load_config
 
 COMPOSE = DEPLOY / "compose.yaml"
 ENV_EXAMPLE = DEPLOY / "compose.env.example"
@@ -105,3 +106,17 @@ def test_grafana_provisioning_points_at_the_mounted_dashboard() -> None:
     dashboards = yaml.safe_load((provisioning / "dashboards" / "vigil.yaml").read_text())
     assert datasource["datasources"][0]["url"] == "http://prometheus:9090"
     assert dashboards["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
+
+
+def test_the_dashboard_without_a_login_is_published_on_the_hosts_loopback_only(
+    rendered: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dashboard = rendered["services"]["dashboard"]
+    set_placeholders((DEPLOY / "vigil.yaml").read_text(), monkeypatch)
+    config = load_config(DEPLOY / "vigil.yaml")
+    # --allow-no-login is only for this: the container's 0.0.0.0 behind a loopback publish.
+    assert not config.dashboard.oidc and "--allow-no-login" in dashboard["command"]
+    ports = [
+        p if isinstance(p, str) else f"{p['host_ip']}:{p['published']}" for p in dashboard["ports"]
+    ]
+    assert ports and all(port.startswith("127.0.0.1:") for port in ports)

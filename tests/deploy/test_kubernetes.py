@@ -8,12 +8,15 @@ the manifests' fields are checked here, not by an API server.
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.deploy.helpers import DEPLOY, require_tool
+from tests.deploy.helpers import DEPLOY, require_tool, set_placeholders
+from vigil.app.config import load_config
+from vigil.app.dashboard import is_loopback
 
 KUBERNETES = DEPLOY / "kubernetes"
 
@@ -106,3 +109,31 @@ def test_overlay_sets_namespace_image_and_its_own_config() -> None:
     assert pod["containers"][0]["image"] == "registry.example.com/platform/vigil:0.1.0"
     (configmap,) = [o for o in objects if o["kind"] == "ConfigMap"]
     assert "aws-prod" in configmap["data"]["vigil.yaml"]
+
+
+def test_the_dashboard_leaves_the_pods_loopback_only_with_a_login(
+    objects: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pod = find(objects, "Deployment", "vigil-dashboard")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    args = container["args"]
+    address = args[args.index("--address") + 1]
+    assert "--allow-no-login" not in args
+    (configmap,) = [o for o in objects if o["kind"] == "ConfigMap"]
+    text = configmap["data"]["vigil.yaml"]
+    set_placeholders(text, monkeypatch)
+    (tmp_path / "vigil.yaml").write_text(text)
+    dashboard = load_config(tmp_path / "vigil.yaml").dashboard
+    if not is_loopback(address):
+        assert dashboard.oidc and dashboard.access and dashboard.access.lists_anyone
+    for probe in ("readinessProbe", "livenessProbe"):  # they must reach a loopback bind too
+        assert "http://127.0.0.1:8501/_stcore/health" in " ".join(
+            container[probe]["exec"]["command"]
+        )
+
+
+def test_the_example_overlay_serves_the_dashboard_with_a_login() -> None:
+    pod = find(render("overlays/example"), "Deployment", "vigil-dashboard")["spec"]["template"]
+    assert pod["spec"]["containers"][0]["args"][:3] == ["dashboard", "--address", "0.0.0.0"]
+    base = find(render("base"), "Deployment", "vigil-dashboard")["spec"]["template"]
+    assert base["spec"]["containers"][0]["args"][:3] == ["dashboard", "--address", "127.0.0.1"]

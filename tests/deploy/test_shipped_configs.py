@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.helpers import DEPLOY, REPO
+from tests.deploy.helpers import DEPLOY, REPO, set_placeholders
 from vigil.app.config import load_config
 
 CONFIGS = [
@@ -16,16 +16,13 @@ CONFIGS = [
     DEPLOY / "kubernetes" / "overlays" / "example" / "vigil.yaml",
 ]
 DOCKERFILE = DEPLOY / "Dockerfile"
-# Values that must have a shape to validate, as an operator's env file would give them.
-PLACEHOLDERS = {"VIGIL_AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/VigilReadOnly"}
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(DEPLOY)))
 def test_shipped_config_loads_and_serves_metrics_outside_the_container(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in set(re.findall(r"\$\{(\w+)\}", path.read_text())):
-        monkeypatch.setenv(name, PLACEHOLDERS.get(name, "placeholder-value-for-the-test"))
+    set_placeholders(path.read_text(), monkeypatch)
     config = load_config(path)
     assert config.metrics.listen == "0.0.0.0:9464"
     assert config.sources

@@ -14,13 +14,14 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
 from collectors.base import SourceConfig
 from collectors.registry import SOURCE_KINDS, source_config_models
 from rules.config import RulesConfig
 from rules.registry import check_rules_config
+from vigil.app.access import AccessConfig
 from vigil.core.errors import ConfigError, InputError
 from vigil.core.model import Severity
 from vigil.core.schema import Duration, EnvStr, StrictModel, literal_url_password
@@ -220,10 +221,12 @@ class MetricsConfig(StrictModel):
 
 
 class DashboardConfig(StrictModel):
-    """`dashboard:` where the dashboard is reached and, optionally, who may log in.
+    """`dashboard:` where the dashboard is reached and who may log in.
 
-    With `oidc`, every page asks for a login through Streamlit's built-in OIDC (`st.login`);
-    without it the dashboard has no login and `vigil dashboard` binds loopback only.
+    With `oidc`, every page asks for a login through Streamlit's built-in OIDC (`st.login`),
+    and `access` says who, once logged in, may see the estate (an OIDC login alone only proves
+    an account at the issuer). Without `oidc` the dashboard has no login and `vigil dashboard`
+    refuses to bind anything but loopback.
 
     ```yaml
     dashboard:
@@ -233,11 +236,43 @@ class DashboardConfig(StrictModel):
         client_id: 1234.apps.googleusercontent.com
         client_secret: ${VIGIL_OIDC_CLIENT_SECRET}
         cookie_secret: ${VIGIL_DASHBOARD_COOKIE_SECRET}   # optional: random per start otherwise
+      access:                              # required with oidc
+        domains: [example.com]
     ```
     """
 
-    url: str = "http://localhost:8501"
-    oidc: dict[str, EnvStr] = Field(default_factory=dict)
+    url: str = Field(
+        default="http://localhost:8501",
+        description="Public base URL of the dashboard; the OIDC redirect URI is url + "
+        "/oauth2callback.",
+    )
+    # Declared before `oidc` so that oidc's validator sees it.
+    access: AccessConfig | None = Field(
+        default=None, description="Who may log in; required with `oidc`."
+    )
+    oidc: dict[str, EnvStr] = Field(
+        default_factory=dict,
+        validate_default=True,
+        description="Streamlit's st.login settings: server_metadata_url, client_id, "
+        "client_secret and optionally cookie_secret (secrets as `${ENV}` references).",
+    )
+
+    @field_validator("oidc", mode="after")
+    @classmethod
+    def _someone_may_log_in(cls, oidc: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        access = info.data.get("access")
+        if oidc and (access is None or not access.lists_anyone):
+            raise ValueError(
+                "OIDC login without an allow-list lets in anyone with an account at the "
+                "issuer; add dashboard.access with emails, domains or groups (or, to mean "
+                "exactly that, allow_any_authenticated: true)"
+            )
+        if not oidc and access is not None:
+            raise ValueError(
+                "dashboard.access restricts nothing without dashboard.oidc (no login); "
+                "configure dashboard.oidc or remove dashboard.access"
+            )
+        return oidc
 
     @model_validator(mode="before")
     @classmethod

@@ -23,14 +23,28 @@ def dashboard_command(
         str,
         typer.Option("--address", help="Address to bind; loopback unless you mean otherwise."),
     ] = "127.0.0.1",
+    allow_no_login: Annotated[
+        bool,
+        typer.Option(
+            "--allow-no-login",
+            help="Bind beyond loopback without dashboard.oidc; only when something else "
+            "restricts who reaches the address (a container port published on 127.0.0.1).",
+        ),
+    ] = False,
 ) -> None:
-    """Serve the dashboard (binds 127.0.0.1 unless --address says otherwise)."""
-    serve_dashboard(state(ctx), address=address, port=port)
+    """Serve the dashboard (binds 127.0.0.1 unless --address says otherwise).
+
+    Beyond loopback it needs a login (dashboard.oidc and dashboard.access) or --allow-no-login.
+    """
+    serve_dashboard(state(ctx), address=address, port=port, allow_no_login=allow_no_login)
 
 
-def serve_dashboard(app_state: AppState, *, address: str, port: int) -> None:
-    app_state.database()  # fail here, with a clear message, if the database cannot be opened
+def serve_dashboard(
+    app_state: AppState, *, address: str, port: int, allow_no_login: bool = False
+) -> None:
     config = app_state.config()
+    dashboard.check_exposure(config, address, allow_no_login=allow_no_login)
+    app_state.database()  # fail here, with a clear message, if the database cannot be opened
     path = Path(app_state.config_path)
     code = dashboard.serve(
         config,
@@ -39,5 +53,6 @@ def serve_dashboard(app_state: AppState, *, address: str, port: int) -> None:
         address=address,
         port=port,
         announce=typer.echo,
+        allow_no_login=allow_no_login,
     )
     raise typer.Exit(code)
