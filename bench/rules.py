@@ -179,11 +179,16 @@ def load(db: Database, resources: dict[str, list[Resource]]) -> float:
 
 
 def terraform_state(path: Path, servers: list[Resource]) -> None:
-    """Declares 90% of the servers (and a few that no longer exist)."""
+    """Declares 90% of the servers (and a few that no longer exist), owned by ACCOUNT."""
     instances = [
-        {"index_key": i, "attributes": {"id": s.native_id}} for i, s in enumerate(servers) if i % 10
+        {"index_key": i, "attributes": {"id": s.native_id, "owner_id": ACCOUNT}}
+        for i, s in enumerate(servers)
+        if i % 10
     ]
-    instances += [{"index_key": f"gone{i}", "attributes": {"id": f"i-gone{i}"}} for i in range(20)]
+    instances += [
+        {"index_key": f"gone{i}", "attributes": {"id": f"i-gone{i}", "owner_id": ACCOUNT}}
+        for i in range(20)
+    ]
     state = {
         "version": 4,
         "resources": [

@@ -17,6 +17,7 @@ from rules.view import Change, InventoryView, PastState, ScopeState
 from storage import history_queries, queries
 from storage.db import Database
 from storage.findings import FindingStore, Transition, TransitionHook, finished_status
+from vigil.app.baselines import fetch_remote_states
 from vigil.app.config import VigilConfig
 from vigil.app.gc_tuning import fewer_gc_pauses
 from vigil.core.model import Finding, FindingStatus, Severity, utcnow
@@ -105,8 +106,10 @@ def _past_states(db: Database, needles: Collection[str]) -> Iterator[PastState]:
 
 def prepare_engine(config: VigilConfig | None) -> Engine:
     """The configured engine, with every input file it reads checked (rule packs, Terraform
-    state): call it before opening the database, so bad input exits 2 and writes nothing."""
+    state, fetched from S3 when remote): call it before opening the database, so bad input
+    exits 2 and writes nothing."""
     engine = Engine.from_config(config.rules if config else None)
+    fetch_remote_states(engine, config)  # s3:// Terraform state, read-only
     engine.check_inputs()
     return engine
 
@@ -122,7 +125,7 @@ def run_check(
     """Evaluate every enabled rule and apply the findings; `on_transitions` runs inside the
     findings transaction (the alerting outbox hooks in there)."""
     now = now or utcnow()
-    engine = engine or Engine.from_config(config.rules if config else None)
+    engine = engine or prepare_engine(config)
     with fewer_gc_pauses():
         failing = engine.params_of(CollectorFailing.id)
         view = build_view(db, config, now=now, staleness=failing.staleness if failing else None)

@@ -22,6 +22,7 @@ from collectors.registry import SOURCE_KINDS, source_config_models
 from rules.config import RulesConfig
 from rules.registry import check_rules_config
 from vigil.app.access import AccessConfig
+from vigil.app.baselines import state_source_problems
 from vigil.core.errors import ConfigError, InputError
 from vigil.core.model import Severity
 from vigil.core.schema import Duration, EnvStr, StrictModel, literal_url_password
@@ -413,7 +414,7 @@ def load_config(path: str | Path) -> VigilConfig:
 
 def _check_rules(document: YamlDocument, config: VigilConfig) -> None:
     """Rule ids and params are checked against the rule registry, with their lines."""
-    problems = check_rules_config(config.rules)
+    problems = check_rules_config(config.rules) + state_source_problems(config)
     if not problems:
         return
     details: list[ErrorDetails] = [
