@@ -67,7 +67,9 @@ class LibcloudSourceConfig(SourceConfig):
     )
     account: str | None = Field(default=None, description="account label in uids (default: name)")
     host: EnvStr | None = Field(default=None, description="API host of a private cloud")
-    uri: EnvStr | None = Field(default=None, description="hypervisor URI (libvirt)")
+    uri: EnvStr | None = Field(
+        default=None, description="libvirt hypervisor URI: qemu:///system, qemu+ssh://host/system"
+    )
     port: int | None = Field(default=None, gt=0, lt=65536)
     secure: bool = True
     options: dict[str, Any] = Field(default_factory=dict, description="extra driver kwargs")
