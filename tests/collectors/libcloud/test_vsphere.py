@@ -11,7 +11,7 @@ import pytest
 from collectors.libcloud import LibcloudCollector, LibcloudSourceConfig
 from collectors.libcloud.drivers import build_compute
 from collectors.libcloud.hypervisors import close
-from tests.fixtures.services import require_sdk
+from tests.fixtures.services import free_port, require_sdk
 from tests.fixtures.tls import TestCA
 from tests.fixtures.vsphere import PASSWORD, USER, Vcenter
 from vigil.core.errors import AccessDeniedError, CollectError, ReadOnlyViolation
@@ -128,3 +128,11 @@ def test_a_vsphere_source_without_host_is_a_config_error() -> None:
         LibcloudSourceConfig.model_validate(
             {"name": "vc", "driver": "vsphere", "key": "${T_VC_USER}", "secret": "${T_VC_PASSWORD}"}
         )
+
+
+def test_a_vcenter_that_does_not_answer_fails_retryably() -> None:
+    down = Vcenter("127.0.0.1", free_port(), USER, PASSWORD, ca_bundle="")
+    with pytest.raises(CollectError, match="Connection refused") as failure:
+        collect(config(down, options={}))
+    assert failure.value.retryable
+    assert not isinstance(failure.value, AccessDeniedError)
