@@ -10,6 +10,7 @@ from collectors.libcloud import compute, dns
 from collectors.libcloud.compute import Origin
 from collectors.libcloud.config import LibcloudSourceConfig
 from collectors.libcloud.drivers import build_compute, build_dns, method, translated
+from collectors.libcloud.hypervisors import close
 from collectors.paging import chunked
 from vigil.core.model import GLOBAL_REGION, ResourceType, Scope
 
@@ -64,8 +65,11 @@ class LibcloudCollector:
         origin = Origin(scope.source, name, scope.account, scope.region)
         with translated(self.config.name, name, what, self.config.secret_values()):
             driver = build_dns(self.config) if is_dns else build_compute(self.config)
-            method(driver, needed, self.config.name, name, what)
-            yield from chunked(_RESOURCES[scope.type](driver, origin))
+            try:
+                method(driver, needed, self.config.name, name, what)
+                yield from chunked(_RESOURCES[scope.type](driver, origin))
+            finally:
+                close(driver)
 
 
 def _servers(driver: Any, origin: Origin) -> Iterator[Any]:

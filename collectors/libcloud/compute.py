@@ -7,6 +7,7 @@ return whole lists; the pages yielded here are slices of those lists.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -38,9 +39,12 @@ class Origin:
 
 
 def fetch_snapshots(driver: Any) -> Iterator[tuple[Any, str | None]]:
-    """(snapshot, volume id): one call when the driver lists all, else per volume."""
+    """(snapshot, volume id): one call when the driver lists all, else per volume.
+
+    vSphere's `ex_list_snapshots(node)` lists one VM's snapshots, not volume snapshots.
+    """
     list_all = getattr(driver, "ex_list_snapshots", None)
-    if callable(list_all):
+    if callable(list_all) and _takes_no_arguments(list_all):
         for snapshot in list_all():
             extra = snapshot.extra or {}
             yield snapshot, extra.get("volume_id") or extra.get("resource_id")
@@ -48,6 +52,13 @@ def fetch_snapshots(driver: Any) -> Iterator[tuple[Any, str | None]]:
     for volume in driver.list_volumes():
         for snapshot in driver.list_volume_snapshots(volume):
             yield snapshot, str(volume.id)
+
+
+def _takes_no_arguments(function: Any) -> bool:
+    parameters = inspect.signature(function).parameters.values()
+    return all(
+        p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in parameters
+    )
 
 
 def fetch_security_groups(driver: Any) -> Iterator[Any]:
@@ -73,12 +84,28 @@ def fetch_security_groups(driver: Any) -> Iterator[Any]:
         yield group
 
 
+_STABLE_ID = {"libvirt": "uuid"}
+"""Drivers whose `node.id` is not the machine's identity, and the `extra` key that is:
+libvirt's id is the domain's runtime number, -1 for every domain that is shut off."""
+_NOT_RUNNING = {"libvirt": "stopped"}
+"""libcloud's libvirt driver calls shut off, paused and shutting down all "terminated"; a
+domain that is gone is not listed at all, so what it means is "not running"."""
+_SYNTHETIC_SIZE = {"vsphere"}
+"""Drivers whose `node.size` is made up: vSphere's id is an md5 of memory, CPUs and disk."""
+
+
 def normalize_node(node: Any, origin: Origin) -> Resource:
     """A libcloud `Node` as a `server`."""
     extra = node.extra or {}
+    state = str(node.state)
+    if state == "terminated":
+        state = _NOT_RUNNING.get(origin.provider, state)
+    stable = _STABLE_ID.get(origin.provider)
+    native_id = str(extra.get(stable) or node.id) if stable else str(node.id)
+    synthetic = origin.provider in _SYNTHETIC_SIZE
     attributes = {
-        "state": str(node.state),
-        "instance_type": _size(node, extra),
+        "state": state,
+        "instance_type": None if synthetic else _size(node, extra),
         "private_ips": list(node.private_ips or []),
         "public_ips": list(node.public_ips or []),
         "image_id": _image(node, extra),
@@ -87,7 +114,7 @@ def normalize_node(node: Any, origin: Origin) -> Resource:
         "volume_ids": _volume_ids(extra),
     }
     return origin.resource(
-        ResourceType.SERVER, str(node.id), node.name, tags=_tags(extra), attributes=attributes
+        ResourceType.SERVER, native_id, node.name, tags=_tags(extra), attributes=attributes
     )
 
 

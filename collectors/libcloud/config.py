@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from libcloud.compute.providers import DRIVERS as COMPUTE_DRIVERS
 from libcloud.dns.providers import DRIVERS as DNS_DRIVERS
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from collectors.base import SourceConfig
 from vigil.core.schema import (
@@ -38,6 +38,12 @@ from vigil.core.schema import (
 )
 
 """Option names holding a credential (`ex_force_auth_token`, `ex_key_file`, ...)."""
+
+
+_NEEDS = {
+    "libvirt": ("uri", "the hypervisor to read, e.g. uri: qemu:///system"),
+    "vsphere": ("host", "the vCenter or ESXi host name, e.g. host: vcenter.example.com"),
+}
 
 
 def _known(kind: str, name: str) -> str:
@@ -61,6 +67,9 @@ class LibcloudSourceConfig(SourceConfig):
     )
     account: str | None = Field(default=None, description="account label in uids (default: name)")
     host: EnvStr | None = Field(default=None, description="API host of a private cloud")
+    uri: EnvStr | None = Field(
+        default=None, description="libvirt hypervisor URI: qemu:///system, qemu+ssh://host/system"
+    )
     port: int | None = Field(default=None, gt=0, lt=65536)
     secure: bool = True
     options: dict[str, Any] = Field(default_factory=dict, description="extra driver kwargs")
@@ -75,6 +84,14 @@ class LibcloudSourceConfig(SourceConfig):
     @classmethod
     def _compute_driver(cls, value: str | None) -> str | None:
         return None if value is None else _known("compute", value)
+
+    @model_validator(mode="after")
+    def _target(self) -> LibcloudSourceConfig:
+        """Drivers that connect to one hypervisor or vCenter need to be told which."""
+        needs = _NEEDS.get(self.driver or "")
+        if needs and not getattr(self, needs[0]):
+            raise ValueError(f"driver {self.driver} needs {needs[0]}: {needs[1]}")
+        return self
 
     @field_validator("dns_driver")
     @classmethod

@@ -25,8 +25,10 @@ from libcloud.common.base import Connection
 from libcloud.common.exceptions import BaseHTTPError, RateLimitReachedError
 from libcloud.common.types import InvalidCredsError, LibcloudError
 from libcloud.compute.providers import get_driver as compute_driver
+from libcloud.compute.types import Provider
 from libcloud.dns.providers import get_driver as dns_driver
 
+from collectors.libcloud import hypervisors
 from collectors.libcloud.config import LibcloudSourceConfig
 from vigil.core.errors import REDACTED, AccessDeniedError, CollectError, ReadOnlyViolation, scrub
 
@@ -36,6 +38,8 @@ ACTION_PARAMS = ("Action", "command", "api_action", "action")
 CloudStack (`command`), Linode v3 (`api_action`), Zonomi (`action`)."""
 READ_ACTIONS = ("describe", "list", "get", "lookup", "search", "query", "batchget")
 """Operation-name prefixes (case-insensitive, after the last `.`) that only read."""
+_TARGETS = ("uri", "host")
+"""Connection options Vigil passes by name that some constructors take first."""
 _QUERY_STRING = re.compile(r"\?[^\s'\")]+")
 
 
@@ -62,16 +66,12 @@ def build_dns(config: LibcloudSourceConfig) -> Any:
 def _build(
     cls: type, config: LibcloudSourceConfig, key: Any, secret: Any, options: dict[str, Any]
 ) -> Any:
-    args = [key.get_secret_value() if key else None]
-    if secret is not None:
-        args.append(secret.get_secret_value())
-    kwargs: dict[str, Any] = dict(options)
-    if _accepts(cls, "timeout"):
-        kwargs["timeout"] = config.timeout
-    if config.region:
-        kwargs["region"] = config.region
-    if config.host:
-        kwargs.update(host=config.host, port=config.port, secure=config.secure)
+    plain = [value.get_secret_value() if value else None for value in (key, secret)]
+    args, kwargs = _credentials(cls, *plain)
+    kwargs.update(options)
+    for name, value in _connection_options(config).items():
+        if _accepts(cls, name):
+            kwargs[name] = value
     try:
         driver = _construct(cls, args, kwargs)
     except TypeError as exc:
@@ -79,27 +79,69 @@ def _build(
         raise CollectError(
             f"{config.name}: driver {cls.__name__} rejected its options: {problem}"
         ) from None
-    if config.host:  # some drivers (DigitalOcean) drop host/port/secure
+    except ImportError as exc:
+        kind = getattr(cls, "type", cls.__name__)
+        needs = hypervisors.missing_sdk(kind) or f"cannot import its SDK ({exc})"
+        raise CollectError(f"{config.name}: driver {kind} {needs}") from None
+    if config.host and isinstance(driver.connection, Connection):  # DigitalOcean drops them
         _point(driver.connection, config.host, config.port, config.secure)
     guard(driver)
     return driver
 
 
+def _credentials(
+    cls: type, key: str | None, secret: str | None
+) -> tuple[list[Any], dict[str, Any]]:
+    """Key and secret positionally, as libcloud's drivers take them (`key, secret`, GCE's
+    `user_id, key`), or by name where the constructor takes the connection target first and
+    Vigil passes that by name: libvirt's `uri, key, secret`, vSphere's `host, username,
+    password`."""
+    parameters = inspect.signature(cls).parameters
+    if next(iter(parameters), None) not in _TARGETS:
+        return ([key] if secret is None else [key, secret]), {}
+    kwargs: dict[str, Any] = {}
+    for value, spellings in ((key, ("key", "username")), (secret, ("secret", "password"))):
+        name = next((n for n in spellings if n in parameters), spellings[0])
+        if value is not None or name in parameters:
+            kwargs[name] = value
+    return [], kwargs
+
+
+def _connection_options(config: LibcloudSourceConfig) -> dict[str, Any]:
+    """Where and how to connect, as the source says; given to the drivers that take each."""
+    options: dict[str, Any] = {"timeout": config.timeout}
+    if config.region:
+        options["region"] = config.region
+    if config.uri:
+        options["uri"] = config.uri
+    if config.host:
+        options.update(host=config.host, secure=config.secure)
+        if config.port is not None:
+            options["port"] = config.port
+    return options
+
+
 def _construct(cls: type, args: list[Any], kwargs: dict[str, Any]) -> Any:
-    """`cls(*args, **kwargs)`, working around drivers whose `__new__` cannot take kwargs.
+    """`cls(*args, **kwargs)`, working around drivers whose `__new__` cannot take kwargs, with
+    libvirt opened read-only and vSphere's SOAP stub guarded (`hypervisors`).
 
     DigitalOcean's `__new__` (which picks the v2 class) forwards keyword arguments to
     `object.__new__`, which refuses them: so select the class with positional arguments only,
     then initialise it with everything.
     """
+    kind = getattr(cls, "type", None)
+    if kind == Provider.LIBVIRT:
+        return hypervisors.open_libvirt(cls, *args, **kwargs)
     try:
-        return cls(*args, **kwargs)
+        driver = cls(*args, **kwargs)
     except TypeError as exc:
         if "object.__new__()" not in str(exc):
             raise
-    instance = cls.__new__(cls, *args)
-    type(instance).__init__(instance, *args, **kwargs)
-    return instance
+        driver = cls.__new__(cls, *args)
+        type(driver).__init__(driver, *args, **kwargs)
+    if kind == Provider.VSPHERE:
+        hypervisors.guard_vsphere(driver)
+    return driver
 
 
 def _accepts(cls: type, name: str) -> bool:
@@ -178,25 +220,47 @@ def translated(
 ) -> Iterator[None]:
     """libcloud's errors as Vigil's: bad credentials are access denied, gaps are unknown.
 
+    The SDKs under libvirt and vSphere raise their own errors (`hypervisors.sdk_errors`).
     Messages are redacted (`redact`): `secrets` are the source's credential values.
     """
     try:
         yield
     except NotImplementedError as exc:
         raise CannotList(f"{source}: driver {driver_name} cannot list {what} ({exc})") from exc
-    except (BaseHTTPError, LibcloudError, OSError, ValueError, KeyError) as exc:
+    except _ERRORS + hypervisors.sdk_errors() as exc:
         raise _collect_error(exc, f"{source}: {driver_name}", what, secrets) from None
 
 
-def _collect_error(exc: Exception, who: str, what: str, secrets: Iterable[str]) -> CollectError:
-    detail = redact(str(exc), secrets)
-    if isinstance(exc, InvalidCredsError):
+_ERRORS: tuple[type[Exception], ...] = (
+    BaseHTTPError,
+    LibcloudError,
+    OSError,
+    ValueError,
+    KeyError,
+)
+
+
+def _collect_error(exc: BaseException, who: str, what: str, secrets: Iterable[str]) -> CollectError:
+    detail = redact(_detail(exc), secrets)
+    if isinstance(exc, InvalidCredsError) or hypervisors.is_login_fault(exc.__context__):
         return AccessDeniedError(f"{who} rejected the credentials while listing {what}: {detail}")
     if isinstance(exc, RateLimitReachedError):
         return CollectError(f"{who} throttled {what}: {detail}", retryable=True)
     return CollectError(
         f"{who} failed listing {what}: {type(exc).__name__}: {detail}", retryable=True
     )
+
+
+def _detail(exc: BaseException) -> str:
+    """The error's own words, and those of the error it replaced: libcloud's vSphere driver
+    turns every failed login into "Cannot connect to vSphere" (the TLS or SOAP fault is the
+    reason); pyVmomi's faults print as a whole object, their `msg` is the message."""
+    value = getattr(exc, "value", None)
+    text = value if isinstance(value, str) else getattr(exc, "msg", None) or str(exc)
+    cause = exc.__context__
+    if cause is None or exc.__suppress_context__:
+        return str(text)
+    return f"{text} ({type(cause).__name__}: {_detail(cause)})"
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
