@@ -55,7 +55,7 @@ class Database:
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (cheap when it already is)."""
-        config = _alembic_config()
+        config = alembic_config()
         head = ScriptDirectory.from_config(config).get_current_head()
         try:
             with self.engine.begin() as conn:
@@ -73,7 +73,7 @@ class Database:
         self.engine.dispose()
 
 
-def _alembic_config() -> Config:
+def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config

@@ -14,6 +14,7 @@ from vigil.cli import (
     check,
     collect,
     dashboard,
+    db,
     demo,
     findings,
     init,
@@ -87,6 +88,7 @@ for module in (
     notify,
     run,
     report,
+    db,
 ):
     module.register(app)
 
