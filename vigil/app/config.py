@@ -22,7 +22,7 @@ from collectors.registry import SOURCE_KINDS, source_config_models
 from rules.config import RulesConfig
 from rules.registry import check_rules_config
 from vigil.app.access import AccessConfig
-from vigil.app.baselines import state_source_problems
+from vigil.app.state_sources import state_source_problems
 from vigil.core.errors import ConfigError, InputError
 from vigil.core.model import Severity
 from vigil.core.schema import Duration, EnvStr, StrictModel, literal_url_password
