@@ -30,6 +30,7 @@ from vigil.app.collect import collect
 from vigil.app.config import parse_config
 from vigil.app.daemon import Daemon, cron_trigger, plan_jobs, schedule_jobs
 from vigil.app.logs import LogFormat, setup_logging
+from vigil.core.model import utcnow
 
 T0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 
@@ -236,6 +237,10 @@ def test_start_marks_runs_a_crashed_daemon_left_running_and_serves_health(
             assert response.read() == b"ok\n"
         ready, reason = daemon.ready()
         assert ready, reason
+        prune = daemon.scheduler.get_job("prune")
+        assert prune is not None and prune.trigger.interval == timedelta(days=1)
+        assert prune.next_run_time - utcnow() > timedelta(minutes=55)  # not during the first pass
+        assert daemon.prune().dry_run is False  # what the job runs: a real prune, logged
     finally:
         assert daemon.shutdown()
 

@@ -21,6 +21,7 @@ from collectors.base import SourceConfig
 from collectors.registry import SOURCE_KINDS, source_config_models
 from rules.config import RulesConfig
 from rules.registry import check_rules_config
+from storage.retention import RetentionPolicy
 from vigil.app.access import AccessConfig
 from vigil.app.state_sources import state_source_problems
 from vigil.core.errors import ConfigError, InputError
@@ -328,6 +329,46 @@ class ReportsConfig(StrictModel):
     signing_key: EnvStr | None = None
 
 
+class RetentionConfig(StrictModel):
+    """`retention:` how long history is kept; the daemon prunes daily, `vigil prune` on demand.
+
+    ```yaml
+    retention:
+      changes: 400d             # change events; --as-of before this window exits 2
+      scope_runs: 30d           # each scope's newest completed and newest finished runs are kept
+      outbox_sent: 30d
+      outbox_dead: 90d
+      resolved_findings: 400d
+      deleted_resources: 400d
+    ```
+    """
+
+    changes: Duration = Field(
+        default=timedelta(days=400),
+        description="Change events (drift history); `--as-of` is exact inside this window.",
+    )
+    scope_runs: Duration = Field(
+        default=timedelta(days=30),
+        description="Finished scope runs; each scope's newest completed and finished run stay.",
+    )
+    outbox_sent: Duration = Field(
+        default=timedelta(days=30), description="Sent notifications, counted from sending."
+    )
+    outbox_dead: Duration = Field(
+        default=timedelta(days=90), description="Notifications that gave up, from enqueueing."
+    )
+    resolved_findings: Duration = Field(
+        default=timedelta(days=400), description="Resolved findings, from their resolution."
+    )
+    deleted_resources: Duration = Field(
+        default=timedelta(days=400),
+        description="Deleted resources and their history, from their deletion.",
+    )
+
+    def policy(self) -> RetentionPolicy:
+        return RetentionPolicy(**{name: getattr(self, name) for name in type(self).model_fields})
+
+
 class VigilConfig(StrictModel):
     """The root of `vigil.yaml`."""
 
@@ -340,6 +381,7 @@ class VigilConfig(StrictModel):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
     @field_validator("database_url", mode="before")
     @classmethod

@@ -37,7 +37,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from storage import metrics_queries
+from storage import metrics_queries, retention
 from storage.db import Database
 from storage.reconcile import Reconciler
 from vigil.app import metrics
@@ -50,6 +50,7 @@ from vigil.core.model import utcnow
 log = logging.getLogger(__name__)
 
 STOP_BUDGET = 10.0
+PRUNE_DELAY = timedelta(hours=1)
 """Seconds between the stop signal and the exit (systemd's and Kubernetes' patience is
 larger; ours is a promise to the operator)."""
 CHECK_JOB = "check"
@@ -283,6 +284,7 @@ class Daemon:
                 check=self.runner.run_check_only,
                 misfire_grace_time=self.config.schedule.misfire_grace_time,
             )
+            self._schedule_prune()
             self.scheduler.start()
         except BaseException:
             self._close()
@@ -291,6 +293,27 @@ class Daemon:
             "vigil run started",
             extra={"jobs": len(self.plans), "metrics": f"{self.config.metrics.listen}"},
         )
+
+    def _schedule_prune(self) -> None:
+        """Prune daily, first an hour after start (not while a fresh daemon collects)."""
+        self.scheduler.add_job(
+            self.prune,
+            IntervalTrigger(days=1, timezone=UTC),
+            id="prune",
+            name="prune",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=utcnow() + PRUNE_DELAY,
+        )
+
+    def prune(self) -> retention.PruneReport:
+        report = retention.prune(self.db, self.config.retention.policy(), utcnow())
+        log.info(
+            "pruned %d rows of history",
+            report.total,
+            extra={"pruned": report.deleted},
+        )
+        return report
 
     def wait(self) -> None:
         """Block until stopped; short waits so signal handlers run promptly."""

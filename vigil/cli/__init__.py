@@ -20,6 +20,7 @@ from vigil.cli import (
     init,
     inventory,
     notify,
+    prune,
     report,
     rules,
     run,
@@ -89,6 +90,7 @@ for module in (
     run,
     report,
     db,
+    prune,
 ):
     module.register(app)
 

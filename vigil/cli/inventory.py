@@ -54,7 +54,9 @@ def inventory_command(
         regions=tuple(region or ()),
         include_deleted=include_deleted,
     )
-    rows = (r.to_dict() for r in queries.inventory(state(ctx).database(), filters, as_of=when))
+    app_state = state(ctx)
+    app_state.require_history(when)
+    rows = (r.to_dict() for r in queries.inventory(app_state.database(), filters, as_of=when))
     render(rows, fmt, columns=INVENTORY_COLUMNS, empty="no resources: run `vigil collect` first")
 
 
