@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from datetime import timedelta
 from pathlib import Path
@@ -286,3 +287,24 @@ def test_a_route_matching_a_severity_that_does_not_exist_exits_2(vigil_cli: Vigi
         """,
     )
     assert vigil_cli("rules", "list", env={"HOOK_URL": "http://x"}).returncode == 0
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", ["fifo", "directory", "huge"])
+def test_a_config_that_is_no_readable_file_exits_2_without_reading_it(
+    vigil_cli: VigilCli, kind: str
+) -> None:
+    path = vigil_cli.cwd / "vigil.yaml"
+    if kind == "fifo":
+        os.mkfifo(path)  # opening it would block for ever: nobody writes
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        with path.open("wb") as sparse:  # 65 MiB on paper, nothing on disk
+            sparse.truncate(65 * 2**20)
+    result = vigil_cli("--config", "vigil.yaml", "collect")
+    assert result.returncode == 2, result.stderr
+    assert "vigil.yaml" in result.stderr
+    expected = {"fifo": "a FIFO", "directory": "a directory", "huge": "over the 64 MiB"}[kind]
+    assert expected in result.stderr
+    assert not vigil_cli.database_path.exists()

@@ -141,3 +141,22 @@ def test_condition_has_no_eval() -> None:
     with pytest.raises(ConditionError):
         compile_condition({"field": "__class__", "equals": 1})
     assert compile_condition({"tag": "x", "equals": "{name.__class__}"})(server()) is False
+
+
+@pytest.mark.timeout(20)
+def test_a_catastrophic_regex_matches_in_linear_time() -> None:
+    # (a+)+$ against "aaa...b" takes Python's backtracking engine 2^n steps; RE2 is linear.
+    matches = compile_condition({"field": "name", "regex": "(a+)+$"})
+    assert matches(server("i-1", name="a" * 100_000 + "b")) is False
+    assert matches(server("i-2", name="a" * 100_000)) is True
+
+
+@pytest.mark.parametrize("pattern", [r"(a)\1", "(?=db)", "(?<!x)y"])
+def test_a_regex_needing_backtracking_is_refused_with_its_line(
+    tmp_path: Path, pattern: str
+) -> None:
+    path = write(tmp_path, PACK.replace("in: [exempt]", f"regex: '{pattern}'"))
+    with pytest.raises(InputError) as caught:
+        load_pack(path)
+    assert caught.value.line == 10
+    assert "no backreferences or lookaround" in caught.value.message
