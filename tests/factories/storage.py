@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from storage.db import Database
+from storage.findings import findings_table
 from storage.reconcile import Reconciler, RunStats
 from vigil.core.model import Resource, Scope
 
@@ -16,3 +20,23 @@ def scan(
     if fail:
         return reconciler.fail(run, "AccessDenied: not allowed")
     return reconciler.complete(run)
+
+
+def stored_finding(
+    db: Database,
+    fingerprint: str,
+    status: str = "open",
+    *,
+    at: datetime,
+    resolved_at: datetime | None = None,
+    severity: str = "critical",
+) -> None:
+    """A finding row as the findings store keeps it (for storage tests that need many states)."""
+    with db.begin() as conn:
+        conn.execute(
+            findings_table.insert().values(
+                fingerprint=fingerprint, rule="cert.expired", severity=severity, status=status,
+                title=f"finding {fingerprint}", resource_uid="aws/1/r/server/i-1", labels={},
+                evidence={}, first_seen=at, last_seen=at, resolved_at=resolved_at,
+            )
+        )  # fmt: skip

@@ -15,7 +15,7 @@ from storage.reconcile import Reconciler
 from storage.retention import RetentionPolicy, check_as_of, prune
 from storage.tables import ChangeEventRow, ScopeRunRow
 from tests.factories import resource, scope
-from tests.factories.storage import scan
+from tests.factories.storage import scan, stored_finding
 from vigil.core.errors import InputError
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -170,15 +170,8 @@ def test_sent_and_dead_notifications_go_after_their_windows_undelivered_ones_nev
 
 
 def add_finding(db: Database, fingerprint: str, status: str, resolved_days: int | None) -> None:
-    with db.begin() as conn:
-        conn.execute(
-            findings_table.insert().values(
-                fingerprint=fingerprint, rule="cert.expired", severity="critical", status=status,
-                title="t", resource_uid="aws/1/r/server/i-1", labels={}, evidence={},
-                first_seen=START, last_seen=START,
-                resolved_at=START + timedelta(days=resolved_days) if resolved_days else None,
-            )
-        )  # fmt: skip
+    resolved = START + timedelta(days=resolved_days) if resolved_days else None
+    stored_finding(db, fingerprint, status, at=START, resolved_at=resolved)
 
 
 def test_resolved_findings_go_after_their_window_open_ones_never(db: Database) -> None:
