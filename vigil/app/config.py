@@ -446,7 +446,7 @@ def _check_providers(document: YamlDocument, data: dict[str, Any]) -> None:
         if not isinstance(source, dict):
             continue
         provider = source.get("provider")
-        if provider not in SOURCE_KINDS:
+        if not isinstance(provider, str) or provider not in SOURCE_KINDS:
             available = ", ".join(sorted(SOURCE_KINDS))
             raise ConfigError(
                 f"sources[{index}].provider: unknown provider {provider!r}",
