@@ -286,3 +286,26 @@ def test_a_route_matching_a_severity_that_does_not_exist_exits_2(vigil_cli: Vigi
         """,
     )
     assert vigil_cli("rules", "list", env={"HOOK_URL": "http://x"}).returncode == 0
+
+
+@pytest.mark.parametrize("command", ["check", "collect", "inventory"])
+def test_an_unsupported_database_scheme_in_the_config_names_the_file_and_line(
+    vigil_cli: VigilCli, command: str
+) -> None:
+    write(vigil_cli.cwd, "schedule:\n  collect_every: 5m\ndatabase_url: mysql://vigil@db/vigil\n")
+    result = vigil_cli(command, env={"VIGIL_DATABASE_URL": ""})
+    assert result.returncode == 2, result.stderr
+    assert (
+        "vigil.yaml:3" in result.stderr and "unsupported database scheme 'mysql'" in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    assert not vigil_cli.database_path.exists()
+
+
+def test_an_unsupported_database_scheme_from_the_environment_names_the_variable(
+    vigil_cli: VigilCli,
+) -> None:
+    result = vigil_cli("inventory", env={"VIGIL_DATABASE_URL": "oracle://vigil@db/vigil"})
+    assert result.returncode == 2, result.stderr
+    assert "VIGIL_DATABASE_URL: unsupported database scheme 'oracle'" in result.stderr
+    assert "Traceback" not in result.stderr

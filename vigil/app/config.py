@@ -353,6 +353,15 @@ class VigilConfig(StrictModel):
             )
         return value
 
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _supported_database(cls, value: str | None) -> str | None:
+        from storage.db import DATABASE_URL_FIX, url_problem
+
+        if value is not None and (problem := url_problem(value)):
+            raise ValueError(f"{problem}; {DATABASE_URL_FIX}")
+        return value
+
     @model_validator(mode="after")
     def _names_unique(self) -> VigilConfig:
         for kind, names in (
@@ -382,12 +391,15 @@ class VigilConfig(StrictModel):
 
 
 def resolve_database_url(config: VigilConfig | None) -> str:
-    """`VIGIL_DATABASE_URL` wins over the config's `database_url`, then the default."""
-    return (
-        os.environ.get("VIGIL_DATABASE_URL")
-        or (config.database_url if config else None)
-        or DEFAULT_DATABASE_URL
-    )
+    """`VIGIL_DATABASE_URL` wins over the config's `database_url`, then the default.
+
+    A bad URL from the environment is an InputError naming the variable."""
+    from storage.db import DATABASE_URL_FIX, url_problem
+
+    from_env = os.environ.get("VIGIL_DATABASE_URL")
+    if from_env and (problem := url_problem(from_env)):
+        raise InputError(problem, path="VIGIL_DATABASE_URL", fix=DATABASE_URL_FIX)
+    return from_env or (config.database_url if config else None) or DEFAULT_DATABASE_URL
 
 
 def load_config(path: str | Path) -> VigilConfig:
