@@ -144,19 +144,15 @@ class ScheduleConfig(StrictModel):
         raw = self.sources.get(name)
         if raw is None or isinstance(raw, timedelta):
             return raw
-        from apscheduler.triggers.cron import CronTrigger  # only `vigil run` needs APScheduler
-
+        from vigil.app.cron import check_cron  # only `vigil run` needs APScheduler
         from vigil.core.timeutil import DURATION_HELP, parse_duration
 
         try:
             return parse_duration(raw)
         except ValueError:
             pass
-        fields = raw.split()
         try:
-            if len(fields) != 5:
-                raise ValueError(f"it has {len(fields)} fields")
-            CronTrigger.from_crontab(raw, timezone="UTC")
+            check_cron(raw)
         except ValueError as exc:
             raise ValueError(
                 f"sources.{name}: {raw!r} is neither {DURATION_HELP} nor a cron expression "
