@@ -111,6 +111,28 @@ BAD_CONFIGS = {
     ),
     "python tag": ("reports:\n  organization: !!python/object:os.system x\n", 2, "constructor"),
     "list as a key": ("reports:\n  ? [a, b]\n  : 1\n", 2, "mapping key must be a plain value"),
+    "unknown source type": (
+        "sources:\n  - name: a\n    provider: aws\n    types: [server, servr]\n",
+        4,
+        "unknown resource type 'servr'",
+    ),
+    "unknown route type": (
+        "notifiers:\n  - {name: h, type: webhook, url: 'https://h.example/x'}\n"
+        "routes:\n  - match: {type: [servr]}\n    notifiers: [h]\n",
+        4,
+        "unknown type 'servr'",
+    ),
+    "unknown severity override": (
+        "rules:\n  severity: {backup.stale: apocalyptic}\n",
+        2,
+        "backup.stale",
+    ),
+    "unknown starttls": (
+        "sources:\n  - name: e\n    provider: probe\n    tls:\n"
+        "      - {host: a.example, port: 25, starttls: imap}\n",
+        5,
+        "starttls",
+    ),
     "unknown rule id": ("rules:\n  disable: [drift.chnaged]\n", 2, "unknown rule 'drift.chnaged'"),
     "bad rule param": (
         "rules:\n  params:\n    cert.expiring: {warn_days: soon}\n",

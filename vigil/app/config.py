@@ -24,7 +24,7 @@ from rules.registry import check_rules_config
 from vigil.app.access import AccessConfig
 from vigil.app.baselines import state_source_problems
 from vigil.core.errors import ConfigError, InputError
-from vigil.core.model import Severity
+from vigil.core.model import ResourceType, Severity
 from vigil.core.schema import Duration, EnvStr, StrictModel, literal_url_password
 from vigil.core.yamlsource import YamlDocument, load_yaml
 
@@ -66,15 +66,16 @@ class RouteConfig(StrictModel):
 
     @field_validator("match")
     @classmethod
-    def _severities_exist(cls, match: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
-        # A matcher no severity can satisfy routes nothing: refused at load, not found later.
-        wanted = match.get("severity")
-        names = [s.value for s in Severity]
-        for option in [wanted] if isinstance(wanted, str) else (wanted or []):
-            if not any(fnmatchcase(name, option) for name in names):
-                raise ValueError(
-                    f"match.severity: unknown severity {option!r}; use {', '.join(names)}"
-                )
+    def _enums_exist(cls, match: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+        # A matcher no severity or type can satisfy routes nothing: refused at load.
+        for key, enum in (("severity", Severity), ("type", ResourceType)):
+            wanted = match.get(key)
+            names = [member.value for member in enum]
+            for option in [wanted] if isinstance(wanted, str) else (wanted or []):
+                if not any(fnmatchcase(name, option) for name in names):
+                    raise ValueError(
+                        f"match.{key}: unknown {key} {option!r}; use {', '.join(names)}"
+                    )
         return match
 
     @model_validator(mode="after")
