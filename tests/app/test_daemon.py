@@ -343,5 +343,6 @@ def test_cron_weekdays_validate_and_fire_as_crontab_reads_them(
 
 def test_a_weekday_past_seven_is_a_config_error_with_its_line(tmp_path: Path) -> None:
     (path := tmp_path / "vigil.yaml").write_text("schedule:\n  sources: {a: '0 3 * * 9'}\n")
-    with pytest.raises(ConfigError, match="out of range"):
+    with pytest.raises(ConfigError, match="out of range") as caught:
         load_config(path)
+    assert f"{path}:2:" in caught.value.message

@@ -133,33 +133,22 @@ class ScheduleConfig(StrictModel):
                 raise ValueError(f"{key} must be at least 1s (got {value.total_seconds()}s)")
         if self.jitter is not None and self.jitter.total_seconds() < 0:
             raise ValueError("jitter must not be negative")
-        for name in self.sources:
-            self.source_spec(name)
         return self
+
+    @field_validator("sources")
+    @classmethod
+    def _source_specs(cls, sources: dict[str, timedelta | str]) -> dict[str, timedelta | str]:
+        # A field validator, so that an error points at the line of `sources:`.
+        for name, raw in sources.items():
+            _spec(name, raw)
+        return sources
 
     def source_spec(self, name: str) -> timedelta | str | None:
         """The override for source `name`: an interval, a cron expression, or None.
 
         Raises ValueError when the value is neither a duration nor a valid 5-field cron.
         """
-        raw = self.sources.get(name)
-        if raw is None or isinstance(raw, timedelta):
-            return raw
-        from vigil.app.cron import check_cron  # only `vigil run` needs APScheduler
-        from vigil.core.timeutil import DURATION_HELP, parse_duration
-
-        try:
-            return parse_duration(raw)
-        except ValueError:
-            pass
-        try:
-            check_cron(raw)
-        except ValueError as exc:
-            raise ValueError(
-                f"sources.{name}: {raw!r} is neither {DURATION_HELP} nor a cron expression "
-                f"of 5 fields (minute hour day month weekday, e.g. '*/10 * * * *'): {exc}"
-            ) from None
-        return raw
+        return _spec(name, self.sources.get(name))
 
     def for_source(self, name: str, provider: str) -> timedelta | str:
         """When source `name` runs: its override, else `probes_every` for probes, else
@@ -170,6 +159,27 @@ class ScheduleConfig(StrictModel):
         if provider == "probe" and self.probes_every is not None:
             return self.probes_every
         return self.collect_every
+
+
+def _spec(name: str, raw: timedelta | str | None) -> timedelta | str | None:
+    """A `schedule.sources` value read: an interval, a cron expression, or None."""
+    if raw is None or isinstance(raw, timedelta):
+        return raw
+    from vigil.app.cron import check_cron  # only `vigil run` needs APScheduler
+    from vigil.core.timeutil import DURATION_HELP, parse_duration
+
+    try:
+        return parse_duration(raw)
+    except ValueError:
+        pass
+    try:
+        check_cron(raw)
+    except ValueError as exc:
+        raise ValueError(
+            f"sources.{name}: {raw!r} is neither {DURATION_HELP} nor a cron expression "
+            f"of 5 fields (minute hour day month weekday, e.g. '*/10 * * * *'): {exc}"
+        ) from None
+    return raw
 
 
 class MetricsConfig(StrictModel):
