@@ -231,3 +231,14 @@ def test_bad_files_exit_2_and_leave_the_database_alone(
     assert "Traceback" not in result.stderr
     assert name in result.stderr
     assert not vigil_cli.database_path.exists()
+
+
+def test_a_bad_config_leaves_an_existing_database_unchanged(vigil_cli: VigilCli) -> None:
+    assert vigil_cli("inventory").returncode == 0  # no config yet: creates the database
+    before = vigil_cli.database_path.read_bytes()
+    (vigil_cli.cwd / "vigil.yaml").write_bytes(b"routes:\n  - match: {severity: [apocalyptic]}\n")
+    for command in ("check", "collect"):
+        result = vigil_cli(command)
+        assert result.returncode == 2, result.stderr
+        assert "line 2: routes[0].match" in result.stderr and "Traceback" not in result.stderr
+    assert vigil_cli.database_path.read_bytes() == before
