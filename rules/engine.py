@@ -53,13 +53,22 @@ class Engine:
         config = config or RulesConfig()
         rules = list(rules) if rules is not None else all_rules(config)
         known = {rule.id for rule in rules}
-        for rule_id in [*config.disable, *config.severity, *config.params]:
+        checked = config._parsed is not None  # at config load, with file and line
+        for rule_id in [] if checked else [*config.disable, *config.severity, *config.params]:
             if rule_id not in known:
                 raise ConfigError(
                     f"rules: unknown rule {rule_id!r}", fix="`vigil rules list` shows every id"
                 )
+        parsed = config._parsed.params if config._parsed is not None else {}
         enabled = [
-            EnabledRule(rule, _params(rule, config), config.severity.get(rule.id))
+            EnabledRule(
+                rule,
+                # A copy: an engine fills in what it fetches (remote Terraform state).
+                parsed[rule.id].model_copy(deep=True)
+                if rule.id in parsed
+                else _params(rule, config),
+                config.severity.get(rule.id),
+            )
             for rule in rules
             if rule.id not in config.disable
         ]

@@ -100,6 +100,25 @@ def redact_url(url: str) -> str:
     return f"{scheme}{sep}{user}:***@{host}" if colon else url
 
 
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with a database URL (unparseable, unsupported scheme), or None.
+
+    Checked without connecting, so the config loader can name the file and line."""
+    try:
+        parsed = sa.engine.make_url(_normalize_url(url))
+    except (sa.exc.ArgumentError, ValueError):
+        return f"invalid database URL {redact_url(url)!r}"
+    if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
+        return f"unsupported database scheme {parsed.drivername!r}"
+    return None
+
+
+DATABASE_URL_FIX = "use sqlite:///path/to/vigil.db or postgresql+psycopg://user@host/db"
+
+
 def _create_engine(url: str) -> Engine:
     try:
         parsed = sa.engine.make_url(url)

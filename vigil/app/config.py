@@ -25,7 +25,7 @@ from storage.retention import RetentionPolicy
 from vigil.app.access import AccessConfig
 from vigil.app.state_sources import state_source_problems
 from vigil.core.errors import ConfigError, InputError
-from vigil.core.model import Severity
+from vigil.core.model import ResourceType, Severity
 from vigil.core.schema import Duration, EnvStr, StrictModel, literal_url_password
 from vigil.core.yamlsource import YamlDocument, load_yaml
 
@@ -67,15 +67,16 @@ class RouteConfig(StrictModel):
 
     @field_validator("match")
     @classmethod
-    def _severities_exist(cls, match: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
-        # A matcher no severity can satisfy routes nothing: refused at load, not found later.
-        wanted = match.get("severity")
-        names = [s.value for s in Severity]
-        for option in [wanted] if isinstance(wanted, str) else (wanted or []):
-            if not any(fnmatchcase(name, option) for name in names):
-                raise ValueError(
-                    f"match.severity: unknown severity {option!r}; use {', '.join(names)}"
-                )
+    def _enums_exist(cls, match: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+        # A matcher no severity or type can satisfy routes nothing: refused at load.
+        for key, enum in (("severity", Severity), ("type", ResourceType)):
+            wanted = match.get(key)
+            names = [member.value for member in enum]
+            for option in [wanted] if isinstance(wanted, str) else (wanted or []):
+                if not any(fnmatchcase(name, option) for name in names):
+                    raise ValueError(
+                        f"match.{key}: unknown {key} {option!r}; use {', '.join(names)}"
+                    )
         return match
 
     @model_validator(mode="after")
@@ -133,37 +134,22 @@ class ScheduleConfig(StrictModel):
                 raise ValueError(f"{key} must be at least 1s (got {value.total_seconds()}s)")
         if self.jitter is not None and self.jitter.total_seconds() < 0:
             raise ValueError("jitter must not be negative")
-        for name in self.sources:
-            self.source_spec(name)
         return self
+
+    @field_validator("sources")
+    @classmethod
+    def _source_specs(cls, sources: dict[str, timedelta | str]) -> dict[str, timedelta | str]:
+        # A field validator, so that an error points at the line of `sources:`.
+        for name, raw in sources.items():
+            _spec(name, raw)
+        return sources
 
     def source_spec(self, name: str) -> timedelta | str | None:
         """The override for source `name`: an interval, a cron expression, or None.
 
         Raises ValueError when the value is neither a duration nor a valid 5-field cron.
         """
-        raw = self.sources.get(name)
-        if raw is None or isinstance(raw, timedelta):
-            return raw
-        from apscheduler.triggers.cron import CronTrigger  # only `vigil run` needs APScheduler
-
-        from vigil.core.timeutil import DURATION_HELP, parse_duration
-
-        try:
-            return parse_duration(raw)
-        except ValueError:
-            pass
-        fields = raw.split()
-        try:
-            if len(fields) != 5:
-                raise ValueError(f"it has {len(fields)} fields")
-            CronTrigger.from_crontab(raw, timezone="UTC")
-        except ValueError as exc:
-            raise ValueError(
-                f"sources.{name}: {raw!r} is neither {DURATION_HELP} nor a cron expression "
-                f"of 5 fields (minute hour day month weekday, e.g. '*/10 * * * *'): {exc}"
-            ) from None
-        return raw
+        return _spec(name, self.sources.get(name))
 
     def for_source(self, name: str, provider: str) -> timedelta | str:
         """When source `name` runs: its override, else `probes_every` for probes, else
@@ -174,6 +160,27 @@ class ScheduleConfig(StrictModel):
         if provider == "probe" and self.probes_every is not None:
             return self.probes_every
         return self.collect_every
+
+
+def _spec(name: str, raw: timedelta | str | None) -> timedelta | str | None:
+    """A `schedule.sources` value read: an interval, a cron expression, or None."""
+    if raw is None or isinstance(raw, timedelta):
+        return raw
+    from vigil.app.cron import check_cron  # only `vigil run` needs APScheduler
+    from vigil.core.timeutil import DURATION_HELP, parse_duration
+
+    try:
+        return parse_duration(raw)
+    except ValueError:
+        pass
+    try:
+        check_cron(raw)
+    except ValueError as exc:
+        raise ValueError(
+            f"sources.{name}: {raw!r} is neither {DURATION_HELP} nor a cron expression "
+            f"of 5 fields (minute hour day month weekday, e.g. '*/10 * * * *'): {exc}"
+        ) from None
+    return raw
 
 
 class MetricsConfig(StrictModel):
@@ -395,6 +402,15 @@ class VigilConfig(StrictModel):
             )
         return value
 
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _supported_database(cls, value: str | None) -> str | None:
+        from storage.db import DATABASE_URL_FIX, url_problem
+
+        if value is not None and (problem := url_problem(value)):
+            raise ValueError(f"{problem}; {DATABASE_URL_FIX}")
+        return value
+
     @model_validator(mode="after")
     def _names_unique(self) -> VigilConfig:
         for kind, names in (
@@ -424,12 +440,15 @@ class VigilConfig(StrictModel):
 
 
 def resolve_database_url(config: VigilConfig | None) -> str:
-    """`VIGIL_DATABASE_URL` wins over the config's `database_url`, then the default."""
-    return (
-        os.environ.get("VIGIL_DATABASE_URL")
-        or (config.database_url if config else None)
-        or DEFAULT_DATABASE_URL
-    )
+    """`VIGIL_DATABASE_URL` wins over the config's `database_url`, then the default.
+
+    A bad URL from the environment is an InputError naming the variable."""
+    from storage.db import DATABASE_URL_FIX, url_problem
+
+    from_env = os.environ.get("VIGIL_DATABASE_URL")
+    if from_env and (problem := url_problem(from_env)):
+        raise InputError(problem, path="VIGIL_DATABASE_URL", fix=DATABASE_URL_FIX)
+    return from_env or (config.database_url if config else None) or DEFAULT_DATABASE_URL
 
 
 def load_config(path: str | Path) -> VigilConfig:
@@ -488,7 +507,7 @@ def _check_providers(document: YamlDocument, data: dict[str, Any]) -> None:
         if not isinstance(source, dict):
             continue
         provider = source.get("provider")
-        if provider not in SOURCE_KINDS:
+        if not isinstance(provider, str) or provider not in SOURCE_KINDS:
             available = ", ".join(sorted(SOURCE_KINDS))
             raise ConfigError(
                 f"sources[{index}].provider: unknown provider {provider!r}",
