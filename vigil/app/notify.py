@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from notifiers import routing
 from notifiers.base import FIRING, REPEAT, RESOLVED, Alert, Message, Notifier, NotifierSettings
-from notifiers.outbox import DeliveryReport, deliver_due
+from notifiers.delivery import DeliveryReport, deliver_due
 from notifiers.registry import build_notifier
 from notifiers.routing import RouteConfig
 from storage import outbox as store
