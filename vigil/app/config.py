@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from datetime import timedelta
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
@@ -19,13 +18,13 @@ from pydantic_core import ErrorDetails
 
 from collectors.base import SourceConfig
 from collectors.registry import SOURCE_KINDS, source_config_models
+from notifiers.routing import RouteConfig
 from rules.config import RulesConfig
 from rules.registry import check_rules_config
 from storage.retention import RetentionPolicy
 from vigil.app.access import AccessConfig
 from vigil.app.state_sources import state_source_problems
 from vigil.core.errors import ConfigError, InputError
-from vigil.core.model import ResourceType, Severity
 from vigil.core.schema import Duration, EnvStr, StrictModel, literal_url_password
 from vigil.core.yamlsource import YamlDocument, load_yaml
 
@@ -48,43 +47,6 @@ if TYPE_CHECKING:
 else:
     NotifierConfig = _notifier_union()
     """A notification channel: one model per `type` (slack, email, webhook, alertmanager)."""
-
-
-class RouteConfig(StrictModel):
-    """Where findings go. The first matching route wins unless it says `continue: true`.
-
-    `match` keys are finding labels (severity, rule, source, provider, account, region,
-    type) or resource tags (e.g. team); a value may be a list and may use wildcards.
-    """
-
-    name: str | None = None
-    match: dict[str, str | list[str]] = Field(default_factory=dict)
-    notifiers: list[str] = Field(min_length=1)
-    continue_: bool = Field(default=False, alias="continue")
-    group_by: list[str] = Field(default_factory=lambda: ["rule", "source"])
-    repeat_interval: Duration = Field(default=timedelta(hours=4), gt=timedelta(0))
-    send_resolved: bool = True
-
-    @field_validator("match")
-    @classmethod
-    def _enums_exist(cls, match: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
-        # A matcher no severity or type can satisfy routes nothing: refused at load.
-        for key, enum in (("severity", Severity), ("type", ResourceType)):
-            wanted = match.get(key)
-            names = [member.value for member in enum]
-            for option in [wanted] if isinstance(wanted, str) else (wanted or []):
-                if not any(fnmatchcase(name, option) for name in names):
-                    raise ValueError(
-                        f"match.{key}: unknown {key} {option!r}; use {', '.join(names)}"
-                    )
-        return match
-
-    @model_validator(mode="after")
-    def _matchers_not_empty(self) -> RouteConfig:
-        for key, value in self.match.items():
-            if value == [] or value == "":
-                raise ValueError(f"match.{key} is empty; give a value or remove the key")
-        return self
 
 
 class ScheduleConfig(StrictModel):

@@ -22,13 +22,14 @@ from sqlalchemy.engine import Connection
 
 from notifiers import routing
 from notifiers.base import FIRING, REPEAT, RESOLVED, Alert, Message, Notifier, NotifierSettings
-from notifiers.outbox import DeliveryReport, deliver_due
+from notifiers.delivery import DeliveryReport, deliver_due
 from notifiers.registry import build_notifier
+from notifiers.routing import RouteConfig
 from storage import outbox as store
 from storage.db import Database
 from storage.findings import Transition, TransitionHook, TransitionKind
 from storage.tables import ResourceRow
-from vigil.app.config import RouteConfig, VigilConfig
+from vigil.app.config import VigilConfig
 from vigil.core.errors import ConfigError, VigilError
 from vigil.core.model import Severity, iso, utcnow
 
@@ -77,7 +78,7 @@ def enqueue(
         return 0
     context = _contexts(conn, {t.finding.resource_uid for t in relevant})
     known = store.states(conn, (t.finding.fingerprint for t in relevant))
-    keys = route_keys(config.routes)
+    keys = routing.route_keys(config.routes)
     groups: dict[tuple[int, tuple[tuple[str, str], ...]], list[Alert]] = {}
     remembered: dict[tuple[str, str], store.NotifyState] = {}
     for transition in relevant:
@@ -102,21 +103,6 @@ def enqueue(
     written = store.enqueue(conn, rows)
     store.remember(conn, remembered, known)
     return written
-
-
-def route_keys(routes: Sequence[RouteConfig]) -> list[str]:
-    """A stable, unique name per route: its `name`, or `route-N` by position.
-
-    The config does not forbid two routes of one name; the key names a route's notify
-    state and its messages' idempotency keys, so a repeated name gets its position too
-    (`pager`, `pager@route-3`): otherwise the two routes would share reminders, and two
-    identical messages in one check would break the findings transaction.
-    """
-    keys: list[str] = []
-    for index, route in enumerate(routes):
-        key = route.name or f"route-{index + 1}"
-        keys.append(key if key not in keys else f"{key}@route-{index + 1}")
-    return keys
 
 
 def _event(
