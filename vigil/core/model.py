@@ -39,6 +39,7 @@ class ResourceType(StrEnum):
 class ResourceState(StrEnum):
     PRESENT = "present"
     DELETED = "deleted"
+    RETIRED = "retired"
 
 
 class Severity(StrEnum):
