@@ -49,3 +49,15 @@ def test_a_pass_by_type_never_retires(sqlite_db: Database, moto: str, estate: An
 
     assert result.retired == 0
     assert "eu-west-1" in _regions(sqlite_db)
+
+
+def test_a_failed_plan_retires_nothing(sqlite_db: Database, moto: str, estate: Any) -> None:
+    collect(sqlite_db, [_source(moto, REGIONS)], retire=True)
+    unreachable = AwsSourceConfig(
+        name="other", regions=["us-east-1"], endpoint_url="http://127.0.0.1:9", max_attempts=1
+    )
+
+    result = collect(sqlite_db, [_source(moto, ("us-east-1",)), unreachable], retire=True)
+
+    assert result.retired == 0
+    assert "eu-west-1" in _regions(sqlite_db)
