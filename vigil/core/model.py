@@ -43,6 +43,7 @@ class ResourceType(StrEnum):
 class ResourceState(StrEnum):
     PRESENT = "present"
     DELETED = "deleted"
+    RETIRED = "retired"
 
 
 class Severity(StrEnum):
