@@ -46,6 +46,19 @@ class ResourceState(StrEnum):
     RETIRED = "retired"
 
 
+class ChangeKind(StrEnum):
+    """What a change event records: `retired` is a resource whose scope left the config."""
+
+    CREATED = "created"
+    CHANGED = "changed"
+    DELETED = "deleted"
+    RETIRED = "retired"
+
+
+GONE_KINDS: tuple[str, ...] = (ChangeKind.DELETED.value, ChangeKind.RETIRED.value)
+"""Change kinds after which a resource is no longer in the (default) inventory."""
+
+
 class Severity(StrEnum):
     """Finding severities, most severe first."""
 
@@ -71,6 +84,22 @@ class FindingStatus(StrEnum):
     OPEN = "open"
     RESOLVED = "resolved"
     SILENCED = "silenced"
+
+
+class Resolution(StrEnum):
+    """Why a finding resolved: its resource was fixed or deleted, or Vigil stopped judging it
+    (its resource left the config, its rule was disabled or its params changed)."""
+
+    FIXED = "fixed"
+    DELETED = "deleted"
+    RETIRED = "retired"
+    RULE_DISABLED = "rule_disabled"
+
+    @property
+    def announced(self) -> bool:
+        """Whether a resolve message goes out: only when something changed in the estate.
+        A retired resource or a disabled rule says nothing about the problem being gone."""
+        return self in (Resolution.FIXED, Resolution.DELETED)
 
 
 def make_uid(provider: str, account: str, region: str, type_: str, native_id: str) -> str:
