@@ -61,3 +61,38 @@ def test_a_failed_plan_retires_nothing(sqlite_db: Database, moto: str, estate: A
 
     assert result.retired == 0
     assert "eu-west-1" in _regions(sqlite_db)
+
+
+def test_a_renamed_source_is_one_changed_event_per_resource(
+    sqlite_db: Database, moto: str, estate: Any
+) -> None:
+    collect(sqlite_db, [_source(moto, REGIONS)], retire=True)
+    before = {item.uid for item in queries.inventory(sqlite_db)}
+    renamed = AwsSourceConfig(name="aws-renamed", regions=list(REGIONS), endpoint_url=moto)
+
+    result = collect(sqlite_db, [renamed], retire=True)
+
+    assert result.retired == 0
+    after = list(queries.inventory(sqlite_db))
+    assert {item.uid for item in after} == before
+    assert {item.source for item in after} == {"aws-renamed"}
+    kinds = [e.kind for e in queries.changes(sqlite_db) if e.uid in before]
+    assert kinds.count("retired") == 0 and kinds.count("created") == len(before)
+    renames = [e for e in queries.changes(sqlite_db, kinds=("changed",)) if e.uid in before]
+    assert len(renames) == len(before)
+    assert all(e.changes["source"] == {"old": "aws-test", "new": "aws-renamed"} for e in renames)
+
+
+def test_vigil_changes_and_include_deleted_show_retired_resources(
+    sqlite_db: Database, moto: str, estate: Any
+) -> None:
+    collect(sqlite_db, [_source(moto, REGIONS)], retire=True)
+    collect(sqlite_db, [_source(moto, ("us-east-1",))], retire=True)
+
+    retired = [e for e in queries.changes(sqlite_db) if e.kind == "retired"]
+    assert retired and {e.region for e in retired} == {"eu-west-1"}
+    shown = {
+        r.uid for r in queries.inventory(sqlite_db, queries.InventoryFilter(include_deleted=True))
+    }
+    assert {e.uid for e in retired} <= shown
+    assert not {e.uid for e in retired} & {r.uid for r in queries.inventory(sqlite_db)}
