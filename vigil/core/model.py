@@ -107,6 +107,10 @@ def make_uid(provider: str, account: str, region: str, type_: str, native_id: st
     return f"{provider}/{account}/{region}/{type_}/{native_id}"
 
 
+ABSENT_RETIRES: tuple[str, str] = ("absent", "retired")
+"""A scope context entry: what the completed scope no longer returns left the config (a
+probe target, a host), so it is retired, not deleted."""
+
 PLAN_TYPE = "*"
 """Account, region and type of the pseudo-scope recorded when a source cannot be planned."""
 

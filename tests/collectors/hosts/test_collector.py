@@ -45,7 +45,7 @@ def test_one_scope_per_host_and_type_type_major() -> None:
     ]
 
 
-def test_a_removed_host_is_planned_empty_so_its_records_are_deleted() -> None:
+def test_a_removed_host_is_planned_empty_so_its_records_are_retired() -> None:
     inventory = Inventory([], accounts=["a", "old"])
     collector = HostsCollector(
         config(targets=[{"host": "10.0.0.1", "name": "a"}]), inventory=inventory
