@@ -21,15 +21,30 @@ events = ChangeEventRow.__table__  # type: ignore[attr-defined]
 RETIRED = ResourceState.RETIRED.value
 
 
-def retire_unplanned(db: Database, planned: Iterable[str], now: datetime | None = None) -> int:
-    """Mark `retired` the present resources whose scope key is not in `planned`."""
+def retire_unplanned(
+    db: Database,
+    planned: Iterable[str],
+    now: datetime | None = None,
+    *,
+    held: Iterable[tuple[str, str, str, str]] = (),
+) -> int:
+    """Mark `retired` the present resources whose scope key is not in `planned`.
+
+    `held` are the (provider, account, region, type) of scopes of the pass that failed: a
+    resource they could have returned (a renamed source whose new scope failed) stays present.
+    """
     now = now or utcnow()
-    keys = set(planned)
+    keys, holds = set(planned), set(held)
     with db.begin() as conn:
         present = conn.execute(
             sa.select(resources).where(resources.c.state == ResourceState.PRESENT.value)
         ).mappings()
-        gone = [row for row in present if row["scope_key"] not in keys]
+        gone = [
+            row
+            for row in present
+            if row["scope_key"] not in keys
+            and (row["provider"], row["account"], row["region"], row["type"]) not in holds
+        ]
         if not gone:
             return 0
         conn.execute(

@@ -111,3 +111,13 @@ def test_the_same_params_written_out_change_nothing(
 
     assert _json(db, uid)["resolution"] == "fixed"
     assert _events(http_recorder) == ["firing", "resolved"]
+
+
+def test_a_resource_a_failed_scope_could_have_returned_is_not_retired(db: Database) -> None:
+    estate, volume = Estate(db), disk()
+    estate.scan(DISKS, volume)
+    # A renamed source's disk scope failed: it might still return the old source's disk.
+    held = [(DISKS.provider, DISKS.account, DISKS.region, DISKS.type)]
+
+    assert retire_unplanned(db, {SNAPSHOTS.key}, held=held) == 0
+    assert retire_unplanned(db, {SNAPSHOTS.key}) == 1

@@ -136,10 +136,20 @@ class Collection:
                 self._abort.set()
                 self._drain(futures)
                 raise
-        if self.retire and not any(o.scope.type == PLAN_TYPE for o in result.outcomes):
-            result.retired = retire_unplanned(self.db, {scope.key for _, scope in planned})
+        if self._may_retire(result):
+            held = [
+                (s.provider, s.account, s.region, s.type) for s in (o.scope for o in result.failed)
+            ]
+            result.retired = retire_unplanned(
+                self.db, {scope.key for _, scope in planned}, held=held
+            )
         result.duration = time.monotonic() - started
         return result
+
+    def _may_retire(self, result: CollectionResult) -> bool:
+        """A whole-config pass that planned every source and was not stopped."""
+        planned_all = not any(o.scope.type == PLAN_TYPE for o in result.outcomes)
+        return self.retire and planned_all and not self.stop.is_set()
 
     def _plan(self, result: CollectionResult) -> list[tuple[Collector, Scope]]:
         planned: list[tuple[Collector, Scope]] = []
