@@ -87,7 +87,11 @@ def enqueue(
         labels = _labels(transition, ctx)
         for index in routing.select(config.routes, labels):
             route, state_key = config.routes[index], (keys[index], found.fingerprint)
-            event = _event(transition.kind, route, known.get(state_key), now)
+            event = (
+                None
+                if transition.unannounced  # retired or rule_disabled: nothing to tell
+                else _event(transition.kind, route, known.get(state_key), now)
+            )
             if event is None:
                 if state_key in known and transition.kind == TransitionKind.RESOLVED:
                     remembered[state_key] = store.NotifyState(now, firing=False)
