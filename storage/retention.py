@@ -111,9 +111,9 @@ Cutoffs = dict[str, datetime]
 
 
 def _deleted_resources(cutoffs: Cutoffs) -> sa.Select[Any]:
-    """Resources gone for longer than their window."""
+    """Resources deleted or retired for longer than their window."""
     return sa.select(resources.c.uid).where(
-        resources.c.state == ResourceState.DELETED.value,
+        resources.c.state.in_((ResourceState.DELETED.value, ResourceState.RETIRED.value)),
         resources.c.deleted_at < cutoffs["deleted_resources"],
     )
 

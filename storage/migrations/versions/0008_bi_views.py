@@ -44,7 +44,7 @@ def upgrade() -> None:
         """
         CREATE VIEW vigil_findings AS
         SELECT fingerprint, rule, severity, status, title, resource_uid, native_id, type,
-               source, region, first_seen, last_seen
+               source, region, first_seen, last_seen, resolved_at, resolution
         FROM findings
         """
     )
