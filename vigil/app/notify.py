@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -80,6 +81,7 @@ def enqueue(
     known = store.states(conn, (t.finding.fingerprint for t in relevant))
     keys = routing.route_keys(config.routes)
     groups: dict[tuple[int, tuple[tuple[str, str], ...]], list[Alert]] = {}
+    still_open: Counter[tuple[int, tuple[tuple[str, str], ...]]] = Counter()
     remembered: dict[tuple[str, str], store.NotifyState] = {}
     for transition in relevant:
         found = transition.finding
@@ -87,6 +89,9 @@ def enqueue(
         labels = _labels(transition, ctx)
         for index in routing.select(config.routes, labels):
             route, state_key = config.routes[index], (keys[index], found.fingerprint)
+            group = routing.group_key(route, labels)
+            if transition.kind != TransitionKind.RESOLVED:  # PagerDuty resolves at 0
+                still_open[(index, group)] += 1
             event = (
                 None
                 if transition.unannounced  # retired or rule_disabled: nothing to tell
@@ -97,13 +102,12 @@ def enqueue(
                     remembered[state_key] = store.NotifyState(now, firing=False)
                 continue
             remembered[state_key] = store.NotifyState(now, firing=event != RESOLVED)
-            group = routing.group_key(route, labels)
             groups.setdefault((index, group), []).append(_alert(transition, event, labels, ctx))
-    rows = [
-        _row(message, now)
-        for (index, group), alerts in groups.items()
-        for message in _messages(config, keys, index, group, alerts, now, catalog)
-    ]
+    rows = []
+    for (index, group), alerts in groups.items():
+        for message in _messages(config, keys, index, group, alerts, now, catalog):
+            message.group_open = still_open[(index, group)]
+            rows.append(_row(message, now))
     written = store.enqueue(conn, rows)
     store.remember(conn, remembered, known)
     return written
