@@ -34,6 +34,8 @@ def _client_error(
         ("elb", "DescribeInstanceHealth", "elasticloadbalancing:DescribeInstanceHealth"),
         ("s3", "ListBuckets", "s3:ListAllMyBuckets"),
         ("cloudfront", "ListDistributions", "cloudfront:ListDistributions"),
+        ("rds", "DescribeDBClusters", "rds:DescribeDBClusters"),
+        ("dynamodb", "DescribeContinuousBackups", "dynamodb:DescribeContinuousBackups"),
     ],
 )
 def test_a_denied_new_type_names_the_iam_action_to_grant(

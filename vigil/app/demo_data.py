@@ -1,0 +1,74 @@
+"""The demo estate's data tier and platform: an Aurora cluster and DynamoDB tables, caches,
+an EKS cluster and Lambda functions, each with one seeded problem for its web-estate rule.
+
+Seeded problems (with `problems`): the `analytics` database lives in one zone with no replica
+(ha.single_zone), the `sessions` table has neither point-in-time recovery nor a backup
+(backup.missing), the `cache-legacy` replication group is unencrypted without failover
+(encryption.at_rest, encryption.in_transit, ha.single_zone), the `platform` EKS cluster runs an
+unsupported version behind a public endpoint (kubernetes.unsupported), and the `thumbnails`
+function a deprecated runtime (function.runtime_deprecated).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+ClientFn = Callable[[str], Any]
+"""A plain (unguarded) client of the home region, by service name."""
+
+
+class Summary(Protocol):
+    """Where seeding records what it made (the estate summary)."""
+
+    def add(self, type_: str, n: int = 1) -> None: ...
+
+    def problem(self, rule: str, native_id: str) -> None: ...
+
+
+def seed_data(client: ClientFn, summary: Summary, problems: bool) -> None:
+    """Seed the data tier and platform of the home region."""
+    _seed_aurora(client("rds"), summary)
+    _seed_tables(client("dynamodb"), summary, problems)
+    if problems:
+        summary.problem("ha.single_zone", "analytics")  # demo_estate's single-AZ database
+
+
+def _seed_aurora(rds: Any, summary: Summary) -> None:
+    rds.create_db_cluster(
+        DBClusterIdentifier="ledger",
+        Engine="aurora-postgresql",
+        MasterUsername="admin",
+        MasterUserPassword="not-a-secret-1",
+        StorageEncrypted=True,
+        BackupRetentionPeriod=14,
+        Tags=[{"Key": "team", "Value": "payments"}],
+    )
+    for member in ("ledger-1", "ledger-2"):
+        rds.create_db_instance(
+            DBInstanceIdentifier=member,
+            DBClusterIdentifier="ledger",
+            Engine="aurora-postgresql",
+            DBInstanceClass="db.r6g.large",
+        )
+    summary.add("database", 3)  # the cluster and its two members
+    summary.add("snapshot", 2)  # moto takes an automated DB snapshot of each member
+
+
+def _seed_tables(dynamodb: Any, summary: Summary, problems: bool) -> None:
+    key = {
+        "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    arns = {
+        name: dynamodb.create_table(TableName=name, **key)["TableDescription"]["TableArn"]
+        for name in ("carts", "sessions")
+    }
+    pitr = {"PointInTimeRecoveryEnabled": True}
+    dynamodb.update_continuous_backups(TableName="carts", PointInTimeRecoverySpecification=pitr)
+    if problems:
+        summary.problem("backup.missing", arns["sessions"])
+    else:
+        dynamodb.create_backup(TableName="sessions", BackupName="sessions-nightly")
+    summary.add("database", 2)
