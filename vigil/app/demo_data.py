@@ -30,6 +30,7 @@ def seed_data(client: ClientFn, summary: Summary, problems: bool) -> None:
     """Seed the data tier and platform of the home region."""
     _seed_aurora(client("rds"), summary)
     _seed_tables(client("dynamodb"), summary, problems)
+    _seed_caches(client("elasticache"), summary, problems)
     if problems:
         summary.problem("ha.single_zone", "analytics")  # demo_estate's single-AZ database
 
@@ -72,3 +73,26 @@ def _seed_tables(dynamodb: Any, summary: Summary, problems: bool) -> None:
     else:
         dynamodb.create_backup(TableName="sessions", BackupName="sessions-nightly")
     summary.add("database", 2)
+
+
+def _seed_caches(elasticache: Any, summary: Summary, problems: bool) -> None:
+    safe = {
+        "AutomaticFailoverEnabled": True,
+        "MultiAZEnabled": True,
+        "AtRestEncryptionEnabled": True,
+        "TransitEncryptionEnabled": True,
+        "SnapshotRetentionLimit": 7,
+        "ReplicasPerNodeGroup": 1,
+    }
+    for name, settings in (("cache-web", safe), ("cache-legacy", {} if problems else safe)):
+        elasticache.create_replication_group(
+            ReplicationGroupId=name,
+            ReplicationGroupDescription=name,
+            Engine="redis",
+            CacheNodeType="cache.t3.medium",
+            **settings,
+        )
+    if problems:
+        for rule in ("encryption.at_rest", "encryption.in_transit", "ha.single_zone"):
+            summary.problem(rule, "cache-legacy")
+    summary.add("cache", 2)

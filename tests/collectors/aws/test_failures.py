@@ -36,6 +36,7 @@ def _client_error(
         ("cloudfront", "ListDistributions", "cloudfront:ListDistributions"),
         ("rds", "DescribeDBClusters", "rds:DescribeDBClusters"),
         ("dynamodb", "DescribeContinuousBackups", "dynamodb:DescribeContinuousBackups"),
+        ("elasticache", "DescribeReplicationGroups", "elasticache:DescribeReplicationGroups"),
     ],
 )
 def test_a_denied_new_type_names_the_iam_action_to_grant(
