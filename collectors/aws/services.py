@@ -15,6 +15,7 @@ from collectors.aws import (
     dynamodb,
     ebs,
     ec2,
+    eks,
     elasticache,
     elb,
     rds,
@@ -74,6 +75,7 @@ TYPES: dict[str, TypeSpec] = {
             (Part("elbv2", elb.v2_pages), Part("elb", elb.classic_pages)),
         ),
         TypeSpec(ResourceType.CACHE, (Part("elasticache", elasticache.pages),)),
+        TypeSpec(ResourceType.KUBERNETES_CLUSTER, (Part("eks", eks.pages),)),
         TypeSpec(ResourceType.CDN, (Part("cloudfront", cloudfront.pages),), regional=False),
         TypeSpec(ResourceType.BUCKET, (Part("s3", s3.pages, also=("s3control",)),), regional=False),
     )

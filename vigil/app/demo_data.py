@@ -31,6 +31,7 @@ def seed_data(client: ClientFn, summary: Summary, problems: bool) -> None:
     _seed_aurora(client("rds"), summary)
     _seed_tables(client("dynamodb"), summary, problems)
     _seed_caches(client("elasticache"), summary, problems)
+    _seed_kubernetes(client("eks"), summary, problems)
     if problems:
         summary.problem("ha.single_zone", "analytics")  # demo_estate's single-AZ database
 
@@ -96,3 +97,16 @@ def _seed_caches(elasticache: Any, summary: Summary, problems: bool) -> None:
         for rule in ("encryption.at_rest", "encryption.in_transit", "ha.single_zone"):
             summary.problem(rule, "cache-legacy")
     summary.add("cache", 2)
+
+
+def _seed_kubernetes(eks: Any, summary: Summary, problems: bool) -> None:
+    role = "arn:aws:iam::123456789012:role/vigil-demo-eks"
+    vpc = {"subnetIds": ["subnet-demo"], "endpointPublicAccess": True}
+    if not problems:
+        vpc = {"subnetIds": ["subnet-demo"], "endpointPublicAccess": False}
+    # 1.24 left standard support on 2024-01-31; 1.33 is supported until mid-2026 or later.
+    for name, version in (("platform", "1.24" if problems else "1.33"), ("batch", "1.33")):
+        eks.create_cluster(name=name, version=version, roleArn=role, resourcesVpcConfig=vpc)
+    if problems:
+        summary.problem("kubernetes.unsupported", "platform")
+    summary.add("kubernetes_cluster", 2)

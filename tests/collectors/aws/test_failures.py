@@ -37,6 +37,7 @@ def _client_error(
         ("rds", "DescribeDBClusters", "rds:DescribeDBClusters"),
         ("dynamodb", "DescribeContinuousBackups", "dynamodb:DescribeContinuousBackups"),
         ("elasticache", "DescribeReplicationGroups", "elasticache:DescribeReplicationGroups"),
+        ("eks", "DescribeCluster", "eks:DescribeCluster"),
     ],
 )
 def test_a_denied_new_type_names_the_iam_action_to_grant(
