@@ -18,6 +18,7 @@ from collectors.aws import (
     eks,
     elasticache,
     elb,
+    lambda_,
     rds,
     route53,
     s3,
@@ -76,6 +77,7 @@ TYPES: dict[str, TypeSpec] = {
         ),
         TypeSpec(ResourceType.CACHE, (Part("elasticache", elasticache.pages),)),
         TypeSpec(ResourceType.KUBERNETES_CLUSTER, (Part("eks", eks.pages),)),
+        TypeSpec(ResourceType.FUNCTION, (Part("lambda", lambda_.pages),)),
         TypeSpec(ResourceType.CDN, (Part("cloudfront", cloudfront.pages),), regional=False),
         TypeSpec(ResourceType.BUCKET, (Part("s3", s3.pages, also=("s3control",)),), regional=False),
     )

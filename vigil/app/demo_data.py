@@ -11,6 +11,9 @@ function a deprecated runtime (function.runtime_deprecated).
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -32,6 +35,7 @@ def seed_data(client: ClientFn, summary: Summary, problems: bool) -> None:
     _seed_tables(client("dynamodb"), summary, problems)
     _seed_caches(client("elasticache"), summary, problems)
     _seed_kubernetes(client("eks"), summary, problems)
+    _seed_functions(client("iam"), client("lambda"), summary, problems)
     if problems:
         summary.problem("ha.single_zone", "analytics")  # demo_estate's single-AZ database
 
@@ -110,3 +114,40 @@ def _seed_kubernetes(eks: Any, summary: Summary, problems: bool) -> None:
     if problems:
         summary.problem("kubernetes.unsupported", "platform")
     summary.add("kubernetes_cluster", 2)
+
+
+_LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+def _seed_functions(iam: Any, lambda_: Any, summary: Summary, problems: bool) -> None:
+    role = iam.create_role(
+        RoleName="vigil-demo-lambda", AssumeRolePolicyDocument=json.dumps(_LAMBDA_TRUST)
+    )["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("handler.py", "def handle(event, context):\n    return event\n")
+    # python3.7 has been deprecated since 2023-12-04; python3.12 is supported.
+    for name, runtime in (
+        ("thumbnails", "python3.7" if problems else "python3.12"),
+        ("resize", "python3.12"),
+    ):
+        lambda_.create_function(
+            FunctionName=name,
+            Runtime=runtime,
+            Role=role,
+            Handler="handler.handle",
+            Code={"ZipFile": code.getvalue()},
+            Tags={"team": "media"},
+        )
+    if problems:
+        summary.problem("function.runtime_deprecated", "thumbnails")
+    summary.add("function", 2)

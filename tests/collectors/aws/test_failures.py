@@ -38,6 +38,7 @@ def _client_error(
         ("dynamodb", "DescribeContinuousBackups", "dynamodb:DescribeContinuousBackups"),
         ("elasticache", "DescribeReplicationGroups", "elasticache:DescribeReplicationGroups"),
         ("eks", "DescribeCluster", "eks:DescribeCluster"),
+        ("lambda", "ListFunctions", "lambda:ListFunctions"),
     ],
 )
 def test_a_denied_new_type_names_the_iam_action_to_grant(
