@@ -40,6 +40,9 @@ _NAME_ATTRIBUTES = (
 )
 _ADDRESS_ATTRIBUTES = ("public_ips", "private_ips", "ip_addresses", "addresses")
 _DNS_TYPES = frozenset({ResourceType.DNS_RECORD.value, ResourceType.DNS_ZONE.value})
+GLOBAL_REGION = "global"
+_LISTED_GLOBALLY = frozenset({ResourceType.BUCKET.value})
+"""Types one `global` scope per account lists, whatever region each resource carries."""
 
 
 @dataclass(frozen=True)
@@ -206,6 +209,14 @@ class InventoryView:
         """Whether `type_` is known where `resource` lives (same source, account and region)."""
         return self.input_known(
             type_, source=resource.source, account=resource.account, region=resource.region
+        )
+
+    def observed(self, resource: Resource) -> bool:
+        """Whether the scope that reported `resource` is known, so its attributes are current
+        (a bucket carries its location as region but comes from its account's global scope)."""
+        region = GLOBAL_REGION if resource.type in _LISTED_GLOBALLY else resource.region
+        return self.input_known(
+            resource.type, source=resource.source, account=resource.account, region=region
         )
 
     def all_known(self, *types: str) -> bool:
