@@ -364,6 +364,9 @@ def held_names(attributes: Mapping[str, Any]) -> Iterator[str]:
         value = attributes.get(key)
         if isinstance(value, str) and value:
             yield dns_name(value)
+    for value in attributes.get("dns_names") or ():  # a bucket's endpoints
+        if isinstance(value, str) and value:
+            yield dns_name(value)
 
 
 def canonical_address(value: Any) -> str | None:

@@ -103,6 +103,7 @@ def normalize_bucket(
         "encrypted": None if not _known(encryption) else True,
         "encryption": None if not _known(encryption) else _algorithm(encryption),
         "versioning": None if not _known(versioning) else versioning == "Enabled",
+        "dns_names": endpoint_names(item["Name"], item["Location"]),
     }
     here = dataclasses.replace(origin, region=item["Location"])
     return here.resource(
@@ -112,6 +113,17 @@ def normalize_bucket(
         tags=tags,
         attributes=attributes,
     )
+
+
+def endpoint_names(bucket: str, region: str) -> list[str]:
+    """The names S3 answers to for a bucket (REST and website endpoints, both spellings): a
+    CNAME to one of them dangles once the bucket is gone, since anyone can claim the name."""
+    return [
+        f"{bucket}.s3.amazonaws.com",
+        f"{bucket}.s3.{region}.amazonaws.com",
+        f"{bucket}.s3-website-{region}.amazonaws.com",
+        f"{bucket}.s3-website.{region}.amazonaws.com",
+    ]
 
 
 def public_reasons(grants: Any, status: Any) -> list[str] | None:
