@@ -14,6 +14,7 @@ from typing import Any
 from botocore.client import BaseClient
 from botocore.exceptions import BotoCoreError, ClientError
 
+from collectors.aws.details import each
 from collectors.aws.failures import error_code
 from collectors.aws.fields import Origin, name_of, normalize_page, paginate, tag_dict
 from collectors.base import Page
@@ -53,7 +54,7 @@ def fetch_buckets(
     """Pages of buckets, each with its location, ACL, policy status, block, encryption,
     versioning and tags. I/O only."""
     for page in paginate(client, "list_buckets", "Buckets", page_size or PAGE_SIZE):
-        yield [_details(client, dict(bucket)) for bucket in page]
+        yield each(lambda bucket: _details(client, dict(bucket)), page)
 
 
 def _details(client: BaseClient, bucket: dict[str, Any]) -> dict[str, Any]:
