@@ -10,7 +10,20 @@ import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from collectors.aws import ebs, ec2, rds, route53, security_groups
+from collectors.aws import (
+    cloudfront,
+    ebs,
+    ec2,
+    eks,
+    elasticache,
+    elb,
+    lambda_,
+    rds,
+    route53,
+    s3,
+    security_groups,
+)
+from collectors.aws.details import DETAIL_WORKERS
 from collectors.base import SourceConfig
 from storage.db import Database
 from storage.reconcile import Reconciler
@@ -19,8 +32,7 @@ from vigil.core.model import GLOBAL_REGION, Resource, Scope
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 PAGE = 1000
-# `paging="aws"`: the page size Vigil's AWS collector asks each list API for. Per-item detail
-# calls (ACM's DescribeCertificate) are not modelled: certificates come 1000 to a page.
+# `paging="aws"`: the page size Vigil's AWS collector asks each list API for.
 AWS_PAGES = {
     "server": ec2.PAGE_SIZE,
     "disk": ebs.VOLUME_PAGE_SIZE,
@@ -29,18 +41,42 @@ AWS_PAGES = {
     "database": rds.PAGE_SIZE,
     "certificate": PAGE,
     "dns_record": route53.RECORD_PAGE_SIZE,
+    "load_balancer": elb.PAGE_SIZE,
+    "cdn": cloudfront.PAGE_SIZE,
+    "bucket": s3.PAGE_SIZE,
+    "cache": elasticache.PAGE_SIZE,
+    "kubernetes_cluster": eks.PAGE_SIZE,
+    "function": lambda_.PAGE_SIZE,
 }
-# Share of the estate per type; regional types are split over the regions.
+# Share of the estate per type; regional types are split over the regions. The web estate
+# is a few percent of a typical account: many servers, disks and snapshots per balancer.
 MIX = {
-    "server": 0.20,
-    "disk": 0.28,
-    "snapshot": 0.35,
+    "server": 0.19,
+    "disk": 0.26,
+    "snapshot": 0.33,
     "security_group": 0.05,
     "database": 0.02,
     "certificate": 0.01,
     "dns_record": 0.09,
+    "load_balancer": 0.01,
+    "cdn": 0.002,
+    "bucket": 0.01,
+    "cache": 0.005,
+    "kubernetes_cluster": 0.001,
+    "function": 0.012,
 }
-GLOBAL_TYPES = {"dns_record"}
+GLOBAL_TYPES = {"dns_record", "cdn", "bucket"}
+DETAIL_CALLS = {
+    # type → (calls per item after its list page, how many the collector keeps in flight)
+    "certificate": (2, 1),  # DescribeCertificate + ListTagsForCertificate
+    "load_balancer": (3, 1),  # listeners, target groups, target health (tags: 20 a call)
+    "cdn": (1, 1),  # ListTagsForResource
+    "bucket": (7, DETAIL_WORKERS),  # location, ACL, policy status, block, encryption, ...
+    "cache": (1, 1),  # ListTagsForResource
+    "kubernetes_cluster": (1, 1),  # DescribeCluster
+    "function": (1, 1),  # ListTags
+}
+"""Per-item calls the AWS collector makes, so a page costs more than its list call."""
 
 
 class SyntheticCollector:
@@ -78,10 +114,19 @@ class SyntheticCollector:
     def pages_of(self, scope: Scope) -> int:
         return -(-self.scope_size(scope) // self.page_sizes[scope.type])
 
+    def sequential_calls(self, scope: Scope) -> int:
+        """The scope's critical path in calls: its list pages plus each page's detail calls
+        as the collector overlaps them."""
+        total, page = self.scope_size(scope), self.page_sizes[scope.type]
+        return sum(
+            1 + _detail_rounds(scope.type, min(page, total - start))
+            for start in range(0, total, page)
+        )
+
     def collect(self, scope: Scope) -> Iterator[list[Resource]]:
         total, page = self.scope_size(scope), self.page_sizes[scope.type]
         for start in range(0, total, page):
-            time.sleep(self.latency)
+            time.sleep(self.latency * (1 + _detail_rounds(scope.type, min(page, total - start))))
             yield [self.record(scope, n) for n in range(start, min(total, start + page))]
 
     def record(self, scope: Scope, n: int) -> Resource:
@@ -103,6 +148,11 @@ class SyntheticCollector:
                 scope.type, n, self.version if n % self.changed_every == 0 else 0
             ),
         )
+
+
+def _detail_rounds(type_: str, items: int) -> int:
+    calls, in_flight = DETAIL_CALLS.get(type_, (0, 1))
+    return -(-items * calls // in_flight)
 
 
 def _attributes(type_: str, n: int, version: int) -> dict[str, Any]:
@@ -129,7 +179,7 @@ def run_synthetic_child(size: int, latency: float, database: str, paging: str) -
     """Runs in a child process: a first pass, a pass with 2% changed, a no-change pass."""
     db = Database(database)
     collector = SyntheticCollector(size, latency, paging=paging)
-    floor = max(collector.pages_of(s) for s in collector.plan()) * latency
+    floor = max(collector.sequential_calls(s) for s in collector.plan()) * latency
     source = SourceConfig(name="synthetic", provider="synthetic")
     passes = []
     for label, version in (("first", 0), ("2% changed", 1), ("no change", 1)):

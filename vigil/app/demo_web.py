@@ -3,7 +3,8 @@
 Seeded problems (with `problems`): the internal classic ELB `legacy` has no instance behind
 its listener (lb.unhealthy_targets, critical), the
 distribution serves `/legacy/*` over plain HTTP (tls.plaintext), and the bucket is public
-through its ACL (exposure.public). The `shop` load balancer redirects HTTP to HTTPS.
+through its ACL (exposure.public). The `shop` load balancer redirects HTTP to HTTPS and
+forwards HTTPS, with the estate's first ACM certificate, to a healthy web server.
 """
 
 from __future__ import annotations
@@ -19,14 +20,19 @@ ClientFn = Callable[[str], Any]
 
 def seed_web(client: ClientFn, summary: Summary, problems: bool) -> None:
     """Seed the web edge of the home region, recording what it made in `summary`."""
-    lb_dns = _seed_load_balancers(client("ec2"), client("elbv2"), client("elb"), summary, problems)
+    certificate = client("acm").list_certificates()["CertificateSummaryList"][0]["CertificateArn"]
+    lb_dns = _seed_load_balancers(
+        client("ec2"), client("elbv2"), client("elb"), certificate, summary, problems
+    )
     _seed_distribution(client("cloudfront"), lb_dns, summary, problems)
     _seed_bucket(client("s3"), client("s3").meta.region_name, summary, problems)
     for type_, n in (("load_balancer", 2), ("cdn", 1), ("bucket", 1)):
         summary.add(type_, n)
 
 
-def _seed_load_balancers(ec2: Any, elbv2: Any, elb: Any, summary: Summary, problems: bool) -> str:
+def _seed_load_balancers(
+    ec2: Any, elbv2: Any, elb: Any, certificate: str, summary: Summary, problems: bool
+) -> str:
     # The default VPC's subnets: a VPC of its own would add a default security group.
     defaults = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])
     subnets = sorted(defaults["Subnets"], key=lambda subnet: subnet["AvailabilityZone"])[:2]
@@ -34,7 +40,16 @@ def _seed_load_balancers(ec2: Any, elbv2: Any, elb: Any, summary: Summary, probl
     ids = [subnet["SubnetId"] for subnet in subnets]
     lb = elbv2.create_load_balancer(Name="shop", Subnets=ids, Scheme="internet-facing")
     arn = lb["LoadBalancers"][0]["LoadBalancerArn"]
-    elbv2.create_target_group(Name="shop", Protocol="HTTP", Port=80, VpcId=vpc)
+    group = elbv2.create_target_group(Name="shop", Protocol="HTTP", Port=80, VpcId=vpc)
+    group_arn = group["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.register_targets(TargetGroupArn=group_arn, Targets=[{"Id": _an_instance(ec2)}])
+    elbv2.create_listener(
+        LoadBalancerArn=arn,
+        Protocol="HTTPS",
+        Port=443,
+        Certificates=[{"CertificateArn": certificate}],
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": group_arn}],
+    )
     to_https = {
         "Type": "redirect",
         "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"},
@@ -50,16 +65,20 @@ def _seed_load_balancers(ec2: Any, elbv2: Any, elb: Any, summary: Summary, probl
     if problems:
         summary.problem("lb.unhealthy_targets", "legacy")
     else:
-        _register_an_instance(ec2, elb, ids[0])
+        _register_an_instance(ec2, elb)
     return str(lb["LoadBalancers"][0]["DNSName"])
 
 
-def _register_an_instance(ec2: Any, elb: Any, subnet: str) -> None:
-    instance = ec2.run_instances(
-        ImageId="ami-0abcdef1234567890", MinCount=1, MaxCount=1, SubnetId=subnet
-    )["Instances"][0]["InstanceId"]
+def _an_instance(ec2: Any) -> str:
+    """One of the estate's web servers, to stand behind the load balancers."""
+    filters = [{"Name": "tag:role", "Values": ["web"]}]
+    reservations = ec2.describe_instances(Filters=filters)["Reservations"]
+    return str(reservations[0]["Instances"][0]["InstanceId"])
+
+
+def _register_an_instance(ec2: Any, elb: Any) -> None:
     elb.register_instances_with_load_balancer(
-        LoadBalancerName="legacy", Instances=[{"InstanceId": instance}]
+        LoadBalancerName="legacy", Instances=[{"InstanceId": _an_instance(ec2)}]
     )
 
 
