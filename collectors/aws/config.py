@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from collectors.base import SourceConfig
+from vigil.core.model import ResourceType
 from vigil.core.schema import EnvStr, SecretRef, StrictModel
 
 _ROLE_ARN = re.compile(r"^arn:[a-z-]+:iam::\d{12}:role/\S+$")
@@ -43,7 +44,9 @@ class AwsSourceConfig(SourceConfig):
     access_key_id: SecretRef | None = None
     secret_access_key: SecretRef | None = None
     types: list[str] | None = Field(
-        default=None, description="Resource types to collect; all the collector knows if unset."
+        default=None,
+        description="Resource types to collect; all the collector knows if unset.",
+        json_schema_extra={"items": {"enum": [member.value for member in ResourceType]}},
     )
     max_attempts: int = Field(default=8, ge=1, le=20, description="botocore standard retry mode")
     service_concurrency: int = Field(

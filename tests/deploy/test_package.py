@@ -106,7 +106,10 @@ def test_installed_wheel_runs_vigil_from_the_venv(venv: Path, tmp_path: Path) ->
 
     assert "collect" in run(venv / "bin/vigil", "--help", cwd=tmp_path, env=env)
     assert "wrote vigil.yaml" in run(venv / "bin/vigil", "init", cwd=tmp_path, env=env)
-    assert (tmp_path / "vigil.yaml").read_text().startswith("# Vigil configuration.")
+    modeline, template = (tmp_path / "vigil.yaml").read_text().split("\n", 1)
+    assert modeline == "# yaml-language-server: $schema=./vigil.schema.json"
+    assert template.startswith("# Vigil configuration.")  # the template shipped in the wheel
+    assert '"$defs"' in (tmp_path / "vigil.schema.json").read_text()
 
 
 @pytest.mark.slow

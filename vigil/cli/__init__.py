@@ -13,6 +13,7 @@ from vigil import __version__
 from vigil.cli import (
     check,
     collect,
+    config,
     dashboard,
     db,
     demo,
@@ -78,6 +79,7 @@ def _root(
 
 for module in (
     init,
+    config,
     collect,
     inventory,
     demo,

@@ -12,7 +12,14 @@ from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, SecretStr
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    SecretStr,
+    WithJsonSchema,
+)
 
 from vigil.core.timeutil import parse_duration
 
@@ -102,5 +109,14 @@ Duration = Annotated[
     timedelta,
     BeforeValidator(_duration),
     PlainSerializer(lambda d: f"{int(d.total_seconds())}s", return_type=str),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h|d|w)\s*$"},
+                {"type": "number", "description": "seconds"},
+            ],
+            "description": "A duration: 30s, 15m, 24h, 7d or 2w (or a number of seconds).",
+        }
+    ),
 ]
 """A duration written as `30s`, `15m`, `24h`, `7d` or `2w`."""
