@@ -35,7 +35,7 @@ app = typer.Typer(
     help="Multi-cloud inventory, monitoring and alerting: collect, judge, alert, report.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 

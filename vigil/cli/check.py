@@ -44,6 +44,8 @@ def check_command(
     a send that fails is retried with backoff by the next check or `vigil run` (see
     `vigil notify status`). Exits 0 whatever it finds unless --fail-on is given; a failed
     send does not change the exit code.
+
+    Example: vigil check --fail-on high --no-notify
     """
     app_state = state(ctx)
     config = app_state.config()

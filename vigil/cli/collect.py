@@ -28,6 +28,8 @@ def collect_command(
     """Run one collection pass over the configured sources and print per-scope results.
 
     Exits 1 when any scope failed. A failed scope changes nothing in the inventory.
+
+    Example: vigil collect --source aws-prod --type server --type disk
     """
     app_state = state(ctx)
     config = app_state.require_config()

@@ -11,7 +11,8 @@ from vigil.app.config_check import schema_text, validate
 from vigil.cli.state import state
 
 config_app = typer.Typer(
-    help="The config file: its JSON Schema for editors, and a check that writes nothing.",
+    help="The config file: its JSON Schema for editors, and a check that writes nothing.\n\n"
+    "Example: vigil config validate /etc/vigil/vigil.yaml",
     no_args_is_help=True,
 )
 

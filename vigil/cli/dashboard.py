@@ -35,6 +35,8 @@ def dashboard_command(
     """Serve the dashboard (binds 127.0.0.1 unless --address says otherwise).
 
     Beyond loopback it needs a login (dashboard.oidc and dashboard.access) or --allow-no-login.
+
+    Example: vigil dashboard --port 8501
     """
     serve_dashboard(state(ctx), address=address, port=port, allow_no_login=allow_no_login)
 

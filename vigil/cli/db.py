@@ -21,7 +21,8 @@ class CheckFormat(StrEnum):
 
 
 db_app = typer.Typer(
-    help="Vigil's own database: an online backup (SQLite) and a health check.",
+    help="Vigil's own database: an online backup (SQLite) and a health check.\n\n"
+    "Example: vigil db backup /backup/vigil.db && vigil db check",
     no_args_is_help=True,
 )
 

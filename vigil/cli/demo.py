@@ -45,8 +45,8 @@ def demo_command(
     goes into the demo's own database (./demo/vigil.db unless --database says otherwise),
     sealed from the configured one, so a fake estate never reaches real routes.
 
-    Example: `vigil demo --serve`; from the CLI, look at it with
-    `VIGIL_DATABASE_URL=sqlite:///demo/vigil.db vigil findings`.
+    Example: vigil demo --serve
+    (from the CLI, look at it with VIGIL_DATABASE_URL=sqlite:///demo/vigil.db vigil findings)
     """
     # Seeding needs boto3 and cryptography: loaded here, not on every `vigil` start.
     from vigil.app.demo import DEMO_REGIONS, fake_aws

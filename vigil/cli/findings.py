@@ -53,7 +53,10 @@ def findings_command(
     source: SourceOption = None,
     fmt: FormatOption = OutputFormat.TABLE,
 ) -> None:
-    """List findings, most severe first: open ones unless --status says otherwise."""
+    """List findings, most severe first: open ones unless --status says otherwise.
+
+    Example: vigil findings --severity high --format json | jq '.[].title'
+    """
     query = FindingQuery(
         statuses=() if status == "all" else (status,),
         severities=tuple(s.value for s in severity or ()),

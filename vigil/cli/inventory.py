@@ -47,7 +47,10 @@ def inventory_command(
     ] = False,
     fmt: FormatOption = OutputFormat.TABLE,
 ) -> None:
-    """List the inventory: present resources now, or as they were at --as-of."""
+    """List the inventory: present resources now, or as they were at --as-of.
+
+    Example: vigil inventory --type database --as-of 2026-11-01T00:00:00Z
+    """
     when = parse_time_option(as_of, end=True)
     filters = queries.InventoryFilter(
         types=tuple(type_ or ()),
@@ -76,7 +79,10 @@ def changes_command(
     fmt: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """List change events (the drift history): what was created, changed, deleted or retired
-    (left the config), and when."""
+    (left the config), and when.
+
+    Example: vigil changes --since 24h --type security_group
+    """
     kinds = [k.value for k in ChangeKind]
     for value in kind or []:
         if value not in kinds:

@@ -21,7 +21,8 @@ COLUMNS = ("id", "status", "notifier", "route", "summary", "alerts", "attempts",
 _UNSENT = (store.PENDING, store.SENDING, store.FAILED, store.DEAD)
 
 notify_app = typer.Typer(
-    help="Alert delivery: what is queued, failing or dead; send a test message.",
+    help="Alert delivery: what is queued, failing or dead; send a test message.\n\n"
+    "Example: vigil notify test oncall-slack",
     no_args_is_help=True,
 )
 
@@ -43,6 +44,8 @@ def status_command(
     A dead message failed `max_attempts` times, or could not succeed on retry (bad
     credentials, a refused address); its last error says why. The table starts with the
     counts per status.
+
+    Example: vigil notify status
     """
     db = state(ctx).database()
     if fmt is OutputFormat.TABLE:
@@ -83,6 +86,8 @@ def test_command(
 
     Exits 0 when it was delivered, 1 when the channel refused or could not be reached,
     2 when no notifier has that name.
+
+    Example: vigil notify test oncall-slack
     """
     config = state(ctx).require_config()
     typer.echo(use_case.send_test(config, name))

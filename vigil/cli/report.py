@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 FORMATS = ("html", "pdf", "csv", "json", "ocsf", "sarif")
 
 report_app = typer.Typer(
-    help="Compliance reports, evidence packs and their verification.",
+    help="Compliance reports, evidence packs and their verification.\n\n"
+    "Example: vigil report --format pdf --framework soc2-2017 --out soc2.pdf",
     invoke_without_command=True,
 )
 
@@ -81,6 +82,8 @@ def report_command(
 
     `vigil report pack --out FILE.zip` writes every format as an evidence pack;
     `vigil report verify FILE.zip` checks one (exit 0 intact, 1 with what differs).
+
+    Example: vigil report --format html --framework cis-aws-3.0 --out report.html
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -106,7 +109,10 @@ def pack_command(
     since: SinceOption = "30d",
     source: SourceOption = None,
 ) -> None:
-    """Write an evidence pack: every format, the CSV tables and a hashed, chained manifest."""
+    """Write an evidence pack: every format, the CSV tables and a hashed, chained manifest.
+
+    Example: vigil report pack --out evidence-2026-q4.zip --since 90d
+    """
     from vigil.app.reports.formats import check_out_path
     from vigil.app.reports.pack import build_pack, load_signing_key
 
@@ -143,7 +149,10 @@ def verify_command(
         typer.Option("--no-storage", help="Do not check the chain against the database."),
     ] = False,
 ) -> None:
-    """Check a pack's file hashes, signature and chain; exit 0 intact, 1 with what differs."""
+    """Check a pack's file hashes, signature and chain; exit 0 intact, 1 with what differs.
+
+    Example: vigil report verify evidence-2026-q4.zip --previous evidence-2026-q3.zip
+    """
     from vigil.app.reports.pack import load_public_key, load_signing_key, verify_pack
 
     app_state = state(ctx)

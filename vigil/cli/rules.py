@@ -16,7 +16,10 @@ from vigil.cli.state import state
 
 COLUMNS = ("id", "severity", "types", "description")
 
-rules_app = typer.Typer(help="The rules Vigil evaluates.", no_args_is_help=True)
+rules_app = typer.Typer(
+    help="The rules Vigil evaluates.\n\nExample: vigil rules show backup.missing",
+    no_args_is_help=True,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -52,7 +55,10 @@ def list_command(
     ] = None,
     fmt: FormatOption = OutputFormat.TABLE,
 ) -> None:
-    """List every rule (built-in and packs): id, default severity, types, description."""
+    """List every rule (built-in and packs): id, default severity, types, description.
+
+    Example: vigil rules list --framework pci-dss-4.0
+    """
     if framework is not None and framework not in FRAMEWORKS:
         raise typer.BadParameter(f"unknown framework {framework!r}; use {', '.join(FRAMEWORKS)}")
     rules = [r for r in _rules(ctx) if framework is None or r.compliance.get(framework)]
@@ -68,7 +74,10 @@ def list_command(
 def show_command(
     ctx: typer.Context, rule_id: Annotated[str, typer.Argument(help="The rule id.")]
 ) -> None:
-    """Show one rule in full: description, params with defaults, remediation, controls."""
+    """Show one rule in full: description, params with defaults, remediation, controls.
+
+    Example: vigil rules show backup.missing
+    """
     rule = find_rule(rule_id, _rules(ctx))
     lines = [
         f"{rule.id}: {rule.title}",

@@ -42,6 +42,8 @@ def run_command(
 
     SIGTERM or SIGINT stops it within 10 s with exit 0: scopes in flight are recorded as
     failed and delete nothing; unsent notifications wait in the outbox.
+
+    Example: vigil run
     """
     level = logging.getLevelName(log_level.upper())
     if not isinstance(level, int):

@@ -19,7 +19,9 @@ from vigil.core.timeutil import DURATION_HELP, parse_duration
 COLUMNS = ("id", "rule", "resource", "match", "reason", "author", "created_at", "expires_at")
 
 silence_app = typer.Typer(
-    help="Silence findings for a while, with a reason auditors can read.", no_args_is_help=True
+    help="Silence findings for a while, with a reason auditors can read.\n\n"
+    "Example: vigil silence list",
+    no_args_is_help=True,
 )
 
 
@@ -61,7 +63,10 @@ def add_command(
         str | None, typer.Option("--author", help="Who silences [default: $USER].")
     ] = None,
 ) -> None:
-    """Silence the findings of a rule (optionally one resource, or matching labels)."""
+    """Silence the findings of a rule (optionally one resource, or matching labels).
+
+    Example: vigil silence add --rule network.open_port --match team=edge --expires 7d --reason VPN
+    """
     try:
         duration = parse_duration(expires)
     except ValueError as exc:
@@ -106,7 +111,10 @@ def list_command(
     ] = False,
     fmt: FormatOption = OutputFormat.TABLE,
 ) -> None:
-    """List silences with their matcher, reason, author and expiry."""
+    """List silences with their matcher, reason, author and expiry.
+
+    Example: vigil silence list
+    """
     store = FindingStore(state(ctx).database())
     silences = store.silences(now=None if include_expired else utcnow())
     render((s.to_dict() for s in silences), fmt, columns=COLUMNS, empty="no silences")
@@ -116,7 +124,10 @@ def list_command(
 def remove_command(
     ctx: typer.Context, silence_id: Annotated[str, typer.Argument(help="The silence id.")]
 ) -> None:
-    """Remove a silence; its findings show as open again from the next check."""
+    """Remove a silence; its findings show as open again from the next check.
+
+    Example: vigil silence remove 3
+    """
     if not FindingStore(state(ctx).database()).remove_silence(silence_id):
         raise typer.BadParameter(f"no silence with id {silence_id!r}")
     typer.echo(f"silence {silence_id} removed")
