@@ -7,9 +7,10 @@ from typing import Any
 
 from notifiers.base import FIRING, Alert, Message
 from storage.db import Database
-from storage.findings import FindingStore, Transition
+from storage.findings import FindingStore
 from vigil.app.config import VigilConfig, parse_config
 from vigil.app.notify import outbox_hook
+from vigil.core.lifecycle import Transition
 from vigil.core.model import Finding, Severity, make_uid
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
