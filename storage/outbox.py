@@ -11,7 +11,7 @@ mid-send leaves a `sending` row whose lease runs out, and the next sender takes 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -67,24 +67,18 @@ state = NotifyStateRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
-class OutboxEntry:
-    """An outbox row as read back."""
+class OutboxEntry(OutboxMessage):
+    """An outbox row as read back: the message as enqueued, and how its delivery stands."""
 
     id: int
-    key: str
-    notifier: str
-    route: str
-    rule: str
-    severity: str
-    summary: str
-    alerts: int
     status: str
     attempts: int
-    payload: dict[str, Any]
-    created_at: datetime
     next_attempt_at: datetime
     sent_at: datetime | None
     last_error: str | None
+
+
+_MESSAGE_COLUMNS = tuple(f.name for f in fields(OutboxMessage))
 
 
 def enqueue(conn: Connection, messages: Sequence[OutboxMessage]) -> int:
@@ -105,22 +99,9 @@ def enqueue(conn: Connection, messages: Sequence[OutboxMessage]) -> int:
 
 def _new_row(message: OutboxMessage) -> dict[str, Any]:
     # Field by field, not dataclasses.asdict: that deep-copies the payload (the enqueue cost).
-    return {
-        "key": message.key,
-        "notifier": message.notifier,
-        "route": message.route,
-        "rule": message.rule,
-        "severity": message.severity,
-        "summary": message.summary,
-        "alerts": message.alerts,
-        "status": PENDING,
-        "attempts": 0,
-        "payload": message.payload,
-        "created_at": message.created_at,
-        "next_attempt_at": message.created_at,
-        "sent_at": None,
-        "last_error": None,
-    }
+    row = {name: getattr(message, name) for name in _MESSAGE_COLUMNS}
+    due_now = {"next_attempt_at": message.created_at, "sent_at": None, "last_error": None}
+    return row | {"status": PENDING, "attempts": 0} | due_now
 
 
 def states(conn: Connection, fingerprints: Iterable[str]) -> dict[StateKey, NotifyState]:
