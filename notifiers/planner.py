@@ -21,8 +21,8 @@ from notifiers import routing
 from notifiers.base import FIRING, REPEAT, RESOLVED, Alert, Message
 from notifiers.routing import RouteConfig
 from vigil.core.alerting import NotifyState, OutboxMessage, ResourceContext, StateKey
-from vigil.core.lifecycle import Transition, TransitionKind
 from vigil.core.model import Severity, iso
+from vigil.core.transitions import Transition, TransitionKind
 
 RuleCatalog = Mapping[str, tuple[str, str]]
 """rule id → (title, remediation), for a message's heading."""

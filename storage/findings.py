@@ -35,8 +35,8 @@ from sqlmodel import Field, SQLModel
 from storage.queries import newest_finished_runs, where_in
 from storage.silences import Silence, SilenceStore, active_silences
 from storage.tables import ResourceRow, ScopeRunRow, json_column, time_column
-from vigil.core.lifecycle import StoredFinding, Transition, TransitionKind
 from vigil.core.model import Finding, FindingStatus, Resolution, ResourceState, Severity
+from vigil.core.transitions import StoredFinding, Transition, TransitionKind
 
 _CHUNK = 500
 

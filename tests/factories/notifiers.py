@@ -11,8 +11,8 @@ from storage.db import Database
 from storage.findings import FindingStore
 from vigil.app.config import VigilConfig, parse_config
 from vigil.app.notify import outbox_hook
-from vigil.core.lifecycle import StoredFinding, Transition, TransitionKind
 from vigil.core.model import Finding, FindingStatus, Resolution, Severity, make_uid
+from vigil.core.transitions import StoredFinding, Transition, TransitionKind
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 ACCOUNT = "111111111111"

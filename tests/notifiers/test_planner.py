@@ -13,8 +13,8 @@ from notifiers.base import FIRING, REPEAT, RESOLVED, Message
 from notifiers.routing import RouteConfig
 from tests.factories.notifiers import T0, transition
 from vigil.core.alerting import NotifyState, ResourceContext, StateKey
-from vigil.core.lifecycle import Transition, TransitionKind
 from vigil.core.model import Resolution, make_uid
+from vigil.core.transitions import Transition, TransitionKind
 
 NOW = T0 + timedelta(hours=6)
 STILL_OPEN, RESOLVED_KIND = TransitionKind.STILL_OPEN, TransitionKind.RESOLVED

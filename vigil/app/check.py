@@ -20,8 +20,8 @@ from storage.findings import FindingStore, TransitionHook, finished_status
 from vigil.app.baselines import fetch_remote_states
 from vigil.app.config import VigilConfig
 from vigil.app.gc_tuning import fewer_gc_pauses
-from vigil.core.lifecycle import Transition
 from vigil.core.model import Finding, FindingStatus, Severity, utcnow
+from vigil.core.transitions import Transition
 
 
 @dataclass

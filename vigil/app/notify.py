@@ -24,8 +24,8 @@ from storage.findings import TransitionHook
 from storage.queries import resource_contexts
 from vigil.app.config import VigilConfig
 from vigil.core.errors import ConfigError, VigilError
-from vigil.core.lifecycle import Transition
 from vigil.core.model import utcnow
+from vigil.core.transitions import Transition
 
 __all__ = ["DeliveryReport", "deliver", "outbox_counts", "outbox_hook", "send_test"]
 

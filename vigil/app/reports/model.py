@@ -29,8 +29,8 @@ from vigil import __version__
 from vigil.app.reports.controls import ControlResult, RuleInfo, evaluate_controls, rule_catalog
 from vigil.app.reports.counts import change_counts, inventory_counts
 from vigil.app.reports.scopes import ScopeSummary, scopes_at
-from vigil.core.lifecycle import StoredFinding
 from vigil.core.model import FindingStatus, Resource, Severity, iso
+from vigil.core.transitions import StoredFinding
 
 FORMATS = ("html", "pdf", "csv", "json", "ocsf", "sarif")
 """Every report format, in the order a pack holds them."""
