@@ -34,6 +34,12 @@ FRAMEWORKS: dict[str, str] = {
     "soc2": "SOC 2 Trust Services Criteria (2017, rev. 2022)",
     "pci-dss": "PCI DSS v4.0",
     "iso27001": "ISO/IEC 27001:2022 Annex A",
+    "cis-aws-3.0": "CIS Amazon Web Services Foundations Benchmark v3.0.0",
+    "soc2-2017": "SOC 2 Trust Services Criteria (2017, rev. 2022)",
+    "pci-dss-4.0": "PCI DSS v4.0",
+    "iso27001-2022": "ISO/IEC 27001:2022 Annex A",
+    "gdpr": "EU General Data Protection Regulation 2016/679",
+    "hipaa": "HIPAA Security Rule, 45 CFR Part 164 Subpart C",
 }
 """Compliance frameworks a rule may map to: id → full name."""
 
