@@ -1,5 +1,5 @@
 """What the alerting planner reads and writes, as plain records: storage fills and stores them,
-notifiers/planner.py decides with them, and neither needs the other's code for it."""
+notifiers/planner.py decides with them without importing storage."""
 
 from __future__ import annotations
 

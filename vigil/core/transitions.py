@@ -1,7 +1,7 @@
 """How a stored finding moved in a check: the vocabulary between storage and notifiers.
 
 Storage's findings lifecycle (storage/findings.py) produces `Transition`s; the alerting planner
-(notifiers/planner.py) turns them into messages. Neither stage imports the other's code for it.
+(notifiers/planner.py) turns them into messages. The planner needs no storage import for it.
 """
 
 from __future__ import annotations
