@@ -82,11 +82,8 @@ def plan(
             elif known is not None and transition.kind == TransitionKind.RESOLVED:
                 result.states[state_key] = NotifyState(now, firing=False)
     for (index, group), alerts in groups.items():
-        route, heading, group_open = (
-            routes[index],
-            _heading(alerts, catalog or {}),
-            still_open[(index, group)],
-        )
+        route, heading = routes[index], _heading(alerts, catalog or {})
+        group_open = still_open[(index, group)]
         for notifier in route.notifiers:
             result.messages.append(
                 _message(route, keys[index], notifier, group, alerts, heading, now, group_open)
