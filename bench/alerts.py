@@ -27,12 +27,13 @@ sys.path.insert(0, str(REPO))
 from sqlalchemy.engine import Connection  # noqa: E402
 
 from storage.db import Database  # noqa: E402
-from storage.findings import FindingStore, Transition  # noqa: E402
+from storage.findings import FindingStore  # noqa: E402
 from tests.fixtures.slack_api import SlackApi  # noqa: E402
 from tests.fixtures.smtp import SmtpServer  # noqa: E402
 from vigil.app.config import VigilConfig, parse_config  # noqa: E402
 from vigil.app.notify import deliver, outbox_counts, outbox_hook  # noqa: E402
 from vigil.core.model import Finding, Severity, make_uid, utcnow  # noqa: E402
+from vigil.core.transitions import Transition  # noqa: E402
 
 TEAMS = ("payments", "infra", "web", "data")
 SEVERITIES = tuple(Severity)

@@ -26,7 +26,6 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,7 +35,8 @@ from sqlmodel import Field, SQLModel
 from storage.queries import newest_finished_runs, where_in
 from storage.silences import Silence, SilenceStore, active_silences
 from storage.tables import ResourceRow, ScopeRunRow, json_column, time_column
-from vigil.core.model import Finding, FindingStatus, Resolution, ResourceState, Severity, iso
+from vigil.core.model import Finding, FindingStatus, Resolution, ResourceState, Severity
+from vigil.core.transitions import StoredFinding, Transition, TransitionKind
 
 _CHUNK = 500
 
@@ -77,83 +77,6 @@ class FindingRow(SQLModel, table=True):
 findings_table = FindingRow.__table__  # type: ignore[attr-defined]
 resources = ResourceRow.__table__  # type: ignore[attr-defined]
 scope_runs = ScopeRunRow.__table__  # type: ignore[attr-defined]
-
-
-class TransitionKind(StrEnum):
-    NEW = "new"
-    REOPENED = "reopened"
-    RESOLVED = "resolved"
-    STILL_OPEN = "still_open"
-    SILENCED = "silenced"
-    UNSILENCED = "unsilenced"
-
-
-@dataclass(frozen=True)
-class StoredFinding:
-    """A finding as stored, with its lifecycle fields."""
-
-    fingerprint: str
-    rule: str
-    severity: Severity
-    status: FindingStatus
-    title: str
-    detail: str
-    resource_uid: str
-    native_id: str
-    type: str
-    source: str
-    account: str
-    region: str
-    labels: dict[str, str]
-    evidence: dict[str, Any]
-    first_seen: datetime
-    last_seen: datetime
-    resolved_at: datetime | None
-    reopened_count: int
-    silence_id: str | None
-    resolution: Resolution | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The contract's JSON object (times ISO 8601 UTC)."""
-        return {
-            "fingerprint": self.fingerprint,
-            "rule": self.rule,
-            "severity": self.severity.value,
-            "status": self.status.value,
-            "title": self.title,
-            "detail": self.detail,
-            "resource_uid": self.resource_uid,
-            "native_id": self.native_id,
-            "type": self.type,
-            "source": self.source,
-            "account": self.account,
-            "region": self.region,
-            "labels": self.labels,
-            "evidence": self.evidence,
-            "first_seen": iso(self.first_seen),
-            "last_seen": iso(self.last_seen),
-            "resolved_at": iso(self.resolved_at),
-            "reopened_count": self.reopened_count,
-            "silence_id": self.silence_id,
-            "resolution": self.resolution.value if self.resolution else None,
-        }
-
-
-@dataclass(frozen=True)
-class Transition:
-    """How one finding moved in a check; `finding` is its state after the check."""
-
-    kind: TransitionKind
-    previous: FindingStatus | None
-    finding: StoredFinding
-
-    @property
-    def unannounced(self) -> bool:
-        """A resolution that sends no resolve message (retired resource, disabled rule)."""
-        resolution = self.finding.resolution
-        return (
-            self.kind == TransitionKind.RESOLVED and not (resolution or Resolution.FIXED).announced
-        )
 
 
 TransitionHook = Callable[[Connection, Sequence[Transition]], None]

@@ -1,6 +1,7 @@
 """The alerting outbox and what was last notified, per route and finding.
 
-Rows are written by the findings transaction (vigil.app.notify.outbox_hook), so a message exists
+Rows are written by the findings transaction (vigil.app.notify.outbox_hook: `states` read, the
+planner's `OutboxMessage`s `enqueue`d and its notify states `remember`ed), so a message exists
 exactly when its transitions were committed. A sender claims a row (status `sending`, with a
 lease in `next_attempt_at`), sends, and records `sent`; a failure goes back to `failed` with
 the next attempt time, or to `dead` after the notifier's last attempt. A sender that dies
@@ -9,8 +10,8 @@ mid-send leaves a `sending` row whose lease runs out, and the next sender takes 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlmodel import Field, SQLModel
 
 from storage.db import Database
 from storage.tables import json_column, time_column
+from vigil.core.alerting import NotifyState, OutboxMessage, StateKey
 
 PENDING, SENDING, SENT, FAILED, DEAD = "pending", "sending", "sent", "failed", "dead"
 STATUSES = (PENDING, SENDING, SENT, FAILED, DEAD)
@@ -65,34 +67,23 @@ state = NotifyStateRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
-class OutboxEntry:
-    """An outbox row as read back."""
+class OutboxEntry(OutboxMessage):
+    """An outbox row as read back: the message as enqueued, and how its delivery stands."""
 
     id: int
-    key: str
-    notifier: str
-    route: str
-    rule: str
-    severity: str
-    summary: str
-    alerts: int
     status: str
     attempts: int
-    payload: dict[str, Any]
-    created_at: datetime
     next_attempt_at: datetime
     sent_at: datetime | None
     last_error: str | None
 
 
-@dataclass(frozen=True)
-class NotifyState:
-    last_notified_at: datetime
-    firing: bool
+_MESSAGE_COLUMNS = tuple(f.name for f in fields(OutboxMessage))
 
 
-def enqueue(conn: Connection, rows: list[dict[str, Any]]) -> int:
-    """Insert the rows whose key is new; returns how many were inserted."""
+def enqueue(conn: Connection, messages: Sequence[OutboxMessage]) -> int:
+    """Insert the messages whose key is new, pending and due at once; returns how many."""
+    rows = [_new_row(message) for message in messages]
     keys = [row["key"] for row in rows]
     existing: set[str] = set()
     for start in range(0, len(keys), _CHUNK):
@@ -106,10 +97,17 @@ def enqueue(conn: Connection, rows: list[dict[str, Any]]) -> int:
     return len(fresh)
 
 
-def states(conn: Connection, fingerprints: Iterable[str]) -> dict[tuple[str, str], NotifyState]:
+def _new_row(message: OutboxMessage) -> dict[str, Any]:
+    # Field by field, not dataclasses.asdict: that deep-copies the payload (the enqueue cost).
+    row = {name: getattr(message, name) for name in _MESSAGE_COLUMNS}
+    due_now = {"next_attempt_at": message.created_at, "sent_at": None, "last_error": None}
+    return row | {"status": PENDING, "attempts": 0} | due_now
+
+
+def states(conn: Connection, fingerprints: Iterable[str]) -> dict[StateKey, NotifyState]:
     """(route, fingerprint) → what was last notified, for these findings on every route."""
     listed = sorted(set(fingerprints))
-    found: dict[tuple[str, str], NotifyState] = {}
+    found: dict[StateKey, NotifyState] = {}
     for start in range(0, len(listed), _CHUNK):
         query = sa.select(state).where(state.c.fingerprint.in_(listed[start : start + _CHUNK]))
         for row in conn.execute(query).mappings():
@@ -121,8 +119,8 @@ def states(conn: Connection, fingerprints: Iterable[str]) -> dict[tuple[str, str
 
 def remember(
     conn: Connection,
-    entries: dict[tuple[str, str], NotifyState],
-    known: Iterable[tuple[str, str]],
+    entries: Mapping[StateKey, NotifyState],
+    known: Iterable[StateKey],
 ) -> None:
     """Record what was notified; `known` are the (route, fingerprint) pairs already stored."""
     stored = set(known)

@@ -8,9 +8,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from storage.db import Database
 from storage.tables import RECORD_FIELDS, ChangeEventRow, ResourceRow, ScopeRunRow, to_utc
+from vigil.core.alerting import ResourceContext
 from vigil.core.model import GONE_KINDS, ChangeKind, Resource, ResourceState, iso
 
 resources = ResourceRow.__table__  # type: ignore[attr-defined]
@@ -317,3 +319,18 @@ def resources_by_uid(db: Database, uids: Iterable[str]) -> Iterator[Resource]:
             query = _current_query(InventoryFilter()).where(resources.c.uid.in_(chunk))
             for row in conn.execute(query).mappings():
                 yield _to_resource(row)
+
+
+def resource_contexts(conn: Connection, uids: Iterable[str]) -> dict[str, ResourceContext]:
+    """uid → name, provider and tags, for the resources among `uids` in any state.
+
+    Takes the caller's connection: the notify hook reads it inside the findings transaction.
+    """
+    listed = sorted(set(uids))
+    found: dict[str, ResourceContext] = {}
+    columns = (resources.c.uid, resources.c.name, resources.c.provider, resources.c.tags)
+    for start in range(0, len(listed), 500):
+        query = sa.select(*columns).where(resources.c.uid.in_(listed[start : start + 500]))
+        for row in conn.execute(query):
+            found[row.uid] = ResourceContext(row.name or "", row.provider, dict(row.tags or {}))
+    return found

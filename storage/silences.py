@@ -20,7 +20,7 @@ from storage.tables import json_column, time_column
 from vigil.core.model import Finding, iso
 
 if TYPE_CHECKING:
-    from storage.findings import StoredFinding
+    from vigil.core.transitions import StoredFinding
 
 
 class SilenceRow(SQLModel, table=True):

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
 from notifiers.base import FIRING, Alert, Message
 from storage.db import Database
-from storage.findings import FindingStore, Transition
+from storage.findings import FindingStore
 from vigil.app.config import VigilConfig, parse_config
 from vigil.app.notify import outbox_hook
-from vigil.core.model import Finding, Severity, make_uid
+from vigil.core.model import Finding, FindingStatus, Resolution, Severity, make_uid
+from vigil.core.transitions import StoredFinding, Transition, TransitionKind
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 ACCOUNT = "111111111111"
@@ -54,6 +56,39 @@ def finding(
 
 def findings(count: int, prefix: str = "sg-", **options: Any) -> list[Finding]:
     return [finding(f"{prefix}{i:05d}", **options) for i in range(count)]
+
+
+def transition(
+    native_id: str,
+    kind: TransitionKind = TransitionKind.NEW,
+    *,
+    resolution: Resolution | None = None,
+    at: datetime = T0,
+    **options: Any,
+) -> Transition:
+    """A transition as the findings lifecycle reports it, without a database.
+
+    `options` go to `finding` (rule, severity, source, type_, labels such as team)."""
+    found = finding(native_id, **options)
+    resolved = kind == TransitionKind.RESOLVED
+    status = FindingStatus.RESOLVED if resolved else FindingStatus.OPEN
+    if kind == TransitionKind.SILENCED:
+        status = FindingStatus.SILENCED
+    produced = {f.name: getattr(found, f.name) for f in fields(found)}
+    stored = StoredFinding(
+        **produced,
+        fingerprint=found.fingerprint,
+        status=status,
+        account=ACCOUNT,
+        first_seen=T0,
+        last_seen=at,
+        resolved_at=at if resolved else None,
+        reopened_count=0,
+        silence_id=None,
+        resolution=(resolution or Resolution.FIXED) if resolved else None,
+    )
+    previous = None if kind == TransitionKind.NEW else FindingStatus.OPEN
+    return Transition(kind, previous, stored)
 
 
 def alert(native_id: str = "sg-1", *, event: str = FIRING, **fields: Any) -> Alert:

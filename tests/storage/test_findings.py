@@ -14,19 +14,13 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Connection
 
 from storage.db import Database
-from storage.findings import (
-    FindingQuery,
-    FindingStore,
-    StoredFinding,
-    Transition,
-    TransitionKind,
-    findings_table,
-)
+from storage.findings import FindingQuery, FindingStore, findings_table
 from storage.reconcile import Reconciler
 from tests.factories import resource, scope
 from vigil.app.check import run_check
 from vigil.app.config import parse_config
 from vigil.core.model import FindingStatus, Resource, Scope, Severity, fingerprint
+from vigil.core.transitions import StoredFinding, Transition, TransitionKind
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 DISKS = scope(type_="disk")

@@ -16,11 +16,12 @@ from rules.health import CollectorFailing
 from rules.view import Change, InventoryView, PastState, ScopeState
 from storage import history_queries, queries
 from storage.db import Database
-from storage.findings import FindingStore, Transition, TransitionHook, finished_status
+from storage.findings import FindingStore, TransitionHook, finished_status
 from vigil.app.baselines import fetch_remote_states
 from vigil.app.config import VigilConfig
 from vigil.app.gc_tuning import fewer_gc_pauses
 from vigil.core.model import Finding, FindingStatus, Severity, utcnow
+from vigil.core.transitions import Transition
 
 
 @dataclass

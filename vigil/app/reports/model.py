@@ -23,13 +23,14 @@ from rules.base import FRAMEWORKS
 from rules.config import RulesConfig
 from storage import queries
 from storage.db import Database
-from storage.findings import FindingQuery, FindingStore, StoredFinding
+from storage.findings import FindingQuery, FindingStore
 from storage.silences import Silence
 from vigil import __version__
 from vigil.app.reports.controls import ControlResult, RuleInfo, evaluate_controls, rule_catalog
 from vigil.app.reports.counts import change_counts, inventory_counts
 from vigil.app.reports.scopes import ScopeSummary, scopes_at
 from vigil.core.model import FindingStatus, Resource, Severity, iso
+from vigil.core.transitions import StoredFinding
 
 FORMATS = ("html", "pdf", "csv", "json", "ocsf", "sarif")
 """Every report format, in the order a pack holds them."""
