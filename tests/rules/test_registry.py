@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rules.base import FRAMEWORKS, Rule
+from rules.base import Rule
+from rules.compliance import FRAMEWORKS
 from rules.config import RulesConfig
 from rules.registry import BUILTIN_RULES, builtin_rules, check_rules_config
 from vigil.core.model import ResourceType, Severity
