@@ -51,7 +51,7 @@ def load_catalog(path: Path = CATALOG_FILE) -> dict[str, Framework]:
     frameworks: dict[str, Framework] = {}
     taken: set[str] = set()
     for framework_id, entry in data["frameworks"].items():
-        framework = _framework(str(framework_id), entry)
+        framework = _framework(path, str(framework_id), entry)
         clash = taken & {framework.id, *framework.aliases}
         if clash:
             raise RuntimeError(f"{path}: framework id or alias {sorted(clash)[0]!r} is used twice")
@@ -60,10 +60,10 @@ def load_catalog(path: Path = CATALOG_FILE) -> dict[str, Framework]:
     return frameworks
 
 
-def _framework(framework_id: str, entry: Mapping[str, Any]) -> Framework:
+def _framework(path: Path, framework_id: str, entry: Mapping[str, Any]) -> Framework:
     controls = {str(k): str(v) for k, v in (entry.get("controls") or {}).items()}
     if not entry.get("name") or not entry.get("source") or not controls:
-        raise RuntimeError(f"{CATALOG_FILE}: {framework_id} needs a name, a source and controls")
+        raise RuntimeError(f"{path}: {framework_id} needs a name, a source and controls")
     return Framework(
         id=framework_id,
         name=str(entry["name"]),
