@@ -46,9 +46,13 @@ MIX = {
     "certificate": 0.05,
     "dns_zone": 0.001,
     "dns_record": 0.149,
-    "database": 0.03,
-    "load_balancer": 0.02,
-    "bucket": 0.05,
+    "database": 0.02,
+    "load_balancer": 0.01,
+    "bucket": 0.04,
+    "cache": 0.01,
+    "cdn": 0.005,
+    "kubernetes_cluster": 0.001,
+    "function": 0.014,
 }
 PAGE = 1000
 
@@ -123,10 +127,56 @@ def attributes(type_: str, i: int, counts: dict[str, int]) -> dict[str, Any]:
             "backup_retention_days": 0 if bad else 7,
             "latest_restorable_time": when(-0.01),
             "endpoint": f"db{i}.x.us-east-1.rds.amazonaws.com",
+            "zones": ["us-east-1a"] if bad else ["us-east-1a", "us-east-1b"],
+            "storage_encrypted": True,
+            "publicly_accessible": bad,
+            "port": 5432,
+            "security_groups": [f"sg-{i % counts['security_group']}"],
         }
     if type_ == "load_balancer":
-        return {"dns_name": f"lb{i}.us-east-1.elb.amazonaws.com"}
-    return {"versioning": not bad}
+        return load_balancer(i, bad)
+    if type_ == "cache":
+        return {
+            "engine": "redis",
+            "zones": ["us-east-1a"] if bad else ["us-east-1a", "us-east-1b"],
+            "multi_az": not bad,
+            "encrypted": not bad,
+            "transit_encryption": not bad,
+            "security_groups": [f"sg-{i % counts['security_group']}"],
+        }
+    if type_ == "cdn":
+        return {
+            "domain_name": f"d{i}.cloudfront.net",
+            "viewer_protocol_policy": "allow-all" if bad else "redirect-to-https",
+            "enabled": True,
+        }
+    if type_ == "kubernetes_cluster":
+        return {"version": "1.24" if bad else "1.40", "endpoint_public": bad}
+    if type_ == "function":
+        return {"runtime": "python3.7" if bad else "python3.12"}
+    return {"versioning": not bad, "public": bad, "encrypted": True}
+
+
+def load_balancer(i: int, bad: bool) -> dict[str, Any]:
+    health = "unhealthy" if bad else "healthy"
+    return {
+        "dns_name": f"lb{i}.us-east-1.elb.amazonaws.com",
+        "scheme": "internet-facing",
+        "zones": ["us-east-1a", "us-east-1b"],
+        "listeners": [
+            {"protocol": "HTTP", "port": 80, "default_action": "forward" if bad else "redirect"},
+            {
+                "protocol": "HTTPS",
+                "port": 443,
+                "default_action": "forward",
+                "target_groups": ["tg"],
+            },
+        ],
+        "targets": [
+            {"id": f"i-{i}", "target_group": "tg", "health": "healthy"},
+            {"id": f"i-{i + 1}", "target_group": "tg", "health": health},
+        ],
+    }
 
 
 def estate(total: int) -> dict[str, list[Resource]]:

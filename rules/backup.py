@@ -69,12 +69,31 @@ def retention_off(resource: Resource) -> bool:
 
 def newest_backup(view: InventoryView, resource: Resource) -> datetime | None:
     """The newest restore point: a snapshot, or a database's latest restorable time."""
+    if is_table(resource):
+        return parse_time(resource.attributes.get("latest_backup_at"))
     newest = view.newest_backup.get(resource.uid)
     if resource.type == ResourceType.DATABASE and not retention_off(resource):
         restorable = parse_time(resource.attributes.get("latest_restorable_time"))
         if restorable is not None and (newest is None or restorable > newest):
             newest = restorable
     return newest
+
+
+def is_table(resource: Resource) -> bool:
+    """A DynamoDB table: its backups are its own (point-in-time recovery, on-demand backups),
+    never snapshots, so it is judged on its attributes alone."""
+    return resource.type == ResourceType.DATABASE and resource.attributes.get("kind") == "table"
+
+
+def table_backed_up(resource: Resource) -> bool | None:
+    """Whether a table has point-in-time recovery or an on-demand backup; None when unknown."""
+    pitr = resource.attributes.get("point_in_time_recovery")
+    backups = resource.attributes.get("on_demand_backups")
+    if pitr is True or (isinstance(backups, int) and backups > 0):
+        return True
+    if pitr is False and backups == 0:
+        return False
+    return None
 
 
 def _automated(resource: Resource) -> bool:
@@ -100,7 +119,9 @@ class BackupMissing:
         for resource in view.of_type(*self.resource_types):
             if not needs_backup(resource, params):
                 continue
-            if retention_off(resource):
+            if is_table(resource):
+                yield from self._judge_table(view, resource)
+            elif retention_off(resource):
                 yield finding(
                     self,
                     resource,
@@ -122,6 +143,19 @@ class BackupMissing:
                     f"No snapshot in the inventory has source_uid {resource.uid}.",
                     evidence={"snapshots": 0, "reason": _why_needed(resource, params)},
                 )
+
+    def _judge_table(self, view: InventoryView, resource: Resource) -> Iterator[Finding]:
+        backed_up = table_backed_up(resource)
+        if backed_up is None or not view.observed(resource):
+            view.undecided(self.id, resource.uid)
+        elif not backed_up:
+            yield finding(
+                self,
+                resource,
+                f"table {describe(resource)} has neither point-in-time recovery nor a backup",
+                "point_in_time_recovery: false; on_demand_backups: 0.",
+                evidence={"point_in_time_recovery": False, "on_demand_backups": 0},
+            )
 
 
 def snapshots_known(view: InventoryView, resource: Resource) -> bool:
@@ -158,6 +192,11 @@ class BackupStale:
         for resource in view.of_type(*self.resource_types):
             if not needs_backup(resource, params) or retention_off(resource):
                 continue
+            if is_table(resource) and (
+                resource.attributes.get("point_in_time_recovery") is True
+                or not view.observed(resource)
+            ):
+                continue  # continuous backups never go stale; unobserved: last known state
             newest = newest_backup(view, resource)
             if newest is None:
                 continue  # no backup at all: backup.missing's finding

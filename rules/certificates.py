@@ -76,6 +76,7 @@ class CertificateExpiring:
     def evaluate(self, view: InventoryView, params: ExpiringParams) -> Iterator[Finding]:
         warn = timedelta(days=params.warn_days)
         critical = timedelta(days=params.critical_days)
+        bound = bindings(view)
         for resource in view.of_type(*self.resource_types):
             when, key = expiry(resource)
             if when is None:
@@ -85,20 +86,51 @@ class CertificateExpiring:
                 continue
             severity = Severity.HIGH if left <= critical else Severity.MEDIUM
             name = subject(resource)
+            served_by = served_at(resource, bound)
+            where = f" Served by {', '.join(served_by[:10])}." if served_by else ""
             yield finding(
                 self,
                 resource,
                 f"certificate {name} expires in {days(left)} days (threshold {params.warn_days})",
                 f"{describe(resource)} is valid until {when:%Y-%m-%d %H:%M}Z ({key}); "
-                f"warn at {params.warn_days} days, critical at {params.critical_days} days.",
+                f"warn at {params.warn_days} days, critical at {params.critical_days} days."
+                + where,
                 severity=severity,
                 evidence={
                     key: when.isoformat(),
                     "days_left": days(left),
                     "warn_days": params.warn_days,
                     "critical_days": params.critical_days,
+                    "served_by": served_by,
                 },
             )
+
+
+def bindings(view: InventoryView) -> dict[str, list[str]]:
+    """Certificate ARN → the load balancers and CDNs it is bound to, as `type native_id`."""
+    bound: dict[str, list[str]] = {}
+    for balancer in view.of_type(ResourceType.LOAD_BALANCER.value):
+        arns = {
+            arn
+            for listener in balancer.attributes.get("listeners") or ()
+            if isinstance(listener, dict)
+            for arn in listener.get("certificates") or ()
+        }
+        for arn in sorted(arns):
+            bound.setdefault(str(arn), []).append(f"load_balancer {balancer.native_id}")
+    for cdn in view.of_type(ResourceType.CDN.value):
+        arn = cdn.attributes.get("certificate")
+        if isinstance(arn, str) and arn.startswith("arn:"):
+            bound.setdefault(arn, []).append(f"cdn {cdn.native_id}")
+    return bound
+
+
+def served_at(certificate: Resource, bound: dict[str, list[str]]) -> list[str]:
+    """Where a certificate is served: its bindings in the inventory, else ACM's `in_use_by`."""
+    found = bound.get(certificate.native_id)
+    if found:
+        return found
+    return [str(arn) for arn in certificate.attributes.get("in_use_by") or ()]
 
 
 class CertificateExpired:

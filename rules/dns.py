@@ -25,6 +25,7 @@ judged (by history) only with `judge_unknown_domains: true`.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,12 +39,15 @@ from vigil.core.facts import dns_name
 from vigil.core.model import Finding, Resource, ResourceType, Severity
 from vigil.core.schema import StrictModel
 
-LOAD_BALANCER, DATABASE, SERVER, CDN = (
+LOAD_BALANCER, DATABASE, SERVER, CDN, BUCKET = (
     ResourceType.LOAD_BALANCER.value,
     ResourceType.DATABASE.value,
     ResourceType.SERVER.value,
     ResourceType.CDN.value,
+    ResourceType.BUCKET.value,
 )
+S3_ENDPOINT = re.compile(r"\.s3(?:[.-]website)?(?:[.-][a-z0-9-]+)?\.amazonaws\.com$")
+"""A bucket's REST or website endpoint (`b.s3.amazonaws.com`, `b.s3-website-eu-west-1...`)."""
 DEFAULT_MANAGED_SUFFIXES = {
     "elb.amazonaws.com": LOAD_BALANCER,
     "rds.amazonaws.com": DATABASE,
@@ -62,7 +66,7 @@ DEFAULT_MANAGED_SUFFIXES = {
 }
 ADDRESS_OWNERS = (SERVER,)
 """The types whose resources hold addresses (`public_ips`, ...): docs/attributes.md."""
-NAME_OWNERS = (LOAD_BALANCER, DATABASE, SERVER, CDN)
+NAME_OWNERS = (LOAD_BALANCER, DATABASE, SERVER, CDN, BUCKET)
 _ADDRESS_TYPES = ("A", "AAAA")
 NXDOMAIN_REASON = "does not exist (NXDOMAIN)"
 HELD_REASON = "held before by a resource of ours, by none now"
@@ -282,6 +286,8 @@ class _Judge:
 
     def _owners_of(self, name: str) -> tuple[str, ...] | None:
         """The types that could own `name` (empty: none Vigil collects); None: not judged."""
+        if S3_ENDPOINT.search(name):
+            return (BUCKET,)
         for suffix, type_ in self.suffixes.items():
             if under(name, suffix):
                 return (type_,) if type_ else ()

@@ -103,6 +103,7 @@ class OpenPort:
     }
 
     def evaluate(self, view: InventoryView, params: OpenPortParams) -> Iterator[Finding]:
+        users = group_users(view)
         for group in view.of_type(*self.resource_types):
             matches = []
             for entry in group.attributes.get("ingress") or ():
@@ -117,11 +118,13 @@ class OpenPort:
             ports = sorted({p for _, _, found in matches for p in found})
             phrases = [_phrase(entry, protocol, found) for entry, protocol, found in matches]
             what = "all traffic" if all_traffic else f"port(s) {', '.join(map(str, ports))}"
+            used_by = users.get((group.account, group.native_id), [])
+            shown = f" Used by {', '.join(used_by[:10])}." if used_by else ""
             yield finding(
                 self,
                 group,
                 f"security group {describe(group)} is open to the internet on {what}",
-                "Ingress " + "; ".join(phrases) + ".",
+                "Ingress " + "; ".join(phrases) + "." + shown,
                 severity=Severity.CRITICAL if all_traffic else Severity.HIGH,
                 evidence={
                     "permissions": [
@@ -129,8 +132,30 @@ class OpenPort:
                     ],
                     "ports": ports,
                     "all_traffic": all_traffic,
+                    "used_by": used_by,
                 },
             )
+
+
+GROUP_USERS = (
+    ResourceType.SERVER.value,
+    ResourceType.LOAD_BALANCER.value,
+    ResourceType.DATABASE.value,
+    ResourceType.CACHE.value,
+    ResourceType.FUNCTION.value,
+    ResourceType.KUBERNETES_CLUSTER.value,
+)
+"""Types whose `security_groups` attribute names the groups that guard them."""
+
+
+def group_users(view: InventoryView) -> dict[tuple[str, str], list[str]]:
+    """(account, security group id) → `type native_id` of every resource it guards."""
+    users: dict[tuple[str, str], list[str]] = {}
+    for resource in view.of_type(*GROUP_USERS):
+        for group_id in resource.attributes.get("security_groups") or ():
+            key = (resource.account, str(group_id))
+            users.setdefault(key, []).append(f"{resource.type} {resource.native_id}")
+    return users
 
 
 def _phrase(entry: dict[str, Any], protocol: str, ports: list[int]) -> str:

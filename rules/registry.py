@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from rules.availability import SingleZone, UnhealthyTargets
 from rules.backup import BackupMissing, BackupStale
 from rules.base import Rule
 from rules.certificates import CertificateExpired, CertificateExpiring, CertificateInvalid
@@ -19,7 +20,10 @@ from rules.config import RulesConfig
 from rules.disk import DiskFilling, DiskFull
 from rules.dns import DanglingRecord
 from rules.drift import AttributeChanged
+from rules.encryption import UnencryptedAtRest, UnencryptedInTransit
+from rules.exposure import PlaintextWeb, PublicExposure
 from rules.health import CollectorFailing
+from rules.lifecycle import FunctionRuntimeDeprecated, KubernetesUnsupported
 from rules.network import OpenPort, PortExposed
 from rules.packs import PackRule, load_packs
 from rules.terraform import Missing, Unmanaged
@@ -40,6 +44,14 @@ _BUILTIN: tuple[type[Rule], ...] = (
     CollectorFailing,
     DiskFull,
     DiskFilling,
+    SingleZone,
+    UnhealthyTargets,
+    PlaintextWeb,
+    UnencryptedAtRest,
+    UnencryptedInTransit,
+    PublicExposure,
+    KubernetesUnsupported,
+    FunctionRuntimeDeprecated,
 )
 
 

@@ -40,6 +40,9 @@ _NAME_ATTRIBUTES = (
 )
 _ADDRESS_ATTRIBUTES = ("public_ips", "private_ips", "ip_addresses", "addresses")
 _DNS_TYPES = frozenset({ResourceType.DNS_RECORD.value, ResourceType.DNS_ZONE.value})
+GLOBAL_REGION = "global"
+_LISTED_GLOBALLY = frozenset({ResourceType.BUCKET.value})
+"""Types one `global` scope per account lists, whatever region each resource carries."""
 
 
 @dataclass(frozen=True)
@@ -208,6 +211,14 @@ class InventoryView:
             type_, source=resource.source, account=resource.account, region=resource.region
         )
 
+    def observed(self, resource: Resource) -> bool:
+        """Whether the scope that reported `resource` is known, so its attributes are current
+        (a bucket carries its location as region but comes from its account's global scope)."""
+        region = GLOBAL_REGION if resource.type in _LISTED_GLOBALLY else resource.region
+        return self.input_known(
+            resource.type, source=resource.source, account=resource.account, region=region
+        )
+
     def all_known(self, *types: str) -> bool:
         """Whether every configured scope of `types` is known, so "nothing owns it" holds.
 
@@ -351,6 +362,9 @@ def held_names(attributes: Mapping[str, Any]) -> Iterator[str]:
     """The DNS names a resource's attributes say it answers to (LB, database, server names)."""
     for key in _NAME_ATTRIBUTES:
         value = attributes.get(key)
+        if isinstance(value, str) and value:
+            yield dns_name(value)
+    for value in attributes.get("dns_names") or ():  # a bucket's endpoints
         if isinstance(value, str) and value:
             yield dns_name(value)
 

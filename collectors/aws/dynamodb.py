@@ -11,6 +11,7 @@ from typing import Any
 
 from botocore.client import BaseClient
 
+from collectors.aws.details import each
 from collectors.aws.fields import Origin, iso_time, name_of, normalized, paginate, tag_dict
 from collectors.base import Page
 from vigil.core.model import Resource, ResourceType
@@ -26,16 +27,19 @@ def fetch_tables(
     I/O only."""
     backups = _backups_by_table(client)
     for names in paginate(client, "list_tables", "TableNames", page_size or PAGE_SIZE):
-        tables = []
-        for name in map(str, names):  # TableNames are strings
-            table = dict(client.describe_table(TableName=name)["Table"])
-            continuous = client.describe_continuous_backups(TableName=name)
-            table["ContinuousBackups"] = continuous.get("ContinuousBackupsDescription", {})
-            table["Backups"] = backups.get(name, [])
-            tags = client.list_tags_of_resource(ResourceArn=table["TableArn"])
-            table["Tags"] = tags.get("Tags", [])
-            tables.append(table)
-        yield tables
+        yield each(lambda name: _describe(client, str(name), backups), names)
+
+
+def _describe(
+    client: BaseClient, name: str, backups: dict[str, list[dict[str, Any]]]
+) -> dict[str, Any]:
+    table = dict(client.describe_table(TableName=name)["Table"])
+    continuous = client.describe_continuous_backups(TableName=name)
+    table["ContinuousBackups"] = continuous.get("ContinuousBackupsDescription", {})
+    table["Backups"] = backups.get(name, [])
+    tags = client.list_tags_of_resource(ResourceArn=table["TableArn"])
+    table["Tags"] = tags.get("Tags", [])
+    return table
 
 
 def _backups_by_table(client: BaseClient) -> dict[str, list[dict[str, Any]]]:

@@ -14,6 +14,7 @@ from typing import Any
 from botocore.client import BaseClient
 from botocore.exceptions import BotoCoreError, ClientError
 
+from collectors.aws.details import each
 from collectors.aws.failures import error_code
 from collectors.aws.fields import Origin, name_of, normalize_page, paginate, tag_dict
 from collectors.base import Page
@@ -53,7 +54,7 @@ def fetch_buckets(
     """Pages of buckets, each with its location, ACL, policy status, block, encryption,
     versioning and tags. I/O only."""
     for page in paginate(client, "list_buckets", "Buckets", page_size or PAGE_SIZE):
-        yield [_details(client, dict(bucket)) for bucket in page]
+        yield each(lambda bucket: _details(client, dict(bucket)), page)
 
 
 def _details(client: BaseClient, bucket: dict[str, Any]) -> dict[str, Any]:
@@ -103,6 +104,7 @@ def normalize_bucket(
         "encrypted": None if not _known(encryption) else True,
         "encryption": None if not _known(encryption) else _algorithm(encryption),
         "versioning": None if not _known(versioning) else versioning == "Enabled",
+        "dns_names": endpoint_names(item["Name"], item["Location"]),
     }
     here = dataclasses.replace(origin, region=item["Location"])
     return here.resource(
@@ -112,6 +114,17 @@ def normalize_bucket(
         tags=tags,
         attributes=attributes,
     )
+
+
+def endpoint_names(bucket: str, region: str) -> list[str]:
+    """The names S3 answers to for a bucket (REST and website endpoints, both spellings): a
+    CNAME to one of them dangles once the bucket is gone, since anyone can claim the name."""
+    return [
+        f"{bucket}.s3.amazonaws.com",
+        f"{bucket}.s3.{region}.amazonaws.com",
+        f"{bucket}.s3-website-{region}.amazonaws.com",
+        f"{bucket}.s3-website.{region}.amazonaws.com",
+    ]
 
 
 def public_reasons(grants: Any, status: Any) -> list[str] | None:

@@ -18,7 +18,7 @@ from tests.factories.rules import (
     snapshot,
     view,
 )
-from vigil.core.model import Severity, fingerprint
+from vigil.core.model import Resource, Severity, fingerprint
 
 MISSING = BackupMissing()
 STALE = BackupStale()
@@ -185,3 +185,58 @@ def test_the_collector_failing_staleness_param_is_the_window_for_known_inputs() 
         disk(), scopes=scopes, collect_every=timedelta(minutes=15), staleness=timedelta(hours=4)
     )
     assert one(evaluate(MISSING, configured)).rule == "backup.missing"
+
+
+def table(**attributes: object) -> Resource:
+    defaults = {"kind": "table", "engine": "dynamodb", "backup_retention_days": None}
+    return database("arn:aws:dynamodb:us-east-1:1:table/carts", **(defaults | attributes))
+
+
+def test_a_table_without_pitr_or_backup_is_missing() -> None:
+    bare = table(point_in_time_recovery=False, on_demand_backups=0)
+    found = one(evaluate(MISSING, view(bare, scopes=[scope_state("database")])))
+    assert "neither point-in-time recovery nor a backup" in found.title
+
+
+@pytest.mark.parametrize(
+    "backed_up",
+    [
+        {"point_in_time_recovery": True, "on_demand_backups": 0},
+        {"point_in_time_recovery": False, "on_demand_backups": 2},
+    ],
+)
+def test_pitr_or_an_on_demand_backup_is_a_backup(backed_up: dict[str, object]) -> None:
+    # Snapshots are not known here: a table's backups are its own attributes.
+    assert evaluate(MISSING, view(table(**backed_up), scopes=[scope_state("database")])) == []
+
+
+def test_a_table_whose_backups_were_not_read_is_unknown() -> None:
+    unread = table(point_in_time_recovery=False, on_demand_backups=None)
+    inventory = view(unread, scopes=[scope_state("database")])
+    assert evaluate(MISSING, inventory) == []
+    assert fingerprint(MISSING.id, unread.uid) in inventory.unjudged
+
+
+def test_a_table_under_a_failing_scope_is_unknown() -> None:
+    bare = table(point_in_time_recovery=False, on_demand_backups=0)
+    failing = [scope_state("database", status="failed", last_complete=None)]
+    assert evaluate(MISSING, view(bare, scopes=failing)) == []
+
+
+def test_a_table_with_only_an_old_on_demand_backup_is_stale() -> None:
+    old = table(
+        point_in_time_recovery=False,
+        on_demand_backups=1,
+        latest_backup_at=iso(NOW - timedelta(days=30)),
+    )
+    found = one(evaluate(STALE, view(old)))
+    assert "newest backup is 30d old" in found.title
+
+
+def test_pitr_never_goes_stale() -> None:
+    continuous = table(
+        point_in_time_recovery=True,
+        on_demand_backups=1,
+        latest_backup_at=iso(NOW - timedelta(days=30)),
+    )
+    assert evaluate(STALE, view(continuous)) == []

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from rules.certificates import CertificateExpired, CertificateExpiring, CertificateInvalid
-from tests.factories.rules import NOW, certificate, evaluate, iso, one, view
+from tests.factories.rules import NOW, certificate, evaluate, iso, one, resource, view
 from vigil.core.model import Severity
 
 EXPIRING = CertificateExpiring()
@@ -124,3 +124,21 @@ def test_expired_probe_certificate_is_reported_once_as_expired_not_also_invalid(
     cert = certificate(expires_in=timedelta(days=-3), verified=False, verify_error="expired")
     assert evaluate(INVALID, view(cert)) == []
     assert one(evaluate(EXPIRED, view(cert))).severity is Severity.CRITICAL
+
+
+def test_an_expiring_certificate_says_which_load_balancers_and_cdns_serve_it() -> None:
+    cert = certificate(expires_in=timedelta(days=5))
+    https = {"protocol": "HTTPS", "port": 443, "certificates": [cert.native_id]}
+    served = [
+        resource("load_balancer", "arn:lb/shop", listeners=[https, https | {"port": 8443}]),
+        resource("cdn", "E123", region="global", certificate=cert.native_id),
+        resource("cdn", "E999", region="global", certificate="default"),
+    ]
+    found = one(evaluate(EXPIRING, view(cert, *served)))
+    assert found.evidence["served_by"] == ["load_balancer arn:lb/shop", "cdn E123"]
+    assert found.detail.endswith("Served by load_balancer arn:lb/shop, cdn E123.")
+
+
+def test_without_bindings_acm_in_use_by_says_where_it_is_served() -> None:
+    cert = certificate(expires_in=timedelta(days=5), in_use_by=["arn:aws:elb:x"])
+    assert one(evaluate(EXPIRING, view(cert))).evidence["served_by"] == ["arn:aws:elb:x"]

@@ -62,7 +62,16 @@ def test_the_catalog_names_every_framework_its_source_and_each_control_title() -
 
 def test_the_new_frameworks_are_mapped_by_encryption_backup_and_exposure_rules() -> None:
     mapped = {r.id: r.compliance for r in builtin_rules()}
-    for rule_id in ("backup.missing", "backup.stale", "network.open_port", "cert.invalid"):
+    exposure_encryption_backup = (
+        "backup.missing",
+        "backup.stale",
+        "network.open_port",
+        "cert.invalid",
+        "encryption.at_rest",
+        "encryption.in_transit",
+        "exposure.public",
+    )
+    for rule_id in exposure_encryption_backup:
         assert mapped[rule_id].get("gdpr") and mapped[rule_id].get("hipaa"), rule_id
     assert "cis-aws-3.0" not in mapped["drift.changed"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from collectors.aws.s3 import endpoint_names
 from rules.dns import DanglingRecord
 from rules.view import InventoryView
 from tests.factories.rules import (
@@ -22,7 +23,7 @@ from tests.factories.rules import (
     view,
     zone,
 )
-from vigil.core.model import Severity, fingerprint
+from vigil.core.model import Resource, Severity, fingerprint
 
 DANGLING = DanglingRecord()
 GONE_SERVER = server("i-gone", public_ips=["52.1.2.3"])
@@ -284,3 +285,29 @@ def test_cname_to_a_deleted_distribution_of_ours_dangles_and_a_present_one_is_fi
         history_loader=history(gone),
     )
     assert one(evaluate(DANGLING, inventory)).evidence["targets"] == ["d000.cloudfront.net"]
+
+
+def _bucket(name: str) -> Resource:
+    return resource("bucket", name, dns_names=endpoint_names(name, "eu-west-1"))
+
+
+def test_cname_to_a_deleted_buckets_website_dangles_and_a_present_one_is_fine() -> None:
+    website = "{}.s3-website-eu-west-1.amazonaws.com"
+    inventory = view(
+        _bucket("assets"),
+        record("assets.example.com", "CNAME", [website.format("assets")]),
+        record("old.example.com", "CNAME", [website.format("old-assets")]),
+        record("vendor.example.com", "CNAME", [website.format("their-bucket")]),  # not ours
+        history_loader=history(_bucket("old-assets")),
+    )
+    found = one(evaluate(DANGLING, inventory))
+    assert found.evidence["targets"] == ["old-assets.s3-website-eu-west-1.amazonaws.com"]
+
+
+def test_bucket_names_are_unknown_while_bucket_scopes_are_unknown() -> None:
+    cname = record("old.example.com", "CNAME", ["old-assets.s3.amazonaws.com"])
+    failed = scope_state("bucket", region="global", status="failed", last_complete=None)
+    inventory = view(cname, scopes=[scope_state("server"), failed],
+                     history_loader=history(_bucket("old-assets")))  # fmt: skip
+    assert evaluate(DANGLING, inventory) == []
+    assert unjudged(inventory, cname.uid)

@@ -12,6 +12,7 @@ from tests.factories.rules import (
     one,
     permission,
     probe_scope,
+    resource,
     security_group,
     server,
     view,
@@ -175,3 +176,16 @@ def test_a_negative_from_port_means_every_port() -> None:
     found = one(open_port(permission("tcp", -1, -1)))
     assert found.severity is Severity.HIGH and 3389 in found.evidence["ports"]
     assert "tcp all ports from 0.0.0.0/0" in found.detail
+
+
+def test_the_finding_names_the_load_balancers_and_caches_the_group_guards() -> None:
+    group = security_group("sg-web", ingress=[permission("tcp", 6379)])
+    guarded = [
+        resource("load_balancer", "arn:lb/web", security_groups=["sg-web"]),
+        resource("cache", "sessions", security_groups=["sg-web"]),
+        resource("cache", "other", security_groups=["sg-other"]),
+        resource("cache", "elsewhere", account="222222222222", security_groups=["sg-web"]),
+    ]
+    found = one(evaluate(OPEN, view(group, *guarded)))
+    assert found.evidence["used_by"] == ["load_balancer arn:lb/web", "cache sessions"]
+    assert found.detail.endswith("Used by load_balancer arn:lb/web, cache sessions.")

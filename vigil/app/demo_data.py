@@ -108,8 +108,8 @@ def _seed_kubernetes(eks: Any, summary: Summary, problems: bool) -> None:
     vpc = {"subnetIds": ["subnet-demo"], "endpointPublicAccess": True}
     if not problems:
         vpc = {"subnetIds": ["subnet-demo"], "endpointPublicAccess": False}
-    # 1.24 left standard support on 2024-01-31; 1.33 is supported until mid-2026 or later.
-    for name, version in (("platform", "1.24" if problems else "1.33"), ("batch", "1.33")):
+    # 1.24 left standard support on 2024-01-31; 1.35 is past the table: supported.
+    for name, version in (("platform", "1.24" if problems else "1.35"), ("batch", "1.35")):
         eks.create_cluster(name=name, version=version, roleArn=role, resourcesVpcConfig=vpc)
     if problems:
         summary.problem("kubernetes.unsupported", "platform")

@@ -77,7 +77,7 @@ def seed_estate(
         hosts = list(pool.map(seed_region, range(len(regions)), regions))[0]
     _seed_certificates(_client(endpoint_url, "acm", home), summary, problems)
     _seed_zone(_client(endpoint_url, "route53", home), summary, hosts, problems)
-    seed_web(lambda service: _client(endpoint_url, service, home), home, summary.counts)
+    seed_web(lambda service: _client(endpoint_url, service, home), summary, problems)
     seed_data(lambda service: _client(endpoint_url, service, home), summary, problems)
     return summary
 
@@ -215,12 +215,11 @@ class _RegionSeeder:
         team, env = self.rng.choice(TEAMS), self.rng.choice(ENVS)
         name = f"{role}-{env}-{index + 1:03d}"
         tags = {"team": team, "env": env, "owner": f"{team}-lead@example.com"}
-        mappings = [{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8, "VolumeType": "gp3"}}]
+        root = {"VolumeSize": 8, "VolumeType": "gp3", "Encrypted": True}
+        mappings = [{"DeviceName": "/dev/xvda", "Ebs": root}]
         if role != "worker":  # workers are stateless: a root volume only
             size = self.rng.choice((50, 100, 200))
-            mappings.append(
-                {"DeviceName": "/dev/sdf", "Ebs": {"VolumeSize": size, "VolumeType": "gp3"}}
-            )
+            mappings.append({"DeviceName": "/dev/sdf", "Ebs": root | {"VolumeSize": size}})
         answer = self.ec2.run_instances(
             ImageId="ami-0abcdef1234567890",
             MinCount=count,
@@ -256,15 +255,18 @@ class _RegionSeeder:
                 AvailabilityZone=zone,
                 Size=size,
                 VolumeType="gp3",
+                Encrypted=True,
                 TagSpecifications=[{"ResourceType": "volume", "Tags": _tags(**tags)}],
             )["VolumeId"]
         )
 
     def _databases(self, home: bool, problems: bool) -> None:
         """One backed-up database per region; in the home region one with backups off."""
-        self._database(f"orders-{self.region}", "postgres", retention=7, multi_az=home)
+        self._database(f"orders-{self.region}", "postgres", retention=7, multi_az=True)
         if home:
-            self._database("analytics", "mysql", retention=0 if problems else 7)
+            self._database(
+                "analytics", "mysql", retention=0 if problems else 7, multi_az=not problems
+            )
             if problems:
                 self.local.problem("backup.missing", "analytics")
 

@@ -84,9 +84,12 @@ def literal_url_password(url: str) -> bool:
 def _duration(value: Any) -> Any:
     if isinstance(value, timedelta):
         return value
-    if isinstance(value, int | float):
-        return timedelta(seconds=value)
-    return parse_duration(str(value))
+    try:
+        if isinstance(value, int | float):
+            return timedelta(seconds=value)
+        return parse_duration(str(value))
+    except OverflowError:
+        raise ValueError(f"duration {value!r} is out of range (at most 999999999 days)") from None
 
 
 EnvStr = Annotated[str, BeforeValidator(expand_env)]
