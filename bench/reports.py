@@ -25,8 +25,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from rules.backup import BackupMissing  # noqa: E402
-from rules.base import FRAMEWORKS, finding  # noqa: E402
+from rules.base import finding  # noqa: E402
 from rules.certificates import CertificateExpired  # noqa: E402
+from rules.compliance import FRAMEWORKS  # noqa: E402
 from rules.network import OpenPort  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.findings import FindingStore  # noqa: E402

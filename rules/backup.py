@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from pydantic import Field
 
 from rules.base import describe, finding
+from rules.compliance import Controls
 from rules.view import InventoryView, parse_time
 from vigil.core.model import Finding, Resource, ResourceType, Severity
 from vigil.core.schema import Duration, StrictModel
@@ -28,10 +29,11 @@ _TYPES = (
     ResourceType.SERVER.value,
     ResourceType.BUCKET.value,
 )
-_COMPLIANCE = {
-    "soc2": ("A1.2",),
-    "iso27001": ("A.8.13",),
-    "pci-dss": ("12.10.1",),
+_COMPLIANCE: Controls = {
+    "soc2-2017": ("A1.2",),
+    "iso27001-2022": ("A.8.13",),
+    "gdpr": ("Art. 32(1)(c)",),
+    "hipaa": ("164.308(a)(7)(ii)(A)",),
 }
 
 

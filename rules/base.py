@@ -12,7 +12,7 @@ class ExpiredCertificate:
     resource_types = ("certificate",)
     params_model = NoParams
     remediation = "Renew or replace the certificate, then deploy it."
-    compliance = {"pci-dss": ("4.2.1",)}
+    compliance = {"pci-dss-4.0": ("4.2.1",), "hipaa": ("164.312(e)(1)",)}
 
     def evaluate(self, view: InventoryView, params: NoParams) -> Iterator[Finding]: ...
 ```
@@ -20,28 +20,27 @@ class ExpiredCertificate:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
+from rules.compliance import FRAMEWORKS, Controls
 from vigil.core.model import Finding, Resource, Severity
 from vigil.core.schema import StrictModel
 
 if TYPE_CHECKING:
     from rules.view import InventoryView
 
-FRAMEWORKS: dict[str, str] = {
-    "cis-aws": "CIS Amazon Web Services Foundations Benchmark v3.0.0",
-    "soc2": "SOC 2 Trust Services Criteria (2017, rev. 2022)",
-    "pci-dss": "PCI DSS v4.0",
-    "iso27001": "ISO/IEC 27001:2022 Annex A",
-    "cis-aws-3.0": "CIS Amazon Web Services Foundations Benchmark v3.0.0",
-    "soc2-2017": "SOC 2 Trust Services Criteria (2017, rev. 2022)",
-    "pci-dss-4.0": "PCI DSS v4.0",
-    "iso27001-2022": "ISO/IEC 27001:2022 Annex A",
-    "gdpr": "EU General Data Protection Regulation 2016/679",
-    "hipaa": "HIPAA Security Rule, 45 CFR Part 164 Subpart C",
-}
-"""Compliance frameworks a rule may map to: id → full name."""
+# FRAMEWORKS and Controls live in rules.compliance; re-exported for code written before.
+__all__ = [
+    "FRAMEWORKS",
+    "ROUTING_TAGS",
+    "Controls",
+    "NoParams",
+    "Rule",
+    "describe",
+    "finding",
+    "labels_for",
+]
 
 ROUTING_TAGS = ("owner", "team")
 """Resource tags copied into finding labels, so routes can send findings to their owners."""
@@ -73,7 +72,7 @@ class Rule(Protocol):
     @property
     def remediation(self) -> str: ...
     @property
-    def compliance(self) -> Mapping[str, tuple[str, ...]]: ...
+    def compliance(self) -> Controls: ...
 
     def evaluate(self, view: InventoryView, params: Any) -> Iterator[Finding]: ...
 

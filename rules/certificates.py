@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from rules.base import NoParams, describe, finding
+from rules.compliance import Controls
 from rules.view import InventoryView, parse_time
 from vigil.core.facts import certificate_expiry
 from vigil.core.model import Finding, Resource, ResourceType, Severity
@@ -69,7 +70,8 @@ class CertificateExpiring:
     resource_types = _CERT
     params_model = ExpiringParams
     remediation = _RENEW
-    compliance = {"soc2": ("CC7.1",), "pci-dss": ("4.2.1",), "iso27001": ("A.8.24",)}
+    # Not PCI DSS 4.2.1: a certificate still valid meets it; `cert.expired` is the failure.
+    compliance: Controls = {"soc2-2017": ("CC7.1",), "iso27001-2022": ("A.8.24",)}
 
     def evaluate(self, view: InventoryView, params: ExpiringParams) -> Iterator[Finding]:
         warn = timedelta(days=params.warn_days)
@@ -140,7 +142,13 @@ class CertificateExpired:
     resource_types = _CERT
     params_model = NoParams
     remediation = _RENEW + " Delete expired certificates nothing uses any more."
-    compliance = {"soc2": ("CC7.1",), "pci-dss": ("4.2.1",), "iso27001": ("A.8.24",)}
+    compliance: Controls = {
+        "soc2-2017": ("CC7.1",),
+        "pci-dss-4.0": ("4.2.1",),
+        "iso27001-2022": ("A.8.24",),
+        "gdpr": ("Art. 32(1)(a)",),
+        "hipaa": ("164.312(e)(1)",),
+    }
 
     def evaluate(self, view: InventoryView, params: NoParams) -> Iterator[Finding]:
         for resource in view.of_type(*self.resource_types):
@@ -180,7 +188,13 @@ class CertificateInvalid:
         "Reissue the certificate from a trusted CA for the names it serves, with an RSA key "
         "of at least 2048 bits or an EC key of at least 256 bits and a SHA-256 signature."
     )
-    compliance = {"pci-dss": ("4.2.1",), "iso27001": ("A.8.24",), "soc2": ("CC6.7",)}
+    compliance: Controls = {
+        "pci-dss-4.0": ("4.2.1",),
+        "iso27001-2022": ("A.8.24",),
+        "soc2-2017": ("CC6.7",),
+        "gdpr": ("Art. 32(1)(a)",),
+        "hipaa": ("164.312(e)(1)",),
+    }
 
     def evaluate(self, view: InventoryView, params: InvalidParams) -> Iterator[Finding]:
         for resource in view.of_type(*self.resource_types):

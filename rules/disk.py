@@ -16,12 +16,13 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from rules.base import describe, finding
+from rules.compliance import Controls
 from rules.view import Change, InventoryView
 from vigil.core.model import Finding, Resource, ResourceType, Severity
 from vigil.core.schema import Duration, StrictModel
 
 _DISK = (ResourceType.DISK.value,)
-_COMPLIANCE = {"soc2": ("A1.1",), "iso27001": ("A.8.6",)}
+_COMPLIANCE: Controls = {"soc2-2017": ("A1.1",), "iso27001-2022": ("A.8.6",)}
 _USED = "attributes.used_bytes"
 _GIB = 1024**3
 

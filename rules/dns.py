@@ -33,6 +33,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from rules.base import finding
+from rules.compliance import Controls
 from rules.view import PROBE_PROVIDER, InventoryView, canonical_address
 from vigil.core.facts import dns_name
 from vigil.core.model import Finding, Resource, ResourceType, Severity
@@ -136,7 +137,7 @@ class DanglingRecord:
         "Delete the record, or point it at a resource you own: until then whoever claims the "
         "target (the name, the address) receives its traffic."
     )
-    compliance = {"soc2": ("CC6.1",), "iso27001": ("A.8.9",)}
+    compliance: Controls = {"soc2-2017": ("CC6.1",), "iso27001-2022": ("A.8.9",)}
 
     def evaluate(self, view: InventoryView, params: DanglingParams) -> Iterator[Finding]:
         judge = _Judge(view, params)

@@ -43,7 +43,9 @@ class PublicExposure:
     )
     compliance: Controls = {
         "cis-aws-3.0": ("2.1.4", "2.3.3"),
-        "pci-dss-4.0": ("1.4.1",),
+        # 1.4.4: stored data not directly accessible from untrusted networks (1.4.1 only asks
+        # that network security controls exist between trusted and untrusted networks).
+        "pci-dss-4.0": ("1.4.4",),
         "soc2-2017": ("CC6.1", "CC6.6"),
         "iso27001-2022": ("A.8.3", "A.8.20"),
         "gdpr": ("Art. 32(1)(b)",),

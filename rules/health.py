@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from pydantic import Field
 
 from rules.base import finding
+from rules.compliance import Controls
 from rules.view import InventoryView, ScopeState
 from vigil.core.errors import grant_hint
 from vigil.core.model import PLAN_TYPE, Finding, Resource, Severity
@@ -67,7 +68,12 @@ class CollectorFailing:
         "Read the scope's error (`vigil collect` prints it): grant the missing read "
         "permission, fix the credentials or endpoint, or remove the source from the config."
     )
-    compliance = {"soc2": ("CC7.2",), "iso27001": ("A.8.16",)}
+    # Vigil is a change-detection and security-testing control: its failing is PCI 10.7.2's.
+    compliance: Controls = {
+        "soc2-2017": ("CC7.2",),
+        "iso27001-2022": ("A.8.16",),
+        "pci-dss-4.0": ("10.7.2",),
+    }
 
     def evaluate(self, view: InventoryView, params: FailingParams) -> Iterator[Finding]:
         window = window_of(view, params)

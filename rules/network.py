@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import Field
 
 from rules.base import describe, finding
+from rules.compliance import Controls
 from rules.view import InventoryView
 from vigil.core.model import Finding, Resource, ResourceType, Severity
 from vigil.core.schema import StrictModel
@@ -91,11 +92,14 @@ class OpenPort:
         "Remove the 0.0.0.0/0 or ::/0 ingress entry, or narrow it to the addresses that need "
         "access; reach administrative ports through a VPN, bastion or SSM Session Manager."
     )
-    compliance = {
-        "cis-aws": ("5.2", "5.3"),
-        "pci-dss": ("1.3.1", "1.4.1"),
-        "soc2": ("CC6.6",),
-        "iso27001": ("A.8.20",),
+    # PCI DSS 1.4.2 (inbound from untrusted networks restricted), not 1.4.1 (NSCs exist).
+    compliance: Controls = {
+        "cis-aws-3.0": ("5.2", "5.3"),
+        "pci-dss-4.0": ("1.3.1", "1.4.2"),
+        "soc2-2017": ("CC6.6",),
+        "iso27001-2022": ("A.8.20",),
+        "gdpr": ("Art. 32(1)(b)",),
+        "hipaa": ("164.312(a)(1)",),
     }
 
     def evaluate(self, view: InventoryView, params: OpenPortParams) -> Iterator[Finding]:
@@ -186,7 +190,13 @@ class PortExposed:
         "Stop the service or firewall the port; if it should be reachable, add it to the "
         "server's allowed ports."
     )
-    compliance = {"pci-dss": ("1.2.5",), "soc2": ("CC6.6",), "iso27001": ("A.8.20",)}
+    compliance: Controls = {
+        "pci-dss-4.0": ("1.2.5",),
+        "soc2-2017": ("CC6.6",),
+        "iso27001-2022": ("A.8.20",),
+        "gdpr": ("Art. 32(1)(b)",),
+        "hipaa": ("164.312(a)(1)",),
+    }
 
     def evaluate(self, view: InventoryView, params: PortExposedParams) -> Iterator[Finding]:
         for server in view.of_type(*self.resource_types):

@@ -10,12 +10,14 @@ rules:
     resource_types: [disk]
     where: {attribute: encrypted, equals: false}
     remediation: Snapshot the disk, copy the snapshot with encryption, restore.
-    compliance: {cis-aws: ["2.2.1"]}
+    compliance: {cis-aws-3.0: ["2.2.1"]}
 ```
 
 A pack file is validated as a whole; any problem is an `InputError` naming the file, the
 line and the key. `message` may use `{name}`, `{native_id}`, `{type}`, `{region}`,
-`{account}`, `{source}` (plain substitution, no format-string evaluation).
+`{account}`, `{source}` (plain substitution, no format-string evaluation). `compliance` names
+frameworks by id (an old unversioned id such as `cis-aws` means its versioned one) and only
+controls that rules/compliance_catalog.yaml lists for that framework.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from typing import Any
 
 from pydantic import Field, ValidationError, field_validator
 
-from rules.base import FRAMEWORKS, NoParams, describe, finding
+from rules import compliance
+from rules.base import NoParams, describe, finding
 from rules.conditions import ConditionError, Predicate, compile_condition
 from rules.view import InventoryView
 from vigil.core.errors import InputError
@@ -71,14 +74,6 @@ class PackRuleModel(StrictModel):
                 raise ValueError(f"unknown resource type {value!r}; use {', '.join(sorted(known))}")
         return values
 
-    @field_validator("compliance")
-    @classmethod
-    def _frameworks(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        for framework in value:
-            if framework not in FRAMEWORKS:
-                raise ValueError(f"unknown framework {framework!r}; use {', '.join(FRAMEWORKS)}")
-        return value
-
 
 class PackRule:
     """A rule from a YAML pack: a condition over attributes/tags, and what to say."""
@@ -91,7 +86,7 @@ class PackRule:
         self.severity = model.severity
         self.resource_types = tuple(model.resource_types)
         self.remediation = model.remediation
-        self.compliance = {k: tuple(v) for k, v in model.compliance.items()}
+        self.compliance: compliance.Controls = compliance.normalize(model.compliance)
         self.__doc__ = model.description or model.title
         self.origin = origin
         self.message = model.message
@@ -187,11 +182,28 @@ def _rule(document: YamlDocument, index: int, item: Any) -> PackRule:
         elif error["type"] == "missing":
             message = "required key is missing"
         raise _error(document, where, message) from None
+    _check_controls(document, (*loc, "compliance"), model.compliance)
     try:
         predicate = compile_condition(model.where)
     except ConditionError as exc:
         raise _error(document, (*loc, "where", *exc.loc), str(exc)) from None
     return PackRule(model, predicate, origin=document.path)
+
+
+def _check_controls(
+    document: YamlDocument, loc: tuple[str | int, ...], mapping: dict[str, list[str]]
+) -> None:
+    """Every framework known (old ids included) and every control in its catalog."""
+    for framework, controls in mapping.items():
+        try:
+            resolved = compliance.resolve(framework)
+        except ValueError as exc:
+            raise _error(document, (*loc, framework), str(exc)) from None
+        for index, control in enumerate(controls):
+            if compliance.unknown_controls(resolved, [control]):
+                listed = ", ".join(compliance.CATALOG[resolved].controls)
+                message = f"{control!r} is not a control of {resolved} Vigil knows; use {listed}"
+                raise _error(document, (*loc, framework, index), message)
 
 
 def _error(document: YamlDocument, loc: tuple[str | int, ...], message: str) -> InputError:

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import Field, PrivateAttr
 
 from rules.base import describe, finding
+from rules.compliance import Controls
 from rules.terraform_state import (
     Baseline,
     Declared,
@@ -45,7 +46,12 @@ DEFAULT_JUDGED = [
     ResourceType.LOAD_BALANCER.value,
     ResourceType.BUCKET.value,
 ]
-_COMPLIANCE = {"soc2": ("CC8.1",), "iso27001": ("A.8.9",), "pci-dss": ("1.2.7",)}
+# Declared against live: the baseline configuration and the asset inventory kept current.
+_COMPLIANCE: Controls = {
+    "soc2-2017": ("CC8.1",),
+    "iso27001-2022": ("A.5.9", "A.8.9"),
+    "pci-dss-4.0": ("12.5.1",),
+}
 
 
 class TerraformParams(StrictModel):

@@ -14,7 +14,7 @@ import streamlit as st
 
 from dashboard import data, ui
 from dashboard.context import Settings
-from rules.base import FRAMEWORKS
+from rules.compliance import FRAMEWORKS
 from vigil.core.model import utcnow
 
 FORMATS = {

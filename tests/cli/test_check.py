@@ -123,7 +123,7 @@ def test_rules_list_filters_by_framework_and_show_prints_params(vigil_cli: Vigil
     shown = vigil_cli("rules", "show", "network.open_port")
     assert shown.returncode == 0
     assert "sensitive_ports: [22, 3389" in shown.stdout
-    assert "cis-aws: 5.2, 5.3" in shown.stdout
+    assert "cis-aws-3.0: 5.2, 5.3" in shown.stdout
     assert vigil_cli("rules", "show", "nope").returncode == 2
 
 

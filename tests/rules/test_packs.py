@@ -45,7 +45,7 @@ def test_pack_rule_finds_what_its_condition_says(tmp_path: Path) -> None:
     assert [f.native_id for f in found] == ["vol-plain"]
     assert found[0].title == "disk vol-plain in us-east-1 is not encrypted"
     assert found[0].severity is Severity.HIGH
-    assert rule.compliance == {"cis-aws": ("2.2.1",)}
+    assert rule.compliance == {"cis-aws-3.0": ("2.2.1",)}  # the old id means its version
 
 
 def test_a_directory_loads_every_yaml_file(tmp_path: Path) -> None:

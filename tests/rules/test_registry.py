@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rules.base import FRAMEWORKS, Rule
+from rules.base import Rule
+from rules.compliance import CATALOG, unknown_controls
 from rules.config import RulesConfig
 from rules.registry import BUILTIN_RULES, builtin_rules, check_rules_config
 from vigil.core.model import ResourceType, Severity
@@ -26,7 +27,9 @@ def test_every_builtin_rule_honours_the_contract(rule: Rule) -> None:
     assert set(rule.resource_types) <= KNOWN_TYPES
     assert rule.resource_types or rule.id == "collector.failing"
     rule.params_model.model_validate({})  # every param has a default
-    assert set(rule.compliance) <= set(FRAMEWORKS)
+    assert set(rule.compliance) <= set(CATALOG), "versioned framework ids (rules.compliance)"
+    for framework, controls in rule.compliance.items():
+        assert not unknown_controls(framework, controls), "controls the catalog lists"
     assert all(rule.compliance.values()), "no empty control lists"
     if rule.id not in NO_COMPLIANCE_NEEDED:
         assert rule.compliance, "map the rule to the controls it evidences"

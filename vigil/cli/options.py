@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from rules.compliance import resolve
 from vigil.app.output import OutputFormat
 from vigil.core.model import ResourceType
 from vigil.core.timeutil import TIME_HELP, is_age, parse_time
@@ -24,6 +25,16 @@ def parse_time_option(value: str | None, *, end: bool = False) -> datetime | Non
     if end and not is_age(value) and "." not in value:
         moment += timedelta(seconds=1) - timedelta(microseconds=1)
     return moment
+
+
+def framework_option(value: str | None) -> str | None:
+    """The versioned id of a `--framework` value; old ids such as `cis-aws` stay accepted."""
+    if value is None:
+        return None
+    try:
+        return resolve(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def check_types(values: list[str] | None) -> list[str]:

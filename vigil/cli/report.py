@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from rules.base import FRAMEWORKS
-from vigil.cli.options import SourceOption, TimeHelp, parse_time_option
+from rules.compliance import FRAMEWORKS, choices
+from vigil.cli.options import SourceOption, TimeHelp, framework_option, parse_time_option
 from vigil.cli.state import AppState, state
 from vigil.core.errors import InputError
 from vigil.core.model import utcnow
@@ -34,12 +34,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(report_app, name="report")
 
 
-def _framework(value: str | None) -> str | None:
-    if value is not None and value not in FRAMEWORKS:
-        raise typer.BadParameter(f"unknown framework {value!r}; use {', '.join(FRAMEWORKS)}")
-    return value
-
-
 def _format(value: str | None) -> str | None:
     if value is not None and value not in FORMATS:
         raise typer.BadParameter(f"unknown format {value!r}; use {', '.join(FORMATS)}")
@@ -50,8 +44,8 @@ FrameworkOption = Annotated[
     str | None,
     typer.Option(
         "--framework",
-        help=f"One framework ({', '.join(FRAMEWORKS)}) (default: all).",
-        callback=_framework,
+        help=f"One framework: {choices()} (default: all).",
+        callback=framework_option,
     ),
 ]
 AsOfOption = Annotated[

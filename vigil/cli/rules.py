@@ -8,10 +8,11 @@ from typing import Annotated, Any
 
 import typer
 
-from rules.base import FRAMEWORKS, Rule
+from rules.base import Rule
+from rules.compliance import choices
 from rules.registry import all_rules, find_rule
 from vigil.app.output import OutputFormat, render
-from vigil.cli.options import FormatOption
+from vigil.cli.options import FormatOption, framework_option
 from vigil.cli.state import state
 
 COLUMNS = ("id", "severity", "types", "description")
@@ -51,7 +52,9 @@ def list_command(
     ctx: typer.Context,
     framework: Annotated[
         str | None,
-        typer.Option("--framework", help=f"Only rules mapped to: {', '.join(FRAMEWORKS)}."),
+        typer.Option(
+            "--framework", help=f"Only rules mapped to: {choices()}.", callback=framework_option
+        ),
     ] = None,
     fmt: FormatOption = OutputFormat.TABLE,
 ) -> None:
@@ -59,8 +62,6 @@ def list_command(
 
     Example: vigil rules list --framework pci-dss-4.0
     """
-    if framework is not None and framework not in FRAMEWORKS:
-        raise typer.BadParameter(f"unknown framework {framework!r}; use {', '.join(FRAMEWORKS)}")
     rules = [r for r in _rules(ctx) if framework is None or r.compliance.get(framework)]
     columns = (*COLUMNS, "controls") if framework else COLUMNS
     rows = (

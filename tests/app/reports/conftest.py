@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rules.base import FRAMEWORKS
+from rules.compliance import FRAMEWORKS
 from storage.db import Database
 from tests.app.reports.seed import T0, T2, Estate, seed
 from vigil.app.reports.model import Report, ReportParams, gather

@@ -8,7 +8,7 @@ Timeline (UTC):
   (critical) on cert-1 and backup.missing (high) on vol-1, the last silenced by alice.
 - T2 = T0 + 2d: the servers scope completes again: i-0002 is gone, i-0003 is new.
 
-soc2 at T2: CC6.6 and CC7.1 fail (one open finding each), CC6.7 passes, and A1.2, CC6.1,
+soc2 at T2: CC6.6 and CC7.1 fail (one open finding each), CC6.1 and CC6.7 pass, and A1.2,
 CC7.2 and CC8.1 are not evaluated (the eu-west-1 scope is incomplete, or nothing of their
 types was collected). A1.2 would pass on its silenced finding alone: the incomplete
 scope keeps it from being counted as compliant.

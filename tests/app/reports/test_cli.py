@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
@@ -113,3 +114,21 @@ def test_verify_of_a_non_zip_exits_2(seeded: VigilCli) -> None:
     (seeded.cwd / "x.zip").write_text("hello")
     done = seeded("report", "verify", "x.zip", "--no-storage")
     assert done.returncode == 2 and "not a zip file" in done.stderr
+
+
+@pytest.mark.slow
+def test_an_old_framework_id_gives_the_same_report_as_its_version(seeded: VigilCli) -> None:
+    for framework in ("cis-aws", "cis-aws-3.0"):
+        out = f"{framework}.json"
+        done = seeded("report", "--format", "json", "--out", out, "--framework", framework)
+        assert done.returncode == 0, done.stderr
+    old, versioned = (
+        json.loads((seeded.cwd / f"{name}.json").read_text()) for name in ("cis-aws", "cis-aws-3.0")
+    )
+    for section in ("controls", "findings", "summary"):  # the times differ by a second
+        assert old[section] == versioned[section]
+    assert old["report"]["frameworks"] == ["cis-aws-3.0"]
+    controls = {c["control"]: c for c in versioned["controls"]}
+    assert controls["5.2"]["status"] == "fail"
+    assert controls["5.2"]["title"].startswith("Ensure no security groups allow ingress from 0.0")
+    assert "4.10" not in controls

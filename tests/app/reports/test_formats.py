@@ -56,9 +56,9 @@ def test_csv_cells_never_run_as_formulas(report: Report) -> None:
 
 def test_report_csv_has_a_row_per_control_and_finding(report: Report, tmp_path: Path) -> None:
     rows = list(csv.DictReader(render(report, "csv", tmp_path).open()))
-    cc71 = [r for r in rows if (r["framework"], r["control"]) == ("soc2", "CC7.1")]
+    cc71 = [r for r in rows if (r["framework"], r["control"]) == ("soc2-2017", "CC7.1")]
     assert [(r["control_status"], r["title"]) for r in cc71] == [("fail", EXPIRED_TITLE)]
-    cc67 = [r for r in rows if (r["framework"], r["control"]) == ("soc2", "CC6.7")]
+    cc67 = [r for r in rows if (r["framework"], r["control"]) == ("soc2-2017", "CC6.7")]
     assert [(r["control_status"], r["title"]) for r in cc67] == [("pass", "")]
 
 
@@ -122,6 +122,7 @@ def test_pdf_text_has_summary_numbers_and_findings(report: Report, tmp_path: Pat
     for label, value in (("Resources", "6"), ("Open", "2"), ("Incomplete", "1")):
         assert label in summary and value in numbers
     assert "Appendix C: inventory" in text and "i-0003" in text
+    assert "Use of cryptography" in text  # a control title next to its id
     subprocess.run(
         [pdftoppm, "-r", "50", "-f", "1", "-l", "1", "-png", str(pdf), str(tmp_path / "page")],
         check=True,
@@ -141,3 +142,20 @@ def test_a_failure_while_rendering_leaves_no_file(report: Report, tmp_path: Path
     with pytest.raises(RuntimeError):
         write_file(folder / "report.html", breaks_halfway, report, binary=False)
     assert list(folder.iterdir()) == []
+
+
+def test_every_format_listing_controls_shows_their_titles(report: Report, tmp_path: Path) -> None:
+    title = "Use of cryptography"  # ISO/IEC 27001:2022 A.8.24, behind the expired certificate
+    rows = list(csv.DictReader(render(report, "csv", tmp_path).open()))
+    a824 = [r for r in rows if (r["framework"], r["control"]) == ("iso27001-2022", "A.8.24")]
+    assert a824 and {r["control_title"] for r in a824} == {title}
+    document = json.loads(render(report, "json", tmp_path).read_text())
+    controls = {(c["framework"], c["control"]): c["title"] for c in document["controls"]}
+    assert controls[("iso27001-2022", "A.8.24")] == title
+    assert (
+        controls[("hipaa", "164.308(a)(7)(ii)(A)")]
+        == "Contingency plan: data backup plan (required)"
+    )
+    page = render(report, "html", tmp_path).read_text()
+    assert f"A.8.24<br><small>{title}</small>" in page
+    assert f'<abbr title="{title}">iso27001-2022 A.8.24</abbr>' in page  # on the finding

@@ -1,7 +1,8 @@
 """Results per control: which rules stand behind each control, and whether it held.
 
-A control of a framework is backed by every rule whose `compliance` mapping names it.
-Its status at the report time:
+A control of a framework is backed by every rule whose `compliance` mapping names it; it
+carries its title from the compliance catalog (rules/compliance_catalog.yaml). Its status
+at the report time:
 
 - `fail`: a backing rule has an open finding (silenced ones are accepted exceptions);
 - `not_evaluated`: every backing rule is disabled, no check has recorded results, no scope
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from rules.compliance import ALIASES, Controls, control_title
 from rules.config import RulesConfig
 from rules.registry import all_rules
 from vigil.app.reports.scopes import ScopeSummary
@@ -37,7 +39,7 @@ class RuleInfo:
     severity: str
     remediation: str
     resource_types: tuple[str, ...]
-    compliance: Mapping[str, tuple[str, ...]]
+    compliance: Controls
     enabled: bool = True
 
     @classmethod
@@ -46,7 +48,7 @@ class RuleInfo:
         return cls(rule_id, rule_id, "", "", (), {}, enabled=False)
 
     def control_labels(self, frameworks: Sequence[str]) -> tuple[str, ...]:
-        """`soc2 CC7.1`-style labels of the controls this rule backs in `frameworks`."""
+        """`soc2-2017 CC7.1`-style labels of the controls this rule backs in `frameworks`."""
         return tuple(f"{fw} {c}" for fw in frameworks for c in self.compliance.get(fw, ()))
 
 
@@ -60,7 +62,8 @@ def rule_catalog(config: RulesConfig | None = None) -> dict[str, RuleInfo]:
             severity=rule.severity.value,
             remediation=rule.remediation,
             resource_types=tuple(rule.resource_types),
-            compliance=dict(rule.compliance),
+            # A third-party rule may still name a framework by its old, unversioned id.
+            compliance={ALIASES.get(fw, fw): ids for fw, ids in rule.compliance.items()},
             enabled=rule.id not in disabled,
         )
         for rule in all_rules(config)
@@ -79,6 +82,8 @@ class ControlResult:
     failing: list[ReportFinding] = field(default_factory=list)
     excepted: list[ReportFinding] = field(default_factory=list)
     incomplete_scopes: tuple[str, ...] = ()
+    title: str = ""
+    """The control's title in its framework's document, from the compliance catalog."""
 
     @property
     def resources(self) -> list[str]:
@@ -89,6 +94,7 @@ class ControlResult:
         return {
             "framework": self.framework,
             "control": self.control,
+            "title": self.title,
             "status": self.status,
             "reason": self.reason,
             "rules": list(self.rules),
@@ -147,7 +153,17 @@ def _judge(
     excepted = [f for f in behind if f.status.value == "silenced"]
     relevant = [s for s in scopes if any(_covers(r, s) for r in enabled)]
     incomplete = tuple(s.scope_key for s in relevant if s.incomplete)
-    result = ControlResult(framework, control, PASS, ids, "", failing, excepted, incomplete)
+    result = ControlResult(
+        framework,
+        control,
+        PASS,
+        ids,
+        "",
+        failing,
+        excepted,
+        incomplete,
+        title=control_title(framework, control),
+    )
     if failing:
         result.status = FAIL
         result.reason = _plural(len(failing), "open finding") + _incomplete_note(incomplete)

@@ -28,6 +28,7 @@ from vigil.app.reports.model import (
 CONTROL_COLUMNS = (
     "framework",
     "control",
+    "control_title",
     "control_status",
     "reason",
     "rules",
@@ -71,6 +72,7 @@ def _control_rows(report: Report) -> Iterable[dict[str, Any]]:
         head = {
             "framework": control.framework,
             "control": control.control,
+            "control_title": control.title,
             "control_status": control.status,
             "reason": control.reason,
             "rules": " ".join(control.rules),

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from html import escape
 from typing import Any, TextIO
 
+from rules.compliance import control_title
 from vigil.app.reports.controls import ControlResult
 from vigil.app.reports.model import Report, ReportFinding, framework_name
 from vigil.core.model import Severity, iso
@@ -219,13 +220,21 @@ def _control_row(control: ControlResult) -> tuple[str, ...]:
     shown = "<br>".join(_e(uid) for uid in resources[:_SHOWN_RESOURCES])
     if len(resources) > _SHOWN_RESOURCES:
         shown += f"<br>… and {len(resources) - _SHOWN_RESOURCES} more (see Findings)"
+    title = f"<br><small>{_e(control.title)}</small>" if control.title else ""
     return (
-        _e(control.control),
+        _e(control.control) + title,
         f'<span class="{control.status}">{_e(control.status.replace("_", " "))}</span>',
         _e(", ".join(control.rules)),
         _e(control.reason),
         shown,
     )
+
+
+def _control_label(label: str) -> str:
+    """`soc2-2017 CC7.1`, its title shown on hover."""
+    framework, _, control = label.partition(" ")
+    title = control_title(framework, control)
+    return f'<abbr title="{_e(title)}">{_e(label)}</abbr>' if title else _e(label)
 
 
 def _findings(findings: list[ReportFinding]) -> Iterator[str]:
@@ -239,7 +248,7 @@ def _findings(findings: list[ReportFinding]) -> Iterator[str]:
             f"{_e(f.finding.account)} · {_e(f.finding.region)}</small>",
             _e(iso(f.finding.first_seen)),
             _e(f"{f.age_days} d"),
-            _e(", ".join(f.controls)),
+            ", ".join(_control_label(c) for c in f.controls),
             _e(f.remediation),
         )
         for f in open_

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from rules.base import FRAMEWORKS
+from rules.compliance import FRAMEWORKS, resolve
 from rules.config import RulesConfig
 from storage import queries
 from storage.db import Database
@@ -90,6 +90,11 @@ class ReportParams:
     as_of_given: bool = False
     sources: tuple[str, ...] = ()
     organization: str = ""
+
+    def __post_init__(self) -> None:
+        # Old unversioned ids (`cis-aws`) mean their versioned framework (`cis-aws-3.0`).
+        versioned = tuple(dict.fromkeys(resolve(f) for f in self.frameworks))
+        object.__setattr__(self, "frameworks", versioned)
 
     def to_dict(self) -> dict[str, Any]:
         return {

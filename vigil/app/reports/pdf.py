@@ -203,7 +203,7 @@ def _controls(doc: _Document, report: Report) -> None:
             continue
         rows = (
             (
-                c.control,
+                f"{c.control} - {c.title}" if c.title else c.control,
                 c.status.replace("_", " ").upper(),
                 ", ".join(c.rules),
                 c.reason,
@@ -215,7 +215,7 @@ def _controls(doc: _Document, report: Report) -> None:
             doc,
             ("Control", "Status", "Rules", "Why", "Resources behind a failure"),
             rows,
-            (14, 16, 40, 60, 70),
+            (46, 16, 34, 48, 56),
         )
 
 
