@@ -1,4 +1,6 @@
-"""The explicit map of source providers. A new source family is one line in `SOURCE_KINDS`.
+"""The explicit map of source providers. A new source family is one line in `SOURCE_KINDS`;
+an installed package adds one through the entry-point group `vigil.collectors` (its
+collector class, with `provider` and `config_model`).
 
 Each kind names its config model (light: parsing `vigil.yaml` must not load boto3, libcloud
 or asyncssh) and where its collector class lives, imported on first use.
@@ -15,6 +17,7 @@ from collectors.base import CollectorFactory, SourceConfig
 from collectors.hosts.config import HostsSourceConfig
 from collectors.libcloud.config import LibcloudSourceConfig
 from collectors.probes.config import ProbeSourceConfig
+from vigil.core import plugins
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,19 @@ SOURCE_KINDS: dict[str, SourceKind] = {
         SourceKind("hosts", HostsSourceConfig, "collectors.hosts.collector:HostsCollector"),
     )
 }
+
+
+SOURCE_OWNERS: dict[str, str] = dict.fromkeys(SOURCE_KINDS, plugins.BUILTIN)
+plugins.register(
+    SOURCE_KINDS,
+    SOURCE_OWNERS,
+    plugins.load(plugins.COLLECTORS),
+    key_of=lambda factory: plugins.declared_id(factory, "provider"),
+    entry_of=lambda factory: SourceKind(
+        factory.provider, factory.config_model, f"{factory.__module__}:{factory.__qualname__}"
+    ),
+    what="source provider",
+)
 
 
 def source_config_models() -> list[type[SourceConfig]]:

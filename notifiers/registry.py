@@ -1,4 +1,5 @@
-"""The explicit map of notifier types to notifiers. A new channel is one line here."""
+"""The explicit map of notifier types to notifiers. A new channel is one line here; an
+installed package adds one through the entry-point group `vigil.notifiers`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from notifiers.pagerduty import PagerDutyNotifier
 from notifiers.slack import SlackNotifier
 from notifiers.teams import TeamsNotifier
 from notifiers.webhook import WebhookNotifier
+from vigil.core import plugins
 
 _ALL: tuple[Any, ...] = (
     SlackNotifier,
@@ -22,6 +24,17 @@ _ALL: tuple[Any, ...] = (
 )
 # Each constructor takes its own config model; the registry hands it the matching one.
 NOTIFIERS: dict[str, NotifierFactory] = {factory.type: factory for factory in _ALL}
+
+
+NOTIFIER_OWNERS: dict[str, str] = dict.fromkeys(NOTIFIERS, plugins.BUILTIN)
+plugins.register(
+    NOTIFIERS,
+    NOTIFIER_OWNERS,
+    plugins.load(plugins.NOTIFIERS),
+    key_of=lambda factory: plugins.declared_id(factory, "type"),
+    entry_of=lambda factory: factory,
+    what="notifier type",
+)
 
 
 def notifier_config_models() -> list[type[NotifierSettings]]:

@@ -27,6 +27,7 @@ from rules.lifecycle import FunctionRuntimeDeprecated, KubernetesUnsupported
 from rules.network import OpenPort, PortExposed
 from rules.packs import PackRule, load_packs
 from rules.terraform import Missing, Unmanaged
+from vigil.core import plugins
 from vigil.core.errors import InputError
 
 _BUILTIN: tuple[type[Rule], ...] = (
@@ -65,13 +66,48 @@ def _register(classes: Sequence[type[Rule]]) -> dict[str, type[Rule]]:
     return registry
 
 
+_CONTRACT = (
+    "id",
+    "title",
+    "severity",
+    "resource_types",
+    "params_model",
+    "remediation",
+    "compliance",
+    "evaluate",
+)
+
+
+def rule_contract(cls: type[Rule]) -> str:
+    """A plugin rule's id, once it is shown to have what every rule has (rules/base.py)."""
+    rule = cls()
+    missing = [name for name in _CONTRACT if not hasattr(rule, name)]
+    if missing:
+        raise TypeError(f"missing {', '.join(missing)}")
+    if not isinstance(rule.id, str) or not rule.id:
+        raise TypeError("its id must be a non-empty string")
+    return rule.id
+
+
 BUILTIN_RULES: dict[str, type[Rule]] = _register(_BUILTIN)
 """Every built-in rule, by id."""
+RULE_OWNERS: dict[str, str] = dict.fromkeys(BUILTIN_RULES, plugins.BUILTIN)
+"""Rule id → the package that provides it (built-ins, then plugins)."""
+REGISTERED_RULES: dict[str, type[Rule]] = dict(BUILTIN_RULES)
+"""The built-in rules and those of installed plugins (entry points `vigil.rules`)."""
+plugins.register(
+    REGISTERED_RULES,
+    RULE_OWNERS,
+    plugins.load(plugins.RULES),
+    key_of=lambda cls: rule_contract(cls),
+    entry_of=lambda cls: cls,
+    what="rule",
+)
 
 
 def builtin_rules() -> list[Rule]:
-    """One instance of each built-in rule, in registry order."""
-    return [cls() for cls in BUILTIN_RULES.values()]
+    """One instance of each registered rule (built-in and plugin), in registry order."""
+    return [cls() for cls in REGISTERED_RULES.values()]
 
 
 def all_rules(config: RulesConfig | None = None) -> list[Rule]:
@@ -80,7 +116,7 @@ def all_rules(config: RulesConfig | None = None) -> list[Rule]:
         return list(config._parsed.rules)  # parsed once, at config load
     rules = builtin_rules()
     if config is not None and config.packs:
-        packs: list[PackRule] = load_packs(config.packs, reserved=set(BUILTIN_RULES))
+        packs: list[PackRule] = load_packs(config.packs, reserved=set(REGISTERED_RULES))
         rules.extend(packs)
     return rules
 

@@ -1,5 +1,5 @@
 """`python -m vigil` is the `vigil` command."""
 
-from vigil.cli import main
+from vigil.entry import main
 
 main()

@@ -89,7 +89,7 @@ def test_build_makes_an_sdist_and_a_wheel_with_the_dashboard_and_migrations(buil
     assert {Path(n).name for n in versions} >= shipped
     assert "vigil/templates/vigil.example.yaml" in names
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-    assert "vigil = vigil.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "vigil = vigil.entry:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
 @pytest.mark.slow

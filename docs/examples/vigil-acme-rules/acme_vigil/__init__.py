@@ -1,0 +1,1 @@
+"""ACME's Vigil plugin: rules Vigil loads through the `vigil.rules` entry point."""
