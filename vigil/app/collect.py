@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from collectors.base import Collector, SourceConfig
 from collectors.registry import build_collector
@@ -64,7 +64,7 @@ class CollectionResult:
         return sum(o.seen for o in self.outcomes)
 
 
-class Progress:
+class Progress(Protocol):
     """Receives progress events; the CLI draws them, tests and the daemon ignore them."""
 
     def planned(self, total_scopes: int) -> None: ...
@@ -72,6 +72,19 @@ class Progress:
     def page(self, scope: Scope, resources: int) -> None: ...
 
     def finished(self, outcome: ScopeOutcome) -> None: ...
+
+
+class NoProgress:
+    """Progress nobody watches."""
+
+    def planned(self, total_scopes: int) -> None:
+        pass
+
+    def page(self, scope: Scope, resources: int) -> None:
+        pass
+
+    def finished(self, outcome: ScopeOutcome) -> None:
+        pass
 
 
 @dataclass(frozen=True)
@@ -107,7 +120,7 @@ class Collection:
         self._secrets = {source.name: secrets_of(source) for source in self.sources}
         self.types = types
         self.workers = workers
-        self.progress = progress or Progress()
+        self.progress = progress or NoProgress()
         self.stop = stop or threading.Event()
         self._abort = threading.Event()  # ours alone: `stop` may be the daemon's shutdown
         inventory = StorageInventory(db)

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from vigil.app import check as use_case
-from vigil.app import notify
 from vigil.cli.state import state
+from vigil.core.lazy import lazy_import
 from vigil.core.model import SEVERITY_ORDER, Severity
+
+if TYPE_CHECKING:
+    from vigil.app import check as use_case
+    from vigil.app import notify
+else:
+    use_case = lazy_import("vigil.app.check")
+    notify = lazy_import("vigil.app.notify")
 
 
 def register(app: typer.Typer) -> None:

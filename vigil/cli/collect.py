@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -11,9 +12,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from vigil.app import collect as pipeline
 from vigil.cli.options import SourceOption, TypeOption
 from vigil.cli.state import state
+from vigil.core.lazy import lazy_import
+
+if TYPE_CHECKING:
+    from vigil.app import collect as pipeline
+else:
+    pipeline = lazy_import("vigil.app.collect")
 from vigil.core.model import Scope
 from vigil.core.timeutil import format_duration
 
@@ -94,7 +100,7 @@ def _seconds(seconds: float) -> str:
     return f"{seconds:.1f}s" if seconds < 60 else format_duration(timedelta(seconds=seconds))
 
 
-class _TerminalProgress(pipeline.Progress):
+class _TerminalProgress:
     """A progress bar on stderr when it is a terminal; silent otherwise."""
 
     def __init__(self, console: Console) -> None:

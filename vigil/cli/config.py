@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from vigil.app.config_check import schema_text, validate
 from vigil.cli.state import state
 
 config_app = typer.Typer(
@@ -35,6 +34,8 @@ def schema_command(
 
     Example: vigil config schema --out vigil.schema.json
     """
+    from vigil.app.config_check import schema_text
+
     text = schema_text()
     if out is None:
         typer.echo(text, nl=False)
@@ -62,6 +63,8 @@ def validate_command(
     Example: vigil config validate deploy/vigil.yaml
     """
     path = file or Path(state(ctx).config_path)
+    from vigil.app.config_check import validate
+
     result = validate(path)
     for problem in result.problems:
         typer.echo(f"vigil: error: {problem.message}", err=True)

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from vigil.app import dashboard
-from vigil.app.config import resolve_database_url
 from vigil.cli.state import AppState, state
+from vigil.core.lazy import lazy_import
+
+if TYPE_CHECKING:
+    from vigil.app import config as app_config
+    from vigil.app import dashboard
+else:
+    app_config = lazy_import("vigil.app.config")
+    dashboard = lazy_import("vigil.app.dashboard")
 
 
 def register(app: typer.Typer) -> None:
@@ -50,7 +56,7 @@ def serve_dashboard(
     path = Path(app_state.config_path)
     code = dashboard.serve(
         config,
-        database_url=resolve_database_url(config),
+        database_url=app_config.resolve_database_url(config),
         config_path=path if app_state.config_explicit or path.exists() else None,
         address=address,
         port=port,

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from storage import maintenance
-from storage.db import Database
-from vigil.app.config import resolve_database_url
 from vigil.cli.state import state
+from vigil.core.lazy import lazy_import
+
+if TYPE_CHECKING:
+    from storage import maintenance
+else:
+    maintenance = lazy_import("storage.maintenance")
 
 
 class CheckFormat(StrEnum):
@@ -69,6 +72,9 @@ def check_command(
     Example: vigil db check --format json
     """
     app_state = state(ctx)
+    from storage.db import Database
+    from vigil.app.config import resolve_database_url
+
     health = maintenance.check(Database(resolve_database_url(app_state.config()), migrate=False))
     if fmt is CheckFormat.JSON:
         typer.echo(json.dumps(_as_json(health), indent=2))

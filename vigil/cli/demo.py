@@ -9,10 +9,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from storage import queries
-from storage.db import Database, redact_url
-from vigil.app import check, dashboard
-from vigil.app import collect as pipeline
 from vigil.cli.check import print_summary as print_check_summary
 from vigil.cli.collect import print_summary
 
@@ -49,6 +45,10 @@ def demo_command(
     (from the CLI, look at it with VIGIL_DATABASE_URL=sqlite:///demo/vigil.db vigil findings)
     """
     # Seeding needs boto3 and cryptography: loaded here, not on every `vigil` start.
+    from storage import queries
+    from storage.db import Database, redact_url
+    from vigil.app import check, dashboard
+    from vigil.app import collect as pipeline
     from vigil.app.demo import DEMO_REGIONS, fake_aws
     from vigil.app.demo_estate import seed_estate
 

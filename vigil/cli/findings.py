@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from storage.findings import FindingQuery, FindingStore
 from vigil.app.output import OutputFormat, render
 from vigil.cli.options import FormatOption, SourceOption
 from vigil.cli.state import state
@@ -57,6 +56,8 @@ def findings_command(
 
     Example: vigil findings --severity high --format json | jq '.[].title'
     """
+    from storage.findings import FindingQuery, FindingStore
+
     query = FindingQuery(
         statuses=() if status == "all" else (status,),
         severities=tuple(s.value for s in severity or ()),

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from vigil.app.config_check import schema_text
 from vigil.cli.state import state
 
 SCHEMA_FILE = "vigil.schema.json"
@@ -37,6 +36,8 @@ def init_command(
     if path.exists() and not force:
         typer.echo(f"vigil: {path} already exists; pass --force to overwrite it", err=True)
         raise typer.Exit(2)
+    from vigil.app.config_check import schema_text
+
     modeline = f"# yaml-language-server: $schema=./{SCHEMA_FILE}\n"
     path.write_text(modeline + example_config(), encoding="utf-8")
     path.with_name(SCHEMA_FILE).write_text(schema_text(), encoding="utf-8")

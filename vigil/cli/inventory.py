@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from storage import queries
 from vigil.app.output import OutputFormat, render
 from vigil.cli.options import FormatOption, SourceOption, TimeHelp, TypeOption, parse_time_option
 from vigil.cli.state import state
+from vigil.core.lazy import lazy_import
+
+if TYPE_CHECKING:
+    from storage import queries
+else:
+    queries = lazy_import("storage.queries")
 from vigil.core.model import ChangeKind
 
 INVENTORY_COLUMNS = (

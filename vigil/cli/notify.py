@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from storage import outbox as store
-from vigil.app import notify as use_case
 from vigil.app.output import OutputFormat, render
 from vigil.cli.options import FormatOption
 from vigil.cli.state import state
+from vigil.core.lazy import lazy_import
+
+if TYPE_CHECKING:
+    from storage import outbox as store
+    from vigil.app import notify as use_case
+else:
+    store = lazy_import("storage.outbox")
+    use_case = lazy_import("vigil.app.notify")
 from vigil.core.model import iso
 
 COLUMNS = ("id", "status", "notifier", "route", "summary", "alerts", "attempts", "next_attempt",
            "last_error")  # fmt: skip
-_UNSENT = (store.PENDING, store.SENDING, store.FAILED, store.DEAD)
 
 notify_app = typer.Typer(
     help="Alert delivery: what is queued, failing or dead; send a test message.\n\n"
@@ -54,7 +59,8 @@ def status_command(
             f"{name} {counts.get(name, 0)}" for name in ("pending", "sent", "failed", "dead")
         )
         Console(soft_wrap=True).print(Text(f"outbox: {line}"))
-    rows = _rows(store.entries(db, () if all_ else _UNSENT))
+    unsent = (store.PENDING, store.SENDING, store.FAILED, store.DEAD)
+    rows = _rows(store.entries(db, () if all_ else unsent))
     render(rows, fmt, columns=COLUMNS, empty="no unsent messages")
 
 

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from storage.retention import RetentionPolicy, prune
 from vigil.cli.state import state
 from vigil.core.model import iso, utcnow
 
@@ -32,6 +31,8 @@ def prune_command(
     """
     app_state = state(ctx)
     config = app_state.config()
+    from storage.retention import RetentionPolicy, prune
+
     policy = config.retention.policy() if config else RetentionPolicy()
     report = prune(app_state.database(), policy, utcnow(), dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"

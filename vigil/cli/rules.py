@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import inspect
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from rules.base import Rule
 from rules.compliance import choices
-from rules.registry import all_rules, find_rule
 from vigil.app.output import OutputFormat, render
 from vigil.cli.options import FormatOption, framework_option
 from vigil.cli.state import state
+from vigil.core.lazy import lazy_import
+
+if TYPE_CHECKING:
+    from rules import registry
+    from rules.base import Rule
+else:
+    registry = lazy_import("rules.registry")
 
 COLUMNS = ("id", "severity", "types", "description")
 
@@ -29,7 +34,7 @@ def register(app: typer.Typer) -> None:
 
 def _rules(ctx: typer.Context) -> list[Rule]:
     config = state(ctx).config()
-    return all_rules(config.rules if config else None)
+    return registry.all_rules(config.rules if config else None)
 
 
 def description(rule: Rule) -> str:
@@ -79,7 +84,7 @@ def show_command(
 
     Example: vigil rules show backup.missing
     """
-    rule = find_rule(rule_id, _rules(ctx))
+    rule = registry.find_rule(rule_id, _rules(ctx))
     lines = [
         f"{rule.id}: {rule.title}",
         f"severity: {rule.severity.value}",

@@ -5,16 +5,17 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from vigil.app.config import VigilConfig, resolve_database_url
-from vigil.app.daemon import STOP_BUDGET, Daemon, install_signal_handlers
 from vigil.app.logs import LogFormat, database_secrets, setup_logging
 from vigil.cli.state import AppState, state
 from vigil.core.errors import ConfigError, secrets_of
 from vigil.core.yamlsource import load_yaml
+
+if TYPE_CHECKING:
+    from vigil.app.config import VigilConfig
 
 log = logging.getLogger("vigil.run")
 
@@ -50,6 +51,9 @@ def run_command(
         raise typer.BadParameter(
             f"unknown log level {log_level!r}; use debug, info, warning or error"
         )
+    from vigil.app.config import resolve_database_url
+    from vigil.app.daemon import STOP_BUDGET, Daemon, install_signal_handlers
+
     app_state = state(ctx)
     config = app_state.require_config()
     _check_schedule_sources(app_state, config)

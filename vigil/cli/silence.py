@@ -5,14 +5,19 @@ from __future__ import annotations
 import getpass
 import os
 from datetime import timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from storage.findings import FindingStore
 from vigil.app.output import OutputFormat, render
 from vigil.cli.options import FormatOption
 from vigil.cli.state import state
+from vigil.core.lazy import lazy_import
+
+if TYPE_CHECKING:
+    from storage import findings
+else:
+    findings = lazy_import("storage.findings")
 from vigil.core.model import utcnow
 from vigil.core.timeutil import DURATION_HELP, parse_duration
 
@@ -78,7 +83,7 @@ def add_command(
     labels = _labels(match)  # every argument is checked before the database is opened
     _known_rule(ctx, rule)
     now = utcnow()
-    silence = FindingStore(state(ctx).database()).add_silence(
+    silence = findings.FindingStore(state(ctx).database()).add_silence(
         rule=rule,
         reason=reason,
         author=author or _author(),
@@ -115,7 +120,7 @@ def list_command(
 
     Example: vigil silence list
     """
-    store = FindingStore(state(ctx).database())
+    store = findings.FindingStore(state(ctx).database())
     silences = store.silences(now=None if include_expired else utcnow())
     render((s.to_dict() for s in silences), fmt, columns=COLUMNS, empty="no silences")
 
@@ -128,6 +133,6 @@ def remove_command(
 
     Example: vigil silence remove 3
     """
-    if not FindingStore(state(ctx).database()).remove_silence(silence_id):
+    if not findings.FindingStore(state(ctx).database()).remove_silence(silence_id):
         raise typer.BadParameter(f"no silence with id {silence_id!r}")
     typer.echo(f"silence {silence_id} removed")

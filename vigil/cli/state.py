@@ -1,4 +1,9 @@
-"""What every command shares: the config file (loaded once, lazily) and the database."""
+"""What every command shares: the config file (loaded once, lazily) and the database.
+
+The config and storage modules are imported on first use, not here: `vigil --help` and
+commands that need neither should not pay for SQLAlchemy, pydantic models and every
+collector's config (issue "Scale out", start-up).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,18 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from storage.db import Database
-from storage.retention import RetentionPolicy, check_as_of
-from vigil.app.config import DEFAULT_CONFIG_PATH, VigilConfig, load_config, resolve_database_url
+from vigil.core.defaults import DEFAULT_CONFIG_PATH
 from vigil.core.errors import ConfigError
 from vigil.core.model import utcnow
+
+if TYPE_CHECKING:
+    from storage.db import Database
+    from storage.retention import RetentionPolicy
+    from vigil.app.config import VigilConfig
 
 
 @dataclass
@@ -41,6 +50,8 @@ class AppState:
                         fix="run `vigil init` to write an example, or pass --config FILE",
                     )
                 return None
+            from vigil.app.config import load_config
+
             self._config = load_config(self.config_path)
         return self._config
 
@@ -52,16 +63,23 @@ class AppState:
     def database(self) -> Database:
         """The configured database, migrated. Validates the config first: bad config, no writes."""
         if self._db is None:
+            from storage.db import Database
+            from vigil.app.config import resolve_database_url
+
             self._db = Database(resolve_database_url(self.config()))
         return self._db
 
     def retention(self) -> RetentionPolicy:
+        from storage.retention import RetentionPolicy
+
         config = self.config()
         return config.retention.policy() if config else RetentionPolicy()
 
     def require_history(self, as_of: datetime | None) -> None:
         """An --as-of before the kept history exits 2 naming the limit (nothing guessed)."""
         if as_of is not None:
+            from storage.retention import check_as_of
+
             check_as_of(self.database(), as_of, self.retention().changes, utcnow())
 
 
