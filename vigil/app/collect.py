@@ -77,6 +77,7 @@ class _Message:
     kind: str  # start | page | done | failed
     scope: Scope
     rows: list[StorageRow] | None = None
+    observed: list[Observation] | None = None
     error: str | None = None
     retryable: bool | None = None
     volatile: tuple[str, ...] = ()
@@ -176,7 +177,8 @@ class Collection:
             for page in collector.collect(scope):
                 if self._stopping():
                     raise VigilError("abandoned: collection stopped", retryable=True)
-                put(_Message("page", scope, rows=prepare_page(scope, page, volatile)))
+                rows, observed = prepare_page(scope, page, volatile), observe(page, volatile)
+                put(_Message("page", scope, rows=rows, observed=observed))
         except VigilError as exc:
             put(_Message("failed", scope, error=exc.message, retryable=exc.retryable))
         except Exception as exc:
@@ -214,7 +216,7 @@ class Collection:
             return None
         if message.kind == "page":
             assert message.rows is not None
-            self.reconciler.add_rows(runs[key], message.rows)
+            self.reconciler.add_rows(runs[key], message.rows, message.observed or ())
             self.progress.page(message.scope, len(message.rows))
             return None
         run = runs.pop(key, None)
