@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar, Protocol
 
-from vigil.core.model import Resource, Scope
+from pydantic import field_validator
+
+from vigil.core.model import Resource, ResourceType, Scope
 from vigil.core.schema import StrictModel
 
 Page = list[Resource]
@@ -21,6 +23,16 @@ class SourceConfig(StrictModel):
 
     name: str
     provider: str
+
+    @field_validator("types", check_fields=False)
+    @classmethod
+    def _types_exist(cls, types: list[str] | None) -> list[str] | None:
+        # A misspelt type would silently collect nothing of it.
+        known = [member.value for member in ResourceType]
+        for value in types or []:
+            if value not in known:
+                raise ValueError(f"unknown resource type {value!r}; use {', '.join(known)}")
+        return types
 
 
 class Collector(Protocol):

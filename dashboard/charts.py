@@ -18,7 +18,12 @@ SEVERITY_COLORS = {
     Severity.LOW.value: "#1565c0",
     Severity.INFO.value: "#78909c",
 }
-KIND_COLORS = {"created": "#2e7d32", "changed": "#f9a825", "deleted": "#b71c1c"}
+KIND_COLORS = {
+    "created": "#2e7d32",
+    "changed": "#f9a825",
+    "deleted": "#b71c1c",
+    "retired": "#757575",
+}
 
 
 def _scale(colors: dict[str, str]) -> alt.Scale:

@@ -18,6 +18,7 @@ import streamlit as st
 from dashboard import data
 from dashboard.context import Settings, config_path, load_settings
 from vigil.core.model import utcnow
+from vigil.core.text import printable
 
 
 def settings() -> Settings:
@@ -32,8 +33,13 @@ def _settings(path: str | None, database_url: str | None) -> Settings:
 
 
 def frame(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
-    """A DataFrame with exactly `columns`, also when there are no rows."""
-    return pd.DataFrame(list(rows), columns=list(columns))
+    """A DataFrame with exactly `columns`, also when there are no rows; text cells with
+    control and bidi-override characters shown as escapes (a name cannot reorder a row)."""
+    grid = pd.DataFrame(list(rows), columns=list(columns))
+    for column in grid.columns:
+        if grid[column].dtype == object:
+            grid[column] = grid[column].map(lambda v: printable(v) if isinstance(v, str) else v)
+    return grid
 
 
 def table(rows: pd.DataFrame, **kwargs: Any) -> Any:
@@ -49,7 +55,7 @@ def age_days(when: datetime | None, now: datetime | None = None) -> float | None
 
 
 def tags_text(tags: dict[str, str] | None) -> str:
-    return ", ".join(f"{key}={value}" for key, value in sorted((tags or {}).items()))
+    return printable(", ".join(f"{key}={value}" for key, value in sorted((tags or {}).items())))
 
 
 def field_rows(base: dict[str, Any], changes: dict[str, Any] | None) -> list[dict[str, Any]]:

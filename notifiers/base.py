@@ -8,6 +8,7 @@ again later may succeed, so the outbox knows whether to back off or give up.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
@@ -91,6 +92,10 @@ class Message:
     created_at: str
     repeat_interval_seconds: int
     alerts: list[Alert]
+    group_open: int | None = None
+    """How many findings of this route's group are still open after the check (firing or
+    not re-notified yet); None where the planner did not count (older outbox rows, tests).
+    Channels with one incident per group (PagerDuty) resolve only when it is 0."""
 
     @property
     def severity(self) -> Severity:
@@ -133,6 +138,17 @@ class Message:
     def from_dict(cls, data: dict[str, Any]) -> Message:
         alerts = [Alert(**a) for a in data.get("alerts", [])]
         return cls(**{**data, "alerts": alerts})
+
+    def group_key(self) -> str:
+        """A key of this route, notifier and group that stays the same from check to check.
+
+        `key` names one message (it changes with the transitions and the check time); this
+        names the group those messages are about: PagerDuty's `dedup_key`, so every trigger
+        of a group updates one incident and its resolve closes that incident.
+        """
+        group = "\0".join(f"{k}={v}" for k, v in sorted(self.group.items()))
+        digest = hashlib.sha256(f"{self.route}\0{self.notifier}\0{group}".encode())
+        return "vigil-" + digest.hexdigest()[:32]
 
 
 SettingsModel = type[NotifierSettings]

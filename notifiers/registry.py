@@ -7,10 +7,19 @@ from typing import Any
 from notifiers.alertmanager import AlertmanagerNotifier
 from notifiers.base import Notifier, NotifierFactory, NotifierSettings
 from notifiers.email import EmailNotifier
+from notifiers.pagerduty import PagerDutyNotifier
 from notifiers.slack import SlackNotifier
+from notifiers.teams import TeamsNotifier
 from notifiers.webhook import WebhookNotifier
 
-_ALL: tuple[Any, ...] = (SlackNotifier, EmailNotifier, WebhookNotifier, AlertmanagerNotifier)
+_ALL: tuple[Any, ...] = (
+    SlackNotifier,
+    EmailNotifier,
+    WebhookNotifier,
+    AlertmanagerNotifier,
+    PagerDutyNotifier,
+    TeamsNotifier,
+)
 # Each constructor takes its own config model; the registry hands it the matching one.
 NOTIFIERS: dict[str, NotifierFactory] = {factory.type: factory for factory in _ALL}
 

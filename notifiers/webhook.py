@@ -123,10 +123,22 @@ class WebhookNotifier:
         post(self.config.url, body, headers, self.config.timeout.total_seconds(), "webhook")
 
 
-def post(url: str, body: bytes, headers: dict[str, str], timeout: float, what: str) -> None:
-    """POST `body`; raise NotifyError (retryable on 408/429/5xx and transport errors)."""
+def post(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: float,
+    what: str,
+    *,
+    session: requests.Session | None = None,
+) -> requests.Response:
+    """POST `body`; raise NotifyError (retryable on 408/429/5xx and transport errors).
+
+    `session` brings a channel's own retries (notifiers.http.retrying_session).
+    """
+    sender = session.post if session is not None else requests.post
     try:
-        response = requests.post(url, data=body, headers=headers, timeout=timeout)
+        response = sender(url, data=body, headers=headers, timeout=timeout)
     except requests.RequestException as exc:
         # The exception's text quotes the URL, which may embed a token: name the kind only.
         raise NotifyError(
@@ -136,3 +148,4 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float, what: s
         status = response.status_code
         retryable = status in (408, 429) or status >= 500
         raise NotifyError(f"the {what} answered HTTP {status}", retryable=retryable)
+    return response

@@ -18,9 +18,10 @@ resource fields) and one operator: `equals`, `in`, `exists`, `gt`, `lt`, `contai
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
+
+import re2
 
 from vigil.core.model import Resource
 
@@ -164,8 +165,12 @@ def _contains(value: list[Any] | str | dict[str, Any], operand: Any) -> bool:
 def _regex(operand: Any, loc: Location) -> Callable[[Any], bool]:
     if not isinstance(operand, str):
         raise ConditionError("regex takes a string", loc)
+    # RE2 matches in linear time: a pack's `(a+)+$` cannot stall a check on a long name.
     try:
-        pattern = re.compile(operand)
-    except re.error as exc:
-        raise ConditionError(f"invalid regular expression: {exc}", loc) from None
+        pattern = re2.compile(operand)
+    except re2.error as exc:
+        raise ConditionError(
+            f"invalid regular expression (RE2 syntax; no backreferences or lookaround): {exc}",
+            loc,
+        ) from None
     return lambda value: isinstance(value, str) and pattern.search(value) is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from vigil.core.model import Severity
 from vigil.core.schema import EnvStr, StrictModel
@@ -28,3 +28,5 @@ class RulesConfig(StrictModel):
     packs: list[EnvStr] = Field(
         default_factory=list, description="Directories or files of YAML rule packs."
     )
+    _parsed: Any = PrivateAttr(default=None)
+    """The rules and validated params, set once by `rules.registry.check_rules_config`."""

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from rules.base import Rule
 from rules.config import RulesConfig
 from rules.registry import all_rules
 from rules.view import InventoryView
 from vigil.core.errors import ConfigError
-from vigil.core.model import Finding, Severity
+from vigil.core.model import Finding, Severity, canonical_json
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class Evaluation:
     per_rule_seconds: dict[str, float] = field(default_factory=dict)
     unjudged: frozenset[str] = frozenset()
     """Fingerprints the rules could not judge (unknown inputs): stored findings keep status."""
+    params: dict[str, str] = field(default_factory=dict)
+    """Every enabled rule → the digest of its params (`params_digest`)."""
 
 
 class Engine:
@@ -53,13 +56,22 @@ class Engine:
         config = config or RulesConfig()
         rules = list(rules) if rules is not None else all_rules(config)
         known = {rule.id for rule in rules}
-        for rule_id in [*config.disable, *config.severity, *config.params]:
+        checked = config._parsed is not None  # at config load, with file and line
+        for rule_id in [] if checked else [*config.disable, *config.severity, *config.params]:
             if rule_id not in known:
                 raise ConfigError(
                     f"rules: unknown rule {rule_id!r}", fix="`vigil rules list` shows every id"
                 )
+        parsed = config._parsed.params if config._parsed is not None else {}
         enabled = [
-            EnabledRule(rule, _params(rule, config), config.severity.get(rule.id))
+            EnabledRule(
+                rule,
+                # A copy: an engine fills in what it fetches (remote Terraform state).
+                parsed[rule.id].model_copy(deep=True)
+                if rule.id in parsed
+                else _params(rule, config),
+                config.severity.get(rule.id),
+            )
             for rule in rules
             if rule.id not in config.disable
         ]
@@ -82,6 +94,13 @@ class Engine:
     def rule_ids(self) -> list[str]:
         return [item.rule.id for item in self.enabled]
 
+    def params_digests(self) -> dict[str, str]:
+        """Every enabled rule → the digest of its validated params (defaults included, so
+        writing a default out changes nothing): a finding remembers the params it was found
+        with, and a check with other params resolves what they no longer find as
+        rule_disabled."""
+        return {item.rule.id: params_digest(item.params) for item in self.enabled}
+
     def evaluate(self, view: InventoryView) -> Evaluation:
         """Every enabled rule over the view. Rules raise InputError for bad input files."""
         started = time.perf_counter()
@@ -102,7 +121,14 @@ class Engine:
             seconds=time.perf_counter() - started,
             per_rule_seconds=timings,
             unjudged=frozenset(view.unjudged - by_fingerprint.keys()),
+            params=self.params_digests(),
         )
+
+
+def params_digest(params: Any) -> str:
+    """A short, stable digest of a rule's params (a pydantic model, or None)."""
+    dumped = params.model_dump(mode="json") if isinstance(params, BaseModel) else params
+    return hashlib.sha256(canonical_json(dumped).encode()).hexdigest()[:16]
 
 
 def _params(rule: Rule, config: RulesConfig) -> Any:

@@ -7,6 +7,8 @@ contract test in tests/rules/test_registry.py then checks its metadata and that 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -62,11 +64,21 @@ def builtin_rules() -> list[Rule]:
 
 def all_rules(config: RulesConfig | None = None) -> list[Rule]:
     """Built-in rules plus the rules of the packs the config lists (InputError if invalid)."""
+    if config is not None and config._parsed is not None:
+        return list(config._parsed.rules)  # parsed once, at config load
     rules = builtin_rules()
     if config is not None and config.packs:
         packs: list[PackRule] = load_packs(config.packs, reserved=set(BUILTIN_RULES))
         rules.extend(packs)
     return rules
+
+
+@dataclass(frozen=True)
+class ParsedRules:
+    """The `rules:` block as checked at config load: every rule, and each rule's params."""
+
+    rules: tuple[Rule, ...]
+    params: dict[str, Any]
 
 
 def find_rule(rule_id: str, rules: Sequence[Rule]) -> Rule:
@@ -90,6 +102,7 @@ def check_rules_config(config: RulesConfig) -> list[tuple[tuple[str | int, ...],
         problems.append((("packs",), exc.message))
         rules = builtin_rules()
     known = {rule.id: rule for rule in rules}
+    parsed: dict[str, Any] = {}
     hint = "`vigil rules list` shows every rule id"
     for index, rule_id in enumerate(config.disable):
         if rule_id not in known:
@@ -102,7 +115,7 @@ def check_rules_config(config: RulesConfig) -> list[tuple[tuple[str | int, ...],
             problems.append((("params", rule_id), f"unknown rule {rule_id!r}; {hint}"))
             continue
         try:
-            known[rule_id].params_model.model_validate(params)
+            parsed[rule_id] = known[rule_id].params_model.model_validate(params)
         except ValidationError as exc:
             for error in exc.errors():
                 loc = ("params", rule_id, *error["loc"])
@@ -111,4 +124,9 @@ def check_rules_config(config: RulesConfig) -> list[tuple[tuple[str | int, ...],
                     names = ", ".join(known[rule_id].params_model.model_fields) or "none"
                     message = f"unknown parameter; {rule_id} takes: {names}"
                 problems.append((loc, message))
+    if not problems:
+        for rule in rules:
+            if rule.id not in parsed:
+                parsed[rule.id] = rule.params_model.model_validate({})
+        config._parsed = ParsedRules(tuple(rules), parsed)
     return problems

@@ -19,11 +19,11 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from vigil.core.errors import InputError
 from vigil.core.model import ResourceType
+from vigil.core.yamlsource import read_bounded
 
 REMOTE_SCHEME = "s3://"
 STATE_FIX = "pass a state file as written by `terraform state pull`"
@@ -134,10 +134,7 @@ def expand(patterns: list[str]) -> list[str]:
 
 
 def _read(path: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read the Terraform state: {exc.strerror}", path=path) from None
+    return read_bounded(path, "Terraform state", fix="check rules.params state_files")
 
 
 def parse_state(path: str) -> list[Declared]:

@@ -25,7 +25,7 @@ from storage.queries import (
     scope_runs,
 )
 from storage.tables import to_utc
-from vigil.core.model import FindingStatus, ResourceState, Severity, iso
+from vigil.core.model import GONE_KINDS, FindingStatus, ResourceState, Severity, iso
 
 PRESENT = ResourceState.PRESENT.value
 OPEN = FindingStatus.OPEN.value
@@ -219,13 +219,14 @@ def findings_per_day(db: Database, now: datetime, days: int = 30) -> list[tuple[
 def inventory_size_per_day(db: Database, now: datetime, days: int = 30) -> list[tuple[str, int]]:
     """(day, resources present at the end of that day), replayed back from today's count.
 
-    Each creation event adds one, each deletion removes one: the size at the end of a day is
-    today's size minus the net of every later day. One grouped query, then a loop over days.
+    Each creation event adds one, each deletion or retirement removes one: the size at the end
+    of a day is today's size minus the net of every later day. One grouped query, then a loop
+    over days.
     """
     since = now - timedelta(days=days)
     day = sa.func.date(events.c.at)
     net = sa.func.sum(
-        sa.case((events.c.kind == "created", 1), (events.c.kind == "deleted", -1), else_=0)
+        sa.case((events.c.kind == "created", 1), (events.c.kind.in_(GONE_KINDS), -1), else_=0)
     )
     query = sa.select(day, net).where(events.c.at >= since).group_by(day)
     present = sa.select(sa.func.count()).select_from(resources).where(resources.c.state == PRESENT)

@@ -55,7 +55,7 @@ class Database:
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (cheap when it already is)."""
-        config = _alembic_config()
+        config = alembic_config()
         head = ScriptDirectory.from_config(config).get_current_head()
         try:
             with self.engine.begin() as conn:
@@ -73,7 +73,7 @@ class Database:
         self.engine.dispose()
 
 
-def _alembic_config() -> Config:
+def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
@@ -98,6 +98,25 @@ def redact_url(url: str) -> str:
         sep = slash
     user, colon, _password = userinfo.partition(":")
     return f"{scheme}{sep}{user}:***@{host}" if colon else url
+
+
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with a database URL (unparseable, unsupported scheme), or None.
+
+    Checked without connecting, so the config loader can name the file and line."""
+    try:
+        parsed = sa.engine.make_url(_normalize_url(url))
+    except (sa.exc.ArgumentError, ValueError):
+        return f"invalid database URL {redact_url(url)!r}"
+    if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
+        return f"unsupported database scheme {parsed.drivername!r}"
+    return None
+
+
+DATABASE_URL_FIX = "use sqlite:///path/to/vigil.db or postgresql+psycopg://user@host/db"
 
 
 def _create_engine(url: str) -> Engine:

@@ -9,8 +9,13 @@ transaction and returns the transitions. Its rules, in order of precedence:
 - produced → `open` (new, reopened when it was resolved, unsilenced when it was silenced);
 - not produced but unjudged (the rule's inputs were unknown) → keeps its status;
 - not produced → `resolved`, when the resource's scope's newest finished run completed, the
-  resource was deleted (only a completed scope deletes), or the subject is not an inventory
-  resource (scopes, Terraform addresses: the rule alone decides those).
+  resource was deleted or retired (only a completed scope or a whole-config pass does that),
+  or the subject is not an inventory resource (scopes, Terraform addresses: the rule alone
+  decides those); a finding of a rule no longer enabled resolves whatever its scope did.
+
+A resolved finding says why (`resolution`): `retired` (its resource left the config),
+`rule_disabled` (its rule is no longer enabled, or was run with other params than the ones
+that found it: `params_hash`), `deleted`, else `fixed`. Only fixed and deleted announce it.
 
 `on_transitions` runs inside the same transaction after the writes, so whatever it writes
 (the alerting outbox) commits or rolls back together with the findings.
@@ -18,7 +23,7 @@ transaction and returns the transitions. Its rules, in order of precedence:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -31,7 +36,7 @@ from sqlmodel import Field, SQLModel
 from storage.queries import newest_finished_runs, where_in
 from storage.silences import Silence, SilenceStore, active_silences
 from storage.tables import ResourceRow, ScopeRunRow, json_column, time_column
-from vigil.core.model import Finding, FindingStatus, ResourceState, Severity, iso
+from vigil.core.model import Finding, FindingStatus, Resolution, ResourceState, Severity, iso
 
 _CHUNK = 500
 
@@ -65,6 +70,8 @@ class FindingRow(SQLModel, table=True):
     resolved_at: datetime | None = time_column()
     reopened_count: int = 0
     silence_id: str | None = None
+    resolution: str | None = None
+    params_hash: str | None = None
 
 
 findings_table = FindingRow.__table__  # type: ignore[attr-defined]
@@ -104,6 +111,7 @@ class StoredFinding:
     resolved_at: datetime | None
     reopened_count: int
     silence_id: str | None
+    resolution: Resolution | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The contract's JSON object (times ISO 8601 UTC)."""
@@ -127,6 +135,7 @@ class StoredFinding:
             "resolved_at": iso(self.resolved_at),
             "reopened_count": self.reopened_count,
             "silence_id": self.silence_id,
+            "resolution": self.resolution.value if self.resolution else None,
         }
 
 
@@ -137,6 +146,14 @@ class Transition:
     kind: TransitionKind
     previous: FindingStatus | None
     finding: StoredFinding
+
+    @property
+    def unannounced(self) -> bool:
+        """A resolution that sends no resolve message (retired resource, disabled rule)."""
+        resolution = self.finding.resolution
+        return (
+            self.kind == TransitionKind.RESOLVED and not (resolution or Resolution.FIXED).announced
+        )
 
 
 TransitionHook = Callable[[Connection, Sequence[Transition]], None]
@@ -180,11 +197,14 @@ class FindingStore(SilenceStore):
         *,
         on_transitions: TransitionHook | None = None,
         unjudged: Collection[str] = frozenset(),
+        rules: Mapping[str, str] | None = None,
     ) -> list[Transition]:
         """Fold one check's findings in; returns every transition (still-open included).
 
         `unjudged` are fingerprints whose rule could not judge its resource (an input was
         unknown): a stored finding among them is left as it is, neither resolved nor reopened.
+        `rules` maps every enabled rule to the digest of its params (None: not known, so
+        nothing resolves as rule_disabled).
         """
         by_fingerprint = {f.fingerprint: f for f in produced}
         with self.db.begin() as conn:
@@ -196,7 +216,8 @@ class FindingStore(SilenceStore):
             silences = active_silences(conn, now)
             subjects = _subjects(conn, {row["resource_uid"] for row in existing.values()})
             failed = _failed_scopes(conn)
-            plan = _plan(by_fingerprint, existing, silences, subjects, failed, now)
+            judged = _Judged(subjects, failed, rules)
+            plan = _plan(by_fingerprint, existing, silences, judged, now)
             _write(conn, plan)
             transitions = _transitions(conn, plan)
             if on_transitions is not None:
@@ -241,6 +262,8 @@ def _existing(conn: Connection, produced: dict[str, Finding]) -> Iterator[sa.Row
         findings_table.c.resource_uid,
         findings_table.c.silence_id,
         findings_table.c.reopened_count,
+        findings_table.c.rule,
+        findings_table.c.params_hash,
     ]
     seen: set[str] = set()
     unresolved = sa.select(*columns).where(findings_table.c.status != FindingStatus.RESOLVED.value)
@@ -283,21 +306,48 @@ def finished_status(conn: Connection) -> dict[str, str]:
     return {row.scope_key: row.status for row in conn.execute(query)}
 
 
-def _frozen(uid: str, subjects: dict[str, _Subject], failed: set[str]) -> bool:
-    subject = subjects.get(uid)
-    return (
-        subject is not None
-        and subject.state == ResourceState.PRESENT.value
-        and subject.scope_key in failed
-    )
+@dataclass(frozen=True)
+class _Judged:
+    """What decides a stored finding's fate: its resource, failed scopes, the enabled rules."""
+
+    subjects: dict[str, _Subject]
+    failed: set[str]
+    rules: Mapping[str, str] | None
+
+    def frozen(self, uid: str) -> bool:
+        subject = self.subjects.get(uid)
+        return (
+            subject is not None
+            and subject.state == ResourceState.PRESENT.value
+            and subject.scope_key in self.failed
+        )
+
+    def disabled(self, rule: str) -> bool:
+        return self.rules is not None and rule not in self.rules
+
+    def digest(self, rule: str) -> str | None:
+        return self.rules.get(rule) if self.rules is not None else None
+
+    def resolution(self, row: sa.RowMapping) -> Resolution:
+        """Why an unproduced finding resolves (retirement first: the resource is gone from
+        what Vigil looks at, whatever the rule)."""
+        subject = self.subjects.get(row["resource_uid"])
+        state = subject.state if subject else None
+        if state == ResourceState.RETIRED.value:
+            return Resolution.RETIRED
+        digest, stored = self.digest(row["rule"]), row["params_hash"]
+        if self.disabled(row["rule"]) or (digest and stored and digest != stored):
+            return Resolution.RULE_DISABLED
+        if state == ResourceState.DELETED.value:
+            return Resolution.DELETED
+        return Resolution.FIXED
 
 
 def _plan(
     produced: dict[str, Finding],
     existing: dict[str, sa.RowMapping],
     silences: list[Silence],
-    subjects: dict[str, _Subject],
-    failed: set[str],
+    judged: _Judged,
     now: datetime,
 ) -> _Plan:
     plan = _Plan()
@@ -305,13 +355,17 @@ def _plan(
         silence = next((s for s in silences if s.matches(found)), None)
         status = FindingStatus.SILENCED if silence else FindingStatus.OPEN
         row = existing.get(fp)
-        values = _values(found, now) | {"silence_id": silence.id if silence else None}
+        values = _values(found, now) | {
+            "silence_id": silence.id if silence else None,
+            "params_hash": judged.digest(found.rule),
+            "resolution": None,
+        }
         if row is None:
             plan.inserts.append(values | {"status": status.value, "first_seen": now})
             plan.transitions.append((_arrival(status), None, fp))
             continue
         before = FindingStatus(row["status"])
-        if _frozen(row["resource_uid"], subjects, failed):
+        if judged.frozen(row["resource_uid"]):
             status = before  # a failed scope keeps the finding's status, silence included
             values["silence_id"] = row["silence_id"]
         kind, reopened = _kind(before, status)
@@ -323,10 +377,11 @@ def _plan(
             # and when it was last seen open, as they were.
             update.pop("last_seen")
             update.pop("resolved_at")
+            update.pop("resolution")
         plan.updates.append(update)
         if kind is not None:
             plan.transitions.append((kind, before, fp))
-    _plan_unproduced(plan, produced, existing, subjects, failed, now)
+    _plan_unproduced(plan, produced, existing, judged, now)
     return plan
 
 
@@ -334,14 +389,15 @@ def _plan_unproduced(
     plan: _Plan,
     produced: dict[str, Finding],
     existing: dict[str, sa.RowMapping],
-    subjects: dict[str, _Subject],
-    failed: set[str],
+    judged: _Judged,
     now: datetime,
 ) -> None:
     for fp, row in existing.items():
         if fp in produced or row["status"] == FindingStatus.RESOLVED.value:
             continue
-        if _frozen(row["resource_uid"], subjects, failed):
+        # A failed scope keeps its findings, unless their rule is gone: nothing would
+        # ever judge them again.
+        if judged.frozen(row["resource_uid"]) and not judged.disabled(row["rule"]):
             continue
         plan.updates.append(
             {
@@ -349,6 +405,7 @@ def _plan_unproduced(
                 "status": FindingStatus.RESOLVED.value,
                 "resolved_at": now,
                 "silence_id": None,
+                "resolution": judged.resolution(row).value,
             }
         )
         plan.transitions.append((TransitionKind.RESOLVED, FindingStatus(row["status"]), fp))
@@ -440,4 +497,5 @@ def _stored(row: sa.RowMapping) -> StoredFinding:
         resolved_at=row["resolved_at"],
         reopened_count=row["reopened_count"],
         silence_id=row["silence_id"],
+        resolution=Resolution(row["resolution"]) if row["resolution"] else None,
     )

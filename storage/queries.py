@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from storage.db import Database
 from storage.tables import RECORD_FIELDS, ChangeEventRow, ResourceRow, ScopeRunRow, to_utc
-from vigil.core.model import Resource, ResourceState, iso
+from vigil.core.model import GONE_KINDS, ChangeKind, Resource, ResourceState, iso
 
 resources = ResourceRow.__table__  # type: ignore[attr-defined]
 events = ChangeEventRow.__table__  # type: ignore[attr-defined]
@@ -129,12 +129,13 @@ def _as_of_query(filters: InventoryFilter, as_of: datetime) -> sa.Select[Any]:
     )
     complete = last_complete_by_scope(as_of)
     state = sa.case(
-        (events.c.kind == "deleted", ResourceState.DELETED.value),
+        (events.c.kind == ChangeKind.DELETED.value, ResourceState.DELETED.value),
+        (events.c.kind == ChangeKind.RETIRED.value, ResourceState.RETIRED.value),
         else_=ResourceState.PRESENT.value,
     )
     seen = sa.case(
         (
-            sa.and_(events.c.kind != "deleted", complete.c.last_complete > events.c.at),
+            sa.and_(events.c.kind.not_in(GONE_KINDS), complete.c.last_complete > events.c.at),
             complete.c.last_complete,
         ),
         else_=events.c.at,
@@ -154,7 +155,7 @@ def _as_of_query(filters: InventoryFilter, as_of: datetime) -> sa.Select[Any]:
         .order_by(events.c.uid)
     )
     if not filters.include_deleted:
-        query = query.where(events.c.kind != "deleted")
+        query = query.where(events.c.kind.not_in(GONE_KINDS))
     return filters.apply(query, events)
 
 

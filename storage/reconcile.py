@@ -37,7 +37,14 @@ from storage.tables import (
     ScopeRunRow,
     StagedResourceRow,
 )
-from vigil.core.model import Resource, ResourceState, Scope, canonical_json, utcnow
+from vigil.core.model import (
+    ABSENT_RETIRES,
+    Resource,
+    ResourceState,
+    Scope,
+    canonical_json,
+    utcnow,
+)
 
 resources = ResourceRow.__table__  # type: ignore[attr-defined]
 events = ChangeEventRow.__table__  # type: ignore[attr-defined]
@@ -454,12 +461,15 @@ def _sweep(conn: Connection, run: RunStats, now: datetime) -> int:
     it; each chunk is re-checked against the table, so one that moved meanwhile stays.
     """
     deleted = 0
+    gone_state, gone_kind = ResourceState.DELETED.value, DELETED
+    if ABSENT_RETIRES in run.scope.context:
+        gone_state, gone_kind = ResourceState.RETIRED.value, ResourceState.RETIRED.value
     mine = (resources.c.scope_key == run.scope.key) & (
         resources.c.state == ResourceState.PRESENT.value
     )
     for chunk in _chunks(list(run.unseen_hashes), _CHUNK):
         rows = conn.execute(sa.select(resources).where(resources.c.uid.in_(chunk), mine))
-        gone = [_deletion_event(row, run.run_id, now) for row in rows.mappings()]
+        gone = [_deletion_event(row, run.run_id, now, gone_kind) for row in rows.mappings()]
         if not gone:
             continue
         conn.execute(events.insert(), gone)
@@ -467,7 +477,7 @@ def _sweep(conn: Connection, run: RunStats, now: datetime) -> int:
             resources.update()
             .where(resources.c.uid.in_([event["uid"] for event in gone]))
             .values(
-                state=ResourceState.DELETED.value,
+                state=gone_state,
                 deleted_at=now,
                 last_changed=now,
                 last_seen=now,
@@ -477,9 +487,11 @@ def _sweep(conn: Connection, run: RunStats, now: datetime) -> int:
     return deleted
 
 
-def _deletion_event(row: sa.RowMapping, run_id: int, now: datetime) -> dict[str, Any]:
+def _deletion_event(
+    row: sa.RowMapping, run_id: int, now: datetime, kind: str = DELETED
+) -> dict[str, Any]:
     event = {name: row[name] for name in _EVENT_COLUMNS if name in row}
-    event.update(run_id=run_id, kind=DELETED, changes={}, at=now)
+    event.update(run_id=run_id, kind=kind, changes={}, at=now)
     return event
 
 

@@ -186,3 +186,12 @@ RECORD_FIELDS = (
 
 RESOURCE_COLUMNS = (*RECORD_FIELDS, "scope_key", "content_hash")
 """What a scope run writes of a resource (the rest are lifecycle times and state)."""
+
+
+class RetentionMarkRow(SQLModel, table=True):
+    """How far back each kept history is exact: the newest cutoff a prune applied to it."""
+
+    __tablename__ = "retention_marks"
+
+    name: str = Field(primary_key=True)
+    horizon: datetime = time_column(nullable=False)

@@ -9,6 +9,8 @@ pytest_plugins = [
     "tests.fixtures.dnsserver",
     "tests.fixtures.libcloud_api",
     "tests.fixtures.slack_api",
+    "tests.fixtures.pagerduty_api",
+    "tests.fixtures.teams_webhook",
     "tests.fixtures.smtp",
     "tests.fixtures.alertmanager",
     "tests.fixtures.prometheus",

@@ -10,6 +10,7 @@ from botocore.client import BaseClient
 
 from collectors.base import Page
 from collectors.timestamps import iso_time
+from vigil.core.errors import CollectError
 from vigil.core.model import Resource, make_uid
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "Origin",
     "iso_time",
     "name_of",
+    "normalize_page",
     "normalized",
     "paginate",
     "tag_dict",
@@ -91,4 +93,36 @@ def normalized(
 ) -> Iterator[Page]:
     """Each page of API items as a page of resources."""
     for items in pages:
-        yield [normalize(item, origin) for item in items]
+        yield normalize_page(items, lambda item: normalize(item, origin), normalize.__name__)
+
+
+def normalize_page(
+    items: Iterable[Any], normalize: Callable[[Any], Resource], what: str
+) -> list[Resource]:
+    """One page of API items as resources; an item of a shape we cannot read fails the scope.
+
+    Failing, not skipping: a skipped item would read as a deleted resource. The scope keeps
+    what it had, and the error names the function and the field so the surprise is visible."""
+    try:
+        return [checked(normalize(item)) for item in items]
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+        raise CollectError(
+            f"the API answered with an item {what} cannot read ({_surprise(exc)}); "
+            "the scope keeps its last inventory",
+            retryable=False,
+        ) from exc
+
+
+def checked(resource: Resource) -> Resource:
+    """A resource whose identity is text, as storage and every renderer expect."""
+    for field in ("native_id", "name"):
+        value = getattr(resource, field)
+        if not isinstance(value, str) or (field == "native_id" and not value):
+            raise TypeError(f"{field} is {type(value).__name__} {value!r:.60}, not text")
+    return resource
+
+
+def _surprise(exc: Exception) -> str:
+    if isinstance(exc, KeyError):
+        return f"no field {exc.args[0]!r:.80}" if exc.args else "a field is missing"
+    return f"{type(exc).__name__}: {str(exc):.200}"

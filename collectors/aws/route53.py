@@ -7,11 +7,19 @@ records sharing a name and type stay distinct.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 from botocore.client import BaseClient
 
-from collectors.aws.fields import Origin, name_of, normalized, paginate, tag_dict
+from collectors.aws.fields import (
+    Origin,
+    name_of,
+    normalize_page,
+    normalized,
+    paginate,
+    tag_dict,
+)
 from collectors.base import Page
 from vigil.core.model import Resource, ResourceType
 
@@ -131,4 +139,6 @@ def record_pages(client: BaseClient, origin: Origin) -> Iterator[Page]:
     for zones in fetch_zones(client, with_tags=False):
         for zone in zones:
             for items in fetch_records(client, zone):
-                yield [normalize_record(item, zone, origin) for item in items]
+                yield normalize_page(
+                    items, partial(normalize_record, zone=zone, origin=origin), "normalize_record"
+                )

@@ -15,7 +15,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import BotoCoreError, ClientError
 
 from collectors.aws.failures import error_code
-from collectors.aws.fields import Origin, name_of, paginate, tag_dict
+from collectors.aws.fields import Origin, name_of, normalize_page, paginate, tag_dict
 from collectors.base import Page
 from vigil.core.model import Resource, ResourceType
 
@@ -172,4 +172,6 @@ def pages(client: BaseClient, origin: Origin, control: BaseClient) -> Iterator[P
     """Normalized pages of `bucket` resources; the account's block is read once per scope."""
     account_block = fetch_account_block(control, origin.account)
     for items in fetch_buckets(client):
-        yield [normalize_bucket(item, origin, account_block) for item in items]
+        yield normalize_page(
+            items, lambda item: normalize_bucket(item, origin, account_block), "normalize_bucket"
+        )

@@ -9,7 +9,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from collectors.aws import acm, cloudfront, ebs, ec2, elb, rds, route53, s3, security_groups
+from collectors.aws import (
+    acm,
+    cloudfront,
+    dynamodb,
+    ebs,
+    ec2,
+    eks,
+    elasticache,
+    elb,
+    lambda_,
+    rds,
+    route53,
+    s3,
+    security_groups,
+)
 from collectors.base import Page
 from vigil.core.model import ResourceType
 
@@ -49,11 +63,21 @@ TYPES: dict[str, TypeSpec] = {
         TypeSpec(ResourceType.CERTIFICATE, (Part("acm", acm.pages),)),
         TypeSpec(ResourceType.DNS_ZONE, (Part("route53", route53.zone_pages),), regional=False),
         TypeSpec(ResourceType.DNS_RECORD, (Part("route53", route53.record_pages),), regional=False),
-        TypeSpec(ResourceType.DATABASE, (Part("rds", rds.instance_pages),)),
+        TypeSpec(
+            ResourceType.DATABASE,
+            (
+                Part("rds", rds.instance_pages),
+                Part("rds", rds.cluster_pages),
+                Part("dynamodb", dynamodb.pages),
+            ),
+        ),
         TypeSpec(
             ResourceType.LOAD_BALANCER,
             (Part("elbv2", elb.v2_pages), Part("elb", elb.classic_pages)),
         ),
+        TypeSpec(ResourceType.CACHE, (Part("elasticache", elasticache.pages),)),
+        TypeSpec(ResourceType.KUBERNETES_CLUSTER, (Part("eks", eks.pages),)),
+        TypeSpec(ResourceType.FUNCTION, (Part("lambda", lambda_.pages),)),
         TypeSpec(ResourceType.CDN, (Part("cloudfront", cloudfront.pages),), regional=False),
         TypeSpec(ResourceType.BUCKET, (Part("s3", s3.pages, also=("s3control",)),), regional=False),
     )

@@ -26,13 +26,12 @@ from collectors.hosts.base import (
 from collectors.hosts.config import HostsSourceConfig, Target, target_from_vars
 from collectors.hosts.ssh import Credentials, fetch_facts
 from vigil.core.errors import CollectError, InputError
-from vigil.core.model import GLOBAL_REGION, Resource, Scope
+from vigil.core.model import ABSENT_RETIRES, GLOBAL_REGION, Resource, Scope
 
 log = logging.getLogger(__name__)
 PROVIDER = resources.PROVIDER
 SSH_TYPES = (resources.SERVER, resources.DISK, resources.CERTIFICATE, resources.SNAPSHOT)
 EXPORTER_TYPES = (resources.SERVER, resources.DISK)
-RETIRED = "retired"
 _NEEDS: dict[str, tuple[str, ...]] = {
     resources.SERVER: (SYSTEM, PORTS),
     resources.DISK: (DISKS,),
@@ -93,7 +92,7 @@ class HostsCollector:
         return scopes
 
     def _scope(self, label: str, type_: str, *, retired: bool = False) -> Scope:
-        context = ((RETIRED, "true"),) if retired else ()
+        context = (ABSENT_RETIRES,) if retired else ()
         return Scope(self.config.name, PROVIDER, label, GLOBAL_REGION, type_, context)
 
     def _retired(self, targets: dict[str, Target]) -> list[str]:
@@ -168,7 +167,7 @@ class HostsCollector:
             if self._targets is None:
                 self._targets = {t.label: t for t in self.targets()}
             target = self._targets.get(scope.account)
-        if target is None and scope.context_value(RETIRED) != "true":
+        if target is None and ABSENT_RETIRES not in scope.context:
             raise CollectError(f"host {scope.account} is not a target of {self.config.name}")
         return target
 

@@ -15,7 +15,7 @@ from collectors.probes.base import Outcome, Pacer, ProbeInventory, bounded, page
 from collectors.probes.config import ProbeSourceConfig, TlsTarget
 from collectors.probes.ports import HostPlan, merge_plans, probe_host
 from collectors.probes.tls import make_contexts, probe_tls
-from vigil.core.model import GLOBAL_REGION, ResourceType, Scope
+from vigil.core.model import ABSENT_RETIRES, GLOBAL_REGION, ResourceType, Scope
 
 log = logging.getLogger(__name__)
 PROVIDER = "probe"
@@ -41,10 +41,13 @@ class ProbeCollector:
         self.timeout = config.timeout.total_seconds()
 
     def plan(self, types: set[str] | None = None) -> Iterable[Scope]:
-        """Every kind, even one without targets: its empty, completed scope deletes old ones."""
+        """Every kind, even one without targets: its empty, completed scope retires old ones.
+
+        A completed probe scope returns every target (unreachable ones carry their last
+        state), so one it no longer returns left the target list: retired, not deleted."""
         name = self.config.name
         return [
-            Scope(name, PROVIDER, name, GLOBAL_REGION, type_)
+            Scope(name, PROVIDER, name, GLOBAL_REGION, type_, (ABSENT_RETIRES,))
             for type_ in self.resource_types
             if types is None or type_ in types
         ]

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data, ui
+from vigil.core.model import ChangeKind
 
 WINDOWS = {"24 hours": 1, "7 days": 7, "30 days": 30, "90 days": 90}
 COLUMNS = ["at", "kind", "type", "native_id", "name", "field", "old", "new", "source", "region"]
@@ -23,7 +24,7 @@ def render() -> None:
     window, kinds, types = st.columns([1, 2, 2])
     days = WINDOWS[window.selectbox("Since", list(WINDOWS), index=1, key="changes_window")]
     chosen_kinds = tuple(
-        kinds.multiselect("kind", ["created", "changed", "deleted"], key="changes_kind")
+        kinds.multiselect("kind", [k.value for k in ChangeKind], key="changes_kind")
     )
     chosen_types = tuple(types.multiselect("type", data.facets(url)["type"], key="changes_type"))
     per_day = pd.DataFrame(

@@ -14,6 +14,7 @@ from storage.aggregates import InventoryQuery
 from vigil.app.output import OutputFormat
 from vigil.app.output import render as render_rows
 from vigil.core.model import iso
+from vigil.core.text import printable
 
 COLUMNS = ["type", "name", "native_id", "source", "account", "region", "tags", "last_seen", "uid"]
 CSV_COLUMNS = (*aggregates.INVENTORY_FIELDS, "tags", "first_seen", "last_seen")
@@ -112,7 +113,7 @@ def _detail(url: str, uid: str) -> None:
         st.warning("No resource with this uid in the inventory.")
         return
     st.title("Resource")
-    st.code(row["name"] or row["native_id"], language=None)
+    st.code(printable(row["name"] or row["native_id"]), language=None)
     fields = ("uid", "type", "native_id", "source", "provider", "account", "region", "state")
     identity: list[dict[str, str | None]] = [{"field": f, "value": str(row[f])} for f in fields]
     identity += [

@@ -45,10 +45,17 @@ def test_full_pass_collects_every_type_and_rescan_changes_nothing(
 
     assert first.failed == []
     counts = by_type(sqlite_db)
-    not_yet_collected = {"cache", "kubernetes_cluster", "function"}  # their collectors: #16
-    assert set(counts) == {t.value for t in ResourceType} - not_yet_collected
+    assert set(counts) == {t.value for t in ResourceType}
     assert counts["server"] == estate.counts["server"]
-    for type_ in ("load_balancer", "cdn", "bucket"):
+    for type_ in (
+        "load_balancer",
+        "cdn",
+        "bucket",
+        "database",
+        "cache",
+        "kubernetes_cluster",
+        "function",
+    ):
         assert counts[type_] == estate.counts[type_]
     assert counts["dns_record"] == estate.counts["dns_record"]
 

@@ -54,3 +54,28 @@ def test_unreachable_target_keeps_its_last_certificate_and_deletes_nothing(
     assert list(queries.changes(sqlite_db, kinds=("deleted",))) == []
     changed = [e.changes for e in queries.changes(sqlite_db, kinds=("changed",))]
     assert len(changed) == 1 and "attributes.reachable" in changed[0]
+
+
+def test_a_target_removed_from_the_config_is_retired_not_deleted(
+    sqlite_db: Database, test_ca: TestCA, tls_servers: TlsServers, tmp_path: Path
+) -> None:
+    ports = [serve_leaf(tls_servers, test_ca, tmp_path, h) for h in ("a.test", "b.test")]
+    targets = [
+        {"host": "127.0.0.1", "port": p, "server_name": h}
+        for p, h in zip(ports, ("a.test", "b.test"), strict=True)
+    ]
+
+    def source(tls: list[dict]) -> ProbeSourceConfig:
+        return ProbeSourceConfig.model_validate(
+            {"name": "edge", "timeout": "2s", "ca_bundle": str(test_ca.bundle), "tls": tls}
+        )
+
+    assert collect(sqlite_db, [source(targets)], types={"certificate"}).failed == []
+    assert collect(sqlite_db, [source(targets[:1])], types={"certificate"}).failed == []
+
+    removed = f"127.0.0.1:{ports[1]}"
+    assert set(certificates(sqlite_db)) == {f"127.0.0.1:{ports[0]}"}
+    assert [e.native_id for e in queries.changes(sqlite_db, kinds=("retired",))] == [removed]
+    assert list(queries.changes(sqlite_db, kinds=("deleted",))) == []
+    shown = queries.inventory(sqlite_db, queries.InventoryFilter(include_deleted=True))
+    assert {r.native_id: r.state for r in shown}[removed] == "retired"

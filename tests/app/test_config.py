@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from datetime import timedelta
 from pathlib import Path
@@ -111,6 +112,28 @@ BAD_CONFIGS = {
     ),
     "python tag": ("reports:\n  organization: !!python/object:os.system x\n", 2, "constructor"),
     "list as a key": ("reports:\n  ? [a, b]\n  : 1\n", 2, "mapping key must be a plain value"),
+    "unknown source type": (
+        "sources:\n  - name: a\n    provider: aws\n    types: [server, servr]\n",
+        4,
+        "unknown resource type 'servr'",
+    ),
+    "unknown route type": (
+        "notifiers:\n  - {name: h, type: webhook, url: 'https://h.example/x'}\n"
+        "routes:\n  - match: {type: [servr]}\n    notifiers: [h]\n",
+        4,
+        "unknown type 'servr'",
+    ),
+    "unknown severity override": (
+        "rules:\n  severity: {backup.stale: apocalyptic}\n",
+        2,
+        "backup.stale",
+    ),
+    "unknown starttls": (
+        "sources:\n  - name: e\n    provider: probe\n    tls:\n"
+        "      - {host: a.example, port: 25, starttls: imap}\n",
+        5,
+        "starttls",
+    ),
     "unknown rule id": ("rules:\n  disable: [drift.chnaged]\n", 2, "unknown rule 'drift.chnaged'"),
     "bad rule param": (
         "rules:\n  params:\n    cert.expiring: {warn_days: soon}\n",
@@ -286,3 +309,47 @@ def test_a_route_matching_a_severity_that_does_not_exist_exits_2(vigil_cli: Vigi
         """,
     )
     assert vigil_cli("rules", "list", env={"HOOK_URL": "http://x"}).returncode == 0
+
+
+@pytest.mark.parametrize("command", ["check", "collect", "inventory"])
+def test_an_unsupported_database_scheme_in_the_config_names_the_file_and_line(
+    vigil_cli: VigilCli, command: str
+) -> None:
+    write(vigil_cli.cwd, "schedule:\n  collect_every: 5m\ndatabase_url: mysql://vigil@db/vigil\n")
+    result = vigil_cli(command, env={"VIGIL_DATABASE_URL": ""})
+    assert result.returncode == 2, result.stderr
+    assert (
+        "vigil.yaml:3" in result.stderr and "unsupported database scheme 'mysql'" in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    assert not vigil_cli.database_path.exists()
+
+
+def test_an_unsupported_database_scheme_from_the_environment_names_the_variable(
+    vigil_cli: VigilCli,
+) -> None:
+    result = vigil_cli("inventory", env={"VIGIL_DATABASE_URL": "oracle://vigil@db/vigil"})
+    assert result.returncode == 2, result.stderr
+    assert "VIGIL_DATABASE_URL: unsupported database scheme 'oracle'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", ["fifo", "directory", "huge"])
+def test_a_config_that_is_no_readable_file_exits_2_without_reading_it(
+    vigil_cli: VigilCli, kind: str
+) -> None:
+    path = vigil_cli.cwd / "vigil.yaml"
+    if kind == "fifo":
+        os.mkfifo(path)  # opening it would block for ever: nobody writes
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        with path.open("wb") as sparse:  # 65 MiB on paper, nothing on disk
+            sparse.truncate(65 * 2**20)
+    result = vigil_cli("--config", "vigil.yaml", "collect")
+    assert result.returncode == 2, result.stderr
+    assert "vigil.yaml" in result.stderr
+    expected = {"fifo": "a FIFO", "directory": "a directory", "huge": "over the 64 MiB"}[kind]
+    assert expected in result.stderr
+    assert not vigil_cli.database_path.exists()

@@ -11,6 +11,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,9 +28,11 @@ from tests.fixtures.awsproxy import AwsProxy
 from tests.fixtures.prometheus import VigilDaemon
 from tests.fixtures.services import free_port
 from vigil.app.collect import collect
-from vigil.app.config import parse_config
+from vigil.app.config import load_config, parse_config
 from vigil.app.daemon import Daemon, cron_trigger, plan_jobs, schedule_jobs
 from vigil.app.logs import LogFormat, setup_logging
+from vigil.core.errors import ConfigError
+from vigil.core.model import utcnow
 
 T0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 
@@ -236,6 +239,10 @@ def test_start_marks_runs_a_crashed_daemon_left_running_and_serves_health(
             assert response.read() == b"ok\n"
         ready, reason = daemon.ready()
         assert ready, reason
+        prune = daemon.scheduler.get_job("prune")
+        assert prune is not None and prune.trigger.interval == timedelta(days=1)
+        assert prune.next_run_time - utcnow() > timedelta(minutes=55)  # not during the first pass
+        assert daemon.prune().dry_run is False  # what the job runs: a real prune, logged
     finally:
         assert daemon.shutdown()
 
@@ -311,3 +318,36 @@ def test_sigterm_during_a_slow_scope_stops_in_time_and_deletes_nothing(
     abandoned = [s for s in newest if s.status == "failed" and "abandoned" in (s.error or "")]
     assert abandoned and not [s for s in newest if s.status == "running"]
     db.dispose()
+
+
+@pytest.mark.parametrize(
+    ("weekdays", "expected"),
+    [
+        ("0", ["Sun", "Sun"]),
+        ("7", ["Sun", "Sun"]),
+        ("1-5", ["Tue", "Wed"]),  # T0 is Monday noon: Monday 03:00 has passed
+        ("*/2", ["Tue", "Thu"]),  # Sunday, Tuesday, Thursday, Saturday
+    ],
+)
+def test_cron_weekdays_validate_and_fire_as_crontab_reads_them(
+    tmp_path: Path, weekdays: str, expected: list[str]
+) -> None:
+    """One reading of cron for the config check and the scheduler: 0 and 7 are Sunday."""
+    (path := tmp_path / "vigil.yaml").write_text(
+        "sources:\n  - {name: a, provider: aws, regions: [us-east-1]}\n"
+        f"schedule:\n  sources: {{a: '0 3 * * {weekdays}'}}\n"
+    )
+    config = load_config(path)
+    (plan,) = plan_jobs(config, now=T0)
+    first = plan.trigger.get_next_fire_time(None, T0)
+    assert first is not None
+    second = plan.trigger.get_next_fire_time(first, first + timedelta(seconds=1))
+    assert second is not None
+    assert [first.strftime("%a"), second.strftime("%a")] == expected
+
+
+def test_a_weekday_past_seven_is_a_config_error_with_its_line(tmp_path: Path) -> None:
+    (path := tmp_path / "vigil.yaml").write_text("schedule:\n  sources: {a: '0 3 * * 9'}\n")
+    with pytest.raises(ConfigError, match="out of range") as caught:
+        load_config(path)
+    assert f"{path}:2:" in caught.value.message

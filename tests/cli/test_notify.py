@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from notifiers.outbox import LEASE
+from notifiers.delivery import LEASE
 from notifiers.webhook import KEY_HEADER
 from storage import outbox as store
 from storage.db import Database

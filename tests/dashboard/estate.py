@@ -20,7 +20,7 @@ from tests.factories import rules as rf
 from vigil.app.check import run_check
 from vigil.core.model import Resource, Scope, utcnow
 
-HOSTILE_TAG = "<b>x</b>"
+HOSTILE_TAG = "<b>x</b>\u202efdp.exe"  # markup, and a bidi override that reorders text
 
 
 @dataclass(frozen=True)

@@ -68,3 +68,11 @@ def test_csv_download_holds_every_matching_resource(dashboard_env, estate: Estat
         json.loads(next(r for r in rows if r["native_id"] == "i-0000")["tags"])["note"]
         == HOSTILE_TAG
     )
+
+
+def test_the_grid_shows_a_bidi_override_as_an_escape(open_page, estate: Estate) -> None:
+    app = open_page(PAGE)
+    grid = table(app, "uid")
+    (tags,) = grid[grid["uid"] == estate.hostile.uid]["tags"].tolist()
+    assert "\u202e" not in tags
+    assert "note=<b>x</b>\\u202efdp.exe" in tags

@@ -13,7 +13,7 @@ from notifiers.registry import NOTIFIERS
 from vigil.app.config import parse_config
 
 TESTS = Path(__file__).parent
-SECRET_KEYS = {"token", "webhook_url", "password", "secret"}
+SECRET_KEYS = {"token", "webhook_url", "password", "secret", "routing_key"}
 
 
 @pytest.mark.parametrize("kind", sorted(NOTIFIERS))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from notifiers import routing
-from vigil.app.config import RouteConfig
+from notifiers.routing import RouteConfig
 
 LABELS = {"severity": "high", "rule": "cert.expiring", "source": "aws-prod", "team": "payments"}
 

@@ -141,3 +141,51 @@ def test_condition_has_no_eval() -> None:
     with pytest.raises(ConditionError):
         compile_condition({"field": "__class__", "equals": 1})
     assert compile_condition({"tag": "x", "equals": "{name.__class__}"})(server()) is False
+
+
+def test_a_large_pack_is_read_once_per_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Config load parses the packs; the engine, the catalog and the rule list reuse them."""
+    from rules import packs as packs_module
+    from vigil.app.check import prepare_engine
+    from vigil.app.config import load_config
+    from vigil.app.reports.controls import rule_catalog
+
+    rule = PACK.split("\n", 1)[1]
+    body = "".join(rule.replace("acme.unencrypted-disk", f"acme.disk-{i}") for i in range(1500))
+    pack = write(tmp_path, "rules:\n" + body)
+    assert Path(pack).stat().st_size > 500_000
+    (config_path := tmp_path / "vigil.yaml").write_text(f"rules:\n  packs: [{pack}]\n")
+    reads: list[str] = []
+    original = packs_module.load_yaml
+
+    def counting(path: str | Path) -> object:
+        reads.append(str(path))
+        return original(path)
+
+    monkeypatch.setattr(packs_module, "load_yaml", counting)
+    config = load_config(config_path)
+    engine = prepare_engine(config)
+    catalog = rule_catalog(config.rules)
+    assert reads == [pack]
+    assert "acme.disk-1499" in engine.rule_ids and "acme.disk-0" in catalog
+
+
+@pytest.mark.timeout(20)
+def test_a_catastrophic_regex_matches_in_linear_time() -> None:
+    # (a+)+$ against "aaa...b" takes Python's backtracking engine 2^n steps; RE2 is linear.
+    matches = compile_condition({"field": "name", "regex": "(a+)+$"})
+    assert matches(server("i-1", name="a" * 100_000 + "b")) is False
+    assert matches(server("i-2", name="a" * 100_000)) is True
+
+
+@pytest.mark.parametrize("pattern", [r"(a)\1", "(?=db)", "(?<!x)y"])
+def test_a_regex_needing_backtracking_is_refused_with_its_line(
+    tmp_path: Path, pattern: str
+) -> None:
+    path = write(tmp_path, PACK.replace("in: [exempt]", f"regex: '{pattern}'"))
+    with pytest.raises(InputError) as caught:
+        load_pack(path)
+    assert caught.value.line == 10
+    assert "no backreferences or lookaround" in caught.value.message

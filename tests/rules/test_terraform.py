@@ -272,5 +272,5 @@ def test_remote_state_not_fetched_is_an_input_error() -> None:
 def test_both_rules_check_their_state_files_before_any_evaluation(tmp_path: Path) -> None:
     params = Unmanaged.params_model.model_validate({"state_files": [str(tmp_path / "gone")]})
     for rule in (Unmanaged(), Missing()):
-        with pytest.raises(InputError, match="cannot read the Terraform state"):
+        with pytest.raises(InputError, match="Terraform state not found"):
             rule.check_inputs(params)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from rules.terraform_state import parse_baseline, split_s3
+from rules.terraform_state import parse_baseline, parse_state, split_s3
 from vigil.core.errors import InputError
 
 ACCOUNT = "111111111111"
@@ -126,3 +128,14 @@ def test_an_s3_address_needs_bucket_and_key(location: str) -> None:
     with pytest.raises(InputError, match="not an S3 object address"):
         split_s3(location)
     assert split_s3("s3://acme-tf/env/prod.tfstate") == ("acme-tf", "env/prod.tfstate")
+
+
+@pytest.mark.timeout(30)
+def test_a_state_path_that_is_a_fifo_or_directory_is_refused_unopened(tmp_path: Path) -> None:
+    fifo = tmp_path / "terraform.tfstate"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="a FIFO") as caught:
+        parse_state(str(fifo))
+    assert caught.value.path == str(fifo)
+    with pytest.raises(InputError, match="a directory"):
+        parse_state(str(tmp_path))

@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 
 from storage import queries
 from storage.db import Database
-from storage.reconcile import Reconciler, RunStats
+from storage.reconcile import Reconciler
 from tests.factories import resource, resources, scope
-from vigil.core.model import Resource, Scope
+from tests.factories.storage import scan
+from vigil.core.model import Resource
 
 
 class FakeClock:
@@ -28,17 +29,6 @@ class FakeClock:
     def __call__(self) -> datetime:
         self.now += timedelta(seconds=1)
         return self.now
-
-
-def scan(
-    reconciler: Reconciler, where: Scope, pages: list[list[Resource]], fail: bool = False
-) -> RunStats:
-    run = reconciler.start(where)
-    for page in pages:
-        reconciler.add_page(run, page)
-    if fail:
-        return reconciler.fail(run, "AccessDenied: not allowed")
-    return reconciler.complete(run)
 
 
 @contextmanager

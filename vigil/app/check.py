@@ -136,6 +136,7 @@ def run_check(
             now,
             on_transitions=on_transitions,
             unjudged=evaluation.unjudged,
+            rules=evaluation.params,
         )
     counts = store.counts()
     open_by_severity = {

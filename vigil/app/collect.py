@@ -21,6 +21,7 @@ from collectors.base import Collector, SourceConfig
 from collectors.registry import build_collector
 from storage.db import Database
 from storage.reconcile import Reconciler, RunStats, StorageRow, prepare_page
+from storage.retire import retire_unplanned
 from vigil.app.gc_tuning import fewer_gc_pauses
 from vigil.app.inventory_reader import StorageInventory
 from vigil.core.errors import VigilError, scrub, secrets_of
@@ -52,6 +53,7 @@ class ScopeOutcome:
 class CollectionResult:
     outcomes: list[ScopeOutcome] = field(default_factory=list)
     duration: float = 0.0
+    retired: int = 0
 
     @property
     def failed(self) -> list[ScopeOutcome]:
@@ -96,8 +98,11 @@ class Collection:
         progress: Progress | None = None,
         stop: threading.Event | None = None,
         collector_factory: Callable[[SourceConfig], Any] | None = None,
+        retire: bool = False,
     ) -> None:
         self.db = db
+        # Only a pass over the whole config may retire (never --source/--type).
+        self.retire = retire and types is None
         self.sources = list(sources)
         # An error from an unexpected place may quote a credential: stored errors never do.
         self._secrets = {source.name: secrets_of(source) for source in self.sources}
@@ -132,8 +137,20 @@ class Collection:
                 self._abort.set()
                 self._drain(futures)
                 raise
+        if self._may_retire(result):
+            held = [
+                (s.provider, s.account, s.region, s.type) for s in (o.scope for o in result.failed)
+            ]
+            result.retired = retire_unplanned(
+                self.db, {scope.key for _, scope in planned}, held=held
+            )
         result.duration = time.monotonic() - started
         return result
+
+    def _may_retire(self, result: CollectionResult) -> bool:
+        """A whole-config pass that planned every source and was not stopped."""
+        planned_all = not any(o.scope.type == PLAN_TYPE for o in result.outcomes)
+        return self.retire and planned_all and not self.stop.is_set()
 
     def _plan(self, result: CollectionResult) -> list[tuple[Collector, Scope]]:
         planned: list[tuple[Collector, Scope]] = []
@@ -253,6 +270,7 @@ def collect(
     types: set[str] | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    retire: bool = False,
 ) -> CollectionResult:
-    """Run one collection pass over `sources` into `db`."""
-    return Collection(db, sources, types=types, progress=progress, stop=stop).run()
+    """Run one collection pass over `sources` into `db`; `retire` for a whole-config pass."""
+    return Collection(db, sources, types=types, progress=progress, stop=stop, retire=retire).run()

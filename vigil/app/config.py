@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from datetime import timedelta
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
@@ -19,12 +18,13 @@ from pydantic_core import ErrorDetails
 
 from collectors.base import SourceConfig
 from collectors.registry import SOURCE_KINDS, source_config_models
+from notifiers.routing import RouteConfig
 from rules.config import RulesConfig
 from rules.registry import check_rules_config
+from storage.retention import RetentionPolicy
 from vigil.app.access import AccessConfig
-from vigil.app.baselines import state_source_problems
+from vigil.app.state_sources import state_source_problems
 from vigil.core.errors import ConfigError, InputError
-from vigil.core.model import Severity
 from vigil.core.schema import Duration, EnvStr, StrictModel, literal_url_password
 from vigil.core.yamlsource import YamlDocument, load_yaml
 
@@ -47,42 +47,6 @@ if TYPE_CHECKING:
 else:
     NotifierConfig = _notifier_union()
     """A notification channel: one model per `type` (slack, email, webhook, alertmanager)."""
-
-
-class RouteConfig(StrictModel):
-    """Where findings go. The first matching route wins unless it says `continue: true`.
-
-    `match` keys are finding labels (severity, rule, source, provider, account, region,
-    type) or resource tags (e.g. team); a value may be a list and may use wildcards.
-    """
-
-    name: str | None = None
-    match: dict[str, str | list[str]] = Field(default_factory=dict)
-    notifiers: list[str] = Field(min_length=1)
-    continue_: bool = Field(default=False, alias="continue")
-    group_by: list[str] = Field(default_factory=lambda: ["rule", "source"])
-    repeat_interval: Duration = Field(default=timedelta(hours=4), gt=timedelta(0))
-    send_resolved: bool = True
-
-    @field_validator("match")
-    @classmethod
-    def _severities_exist(cls, match: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
-        # A matcher no severity can satisfy routes nothing: refused at load, not found later.
-        wanted = match.get("severity")
-        names = [s.value for s in Severity]
-        for option in [wanted] if isinstance(wanted, str) else (wanted or []):
-            if not any(fnmatchcase(name, option) for name in names):
-                raise ValueError(
-                    f"match.severity: unknown severity {option!r}; use {', '.join(names)}"
-                )
-        return match
-
-    @model_validator(mode="after")
-    def _matchers_not_empty(self) -> RouteConfig:
-        for key, value in self.match.items():
-            if value == [] or value == "":
-                raise ValueError(f"match.{key} is empty; give a value or remove the key")
-        return self
 
 
 class ScheduleConfig(StrictModel):
@@ -132,37 +96,22 @@ class ScheduleConfig(StrictModel):
                 raise ValueError(f"{key} must be at least 1s (got {value.total_seconds()}s)")
         if self.jitter is not None and self.jitter.total_seconds() < 0:
             raise ValueError("jitter must not be negative")
-        for name in self.sources:
-            self.source_spec(name)
         return self
+
+    @field_validator("sources")
+    @classmethod
+    def _source_specs(cls, sources: dict[str, timedelta | str]) -> dict[str, timedelta | str]:
+        # A field validator, so that an error points at the line of `sources:`.
+        for name, raw in sources.items():
+            _spec(name, raw)
+        return sources
 
     def source_spec(self, name: str) -> timedelta | str | None:
         """The override for source `name`: an interval, a cron expression, or None.
 
         Raises ValueError when the value is neither a duration nor a valid 5-field cron.
         """
-        raw = self.sources.get(name)
-        if raw is None or isinstance(raw, timedelta):
-            return raw
-        from apscheduler.triggers.cron import CronTrigger  # only `vigil run` needs APScheduler
-
-        from vigil.core.timeutil import DURATION_HELP, parse_duration
-
-        try:
-            return parse_duration(raw)
-        except ValueError:
-            pass
-        fields = raw.split()
-        try:
-            if len(fields) != 5:
-                raise ValueError(f"it has {len(fields)} fields")
-            CronTrigger.from_crontab(raw, timezone="UTC")
-        except ValueError as exc:
-            raise ValueError(
-                f"sources.{name}: {raw!r} is neither {DURATION_HELP} nor a cron expression "
-                f"of 5 fields (minute hour day month weekday, e.g. '*/10 * * * *'): {exc}"
-            ) from None
-        return raw
+        return _spec(name, self.sources.get(name))
 
     def for_source(self, name: str, provider: str) -> timedelta | str:
         """When source `name` runs: its override, else `probes_every` for probes, else
@@ -173,6 +122,27 @@ class ScheduleConfig(StrictModel):
         if provider == "probe" and self.probes_every is not None:
             return self.probes_every
         return self.collect_every
+
+
+def _spec(name: str, raw: timedelta | str | None) -> timedelta | str | None:
+    """A `schedule.sources` value read: an interval, a cron expression, or None."""
+    if raw is None or isinstance(raw, timedelta):
+        return raw
+    from vigil.app.cron import check_cron  # only `vigil run` needs APScheduler
+    from vigil.core.timeutil import DURATION_HELP, parse_duration
+
+    try:
+        return parse_duration(raw)
+    except ValueError:
+        pass
+    try:
+        check_cron(raw)
+    except ValueError as exc:
+        raise ValueError(
+            f"sources.{name}: {raw!r} is neither {DURATION_HELP} nor a cron expression "
+            f"of 5 fields (minute hour day month weekday, e.g. '*/10 * * * *'): {exc}"
+        ) from None
+    return raw
 
 
 class MetricsConfig(StrictModel):
@@ -328,6 +298,46 @@ class ReportsConfig(StrictModel):
     signing_key: EnvStr | None = None
 
 
+class RetentionConfig(StrictModel):
+    """`retention:` how long history is kept; the daemon prunes daily, `vigil prune` on demand.
+
+    ```yaml
+    retention:
+      changes: 400d             # change events; --as-of before this window exits 2
+      scope_runs: 30d           # each scope's newest completed and newest finished runs are kept
+      outbox_sent: 30d
+      outbox_dead: 90d
+      resolved_findings: 400d
+      deleted_resources: 400d
+    ```
+    """
+
+    changes: Duration = Field(
+        default=timedelta(days=400),
+        description="Change events (drift history); `--as-of` is exact inside this window.",
+    )
+    scope_runs: Duration = Field(
+        default=timedelta(days=30),
+        description="Finished scope runs; each scope's newest completed and finished run stay.",
+    )
+    outbox_sent: Duration = Field(
+        default=timedelta(days=30), description="Sent notifications, counted from sending."
+    )
+    outbox_dead: Duration = Field(
+        default=timedelta(days=90), description="Notifications that gave up, from enqueueing."
+    )
+    resolved_findings: Duration = Field(
+        default=timedelta(days=400), description="Resolved findings, from their resolution."
+    )
+    deleted_resources: Duration = Field(
+        default=timedelta(days=400),
+        description="Deleted resources and their history, from their deletion.",
+    )
+
+    def policy(self) -> RetentionPolicy:
+        return RetentionPolicy(**{name: getattr(self, name) for name in type(self).model_fields})
+
+
 class VigilConfig(StrictModel):
     """The root of `vigil.yaml`."""
 
@@ -340,6 +350,7 @@ class VigilConfig(StrictModel):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
     @field_validator("database_url", mode="before")
     @classmethod
@@ -351,6 +362,15 @@ class VigilConfig(StrictModel):
                 "postgresql+psycopg://vigil:${VIGIL_DB_PASSWORD}@db/vigil, or set the whole URL "
                 "in VIGIL_DATABASE_URL"
             )
+        return value
+
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _supported_database(cls, value: str | None) -> str | None:
+        from storage.db import DATABASE_URL_FIX, url_problem
+
+        if value is not None and (problem := url_problem(value)):
+            raise ValueError(f"{problem}; {DATABASE_URL_FIX}")
         return value
 
     @model_validator(mode="after")
@@ -382,12 +402,15 @@ class VigilConfig(StrictModel):
 
 
 def resolve_database_url(config: VigilConfig | None) -> str:
-    """`VIGIL_DATABASE_URL` wins over the config's `database_url`, then the default."""
-    return (
-        os.environ.get("VIGIL_DATABASE_URL")
-        or (config.database_url if config else None)
-        or DEFAULT_DATABASE_URL
-    )
+    """`VIGIL_DATABASE_URL` wins over the config's `database_url`, then the default.
+
+    A bad URL from the environment is an InputError naming the variable."""
+    from storage.db import DATABASE_URL_FIX, url_problem
+
+    from_env = os.environ.get("VIGIL_DATABASE_URL")
+    if from_env and (problem := url_problem(from_env)):
+        raise InputError(problem, path="VIGIL_DATABASE_URL", fix=DATABASE_URL_FIX)
+    return from_env or (config.database_url if config else None) or DEFAULT_DATABASE_URL
 
 
 def load_config(path: str | Path) -> VigilConfig:
@@ -446,7 +469,7 @@ def _check_providers(document: YamlDocument, data: dict[str, Any]) -> None:
         if not isinstance(source, dict):
             continue
         provider = source.get("provider")
-        if provider not in SOURCE_KINDS:
+        if not isinstance(provider, str) or provider not in SOURCE_KINDS:
             available = ", ".join(sorted(SOURCE_KINDS))
             raise ConfigError(
                 f"sources[{index}].provider: unknown provider {provider!r}",

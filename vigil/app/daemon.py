@@ -37,11 +37,12 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from storage import metrics_queries
+from storage import metrics_queries, retention
 from storage.db import Database
 from storage.reconcile import Reconciler
 from vigil.app import metrics
 from vigil.app.config import ScheduleConfig, VigilConfig
+from vigil.app.cron import cron_trigger
 from vigil.app.cycle import CycleReport, CycleRunner, CycleStatus, Outcome
 from vigil.app.lock import DaemonLock, daemon_lock
 from vigil.core.errors import VigilError
@@ -50,12 +51,11 @@ from vigil.core.model import utcnow
 log = logging.getLogger(__name__)
 
 STOP_BUDGET = 10.0
+PRUNE_DELAY = timedelta(hours=1)
 """Seconds between the stop signal and the exit (systemd's and Kubernetes' patience is
 larger; ours is a promise to the operator)."""
 CHECK_JOB = "check"
 MAX_JITTER = 60.0
-
-_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @dataclass(frozen=True)
@@ -67,56 +67,6 @@ class JobPlan:
     trigger: BaseTrigger
     interval: float  # expected seconds between runs (for staleness and readiness)
     first_run: datetime | None  # interval jobs start at once; cron jobs wait for their time
-
-
-def cron_trigger(expression: str, jitter: int | None) -> CronTrigger:
-    """A crontab expression as APScheduler 3 reads it: weekday numbers follow crontab (0 and
-    7 are Sunday), not APScheduler 3's own numbering, where 0 is Monday."""
-    minute, hour, day, month, weekday = expression.split()
-    return CronTrigger(
-        minute=minute,
-        hour=hour,
-        day=day,
-        month=month,
-        day_of_week=_cron_weekdays(weekday),
-        timezone=UTC,
-        jitter=jitter,
-    )
-
-
-def _cron_weekdays(field: str) -> str:
-    parts = []
-    for part in field.split(","):
-        if "/" in part:
-            parts.append(_cron_weekday_step(part))
-            continue
-        low, dash, high = part.partition("-")
-        if not low.isdigit() or (dash and not high.isdigit()):
-            parts.append(part)  # names and `*` need no translation
-        elif not dash:
-            parts.append(_CRON_DAYS[int(low) % 8])
-        elif int(low) == 0 and int(high) >= 1:  # sun-... would wrap in APScheduler's order
-            parts += ["sun", f"mon-{_CRON_DAYS[int(high)]}" if int(high) > 1 else "mon"]
-        else:
-            parts.append(f"{_CRON_DAYS[int(low)]}-{_CRON_DAYS[int(high)]}")
-    return ",".join(parts)
-
-
-def _cron_weekday_step(part: str) -> str:
-    """`*/2`, `1-5/2`, `1/3` in crontab's numbering, as the day names they select (APScheduler
-    would apply the same numbers to its own, Monday-based, week)."""
-    span, _, step = part.partition("/")
-    low, dash, high = span.partition("-")
-    if not step.isdigit() or int(step) == 0:
-        return part
-    if span == "*":
-        first, last = 0, 6
-    elif low.isdigit() and (not dash or high.isdigit()):
-        first, last = int(low), int(high) if dash else 6
-    else:
-        return part  # names: APScheduler reads them the same way
-    days = dict.fromkeys(_CRON_DAYS[day] for day in range(first, last + 1, int(step)))
-    return ",".join(days) if days else part
 
 
 def _jitter(schedule: ScheduleConfig, interval: float) -> int:
@@ -283,6 +233,7 @@ class Daemon:
                 check=self.runner.run_check_only,
                 misfire_grace_time=self.config.schedule.misfire_grace_time,
             )
+            self._schedule_prune()
             self.scheduler.start()
         except BaseException:
             self._close()
@@ -291,6 +242,27 @@ class Daemon:
             "vigil run started",
             extra={"jobs": len(self.plans), "metrics": f"{self.config.metrics.listen}"},
         )
+
+    def _schedule_prune(self) -> None:
+        """Prune daily, first an hour after start (not while a fresh daemon collects)."""
+        self.scheduler.add_job(
+            self.prune,
+            IntervalTrigger(days=1, timezone=UTC),
+            id="prune",
+            name="prune",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=utcnow() + PRUNE_DELAY,
+        )
+
+    def prune(self) -> retention.PruneReport:
+        report = retention.prune(self.db, self.config.retention.policy(), utcnow())
+        log.info(
+            "pruned %d rows of history",
+            report.total,
+            extra={"pruned": report.deleted},
+        )
+        return report
 
     def wait(self) -> None:
         """Block until stopped; short waits so signal handlers run promptly."""

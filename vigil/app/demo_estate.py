@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+from vigil.app.demo_data import seed_data
 from vigil.app.demo_web import seed_web
 
 ZONE = "corp.example.com."
@@ -77,6 +78,7 @@ def seed_estate(
     _seed_certificates(_client(endpoint_url, "acm", home), summary, problems)
     _seed_zone(_client(endpoint_url, "route53", home), summary, hosts, problems)
     seed_web(lambda service: _client(endpoint_url, service, home), home, summary.counts)
+    seed_data(lambda service: _client(endpoint_url, service, home), summary, problems)
     return summary
 
 

@@ -28,9 +28,10 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from collectors.registry import SOURCE_KINDS
+from notifiers.routing import RouteConfig
 from rules.config import RulesConfig
 from rules.registry import BUILTIN_RULES
-from vigil.app.config import MetricsConfig, NotifierConfig, RouteConfig, ScheduleConfig, VigilConfig
+from vigil.app.config import MetricsConfig, NotifierConfig, ScheduleConfig, VigilConfig
 from vigil.core.schema import Duration, EnvStr, SecretRef
 
 GENERATED_NOTICE = (

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,13 +23,14 @@ from sqlalchemy.engine import Connection
 
 from notifiers import routing
 from notifiers.base import FIRING, REPEAT, RESOLVED, Alert, Message, Notifier, NotifierSettings
-from notifiers.outbox import DeliveryReport, deliver_due
+from notifiers.delivery import DeliveryReport, deliver_due
 from notifiers.registry import build_notifier
+from notifiers.routing import RouteConfig
 from storage import outbox as store
 from storage.db import Database
 from storage.findings import Transition, TransitionHook, TransitionKind
 from storage.tables import ResourceRow
-from vigil.app.config import RouteConfig, VigilConfig
+from vigil.app.config import VigilConfig
 from vigil.core.errors import ConfigError, VigilError
 from vigil.core.model import Severity, iso, utcnow
 
@@ -77,8 +79,9 @@ def enqueue(
         return 0
     context = _contexts(conn, {t.finding.resource_uid for t in relevant})
     known = store.states(conn, (t.finding.fingerprint for t in relevant))
-    keys = route_keys(config.routes)
+    keys = routing.route_keys(config.routes)
     groups: dict[tuple[int, tuple[tuple[str, str], ...]], list[Alert]] = {}
+    still_open: Counter[tuple[int, tuple[tuple[str, str], ...]]] = Counter()
     remembered: dict[tuple[str, str], store.NotifyState] = {}
     for transition in relevant:
         found = transition.finding
@@ -86,37 +89,28 @@ def enqueue(
         labels = _labels(transition, ctx)
         for index in routing.select(config.routes, labels):
             route, state_key = config.routes[index], (keys[index], found.fingerprint)
-            event = _event(transition.kind, route, known.get(state_key), now)
+            group = routing.group_key(route, labels)
+            if transition.kind != TransitionKind.RESOLVED:  # PagerDuty resolves at 0
+                still_open[(index, group)] += 1
+            event = (
+                None
+                if transition.unannounced  # retired or rule_disabled: nothing to tell
+                else _event(transition.kind, route, known.get(state_key), now)
+            )
             if event is None:
                 if state_key in known and transition.kind == TransitionKind.RESOLVED:
                     remembered[state_key] = store.NotifyState(now, firing=False)
                 continue
             remembered[state_key] = store.NotifyState(now, firing=event != RESOLVED)
-            group = routing.group_key(route, labels)
             groups.setdefault((index, group), []).append(_alert(transition, event, labels, ctx))
-    rows = [
-        _row(message, now)
-        for (index, group), alerts in groups.items()
-        for message in _messages(config, keys, index, group, alerts, now, catalog)
-    ]
+    rows = []
+    for (index, group), alerts in groups.items():
+        for message in _messages(config, keys, index, group, alerts, now, catalog):
+            message.group_open = still_open[(index, group)]
+            rows.append(_row(message, now))
     written = store.enqueue(conn, rows)
     store.remember(conn, remembered, known)
     return written
-
-
-def route_keys(routes: Sequence[RouteConfig]) -> list[str]:
-    """A stable, unique name per route: its `name`, or `route-N` by position.
-
-    The config does not forbid two routes of one name; the key names a route's notify
-    state and its messages' idempotency keys, so a repeated name gets its position too
-    (`pager`, `pager@route-3`): otherwise the two routes would share reminders, and two
-    identical messages in one check would break the findings transaction.
-    """
-    keys: list[str] = []
-    for index, route in enumerate(routes):
-        key = route.name or f"route-{index + 1}"
-        keys.append(key if key not in keys else f"{key}@route-{index + 1}")
-    return keys
 
 
 def _event(

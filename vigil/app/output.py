@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from vigil.core.text import printable
+
 
 class OutputFormat(StrEnum):
     TABLE = "table"
@@ -71,7 +73,7 @@ def csv_cell(value: Any) -> str:
         value = json.dumps(value, sort_keys=True, default=str)
     elif isinstance(value, bool | int | float):
         return str(value)
-    text = str(value)
+    text = printable(str(value))
     if text.startswith(_FORMULA_PREFIXES):
         return "'" + text
     return text
@@ -100,7 +102,8 @@ def _table(
     count = 0
     for row in rows:
         # Text(), not markup: names and tags are untrusted and may contain "[bold]" etc.
-        table.add_row(*(Text(cell(column, row.get(column))) for column in columns))
+        # printable(): a tag's ANSI escape must not drive the terminal that shows it.
+        table.add_row(*(Text(printable(cell(column, row.get(column)))) for column in columns))
         count += 1
     if count:
         console.print(table)

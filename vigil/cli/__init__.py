@@ -14,11 +14,13 @@ from vigil.cli import (
     check,
     collect,
     dashboard,
+    db,
     demo,
     findings,
     init,
     inventory,
     notify,
+    prune,
     report,
     rules,
     run,
@@ -87,6 +89,8 @@ for module in (
     notify,
     run,
     report,
+    db,
+    prune,
 ):
     module.register(app)
 

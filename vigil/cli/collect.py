@@ -38,7 +38,11 @@ def collect_command(
     err = Console(stderr=True)
     with _TerminalProgress(err) as progress:
         result = pipeline.collect(
-            db, sources, types=set(type_) if type_ else None, progress=progress
+            db,
+            sources,
+            types=set(type_) if type_ else None,
+            progress=progress,
+            retire=not source and not type_,
         )
     print_summary(result, Console(width=None if sys.stdout.isatty() else 200))
     if result.failed:

@@ -10,6 +10,7 @@ from storage import queries
 from vigil.app.output import OutputFormat, render
 from vigil.cli.options import FormatOption, SourceOption, TimeHelp, TypeOption, parse_time_option
 from vigil.cli.state import state
+from vigil.core.model import ChangeKind
 
 INVENTORY_COLUMNS = (
     "type",
@@ -54,7 +55,9 @@ def inventory_command(
         regions=tuple(region or ()),
         include_deleted=include_deleted,
     )
-    rows = (r.to_dict() for r in queries.inventory(state(ctx).database(), filters, as_of=when))
+    app_state = state(ctx)
+    app_state.require_history(when)
+    rows = (r.to_dict() for r in queries.inventory(app_state.database(), filters, as_of=when))
     render(rows, fmt, columns=INVENTORY_COLUMNS, empty="no resources: run `vigil collect` first")
 
 
@@ -67,14 +70,17 @@ def changes_command(
     type_: TypeOption = None,
     source: SourceOption = None,
     kind: Annotated[
-        list[str] | None, typer.Option("--kind", help="created, changed or deleted (repeatable).")
+        list[str] | None,
+        typer.Option("--kind", help="created, changed, deleted or retired (repeatable)."),
     ] = None,
     fmt: FormatOption = OutputFormat.TABLE,
 ) -> None:
-    """List change events (the drift history): what was created, changed or deleted, and when."""
+    """List change events (the drift history): what was created, changed, deleted or retired
+    (left the config), and when."""
+    kinds = [k.value for k in ChangeKind]
     for value in kind or []:
-        if value not in ("created", "changed", "deleted"):
-            raise typer.BadParameter(f"unknown kind {value!r}; use created, changed or deleted")
+        if value not in kinds:
+            raise typer.BadParameter(f"unknown kind {value!r}; use {', '.join(kinds)}")
     filters = queries.InventoryFilter(
         types=tuple(type_ or ()), sources=tuple(source or ()), include_deleted=True
     )

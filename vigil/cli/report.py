@@ -186,6 +186,8 @@ def _gather(
         organization=config.reports.organization if config else "",
     )
     db = app_state.database()
+    if as_of is not None:
+        app_state.require_history(at)
     _check_sources(app_state, params)
     return gather(db, params, config.rules if config else None)
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import typer
 
 from storage.db import Database
+from storage.retention import RetentionPolicy, check_as_of
 from vigil.app.config import DEFAULT_CONFIG_PATH, VigilConfig, load_config, resolve_database_url
 from vigil.core.errors import ConfigError
+from vigil.core.model import utcnow
 
 
 @dataclass
@@ -51,6 +54,15 @@ class AppState:
         if self._db is None:
             self._db = Database(resolve_database_url(self.config()))
         return self._db
+
+    def retention(self) -> RetentionPolicy:
+        config = self.config()
+        return config.retention.policy() if config else RetentionPolicy()
+
+    def require_history(self, as_of: datetime | None) -> None:
+        """An --as-of before the kept history exits 2 naming the limit (nothing guessed)."""
+        if as_of is not None:
+            check_as_of(self.database(), as_of, self.retention().changes, utcnow())
 
 
 def state(ctx: typer.Context) -> AppState:

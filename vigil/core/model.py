@@ -43,6 +43,20 @@ class ResourceType(StrEnum):
 class ResourceState(StrEnum):
     PRESENT = "present"
     DELETED = "deleted"
+    RETIRED = "retired"
+
+
+class ChangeKind(StrEnum):
+    """What a change event records: `retired` is a resource whose scope left the config."""
+
+    CREATED = "created"
+    CHANGED = "changed"
+    DELETED = "deleted"
+    RETIRED = "retired"
+
+
+GONE_KINDS: tuple[str, ...] = (ChangeKind.DELETED.value, ChangeKind.RETIRED.value)
+"""Change kinds after which a resource is no longer in the (default) inventory."""
 
 
 class Severity(StrEnum):
@@ -72,10 +86,30 @@ class FindingStatus(StrEnum):
     SILENCED = "silenced"
 
 
+class Resolution(StrEnum):
+    """Why a finding resolved: its resource was fixed or deleted, or Vigil stopped judging it
+    (its resource left the config, its rule was disabled or its params changed)."""
+
+    FIXED = "fixed"
+    DELETED = "deleted"
+    RETIRED = "retired"
+    RULE_DISABLED = "rule_disabled"
+
+    @property
+    def announced(self) -> bool:
+        """Whether a resolve message goes out: only when something changed in the estate.
+        A retired resource or a disabled rule says nothing about the problem being gone."""
+        return self in (Resolution.FIXED, Resolution.DELETED)
+
+
 def make_uid(provider: str, account: str, region: str, type_: str, native_id: str) -> str:
     """A globally unique, stable resource id: the same resource always gets the same uid."""
     return f"{provider}/{account}/{region}/{type_}/{native_id}"
 
+
+ABSENT_RETIRES: tuple[str, str] = ("absent", "retired")
+"""A scope context entry: what the completed scope no longer returns left the config (a
+probe target, a host), so it is retired, not deleted."""
 
 PLAN_TYPE = "*"
 """Account, region and type of the pseudo-scope recorded when a source cannot be planned."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,11 +40,46 @@ class YamlDocument:
         return best
 
 
+MAX_INPUT_BYTES = 64 * 2**20
+"""The largest config, rule pack, inventory or Terraform state read (a big state is ~10 MiB)."""
+
 MAX_DEPTH = 64
 """Deeper nesting is refused: no config needs it, and an alias cycle (`&a [*a]`) is endless."""
 
 _EXPANSION_ALLOWANCE = 10_000
 """Nodes that aliases may add beyond twice the document's own, against `&a [*a, *a, ...]` bombs."""
+
+
+def read_bounded(path: str, what: str = "file", fix: str | None = None) -> bytes:
+    """The bytes of a regular file of at most MAX_INPUT_BYTES; InputError naming it otherwise.
+
+    A FIFO or a device would block or never end, a directory is no file, and a file of
+    gigabytes would be read whole before any check: each is refused before it is opened."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise InputError(f"{what} not found", path=path, fix=fix) from None
+    except OSError as exc:
+        raise InputError(f"cannot read the {what}: {exc.strerror}", path=path, fix=fix) from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "a FIFO, socket or device"
+        raise InputError(
+            f"the {what} is {kind}, not a regular file",
+            path=path,
+            fix=fix or "give the path of a file",
+        )
+    if info.st_size > MAX_INPUT_BYTES:
+        raise InputError(
+            f"the {what} is {info.st_size / 2**20:.0f} MiB, over the "
+            f"{MAX_INPUT_BYTES // 2**20} MiB Vigil reads",
+            path=path,
+            fix=fix or "split it, or check that this is the file you meant",
+        )
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(MAX_INPUT_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read the {what}: {exc.strerror}", path=path, fix=fix) from None
 
 
 def read_text(path: str | Path, what: str = "file", fix: str | None = None) -> str:
@@ -52,12 +89,7 @@ def read_text(path: str | Path, what: str = "file", fix: str | None = None) -> s
     are on, so a user who pointed Vigil at the wrong file sees which one and where.
     """
     path = str(path)
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{what} not found", path=path, fix=fix) from None
-    except OSError as exc:
-        raise InputError(f"cannot read the {what}: {exc.strerror}", path=path, fix=fix) from None
+    data = read_bounded(path, what, fix)
     if (nul := data.find(b"\0")) >= 0:
         raise InputError(
             f"the {what} is binary, not text (a NUL byte at offset {nul})",

@@ -24,6 +24,7 @@ def test_satisfies_the_collector_protocol(moto: str) -> None:
     assert set(AwsCollector.resource_types) == {
         "server", "disk", "snapshot", "security_group", "certificate",
         "dns_zone", "dns_record", "database", "load_balancer", "cdn", "bucket",
+        "cache", "kubernetes_cluster", "function",
     }  # fmt: skip
 
 
@@ -31,7 +32,7 @@ def test_plan_is_regions_by_types_with_global_types_once(moto: str) -> None:
     scopes = list(AwsCollector(source(moto, regions=REGIONS)).plan())
 
     regional = [s for s in scopes if s.region != "global"]
-    assert len(regional) == 7 * len(REGIONS)
+    assert len(regional) == 10 * len(REGIONS)  # server ... cache, kubernetes_cluster, function
     assert sorted(s.type for s in scopes if s.region == "global") == [
         "bucket", "cdn", "dns_record", "dns_zone",
     ]  # fmt: skip

@@ -34,6 +34,11 @@ def _client_error(
         ("elb", "DescribeInstanceHealth", "elasticloadbalancing:DescribeInstanceHealth"),
         ("s3", "ListBuckets", "s3:ListAllMyBuckets"),
         ("cloudfront", "ListDistributions", "cloudfront:ListDistributions"),
+        ("rds", "DescribeDBClusters", "rds:DescribeDBClusters"),
+        ("dynamodb", "DescribeContinuousBackups", "dynamodb:DescribeContinuousBackups"),
+        ("elasticache", "DescribeReplicationGroups", "elasticache:DescribeReplicationGroups"),
+        ("eks", "DescribeCluster", "eks:DescribeCluster"),
+        ("lambda", "ListFunctions", "lambda:ListFunctions"),
     ],
 )
 def test_a_denied_new_type_names_the_iam_action_to_grant(

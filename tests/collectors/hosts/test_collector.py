@@ -11,6 +11,7 @@ from collectors.hosts import HostsCollector
 from collectors.hosts.config import HostsSourceConfig
 from collectors.registry import collector_class
 from vigil.core.errors import CollectError
+from vigil.core.model import ABSENT_RETIRES
 
 
 class Inventory:
@@ -45,7 +46,7 @@ def test_one_scope_per_host_and_type_type_major() -> None:
     ]
 
 
-def test_a_removed_host_is_planned_empty_so_its_records_are_deleted() -> None:
+def test_a_removed_host_is_planned_empty_so_its_records_are_retired() -> None:
     inventory = Inventory([], accounts=["a", "old"])
     collector = HostsCollector(
         config(targets=[{"host": "10.0.0.1", "name": "a"}]), inventory=inventory
@@ -53,6 +54,7 @@ def test_a_removed_host_is_planned_empty_so_its_records_are_deleted() -> None:
     retired = [s for s in collector.plan() if s.account == "old"]
     assert len(retired) == 4
     assert all(list(collector.collect(scope)) == [] for scope in retired)
+    assert all(ABSENT_RETIRES in scope.context for scope in retired)  # reconcile retires them
 
 
 def test_servers_of_other_sources_are_targets_when_enabled() -> None:

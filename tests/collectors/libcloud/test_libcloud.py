@@ -13,7 +13,7 @@ from libcloud.compute.types import NodeState
 from collectors.libcloud import LibcloudCollector, LibcloudSourceConfig
 from collectors.libcloud.compute import Origin, normalize_volume
 from collectors.libcloud.drivers import build_compute, build_dns, refused
-from tests.fixtures.libcloud_api import DO_TOKEN, OS_PASSWORD, OS_USER, FakeCloud
+from tests.fixtures.libcloud_api import CF_TOKEN, DO_TOKEN, OS_PASSWORD, OS_USER, FakeCloud
 from vigil.core.errors import AccessDeniedError, CollectError, ReadOnlyViolation
 from vigil.core.model import Resource
 
@@ -277,3 +277,41 @@ def test_volume_times_without_a_zone_are_normalized_to_utc_z() -> None:
         StorageVolume("cv-8", "x", 1, None, extra={"created_at": "soon"}), origin
     )
     assert odd.attributes["created_at"] is None  # not a time: unknown, and the scope goes on
+
+
+def cf_config(cloud: FakeCloud, token: str = "${T_CF_TOKEN}") -> LibcloudSourceConfig:
+    """A DNS-only Cloudflare source (API token) pointed at the loopback API."""
+    return LibcloudSourceConfig.model_validate(
+        {
+            "name": "cf",
+            "dns_driver": "cloudflare",
+            "dns_key": token,
+            "host": "127.0.0.1",
+            "port": urlparse(cloud.base).port,
+            "secure": False,
+        }
+    )
+
+
+def test_cloudflare_zones_and_records_past_one_page(
+    fake_cloud: FakeCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("T_CF_TOKEN", CF_TOKEN)
+    config = cf_config(fake_cloud)
+    zones = collect(config, "dns_zone")
+    assert sorted(z.name for z in zones.values()) == ["zone0.test", "zone1.test", "zone2.test"]
+    records = {
+        (r.name, r.attributes["record_type"]): r for r in collect(config, "dns_record").values()
+    }
+    assert len(records) == 124  # page 2 of the records was read
+    assert records[("shop.zone0.test", "CNAME")].attributes["values"] == ["gone.herokudns.test"]
+    assert records[("zone0.test", "A")].attributes["zone_name"] == "zone0.test"
+    assert {m for m, _ in fake_cloud.requests if _.startswith("/client/v4/")} == {"GET"}
+
+
+def test_cloudflare_bad_token_is_access_denied(
+    fake_cloud: FakeCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("T_CF_TOKEN", "wrong")
+    with pytest.raises(AccessDeniedError):
+        collect(cf_config(fake_cloud), "dns_zone")

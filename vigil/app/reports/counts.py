@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from storage.db import Database
 from storage.queries import events
+from vigil.core.model import GONE_KINDS
 
 
 def inventory_counts(
@@ -29,7 +30,7 @@ def inventory_counts(
     query = (
         sa.select(*columns, sa.func.count().label("n"))
         .select_from(events.join(newest, newest.c.id == events.c.id))
-        .where(events.c.kind != "deleted")
+        .where(events.c.kind.not_in(GONE_KINDS))
         .group_by(*columns)
     )
     keys = ("type", "account", "region", "source")

@@ -1,11 +1,11 @@
-"""Delivering the outbox: backoff math and lease timing (notifiers/outbox.py)."""
+"""Delivering the outbox: backoff math and lease timing (notifiers/delivery.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from notifiers.base import Message, NotifierSettings
-from notifiers.outbox import LEASE, MAX_BACKOFF, backoff_delay, deliver_due
+from notifiers.delivery import LEASE, MAX_BACKOFF, backoff_delay, deliver_due
 from storage import outbox as store
 from storage.db import Database
 from tests.factories.notifiers import T0, check, config, finding, webhook

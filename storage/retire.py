@@ -1,0 +1,72 @@
+"""Retirement: resources whose scope the whole config no longer plans leave the inventory.
+
+Run only after a full pass whose every source was planned (never after `--source/--type`,
+never after a failed plan): a scope missing from such a plan is one the config dropped.
+Resources another scope of the pass returned moved to that scope, so they are never retired.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from storage.db import Database
+from storage.tables import RECORD_FIELDS, ChangeEventRow, ResourceRow
+from vigil.core.model import ResourceState, utcnow
+
+resources = ResourceRow.__table__  # type: ignore[attr-defined]
+events = ChangeEventRow.__table__  # type: ignore[attr-defined]
+RETIRED = ResourceState.RETIRED.value
+
+
+def retire_unplanned(
+    db: Database,
+    planned: Iterable[str],
+    now: datetime | None = None,
+    *,
+    held: Iterable[tuple[str, str, str, str]] = (),
+) -> int:
+    """Mark `retired` the present resources whose scope key is not in `planned`.
+
+    `held` are the (provider, account, region, type) of scopes of the pass that failed: a
+    resource they could have returned (a renamed source whose new scope failed) stays present.
+    """
+    now = now or utcnow()
+    keys, holds = set(planned), set(held)
+    with db.begin() as conn:
+        present = conn.execute(
+            sa.select(resources).where(resources.c.state == ResourceState.PRESENT.value)
+        ).mappings()
+        gone = [
+            row
+            for row in present
+            if row["scope_key"] not in keys
+            and (row["provider"], row["account"], row["region"], row["type"]) not in holds
+        ]
+        if not gone:
+            return 0
+        conn.execute(
+            events.insert(),
+            [
+                {name: row[name] for name in RECORD_FIELDS}
+                | {
+                    "scope_key": row["scope_key"],
+                    "first_seen": row["first_seen"],
+                    "run_id": None,
+                    "kind": RETIRED,
+                    "changes": {},
+                    "at": now,
+                }
+                for row in gone
+            ],
+        )
+        uids = [row["uid"] for row in gone]
+        for start in range(0, len(uids), 500):
+            conn.execute(
+                resources.update()
+                .where(resources.c.uid.in_(uids[start : start + 500]))
+                .values(state=RETIRED, last_changed=now, deleted_at=now)
+            )
+    return len(gone)

@@ -1,0 +1,42 @@
+"""Scans applied through the real reconciler: how storage tests put an estate in a database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from storage.db import Database
+from storage.findings import findings_table
+from storage.reconcile import Reconciler, RunStats
+from vigil.core.model import Resource, Scope
+
+
+def scan(
+    reconciler: Reconciler, where: Scope, pages: list[list[Resource]], fail: bool = False
+) -> RunStats:
+    """One scope run of `pages`, completed (or failed with an access error when `fail`)."""
+    run = reconciler.start(where)
+    for page in pages:
+        reconciler.add_page(run, page)
+    if fail:
+        return reconciler.fail(run, "AccessDenied: not allowed")
+    return reconciler.complete(run)
+
+
+def stored_finding(
+    db: Database,
+    fingerprint: str,
+    status: str = "open",
+    *,
+    at: datetime,
+    resolved_at: datetime | None = None,
+    severity: str = "critical",
+) -> None:
+    """A finding row as the findings store keeps it (for storage tests that need many states)."""
+    with db.begin() as conn:
+        conn.execute(
+            findings_table.insert().values(
+                fingerprint=fingerprint, rule="cert.expired", severity=severity, status=status,
+                title=f"finding {fingerprint}", resource_uid="aws/1/r/server/i-1", labels={},
+                evidence={}, first_seen=at, last_seen=at, resolved_at=resolved_at,
+            )
+        )  # fmt: skip
