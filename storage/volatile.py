@@ -4,11 +4,12 @@ A collector declares them (`volatile_attributes`: RDS `latest_restorable_time`, 
 `uptime_seconds`). They are left out of the content hash, so on their own they never rewrite a
 resource row or record a change event. Instead every completed scope run writes what it
 observed of them into `resource_volatile`, in one statement whatever the scope's size
-(`upsert`), and readers merge that over the stored attributes (`merged`, `joined`,
-`current_attribute`). A failed run writes nothing here either.
+(`upsert`), and readers merge that over the stored attributes (`joined`, `column`, `merged`).
+A failed run writes nothing here either.
 
 Rows stay when their resource is deleted or retired: they are its last observation, which is
-what `--include-deleted` shows; a resource that comes back overwrites its row.
+what `--include-deleted` shows; a resource that comes back overwrites its row. Rows go with
+their resource when retention deletes it (storage/retention.py, in the same transaction).
 """
 
 from __future__ import annotations
@@ -21,33 +22,33 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from storage.tables import ResourceRow, ResourceVolatileRow, UTCDateTime
+from storage.tables import ResourceVolatileRow, UTCDateTime
 from vigil.core.model import Resource, canonical_json
 
 volatile = ResourceVolatileRow.__table__  # type: ignore[attr-defined]
-resources = ResourceRow.__table__  # type: ignore[attr-defined]
+values_column = volatile.c["values"]  # `.c.values` is the collection's own method
 
-VOLATILE_COLUMN = "volatile_attributes"
+VOLATILE_COLUMN = "volatile_values"
 """The label under which `joined` queries carry a resource's volatile values."""
 
 Observation = tuple[str, str]
 """(uid, canonical JSON of the volatile attributes the record carried)."""
 
 # One statement per scope run: the batch travels as one JSON array parameter and the database
-# unpacks it, so the cost is one round trip and no per-row parameters, at 10 rows or 100k.
+# unpacks it, so the cost is one round trip and two parameters, at 10 rows or 100k.
 _UPSERT = {
     "sqlite": (
-        "INSERT INTO resource_volatile (uid, attributes, observed_at) "
-        "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), :now "
+        'INSERT INTO resource_volatile (uid, "values", observed_at) '
+        "SELECT json_extract(value, '$[0]'), json(json_extract(value, '$[1]')), :now "
         "FROM json_each(:batch) WHERE true "  # `WHERE` lets SQLite parse the ON CONFLICT
-        "ON CONFLICT (uid) DO UPDATE SET attributes = excluded.attributes, "
+        'ON CONFLICT (uid) DO UPDATE SET "values" = excluded."values", '
         "observed_at = excluded.observed_at"
     ),
     "postgresql": (
-        "INSERT INTO resource_volatile (uid, attributes, observed_at) "
+        'INSERT INTO resource_volatile (uid, "values", observed_at) '
         "SELECT item ->> 0, item -> 1, :now "
         "FROM jsonb_array_elements(CAST(:batch AS jsonb)) AS item "
-        "ON CONFLICT (uid) DO UPDATE SET attributes = EXCLUDED.attributes, "
+        'ON CONFLICT (uid) DO UPDATE SET "values" = EXCLUDED."values", '
         "observed_at = EXCLUDED.observed_at"
     ),
 }
@@ -78,14 +79,14 @@ def upsert(conn: Connection, observed: Mapping[str, str], now: datetime) -> int:
     return len(observed)
 
 
-def joined(from_clause: sa.FromClause, uid: sa.ColumnElement[Any]) -> sa.FromClause:
+def joined(from_clause: sa.FromClause, uid: sa.ColumnElement[Any]) -> sa.Join:
     """`from_clause` with each resource's volatile row (if any) joined on `uid`."""
     return from_clause.outerjoin(volatile, volatile.c.uid == uid)
 
 
 def column() -> sa.ColumnElement[Any]:
     """The volatile values of a `joined` query, labelled for `merged`."""
-    return volatile.c.attributes.label(VOLATILE_COLUMN)
+    return values_column.label(VOLATILE_COLUMN)
 
 
 def merged(attributes: Mapping[str, Any] | None, values: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -94,24 +95,3 @@ def merged(attributes: Mapping[str, Any] | None, values: Mapping[str, Any] | Non
     if values:
         current.update(values)
     return current
-
-
-def current_attribute(name: str) -> sa.ColumnElement[Any]:
-    """A resource attribute as text, its observed value where it has one (needs `joined`).
-
-    A volatile row holds every declared key the record carried, so when the row exists it is
-    the current answer, JSON null included.
-    """
-    stored: sa.ColumnElement[Any] = resources.c.attributes[name].as_string()
-    observed: sa.ColumnElement[Any] = volatile.c.attributes[name].as_string()
-    return sa.case((volatile.c.uid.is_not(None), observed), else_=stored)
-
-
-def of(conn: Connection, uid: str) -> tuple[dict[str, Any], datetime | None]:
-    """One resource's observed volatile values and when they were observed."""
-    row = conn.execute(
-        sa.select(volatile.c.attributes, volatile.c.observed_at).where(volatile.c.uid == uid)
-    ).first()
-    if row is None:
-        return {}, None
-    return dict(row.attributes or {}), row.observed_at

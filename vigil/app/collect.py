@@ -22,6 +22,7 @@ from collectors.registry import build_collector
 from storage.db import Database
 from storage.reconcile import Reconciler, RunStats, StorageRow, prepare_page
 from storage.retire import retire_unplanned
+from storage.volatile import Observation, observe
 from vigil.app.gc_tuning import fewer_gc_pauses
 from vigil.app.inventory_reader import StorageInventory
 from vigil.core.errors import VigilError, scrub, secrets_of
