@@ -160,3 +160,39 @@ def _deletable_group(ec2: Any) -> str:
         if group["GroupName"] != "default" and group["GroupId"] not in used | attached:
             return str(group["GroupId"])
     raise AssertionError("the seeded estate has no free security group")
+
+
+def test_a_database_restore_point_is_current_after_each_pass_with_no_change_event(
+    sqlite_db: Database, moto: str
+) -> None:
+    boto3.client(
+        "rds",
+        region_name="us-east-1",
+        endpoint_url=moto,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).create_db_instance(
+        DBInstanceIdentifier="orders",
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        AllocatedStorage=20,
+        MasterUsername="admin",
+        MasterUserPassword="not-a-secret-1",
+        BackupRetentionPeriod=7,
+    )
+    databases = AwsSourceConfig(
+        name="aws-test", regions=["us-east-1"], endpoint_url=moto, types=["database"]
+    )
+
+    def restore_point() -> str:
+        (orders,) = [r for r in queries.inventory(sqlite_db) if r.native_id == "orders"]
+        return str(orders.attributes["latest_restorable_time"])
+
+    collect(sqlite_db, [databases])
+    first = restore_point()
+    threading.Event().wait(1.1)  # moto reports "now", to the second
+    again = collect(sqlite_db, [databases])
+
+    assert again.failed == [] and restore_point() > first  # moto moves it on every read
+    assert sum(o.created + o.changed + o.deleted for o in again.outcomes) == 0
+    assert [e.kind for e in queries.changes(sqlite_db) if e.native_id == "orders"] == ["created"]
