@@ -123,6 +123,12 @@ class Collection:
         with fewer_gc_pauses():
             return self._run()
 
+    def plan(self) -> tuple[list[Scope], CollectionResult]:
+        """Plan every source without collecting: the scopes, and the failed plans (recorded as
+        a collection records them)."""
+        result = CollectionResult()
+        return [scope for _, scope in self._plan(result)], result
+
     def _run(self) -> CollectionResult:
         started = time.monotonic()
         result = CollectionResult()
