@@ -4,10 +4,11 @@ What needs a backup: every disk attached to a server, every database, and anythi
 `backup=required`; a `backup` tag of `exempt` or `none` opts out. A backup is a usable
 snapshot whose `source_uid` is the resource's uid; for a database with point-in-time recovery
 (`backup_retention_days` > 0, or DynamoDB's `point_in_time_recovery`), `latest_restorable_time`
-counts as one too: a volatile attribute, current as of the last completed scan of its scope. "No backup" is
-only inferred where snapshots are known: the snapshot scope of the resource's own source,
-account and region is known (DESIGN.md, Invariants). Elsewhere the backup state is unknown:
-no finding opens and a stored one keeps its status, while `collector.failing` reports the scope.
+counts as one too: a volatile attribute, current as of the last completed scan of its scope.
+"No backup" is only inferred where snapshots are known: the snapshot scope of the resource's
+own source, account and region is known (DESIGN.md, Invariants). Elsewhere the backup state is
+unknown: no finding opens and a stored one keeps its status, while `collector.failing` reports
+the scope.
 """
 
 from __future__ import annotations

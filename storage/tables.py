@@ -156,7 +156,6 @@ class ScopeRunRow(SQLModel, table=True):
     deleted: int = 0
 
 
-
 class ResourceVolatileRow(SQLModel, table=True):
     """The newest observed value of a resource's volatile attributes (storage/volatile.py).
 

@@ -26,7 +26,7 @@ from storage.tables import ResourceVolatileRow, UTCDateTime
 from vigil.core.model import Resource, canonical_json
 
 volatile = ResourceVolatileRow.__table__  # type: ignore[attr-defined]
-values_column = volatile.c["values"]  # `.c.values` is the collection's own method
+values_column: sa.Column[Any] = volatile.c["values"]  # `.c.values` is the collection's own method
 
 VOLATILE_COLUMN = "volatile_values"
 """The label under which `joined` queries carry a resource's volatile values."""
@@ -86,10 +86,13 @@ def joined(from_clause: sa.FromClause, uid: sa.ColumnElement[Any]) -> sa.Join:
 
 def column() -> sa.ColumnElement[Any]:
     """The volatile values of a `joined` query, labelled for `merged`."""
-    return values_column.label(VOLATILE_COLUMN)
+    labelled: sa.ColumnElement[Any] = values_column.label(VOLATILE_COLUMN)
+    return labelled
 
 
-def merged(attributes: Mapping[str, Any] | None, values: Mapping[str, Any] | None) -> dict[str, Any]:
+def merged(
+    attributes: Mapping[str, Any] | None, values: Mapping[str, Any] | None
+) -> dict[str, Any]:
     """Stored attributes with the newest observed volatile values over them."""
     current = dict(attributes or {})
     if values:

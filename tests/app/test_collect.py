@@ -12,6 +12,7 @@ import pytest
 from collectors.aws.config import AwsSourceConfig
 from storage import queries
 from storage.db import Database
+from tests.factories.aws import seed_client
 from tests.fixtures.awsproxy import AwsProxy
 from vigil.app.collect import Collection, collect
 from vigil.app.demo_estate import seed_estate
@@ -165,13 +166,7 @@ def _deletable_group(ec2: Any) -> str:
 def test_a_database_restore_point_is_current_after_each_pass_with_no_change_event(
     sqlite_db: Database, moto: str
 ) -> None:
-    boto3.client(
-        "rds",
-        region_name="us-east-1",
-        endpoint_url=moto,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    ).create_db_instance(
+    seed_client(moto, "rds").create_db_instance(
         DBInstanceIdentifier="orders",
         Engine="postgres",
         DBInstanceClass="db.t3.micro",

@@ -13,6 +13,7 @@ import pytest
 from storage import queries
 from storage.db import Database
 from storage.findings import FindingQuery, FindingStore
+from tests.factories.aws import source_entry
 from vigil.app.config import VigilConfig, parse_config
 from vigil.app.cycle import CycleRunner, Outcome
 from vigil.app.demo_estate import seed_estate
@@ -125,8 +126,7 @@ TYPES = ["server", "security_group", "disk", "snapshot"]
 def one_source(
     moto: str, regions: tuple[str, ...], receiver: Receiver | None = None, **extra: Any
 ) -> VigilConfig:
-    source = {"provider": "aws", "regions": list(regions), "endpoint_url": moto, "types": TYPES}
-    data: dict[str, Any] = {"sources": [{"name": "aws", **source, **extra}]}
+    data: dict[str, Any] = {"sources": [source_entry(moto, "aws", regions, types=TYPES, **extra)]}
     if receiver is not None:
         data["notifiers"] = [{"name": "hook", "type": "webhook", "url": receiver.url}]
         data["routes"] = [{"notifiers": ["hook"]}]
@@ -172,19 +172,7 @@ def test_the_daemons_start_retires_nothing_of_a_renamed_source_before_its_first_
     seed_estate(moto, regions=("us-east-1",), servers_per_region=1)
     CycleRunner(sqlite_db, one_source(moto, ("us-east-1",))).run_source("aws")
     before = {r.uid for r in queries.inventory(sqlite_db)}
-    renamed = parse_config(
-        {
-            "sources": [
-                {
-                    "name": "aws-renamed",
-                    "provider": "aws",
-                    "regions": ["us-east-1"],
-                    "endpoint_url": moto,
-                    "types": TYPES,
-                }
-            ]
-        }
-    )
+    renamed = parse_config({"sources": [source_entry(moto, "aws-renamed", types=TYPES)]})
     runner = CycleRunner(sqlite_db, renamed)
 
     assert runner.retire_unconfigured() == 0  # its new scopes have not run: held back
@@ -207,20 +195,8 @@ def test_the_daemon_never_retires_while_a_source_cannot_be_planned(
     config = parse_config(
         {
             "sources": [
-                {
-                    "name": "aws",
-                    "provider": "aws",
-                    "regions": ["us-east-1"],
-                    "endpoint_url": moto,
-                    "types": TYPES,
-                },
-                {
-                    "name": "unreachable",
-                    "provider": "aws",
-                    "regions": ["us-east-1"],
-                    "endpoint_url": "http://127.0.0.1:9",
-                    "max_attempts": 1,
-                },
+                source_entry(moto, types=TYPES),
+                source_entry("http://127.0.0.1:9", "unreachable", max_attempts=1),
             ]
         }
     )

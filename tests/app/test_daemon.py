@@ -24,6 +24,7 @@ from storage import queries
 from storage.db import Database
 from storage.reconcile import Reconciler
 from tests import factories
+from tests.factories.aws import source_entry
 from tests.fixtures.awsproxy import AwsProxy
 from tests.fixtures.prometheus import VigilDaemon
 from tests.fixtures.services import free_port
@@ -367,15 +368,7 @@ def test_start_retires_what_left_the_config_before_any_cycle_runs(
     assert collect(sqlite_db, [both]).failed == []
     config = parse_config(
         {
-            "sources": [
-                {
-                    "name": "aws",
-                    "provider": "aws",
-                    "regions": ["us-east-1"],
-                    "endpoint_url": moto,
-                    "types": types,
-                }
-            ],
+            "sources": [source_entry(moto, types=types)],
             # A cron far away: no collection runs during the test, only the start's retirement.
             "schedule": {"sources": {"aws": "0 3 1 1 *"}, "jitter": "0s"},
             "metrics": {"listen": f"127.0.0.1:{free_port()}"},

@@ -18,7 +18,7 @@ from tests.factories.rules import (
     snapshot,
     view,
 )
-from vigil.core.model import Severity, fingerprint
+from vigil.core.model import Resource, Severity, fingerprint
 
 MISSING = BackupMissing()
 STALE = BackupStale()
@@ -197,22 +197,20 @@ def test_a_database_whose_restore_point_stopped_moving_is_stale() -> None:
     assert found.evidence["newest_backup"] == (NOW - timedelta(days=8)).isoformat()
 
 
+def dynamodb_table(restorable_age: timedelta) -> Resource:
+    return database(
+        "orders",
+        engine="dynamodb",
+        backup_retention_days=None,
+        point_in_time_recovery=True,
+        latest_restorable_time=iso(NOW - restorable_age),
+    )
+
+
 def test_dynamodb_point_in_time_recovery_counts_its_restore_point() -> None:
-    table = database(
-        "orders",
-        engine="dynamodb",
-        backup_retention_days=None,
-        point_in_time_recovery=True,
-        latest_restorable_time=iso(NOW - timedelta(days=9)),
-    )
+    table = dynamodb_table(timedelta(days=9))
     assert one(evaluate(STALE, view(table))).evidence["age_seconds"] == 9 * 86400
-    fresh = database(
-        "orders",
-        engine="dynamodb",
-        backup_retention_days=None,
-        point_in_time_recovery=True,
-        latest_restorable_time=iso(NOW - timedelta(minutes=5)),
-    )
+    fresh = dynamodb_table(timedelta(minutes=5))
     assert evaluate(STALE, view(fresh, snapshot("old", fresh, age=timedelta(days=30)))) == []
 
 
@@ -223,7 +221,9 @@ def test_dynamodb_point_in_time_recovery_counts_its_restore_point() -> None:
         {"backup_retention_days": None, "point_in_time_recovery": False, "engine": "dynamodb"},
     ],
 )
-def test_a_restore_point_without_point_in_time_recovery_does_not_count(off: dict[str, object]) -> None:
+def test_a_restore_point_without_point_in_time_recovery_does_not_count(
+    off: dict[str, object],
+) -> None:
     db = database(latest_restorable_time=iso(NOW - timedelta(minutes=5)), **off)
     found = one(evaluate(STALE, view(db, snapshot("rds-old", db, age=timedelta(days=10)))))
     assert found.evidence["age_seconds"] == 10 * 86400  # judged on the snapshot alone

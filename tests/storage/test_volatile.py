@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -15,6 +14,7 @@ from storage.db import Database
 from storage.reconcile import Reconciler, RunStats
 from storage.retention import RetentionPolicy, prune
 from tests.factories import resource, scope
+from tests.factories.storage import write_statements
 from vigil.core.model import Resource
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -43,30 +43,11 @@ class Clock:
         return self.now
 
 
-def rescan(
-    reconciler: Reconciler, pages: list[list[Resource]], *, fail: bool = False
-) -> RunStats:
+def rescan(reconciler: Reconciler, pages: list[list[Resource]], *, fail: bool = False) -> RunStats:
     run = reconciler.start(WHERE, volatile=VOLATILE)
     for page in pages:
         reconciler.add_page(run, page)
     return reconciler.fail(run, "AccessDenied") if fail else reconciler.complete(run)
-
-
-@contextmanager
-def statements(db: Database) -> Iterator[list[str]]:
-    """Every write statement sent while the block runs, upper-cased and on one line."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
-        text = " ".join(statement.split()).upper()
-        if text.startswith(("INSERT", "UPDATE", "DELETE")):
-            seen.append(text)
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
 
 
 def restorable(items: Iterator[Resource] | list[Resource]) -> set[str]:
@@ -82,7 +63,7 @@ def test_a_rescan_where_only_volatile_values_moved_writes_no_resource_row_and_no
     clock.now = START + timedelta(days=9)
     fresh = clock.now - timedelta(minutes=5)
 
-    with statements(db) as writes:
+    with write_statements(db) as writes:
         run = rescan(reconciler, [databases(fresh)[:2], databases(fresh)[2:]])
 
     assert (run.created, run.changed, run.deleted, run.seen) == (0, 0, 0, 3)
@@ -104,15 +85,19 @@ def test_a_rescan_where_only_volatile_values_moved_writes_no_resource_row_and_no
     assert restorable(past) == {(START - timedelta(minutes=5)).isoformat()}
 
 
-def test_a_failed_scan_leaves_the_last_observation(db: Database) -> None:
+def hourly_scans(db: Database, *, last: slice = slice(None), fail: bool = False) -> None:
+    """Scans at START, +1h, +2h, each seeing restore points of its own time; the last one
+    returns only `last` of the databases, or fails."""
     clock = Clock()
     reconciler = Reconciler(db, clock=clock)
-    rescan(reconciler, [databases(START)])
-    clock.now = START + timedelta(hours=1)
-    rescan(reconciler, [databases(clock.now)])
-    clock.now = START + timedelta(hours=2)
+    for hour in range(3):
+        clock.now = START + timedelta(hours=hour)
+        seen = databases(clock.now)
+        rescan(reconciler, [seen[last] if hour == 2 else seen], fail=fail and hour == 2)
 
-    rescan(reconciler, [databases(clock.now)], fail=True)
+
+def test_a_failed_scan_leaves_the_last_observation(db: Database) -> None:
+    hourly_scans(db, fail=True)
 
     assert restorable(queries.inventory(db)) == {(START + timedelta(hours=1)).isoformat()}
 
@@ -122,7 +107,7 @@ def test_a_scope_of_thousands_is_one_volatile_statement(db: Database) -> None:
     estate = databases(START, count=2500)
     rescan(reconciler, [estate[:1000], estate[1000:]])
 
-    with statements(db) as writes:
+    with write_statements(db) as writes:
         rescan(reconciler, [estate[:1000], estate[1000:]])
 
     assert len([w for w in writes if "RESOURCE_VOLATILE" in w]) == 1
@@ -135,7 +120,7 @@ def test_a_collector_without_volatile_attributes_writes_no_volatile_row(db: Data
     reconciler = Reconciler(db, clock=Clock())
     run = reconciler.start(WHERE)  # nothing declared volatile
     reconciler.add_page(run, databases(START))
-    with statements(db) as writes:
+    with write_statements(db) as writes:
         reconciler.complete(run)
     assert not [w for w in writes if "RESOURCE_VOLATILE" in w]
 
@@ -143,13 +128,7 @@ def test_a_collector_without_volatile_attributes_writes_no_volatile_row(db: Data
 def test_deleted_resources_show_their_last_observation_and_retention_drops_it(
     db: Database,
 ) -> None:
-    clock = Clock()
-    reconciler = Reconciler(db, clock=clock)
-    rescan(reconciler, [databases(START)])
-    clock.now = START + timedelta(hours=1)
-    rescan(reconciler, [databases(clock.now)])
-    clock.now = START + timedelta(hours=2)
-    rescan(reconciler, [databases(clock.now)[1:]])  # db-0 is gone
+    hourly_scans(db, last=slice(1, None))  # db-0 is gone from the last scan
 
     everything = queries.inventory(db, queries.InventoryFilter(include_deleted=True))
     gone = {r.native_id: r for r in everything}["db-0"]
