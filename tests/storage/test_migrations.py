@@ -101,3 +101,23 @@ def test_upgrading_from_0004_keeps_every_finding_and_says_old_resolutions_were_f
         assert revision == ScriptDirectory.from_config(config).get_current_head()
     finally:
         upgraded.dispose()
+
+
+def test_a_database_at_0008_from_before_0006_was_chained_in_gets_the_volatile_table(
+    db_url: str,
+) -> None:
+    old = Database(db_url, migrate=False)
+    config = alembic_config()
+    with old.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0008")
+        conn.execute(sa.text("DROP TABLE resource_volatile"))  # as main's 0005 -> 0007 left it
+    old.dispose()
+
+    upgraded = Database(db_url)
+    try:
+        with upgraded.connect() as conn:
+            assert sa.inspect(conn).has_table("resource_volatile")
+            assert list(conn.execute(sa.text("SELECT attributes FROM vigil_resources"))) == []
+    finally:
+        upgraded.dispose()

@@ -10,7 +10,10 @@ the merge is JSON Merge Patch: an observed JSON null removes the key (reads as N
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
+
+import storage.tables
 
 revision = "0010"
 down_revision = "0008"
@@ -51,6 +54,16 @@ def _create(merged: bool) -> None:
 
 
 def upgrade() -> None:
+    # 0006 was chained in before 0007 after databases had reached 0008 without it: create its
+    # table here too when an upgrade skipped it.
+    if not sa.inspect(op.get_bind()).has_table("resource_volatile"):
+        op.create_table(
+            "resource_volatile",
+            sa.Column("uid", sa.String(), nullable=False),
+            sa.Column("values", storage.tables.JSONType, nullable=False),
+            sa.Column("observed_at", storage.tables.UTCDateTime(), nullable=False),
+            sa.PrimaryKeyConstraint("uid"),
+        )
     _create(merged=True)
 
 
