@@ -2,11 +2,13 @@
 
 What needs a backup: every disk attached to a server, every database, and anything tagged
 `backup=required`; a `backup` tag of `exempt` or `none` opts out. A backup is a usable
-snapshot whose `source_uid` is the resource's uid; for a database with automated backups on
-(`backup_retention_days` > 0), `latest_restorable_time` counts as one too. "No backup" is
-only inferred where snapshots are known: the snapshot scope of the resource's own source,
-account and region is known (DESIGN.md, Invariants). Elsewhere the backup state is unknown:
-no finding opens and a stored one keeps its status, while `collector.failing` reports the scope.
+snapshot whose `source_uid` is the resource's uid; for a database with point-in-time recovery
+(`backup_retention_days` > 0, or DynamoDB's `point_in_time_recovery`), `latest_restorable_time`
+counts as one too: a volatile attribute, current as of the last completed scan of its scope.
+"No backup" is only inferred where snapshots are known: the snapshot scope of the resource's
+own source, account and region is known (DESIGN.md, Invariants). Elsewhere the backup state is
+unknown: no finding opens and a stored one keeps its status, while `collector.failing` reports
+the scope.
 """
 
 from __future__ import annotations
@@ -67,16 +69,21 @@ def retention_off(resource: Resource) -> bool:
     )
 
 
-def newest_backup(view: InventoryView, resource: Resource) -> datetime | None:
-    """The newest restore point: a snapshot, or a database's latest restorable time."""
-    if is_table(resource):
-        return parse_time(resource.attributes.get("latest_backup_at"))
-    newest = view.newest_backup.get(resource.uid)
-    if resource.type == ResourceType.DATABASE and not retention_off(resource):
-        restorable = parse_time(resource.attributes.get("latest_restorable_time"))
-        if restorable is not None and (newest is None or restorable > newest):
-            newest = restorable
-    return newest
+def point_in_time_recovery(resource: Resource) -> bool:
+    """A database that can be restored to any recent moment: automated backups on (RDS,
+    retention above 0 days) or DynamoDB's point-in-time recovery enabled."""
+    if resource.type != ResourceType.DATABASE:
+        return False
+    retention = resource.attributes.get("backup_retention_days")
+    enabled = resource.attributes.get("point_in_time_recovery") is True
+    return enabled or (isinstance(retention, int) and retention > 0)
+
+
+def restore_point(resource: Resource) -> datetime | None:
+    """A database's latest restorable time, when point-in-time recovery is on (else None)."""
+    if not point_in_time_recovery(resource):
+        return None
+    return parse_time(resource.attributes.get("latest_restorable_time"))
 
 
 def is_table(resource: Resource) -> bool:
@@ -188,28 +195,53 @@ class BackupStale:
     )
     compliance = _COMPLIANCE
 
+    def _judged(self, view: InventoryView, resource: Resource, rpo: timedelta) -> datetime | None:
+        """The newest restore point when it is older than `rpo` and nothing newer can hide in
+        an unknown input; else None (fresh enough, no backup at all, or undecided).
+
+        A snapshot counts where snapshots are known; a latest restorable time where the
+        database's own scope is known (it is as fresh as the last completed scan of it).
+        """
+        if is_table(resource):
+            return self._judged_table(view, resource, rpo)
+        snapshot, point = view.newest_backup.get(resource.uid), restore_point(resource)
+        if snapshot is None and point is None:
+            return None  # no backup at all: backup.missing's finding
+        snapshots = snapshots_known(view, resource)
+        points = point is None or view.known_beside(resource, resource.type)
+        known = [t for t, ok in ((snapshot, snapshots), (point, points)) if t and ok]
+        newest = max(known, default=None)
+        if newest is not None and view.now - newest <= rpo:
+            return None  # a known restore point within the RPO
+        if not (snapshots and points):
+            view.undecided(self.id, resource.uid)  # a newer one may exist unseen
+            return None
+        return newest
+
+    def _judged_table(
+        self, view: InventoryView, table: Resource, rpo: timedelta
+    ) -> datetime | None:
+        """A table's newest on-demand backup when older than `rpo`. Point-in-time recovery
+        keeps a restore point minutes old at all times (AWS does not report it here)."""
+        if table.attributes.get("point_in_time_recovery") is True:
+            return None
+        newest = parse_time(table.attributes.get("latest_backup_at"))
+        if newest is None or view.now - newest <= rpo:
+            return None
+        if not view.observed(table):
+            view.undecided(self.id, table.uid)
+            return None
+        return newest
+
     def evaluate(self, view: InventoryView, params: BackupParams) -> Iterator[Finding]:
         for resource in view.of_type(*self.resource_types):
             if not needs_backup(resource, params) or retention_off(resource):
                 continue
-            if is_table(resource) and (
-                resource.attributes.get("point_in_time_recovery") is True
-                or not view.observed(resource)
-            ):
-                continue  # continuous backups never go stale; unobserved: last known state
-            newest = newest_backup(view, resource)
-            if newest is None:
-                continue  # no backup at all: backup.missing's finding
-            if newest == view.newest_backup.get(resource.uid) and not snapshots_known(
-                view, resource
-            ):
-                # A newer snapshot may exist where snapshots are not currently known.
-                view.undecided(self.id, resource.uid)
-                continue
             rpo, rpo_from = rpo_of(resource, params)
-            age = view.now - newest
-            if age <= rpo:
+            newest = self._judged(view, resource, rpo)
+            if newest is None:
                 continue
+            age = view.now - newest
             yield finding(
                 self,
                 resource,

@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from storage import volatile
 from storage.aggregates import RANK, Page, day_text
 from storage.db import Database
 from storage.findings import findings_table
@@ -20,10 +21,20 @@ from storage.queries import events, resources
 
 
 def resource(db: Database, uid: str) -> dict[str, Any] | None:
-    """One resource (present or deleted) with every stored field, or None."""
+    """One resource (present or deleted) with every stored field, or None; its attributes carry
+    the newest observed volatile values."""
+    query = (
+        sa.select(resources, volatile.column())
+        .select_from(volatile.joined(resources, resources.c.uid))
+        .where(resources.c.uid == uid)
+    )
     with db.connect() as conn:
-        row = conn.execute(sa.select(resources).where(resources.c.uid == uid)).mappings().first()
-    return dict(row) if row else None
+        row = conn.execute(query).mappings().first()
+    if row is None:
+        return None
+    found = dict(row)
+    found["attributes"] = volatile.merged(found["attributes"], found.pop(volatile.VOLATILE_COLUMN))
+    return found
 
 
 def resource_findings(db: Database, uid: str) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from storage import volatile
 from storage.db import Database
 from storage.tables import RECORD_FIELDS, ChangeEventRow, ResourceRow, ScopeRunRow, to_utc
 from vigil.core.alerting import ResourceContext
@@ -113,8 +114,14 @@ def _current_query(filters: InventoryFilter) -> sa.Select[Any]:
             resources.c.first_seen,
             resources.c.state,
             seen.label("last_seen"),
+            volatile.column(),
         )
-        .select_from(resources.outerjoin(complete, complete.c.scope_key == resources.c.scope_key))
+        .select_from(
+            volatile.joined(
+                resources.outerjoin(complete, complete.c.scope_key == resources.c.scope_key),
+                resources.c.uid,
+            )
+        )
         .order_by(resources.c.uid)
     )
     if not filters.include_deleted:
@@ -162,6 +169,9 @@ def _as_of_query(filters: InventoryFilter, as_of: datetime) -> sa.Select[Any]:
 
 
 def _to_resource(row: sa.RowMapping) -> Resource:
+    """A row of `_current_query` (volatile values merged in) or `_as_of_query` (history as it
+    was recorded: no later observation belongs in it)."""
+    observed = row.get(volatile.VOLATILE_COLUMN)
     return Resource(
         uid=row["uid"],
         source=row["source"],
@@ -172,7 +182,7 @@ def _to_resource(row: sa.RowMapping) -> Resource:
         native_id=row["native_id"],
         name=row["name"],
         tags=row["tags"] or {},
-        attributes=row["attributes"] or {},
+        attributes=volatile.merged(row["attributes"], observed),
         first_seen=to_utc(row["first_seen"]),
         last_seen=to_utc(row["last_seen"]),
         state=row["state"],

@@ -4,7 +4,9 @@ A scope run stages what is new or changed as pages arrive; only when the scope c
 the staged records applied and the resources it no longer returned marked deleted, all in one
 transaction. A failed scope discards its staging and changes no resource: a partial scan never
 invents deletions or drift. Unchanged resources are compared by content hash and never
-rewritten, so a rescan in which nothing changed writes no resource rows.
+rewritten, so a rescan in which nothing changed writes no resource rows. Volatile attributes
+(values that move on every read) are left out of that comparison; a completed run stores what
+it observed of them in one statement into their side table (storage/volatile.py).
 
 The hot path is shaped for one writer thread sharing the GIL with many collector threads:
 records are turned into storage rows (`prepare_page`, canonical JSON and hash) by the threads
@@ -25,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
+from storage import volatile as volatile_store
 from storage.db import Database
 from storage.tables import (
     RECORD_FIELDS,
@@ -102,6 +105,8 @@ class RunStats:
     seen_uids: set[str] = field(default_factory=set, repr=False)
     # uid -> content hash of the scope's present resources not yet seen by this run.
     unseen_hashes: dict[str, str] = field(default_factory=dict, repr=False)
+    # uid -> observed volatile values (JSON), written when the run completes.
+    observed: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 class Reconciler:
@@ -158,14 +163,26 @@ class Reconciler:
 
     def add_page(self, run: RunStats, page: Sequence[Resource]) -> None:
         """Stage the new and changed records of one page."""
-        self.add_rows(run, prepare_page(run.scope, page, run.volatile))
+        self.add_rows(
+            run,
+            prepare_page(run.scope, page, run.volatile),
+            volatile_store.observe(page, run.volatile),
+        )
 
-    def add_rows(self, run: RunStats, rows: Sequence[StorageRow]) -> None:
-        """Stage the new and changed rows of one page (from `prepare_page`).
+    def add_rows(
+        self,
+        run: RunStats,
+        rows: Sequence[StorageRow],
+        observed: Iterable[volatile_store.Observation] = (),
+    ) -> None:
+        """Stage the new and changed rows of one page (from `prepare_page`), and keep its
+        volatile observations (from `volatile.observe`) for when the run completes.
 
         An unchanged record costs a set insert and a dict lookup; nothing is written for it.
         """
         run.pages += 1
+        for uid, values in observed:
+            run.observed.setdefault(uid, values)  # the first record of a uid wins, as below
         seen, unseen = run.seen_uids, run.unseen_hashes
         fresh = []
         for row in rows:
@@ -189,6 +206,7 @@ class Reconciler:
                 taken = _apply_staged(conn, run, now)
                 self._forget_taken(run, taken)
             run.deleted = _sweep(conn, run, now)
+            volatile_store.upsert(conn, run.observed, now)
             _finish(conn, run, now, status="complete")
         self._running.pop(run.run_id, None)
         return run
@@ -487,7 +505,7 @@ def _finish(
     retryable: bool | None = None,
 ) -> None:
     run.finished_at = now
-    run.seen_uids, run.unseen_hashes = set(), {}  # the sweep is done: let the uids go
+    run.seen_uids, run.unseen_hashes, run.observed = set(), {}, {}  # done: let the uids go
     conn.execute(
         scope_runs.update()
         .where(scope_runs.c.id == run.run_id)

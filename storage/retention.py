@@ -25,7 +25,13 @@ import sqlalchemy as sa
 from storage.db import Database
 from storage.findings import findings_table as findings
 from storage.outbox import DEAD, SENT, OutboxRow
-from storage.tables import ChangeEventRow, ResourceRow, RetentionMarkRow, ScopeRunRow
+from storage.tables import (
+    ChangeEventRow,
+    ResourceRow,
+    ResourceVolatileRow,
+    RetentionMarkRow,
+    ScopeRunRow,
+)
 from vigil.core.errors import InputError
 from vigil.core.model import FindingStatus, ResourceState, iso
 
@@ -37,6 +43,7 @@ resources = ResourceRow.__table__  # type: ignore[attr-defined]
 scope_runs = ScopeRunRow.__table__  # type: ignore[attr-defined]
 outbox = OutboxRow.__table__  # type: ignore[attr-defined]
 marks = RetentionMarkRow.__table__  # type: ignore[attr-defined]
+volatile = ResourceVolatileRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -173,6 +180,9 @@ _MUTABLE = frozenset({"deleted_resources", "resolved_findings"})
 """Rows whose condition can stop holding between finding and deleting them; the rest (old
 events, superseded runs, sent or dead messages) stay victims once they are."""
 
+_DEPENDENTS: dict[str, tuple[sa.Table, ...]] = {resources.name: (volatile,)}
+"""Tables keyed by a resource's uid whose rows go in the same transaction as the resource."""
+
 _STEPS: dict[str, tuple[sa.Table, Callable[[Cutoffs], sa.Select[Any]]]] = {
     # Resources first: their events then count as orphans of the events step.
     "deleted_resources": (resources, _deleted_resources),
@@ -202,6 +212,8 @@ def _delete_batches(
             return deleted
         still = victims.where(key.in_(ids)) if recheck else sa.select(key).where(key.in_(ids))
         with db.begin() as conn:
+            for dependent in _DEPENDENTS.get(table.name, ()):
+                conn.execute(dependent.delete().where(dependent.c.uid.in_(still.scalar_subquery())))
             deleted += conn.execute(table.delete().where(key.in_(still.scalar_subquery()))).rowcount
 
 

@@ -156,6 +156,23 @@ class ScopeRunRow(SQLModel, table=True):
     deleted: int = 0
 
 
+class ResourceVolatileRow(SQLModel, table=True):
+    """The newest observed value of a resource's volatile attributes (storage/volatile.py).
+
+    Kept apart from `resources` so that a rescan in which only these moved rewrites no resource
+    row and records no change event; readers merge `values` over `resources.attributes`.
+    """
+
+    __tablename__ = "resource_volatile"
+
+    uid: str = Field(primary_key=True)
+    # `values` is an SQL keyword: SQLAlchemy quotes it; hand-written SQL must too.
+    observed: dict[str, Any] = Field(
+        default=None, sa_column=sa.Column("values", JSONType, nullable=False)
+    )
+    observed_at: datetime = time_column(nullable=False)
+
+
 RECORD_FIELDS = (
     "uid",
     "source",

@@ -46,7 +46,8 @@ class AwsCollector:
     resource_types: ClassVar[tuple[str, ...]] = tuple(TYPES)
     volatile_attributes: ClassVar[dict[str, tuple[str, ...]]] = {
         # Moves forward on every read (every ~5 minutes on real AWS, every call on moto): an
-        # observation, not a change. Storage may update it in place without a change event.
+        # observation, not a change: storage keeps it current beside the resource
+        # (storage/volatile.py), never as a change event.
         "database": ("latest_restorable_time",),
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from collectors.aws.config import AwsSourceConfig
 from storage import queries
 from storage.db import Database
+from tests.factories.aws import seed_client
 from tests.fixtures.awsproxy import AwsProxy
 from vigil.app.collect import Collection, collect
 from vigil.app.demo_estate import seed_estate
@@ -160,3 +162,33 @@ def _deletable_group(ec2: Any) -> str:
         if group["GroupName"] != "default" and group["GroupId"] not in used | attached:
             return str(group["GroupId"])
     raise AssertionError("the seeded estate has no free security group")
+
+
+def test_a_database_restore_point_is_current_after_each_pass_with_no_change_event(
+    sqlite_db: Database, moto: str
+) -> None:
+    seed_client(moto, "rds").create_db_instance(
+        DBInstanceIdentifier="orders",
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        AllocatedStorage=20,
+        MasterUsername="admin",
+        MasterUserPassword="not-a-secret-1",
+        BackupRetentionPeriod=7,
+    )
+    databases = AwsSourceConfig(
+        name="aws-test", regions=["us-east-1"], endpoint_url=moto, types=["database"]
+    )
+
+    def restore_point() -> str:
+        (orders,) = [r for r in queries.inventory(sqlite_db) if r.native_id == "orders"]
+        return str(orders.attributes["latest_restorable_time"])
+
+    collect(sqlite_db, [databases])
+    first = restore_point()
+    time.sleep(1.1)  # moto reports "now", to the second
+    again = collect(sqlite_db, [databases])
+
+    assert again.failed == [] and restore_point() > first  # moto moves it on every read
+    assert sum(o.created + o.changed + o.deleted for o in again.outcomes) == 0
+    assert [e.kind for e in queries.changes(sqlite_db) if e.native_id == "orders"] == ["created"]

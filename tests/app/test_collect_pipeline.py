@@ -12,6 +12,7 @@ import pytest
 from collectors.base import SourceConfig
 from storage.db import Database
 from storage.reconcile import Reconciler, RunStats, StorageRow
+from storage.volatile import Observation
 from tests.factories import resources, scope
 from vigil.app.collect import Collection, CollectionResult
 from vigil.app.gc_tuning import GC_FIRST_THRESHOLD
@@ -37,7 +38,9 @@ class PagedCollector:
 
 
 class BrokenReconciler(Reconciler):
-    def add_rows(self, run: RunStats, rows: Sequence[StorageRow]) -> None:
+    def add_rows(
+        self, run: RunStats, rows: Sequence[StorageRow], observed: Iterable[Observation] = ()
+    ) -> None:
         raise StorageError("database error: database is locked")
 
 

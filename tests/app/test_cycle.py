@@ -12,7 +12,8 @@ import pytest
 
 from storage import queries
 from storage.db import Database
-from storage.findings import FindingStore
+from storage.findings import FindingQuery, FindingStore
+from tests.factories.aws import source_entry
 from vigil.app.config import VigilConfig, parse_config
 from vigil.app.cycle import CycleRunner, Outcome
 from vigil.app.demo_estate import seed_estate
@@ -114,3 +115,95 @@ def test_a_stopped_cycle_changes_nothing_and_skips_the_check(
     assert FindingStore(sqlite_db).counts() == findings_before
     statuses = queries.scope_statuses(sqlite_db, source="aws-us-east-1")
     assert statuses and all(s.status == "failed" for s in statuses)
+
+
+# -- retirement under the daemon: what leaves the config leaves the inventory ------------------
+
+BOTH = ("us-east-1", "eu-west-1")
+TYPES = ["server", "security_group", "disk", "snapshot"]
+
+
+def one_source(
+    moto: str, regions: tuple[str, ...], receiver: Receiver | None = None, **extra: Any
+) -> VigilConfig:
+    data: dict[str, Any] = {"sources": [source_entry(moto, "aws", regions, types=TYPES, **extra)]}
+    if receiver is not None:
+        data["notifiers"] = [{"name": "hook", "type": "webhook", "url": receiver.url}]
+        data["routes"] = [{"notifiers": ["hook"]}]
+    return parse_config(data)
+
+
+def regions_present(db: Database) -> set[str]:
+    return {r.region for r in queries.inventory(db)}
+
+
+@pytest.mark.slow
+def test_a_cycle_retires_a_removed_region_and_resolves_its_findings_silently(
+    sqlite_db: Database, moto: str, receiver: Receiver
+) -> None:
+    seed_estate(moto, regions=BOTH, servers_per_region=1)
+    CycleRunner(sqlite_db, one_source(moto, BOTH, receiver)).run_source("aws")
+    # The estate's problems (an open SSH port, a disk with no backup) live in its first region.
+    opened = {f.fingerprint for f in FindingStore(sqlite_db).findings() if f.region == "us-east-1"}
+    assert opened and regions_present(sqlite_db) == set(BOTH)
+    sent = len(receiver.bodies)
+
+    report = CycleRunner(sqlite_db, one_source(moto, ("eu-west-1",), receiver)).run_source("aws")
+
+    assert report.outcome == Outcome.OK and report.collection is not None
+    assert report.collection.retired > 0
+    assert regions_present(sqlite_db) == {"eu-west-1"}
+    retired = {e.region for e in queries.changes(sqlite_db, kinds=("retired",))}
+    assert retired == {"us-east-1"}
+    resolved = [
+        f
+        for f in FindingStore(sqlite_db).findings(FindingQuery(statuses=("resolved",)))
+        if f.fingerprint in opened
+    ]
+    assert {f.fingerprint for f in resolved} == opened
+    assert {f.resolution.value if f.resolution else None for f in resolved} == {"retired"}
+    assert len(receiver.bodies) == sent  # a retired resource's findings send no resolve message
+
+
+@pytest.mark.slow
+def test_the_daemons_start_retires_nothing_of_a_renamed_source_before_its_first_cycle(
+    sqlite_db: Database, moto: str
+) -> None:
+    seed_estate(moto, regions=("us-east-1",), servers_per_region=1)
+    CycleRunner(sqlite_db, one_source(moto, ("us-east-1",))).run_source("aws")
+    before = {r.uid for r in queries.inventory(sqlite_db)}
+    renamed = parse_config({"sources": [source_entry(moto, "aws-renamed", types=TYPES)]})
+    runner = CycleRunner(sqlite_db, renamed)
+
+    assert runner.retire_unconfigured() == 0  # its new scopes have not run: held back
+    report = runner.run_source("aws-renamed")
+
+    assert report.collection is not None and report.collection.retired == 0
+    after = list(queries.inventory(sqlite_db))
+    assert {r.uid for r in after} == before and {r.source for r in after} == {"aws-renamed"}
+    assert list(queries.changes(sqlite_db, kinds=("retired",))) == []
+    moved = [e for e in queries.changes(sqlite_db, kinds=("changed",)) if e.uid in before]
+    assert len(moved) == len(before)
+
+
+@pytest.mark.slow
+def test_the_daemon_never_retires_while_a_source_cannot_be_planned(
+    sqlite_db: Database, moto: str
+) -> None:
+    seed_estate(moto, regions=BOTH, servers_per_region=1)
+    CycleRunner(sqlite_db, one_source(moto, BOTH)).run_source("aws")
+    config = parse_config(
+        {
+            "sources": [
+                source_entry(moto, types=TYPES),
+                source_entry("http://127.0.0.1:9", "unreachable", max_attempts=1),
+            ]
+        }
+    )
+    runner = CycleRunner(sqlite_db, config)
+
+    assert runner.retire_unconfigured() == 0
+    report = runner.run_source("aws")
+
+    assert report.collection is not None and report.collection.retired == 0
+    assert regions_present(sqlite_db) == set(BOTH)

@@ -24,6 +24,7 @@ from storage import queries
 from storage.db import Database
 from storage.reconcile import Reconciler
 from tests import factories
+from tests.factories.aws import source_entry
 from tests.fixtures.awsproxy import AwsProxy
 from tests.fixtures.prometheus import VigilDaemon
 from tests.fixtures.services import free_port
@@ -351,3 +352,39 @@ def test_a_weekday_past_seven_is_a_config_error_with_its_line(tmp_path: Path) ->
     with pytest.raises(ConfigError, match="out of range") as caught:
         load_config(path)
     assert f"{path}:2:" in caught.value.message
+
+
+@pytest.mark.slow
+def test_start_retires_what_left_the_config_before_any_cycle_runs(
+    sqlite_db: Database, moto: str
+) -> None:
+    from vigil.app.demo_estate import seed_estate
+
+    seed_estate(moto, regions=("us-east-1", "eu-west-1"), servers_per_region=1)
+    types = ["server", "security_group"]
+    both = AwsSourceConfig(
+        name="aws", regions=["us-east-1", "eu-west-1"], endpoint_url=moto, types=types
+    )
+    assert collect(sqlite_db, [both]).failed == []
+    config = parse_config(
+        {
+            "sources": [source_entry(moto, types=types)],
+            # A cron far away: no collection runs during the test, only the start's retirement.
+            "schedule": {"sources": {"aws": "0 3 1 1 *"}, "jitter": "0s"},
+            "metrics": {"listen": f"127.0.0.1:{free_port()}"},
+        }
+    )
+    daemon = Daemon(sqlite_db, config)
+    daemon.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(
+            r.region == "eu-west-1" for r in queries.inventory(sqlite_db)
+        ):
+            time.sleep(0.2)
+    finally:
+        assert daemon.shutdown()
+
+    assert {r.region for r in queries.inventory(sqlite_db)} == {"us-east-1"}
+    assert {e.region for e in queries.changes(sqlite_db, kinds=("retired",))} == {"eu-west-1"}
+    assert daemon.status.snapshot().last_finished is None  # no cycle ran: the start did it

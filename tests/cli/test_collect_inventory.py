@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
 
+from tests.factories.aws import seed_client
 from tests.fixtures.awsproxy import AwsProxy
 from tests.fixtures.cli import VigilCli
 from vigil.app.demo_estate import seed_estate
@@ -157,3 +159,29 @@ def test_changes_with_a_bad_time_exits_2_before_the_database_exists(
     assert result.returncode == 2
     assert "not an ISO 8601 time" in result.stderr
     assert not vigil_cli.database_path.exists()
+
+
+def test_inventory_shows_the_restore_point_of_the_last_collect_and_changes_none(
+    vigil_cli: VigilCli, moto: str
+) -> None:
+    seed_client(moto, "rds").create_db_instance(
+        DBInstanceIdentifier="orders",
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        AllocatedStorage=20,
+        MasterUsername="admin",
+        MasterUserPassword="not-a-secret-1",
+        BackupRetentionPeriod=7,
+    )
+    configure(vigil_cli, moto, types="[database]")
+    assert vigil_cli("collect").returncode == 0
+    (first,) = inventory(vigil_cli, "--type", "database")
+    time.sleep(1.1)  # moto reports "now", to the second
+    assert vigil_cli("collect").returncode == 0
+
+    (again,) = inventory(vigil_cli, "--type", "database")
+
+    key = "latest_restorable_time"
+    assert again["attributes"][key] > first["attributes"][key]  # moto moves it on every read
+    changes = json.loads(vigil_cli("changes", "--format", "json").stdout)
+    assert [c["kind"] for c in changes if c["native_id"] == "orders"] == ["created"]

@@ -47,6 +47,13 @@ def source(url: str, **overrides: Any) -> AwsSourceConfig:
     return AwsSourceConfig(**settings)
 
 
+def source_entry(
+    url: str, name: str = "aws", regions: tuple[str, ...] = ("us-east-1",), **fields: Any
+) -> dict[str, Any]:
+    """An AWS source as `vigil.yaml`'s `sources:` lists it, pointed at `url`."""
+    return {"name": name, "provider": "aws", "regions": list(regions), "endpoint_url": url} | fields
+
+
 def scope(type_: str, region: str = "us-east-1", account: str = ACCOUNT, **context: str) -> Scope:
     """A scope of the `test` source."""
     return Scope("test", "aws", account, region, type_, tuple(sorted(context.items())))

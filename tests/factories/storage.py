@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
+
+import sqlalchemy as sa
 
 from storage.db import Database
 from storage.findings import findings_table
@@ -40,3 +44,23 @@ def stored_finding(
                 evidence={}, first_seen=at, last_seen=at, resolved_at=resolved_at,
             )
         )  # fmt: skip
+
+
+@contextmanager
+def write_statements(
+    db: Database, prefixes: tuple[str, ...] = ("INSERT", "UPDATE", "DELETE")
+) -> Iterator[list[str]]:
+    """Every statement sent while the block runs that starts with one of `prefixes`
+    (upper-cased, on one line): what a scan costs the database."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        text = " ".join(statement.split()).upper()
+        if text.startswith(prefixes):
+            seen.append(text)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)

@@ -240,3 +240,71 @@ def test_pitr_never_goes_stale() -> None:
         latest_backup_at=iso(NOW - timedelta(days=30)),
     )
     assert evaluate(STALE, view(continuous)) == []
+
+
+# -- databases: the latest restorable time counts when point-in-time recovery is on -----------
+
+
+def test_a_database_whose_restore_point_stopped_moving_is_stale() -> None:
+    db = database(latest_restorable_time=iso(NOW - timedelta(days=8)))
+    found = one(evaluate(STALE, view(db, snapshot("rds-old", db, age=timedelta(days=30)))))
+    assert found.title == "database db-1 newest backup is 8d old (RPO 7d)"
+    assert found.evidence["newest_backup"] == (NOW - timedelta(days=8)).isoformat()
+
+
+def dynamodb_table(restorable_age: timedelta) -> Resource:
+    return database(
+        "orders",
+        engine="dynamodb",
+        backup_retention_days=None,
+        point_in_time_recovery=True,
+        latest_restorable_time=iso(NOW - restorable_age),
+    )
+
+
+def test_dynamodb_point_in_time_recovery_counts_its_restore_point() -> None:
+    table = dynamodb_table(timedelta(days=9))
+    assert one(evaluate(STALE, view(table))).evidence["age_seconds"] == 9 * 86400
+    fresh = dynamodb_table(timedelta(minutes=5))
+    assert evaluate(STALE, view(fresh, snapshot("old", fresh, age=timedelta(days=30)))) == []
+
+
+@pytest.mark.parametrize(
+    "off",
+    [
+        {"backup_retention_days": None},  # not known to be on: the time is no restore point
+        {"backup_retention_days": None, "point_in_time_recovery": False, "engine": "dynamodb"},
+    ],
+)
+def test_a_restore_point_without_point_in_time_recovery_does_not_count(
+    off: dict[str, object],
+) -> None:
+    db = database(latest_restorable_time=iso(NOW - timedelta(minutes=5)), **off)
+    found = one(evaluate(STALE, view(db, snapshot("rds-old", db, age=timedelta(days=10)))))
+    assert found.evidence["age_seconds"] == 10 * 86400  # judged on the snapshot alone
+
+
+def test_a_newer_snapshot_than_the_restore_point_keeps_a_database_fresh() -> None:
+    db = database(latest_restorable_time=iso(NOW - timedelta(days=20)))
+    assert evaluate(STALE, view(db, snapshot("rds-new", db, age=timedelta(hours=3)))) == []
+
+
+def test_a_restore_point_of_a_database_scope_not_known_lately_is_not_judged() -> None:
+    # The database scope fails: its last observed restore point ages although backups may run.
+    db = database(latest_restorable_time=iso(NOW - timedelta(days=8)))
+    failing = scope_state("database", status="failed", last_complete=NOW - timedelta(days=8))
+    inventory = view(db, scopes=[failing, scope_state("snapshot")])
+    assert evaluate(STALE, inventory) == []
+    assert inventory.unjudged == {fingerprint(STALE.id, db.uid)}
+    # Within the staleness window the failing scope is still known: judged.
+    recent = scope_state("database", status="failed", last_complete=NOW - timedelta(minutes=20))
+    within = view(db, scopes=[recent, scope_state("snapshot")], collect_every=timedelta(minutes=15))
+    assert one(evaluate(STALE, within)).rule == "backup.stale"
+
+
+def test_an_old_restore_point_with_snapshots_unknown_is_not_judged() -> None:
+    db = database(latest_restorable_time=iso(NOW - timedelta(days=8)))
+    unknown = scope_state("snapshot", status="failed", last_complete=None)
+    inventory = view(db, scopes=[scope_state("database"), unknown])
+    assert evaluate(STALE, inventory) == []
+    assert inventory.unjudged == {fingerprint(STALE.id, db.uid)}

@@ -1,10 +1,16 @@
-"""Alembic's history stays one line: several engineers add migrations in parallel."""
+"""Alembic's history stays one line (several engineers add migrations in parallel), and an
+upgrade keeps what an existing database holds, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import command
+from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from storage.db import MIGRATIONS, alembic_config
+from storage.db import MIGRATIONS, Database, alembic_config
+from storage.findings import FindingQuery, FindingStore
+from vigil.core.model import FindingStatus, Resolution
 
 
 def test_history_has_exactly_one_head() -> None:
@@ -18,3 +24,100 @@ def test_history_has_exactly_one_head() -> None:
 def test_history_has_exactly_one_base() -> None:
     bases = ScriptDirectory.from_config(alembic_config()).get_bases()
     assert bases == ["0001"], f"a migration starts a second history: {bases}"
+
+
+# -- upgrading a database that already holds findings -------------------------------------------
+
+_FINDINGS_AT_0004 = [
+    # fingerprint, status, resolved_at, silence_id
+    ("fp-open", "open", None, None),
+    ("fp-resolved", "resolved", "2026-11-02 09:30:00", None),
+    ("fp-silenced", "silenced", None, "s-1"),
+]
+
+
+def _insert_finding_at_0004(
+    conn: sa.Connection, fp: str, status: str, resolved: str | None, silence: str | None
+) -> None:
+    # Plain SQL with literals: the schema of 0004, not today's models.
+    resolved_sql = f"'{resolved}'" if resolved else "NULL"
+    silence_sql = f"'{silence}'" if silence else "NULL"
+    conn.execute(
+        sa.text(
+            "INSERT INTO findings (fingerprint, rule, severity, status, title, detail, "
+            "resource_uid, native_id, type, source, account, region, labels, evidence, "
+            "first_seen, last_seen, resolved_at, reopened_count, silence_id) VALUES "
+            f"('{fp}', 'backup.missing', 'high', '{status}', 'disk vol-1 has no backup', "
+            f"'No snapshot.', 'uid-{fp}', 'vol-1', 'disk', 'aws-prod', '111111111111', "
+            "'us-east-1', '{\"owner\": \"team-a\"}', '{\"snapshots\": 0}', "
+            f"'2026-11-01 08:00:00', '2026-11-02 09:00:00', {resolved_sql}, 2, {silence_sql})"
+        )
+    )
+
+
+def _rows(db: Database) -> dict[str, dict[str, object]]:
+    with db.connect() as conn:
+        result = conn.execute(sa.text("SELECT * FROM findings ORDER BY fingerprint"))
+        return {row["fingerprint"]: dict(row) for row in result.mappings()}
+
+
+def test_upgrading_from_0004_keeps_every_finding_and_says_old_resolutions_were_fixes(
+    db_url: str,
+) -> None:
+    old = Database(db_url, migrate=False)
+    config = alembic_config()
+    with old.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0004")
+        for row in _FINDINGS_AT_0004:
+            _insert_finding_at_0004(conn, *row)
+    before = _rows(old)
+    old.dispose()
+
+    upgraded = Database(db_url)  # what any command does on open: migrate to head
+    try:
+        after = _rows(upgraded)
+        assert set(after) == set(before) == {fp for fp, *_ in _FINDINGS_AT_0004}
+        for fp, row in before.items():
+            assert {k: after[fp][k] for k in row} == row  # nothing lost or rewritten
+        assert {fp: row["resolution"] for fp, row in after.items()} == {
+            "fp-open": None,
+            "fp-resolved": "fixed",  # resolved before resolutions existed: by a fix
+            "fp-silenced": None,
+        }
+        assert {row["params_hash"] for row in after.values()} == {None}
+        stored = {
+            f.fingerprint: f for f in FindingStore(upgraded).findings(FindingQuery(statuses=()))
+        }
+        assert stored["fp-resolved"].resolution is Resolution.FIXED
+        assert (
+            stored["fp-open"].status is FindingStatus.OPEN and stored["fp-open"].resolution is None
+        )
+        assert stored["fp-silenced"].silence_id == "s-1"
+        assert stored["fp-open"].labels == {"owner": "team-a"}
+        assert stored["fp-open"].reopened_count == 2
+        with upgraded.connect() as conn:
+            revision = MigrationContext.configure(conn).get_current_revision()
+        assert revision == ScriptDirectory.from_config(config).get_current_head()
+    finally:
+        upgraded.dispose()
+
+
+def test_a_database_at_0008_from_before_0006_was_chained_in_gets_the_volatile_table(
+    db_url: str,
+) -> None:
+    old = Database(db_url, migrate=False)
+    config = alembic_config()
+    with old.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0008")
+        conn.execute(sa.text("DROP TABLE resource_volatile"))  # as main's 0005 -> 0007 left it
+    old.dispose()
+
+    upgraded = Database(db_url)
+    try:
+        with upgraded.connect() as conn:
+            assert sa.inspect(conn).has_table("resource_volatile")
+            assert list(conn.execute(sa.text("SELECT attributes FROM vigil_resources"))) == []
+    finally:
+        upgraded.dispose()

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 
-import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +14,7 @@ from storage import queries
 from storage.db import Database
 from storage.reconcile import Reconciler
 from tests.factories import resource, resources, scope
-from tests.factories.storage import scan
+from tests.factories.storage import scan, write_statements
 from vigil.core.model import Resource
 
 
@@ -31,21 +29,11 @@ class FakeClock:
         return self.now
 
 
-@contextmanager
-def resource_writes(db: Database) -> Iterator[list[str]]:
+def resource_writes(db: Database) -> AbstractContextManager[list[str]]:
     """Every statement that writes to the resources table while the block runs."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
-        text = " ".join(statement.split()).upper()
-        if text.startswith(("INSERT INTO RESOURCES", "UPDATE RESOURCES", "DELETE FROM RESOURCES")):
-            seen.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
+    return write_statements(
+        db, ("INSERT INTO RESOURCES", "UPDATE RESOURCES", "DELETE FROM RESOURCES")
+    )
 
 
 def present(db: Database, **filters: tuple[str, ...]) -> dict[str, Resource]:

@@ -22,6 +22,7 @@ from collectors.registry import build_collector
 from storage.db import Database
 from storage.reconcile import Reconciler, RunStats, StorageRow, prepare_page
 from storage.retire import retire_unplanned
+from storage.volatile import Observation, observe
 from vigil.app.gc_tuning import fewer_gc_pauses
 from vigil.app.inventory_reader import StorageInventory
 from vigil.core.errors import VigilError, scrub, secrets_of
@@ -92,6 +93,7 @@ class _Message:
     kind: str  # start | page | done | failed
     scope: Scope
     rows: list[StorageRow] | None = None
+    observed: list[Observation] | None = None
     error: str | None = None
     retryable: bool | None = None
     volatile: tuple[str, ...] = ()
@@ -133,6 +135,12 @@ class Collection:
     def run(self) -> CollectionResult:
         with fewer_gc_pauses():
             return self._run()
+
+    def plan(self) -> tuple[list[Scope], CollectionResult]:
+        """Plan every source without collecting: the scopes, and the failed plans (recorded as
+        a collection records them)."""
+        result = CollectionResult()
+        return [scope for _, scope in self._plan(result)], result
 
     def _run(self) -> CollectionResult:
         started = time.monotonic()
@@ -206,7 +214,8 @@ class Collection:
             for page in collector.collect(scope):
                 if self._stopping():
                     raise VigilError("abandoned: collection stopped", retryable=True)
-                put(_Message("page", scope, rows=prepare_page(scope, page, volatile)))
+                rows, observed = prepare_page(scope, page, volatile), observe(page, volatile)
+                put(_Message("page", scope, rows=rows, observed=observed))
         except VigilError as exc:
             put(_Message("failed", scope, error=exc.message, retryable=exc.retryable))
         except Exception as exc:
@@ -244,7 +253,7 @@ class Collection:
             return None
         if message.kind == "page":
             assert message.rows is not None
-            self.reconciler.add_rows(runs[key], message.rows)
+            self.reconciler.add_rows(runs[key], message.rows, message.observed or ())
             self.progress.page(message.scope, len(message.rows))
             return None
         run = runs.pop(key, None)

@@ -22,6 +22,7 @@ from vigil.app import notify
 from vigil.app.check import CheckResult, run_check
 from vigil.app.collect import Collection, CollectionResult
 from vigil.app.config import VigilConfig
+from vigil.app.retirement import ConfiguredScopes
 from vigil.core.errors import VigilError
 from vigil.core.model import utcnow
 
@@ -106,6 +107,7 @@ class CycleRunner:
         self.status = status or CycleStatus()
         self.on_cycle = on_cycle
         self.workers = workers
+        self.configured = ConfiguredScopes(db, config.sources)
         self._check_lock = threading.Lock()
         self._busy = threading.Condition()
         self._running = 0
@@ -119,6 +121,9 @@ class CycleRunner:
             try:
                 report.collection = self._collect(name)
                 report.outcome = self._collect_outcome(report.collection)
+                if report.outcome != Outcome.ABANDONED:
+                    self.configured.record(name, report.collection)
+                    report.collection.retired = self.configured.retire()
                 if report.outcome != Outcome.ABANDONED and self.config.schedule.check_after_collect:
                     self._check_and_notify(report)
             except VigilError as exc:
@@ -134,6 +139,15 @@ class CycleRunner:
             except VigilError as exc:
                 report.outcome, report.error = Outcome.ERROR, exc.message
             return self._finish(report)
+
+    def retire_unconfigured(self) -> int:
+        """Plan every source and retire what the config no longer covers (the daemon's start)."""
+        with self._in_flight():
+            try:
+                return self.configured.plan_all(self.stop)
+            except VigilError as exc:
+                log.error("retirement at start failed: %s", exc.message)
+                return 0
 
     def wait_idle(self, timeout: float) -> bool:
         """Block until no cycle is in flight; False when `timeout` passed first."""
@@ -198,6 +212,7 @@ def _log_report(report: CycleReport) -> None:
         fields["scopes"] = len(report.collection.outcomes)
         fields["scopes_failed"] = len(report.collection.failed)
         fields["resources_seen"] = report.collection.seen
+        fields["retired"] = report.collection.retired
     if report.check is not None:
         fields["findings"] = len(report.check.findings)
         fields["transitions"] = sum(

@@ -234,6 +234,10 @@ class Daemon:
                 misfire_grace_time=self.config.schedule.misfire_grace_time,
             )
             self._schedule_prune()
+            # Resources of what left the config retire at once, before the first cycles end.
+            self.scheduler.add_job(
+                self.runner.retire_unconfigured, id="retire", name="retire", next_run_time=utcnow()
+            )
             self.scheduler.start()
         except BaseException:
             self._close()

@@ -1,7 +1,7 @@
 """retention marks: how far back the pruned history is exact
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ from alembic import op
 import storage.tables
 
 revision = "0007"
-# 0006 (volatile attributes) is written in parallel; whichever lands
-# last is chained behind the others so that there is one head.
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
