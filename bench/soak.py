@@ -188,7 +188,8 @@ def audit(db: sa.Engine, since: str, exists: set[str]) -> tuple[int, int]:
         false_deletions = sum(1 for native_id in deleted if native_id in exists)
         resolved = conn.execute(
             sa.text(
-                "SELECT f.source, r.account, f.region, f.type FROM vigil_findings f "
+                "SELECT f.source, r.account, f.region, f.type, f.rule, f.native_id, "
+                "f.resolution FROM vigil_findings f "
                 "JOIN vigil_resources r ON r.uid = f.resource_uid "
                 "WHERE f.status = 'resolved' AND f.resolved_at >= :since"
             ),
@@ -204,8 +205,26 @@ def audit(db: sa.Engine, since: str, exists: set[str]) -> tuple[int, int]:
                 {"since": since},
             )
         }
-    false_resolutions = sum(1 for row in resolved if tuple(row) not in complete)
-    return false_deletions, false_resolutions
+    false = [row for row in resolved if tuple(row)[:4] not in complete]
+    for row in false:
+        print(f"  resolved without its scope completing: {tuple(row)}", flush=True)
+        with db.connect() as conn:
+            detail = conn.execute(
+                sa.text(
+                    "SELECT f.rule, f.status, f.resolution, f.resolved_at, f.title, f.evidence "
+                    "FROM findings f WHERE f.rule = :rule AND f.resolved_at >= :since"
+                ),
+                {"rule": row[4], "since": since},
+            ).all()
+            runs = conn.execute(
+                sa.text(
+                    "SELECT scope_key, status, started_at, finished_at, error FROM scope_runs "
+                    "WHERE finished_at >= :since ORDER BY finished_at"
+                ),
+                {"since": since},
+            ).all()
+        print(f"    finding: {detail}\n    runs this cycle: {runs}", flush=True)
+    return false_deletions, len(false)
 
 
 def main() -> None:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vigil.app.access import AccessConfig
-from vigil.app.config import DEFAULT_CONFIG_PATH, VigilConfig, load_config, resolve_database_url
+from vigil.app.config import VigilConfig, load_config, resolve_database_url
+from vigil.core.defaults import DEFAULT_CONFIG_PATH
 from vigil.core.errors import VigilError
 
 
