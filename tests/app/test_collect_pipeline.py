@@ -11,6 +11,7 @@ import pytest
 
 from collectors.base import SourceConfig
 from storage.db import Database
+from storage.links import LinkKey
 from storage.reconcile import Reconciler, RunStats, StorageRow
 from tests.factories import resources, scope
 from vigil.app.collect import Collection, CollectionResult
@@ -37,7 +38,9 @@ class PagedCollector:
 
 
 class BrokenReconciler(Reconciler):
-    def add_rows(self, run: RunStats, rows: Sequence[StorageRow]) -> None:
+    def add_rows(
+        self, run: RunStats, rows: Sequence[StorageRow], links: Sequence[LinkKey] = ()
+    ) -> None:
         raise StorageError("database error: database is locked")
 
 

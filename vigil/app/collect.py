@@ -20,6 +20,7 @@ from typing import Any
 from collectors.base import Collector, SourceConfig
 from collectors.registry import build_collector
 from storage.db import Database
+from storage.links import LinkKey, prepare_links
 from storage.reconcile import Reconciler, RunStats, StorageRow, prepare_page
 from storage.retire import retire_unplanned
 from vigil.app.gc_tuning import fewer_gc_pauses
@@ -79,6 +80,7 @@ class _Message:
     kind: str  # start | page | done | failed
     scope: Scope
     rows: list[StorageRow] | None = None
+    links: list[LinkKey] | None = None
     error: str | None = None
     retryable: bool | None = None
     volatile: tuple[str, ...] = ()
@@ -193,7 +195,8 @@ class Collection:
             for page in collector.collect(scope):
                 if self._stopping():
                     raise VigilError("abandoned: collection stopped", retryable=True)
-                put(_Message("page", scope, rows=prepare_page(scope, page, volatile)))
+                rows, links = prepare_page(scope, page, volatile), prepare_links(page)
+                put(_Message("page", scope, rows=rows, links=links))
         except VigilError as exc:
             put(_Message("failed", scope, error=exc.message, retryable=exc.retryable))
         except Exception as exc:
@@ -231,7 +234,7 @@ class Collection:
             return None
         if message.kind == "page":
             assert message.rows is not None
-            self.reconciler.add_rows(runs[key], message.rows)
+            self.reconciler.add_rows(runs[key], message.rows, message.links or ())
             self.progress.page(message.scope, len(message.rows))
             return None
         run = runs.pop(key, None)

@@ -25,6 +25,7 @@ from vigil.cli import (
     rules,
     run,
     silence,
+    topology,
 )
 from vigil.cli.state import AppState
 from vigil.core.errors import VigilError
@@ -91,6 +92,7 @@ for module in (
     report,
     db,
     prune,
+    topology,
 ):
     module.register(app)
 
