@@ -58,12 +58,13 @@ class Graph:
 
 def alive(as_of: datetime | None) -> sa.ColumnElement[bool]:
     """Links present now, or whose lifetime covers `as_of`."""
+    ended: sa.ColumnElement[bool] = links.c.deleted_at.is_(None)
     if as_of is None:
-        return links.c.deleted_at.is_(None)
-    return sa.and_(
-        links.c.first_seen <= as_of,
-        sa.or_(links.c.deleted_at.is_(None), links.c.deleted_at > as_of),
+        return ended
+    covered: sa.ColumnElement[bool] = sa.and_(
+        links.c.first_seen <= as_of, sa.or_(ended, links.c.deleted_at > as_of)
     )
+    return covered
 
 
 def starts(db: Database, name: str, *, as_of: datetime | None = None) -> list[str]:
