@@ -129,13 +129,13 @@ def _current_query(filters: InventoryFilter) -> sa.Select[Any]:
     return filters.apply(query, resources)
 
 
-def _as_of_query(filters: InventoryFilter, as_of: datetime) -> sa.Select[Any]:
-    latest = (
-        sa.select(sa.func.max(events.c.id).label("id"))
-        .where(events.c.at <= as_of)
-        .group_by(events.c.uid)
-        .subquery("latest")
-    )
+def _as_of_query(
+    filters: InventoryFilter, as_of: datetime, uids: Sequence[str] | None = None
+) -> sa.Select[Any]:
+    newest = sa.select(sa.func.max(events.c.id).label("id")).where(events.c.at <= as_of)
+    if uids is not None:
+        newest = newest.where(events.c.uid.in_(uids))
+    latest = newest.group_by(events.c.uid).subquery("latest")
     complete = last_complete_by_scope(as_of)
     state = sa.case(
         (events.c.kind == ChangeKind.DELETED.value, ResourceState.DELETED.value),
@@ -320,13 +320,19 @@ def scope_statuses(db: Database, *, source: str | None = None) -> list[ScopeStat
         ]
 
 
-def resources_by_uid(db: Database, uids: Iterable[str]) -> Iterator[Resource]:
-    """The present resources among `uids` (absent or deleted ones left out)."""
+def resources_by_uid(
+    db: Database, uids: Iterable[str], *, as_of: datetime | None = None
+) -> Iterator[Resource]:
+    """The present resources among `uids` (absent or deleted ones left out), now or at `as_of`."""
     wanted = list(uids)
     with db.connect() as conn:
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
-            query = _current_query(InventoryFilter()).where(resources.c.uid.in_(chunk))
+            query = (
+                _current_query(InventoryFilter()).where(resources.c.uid.in_(chunk))
+                if as_of is None
+                else _as_of_query(InventoryFilter(), as_of, chunk)
+            )
             for row in conn.execute(query).mappings():
                 yield _to_resource(row)
 

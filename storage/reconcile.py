@@ -27,8 +27,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
+from storage import links as link_store
 from storage import volatile as volatile_store
 from storage.db import Database
+from storage.links import LinkKey
 from storage.tables import (
     RECORD_FIELDS,
     RESOURCE_COLUMNS,
@@ -107,6 +109,12 @@ class RunStats:
     unseen_hashes: dict[str, str] = field(default_factory=dict, repr=False)
     # uid -> observed volatile values (JSON), written when the run completes.
     observed: dict[str, str] = field(default_factory=dict, repr=False)
+    links_seen: set[LinkKey] = field(default_factory=set, repr=False)
+    # (from, kind, target) -> row id of the scope's present links not yet seen by this run.
+    unseen_links: dict[LinkKey, int] = field(default_factory=dict, repr=False)
+    links_staged: int = 0
+    references_staged: bool = False
+    links_ended: int = 0
 
 
 class Reconciler:
@@ -125,12 +133,14 @@ class Reconciler:
         now = self.clock()
         with self.db.connect() as conn:  # read outside the write transaction
             hashes = _present_hashes(conn, scope.key)
+            known_links = link_store.present_links(conn, scope.key)
         run = RunStats(
             run_id=self._insert_run(scope, now),
             scope=scope,
             started_at=now,
             volatile=volatile,
             unseen_hashes=hashes,
+            unseen_links=known_links,
         )
         self._running[run.run_id] = run
         return run
@@ -162,11 +172,12 @@ class Reconciler:
             return int(key[0])
 
     def add_page(self, run: RunStats, page: Sequence[Resource]) -> None:
-        """Stage the new and changed records of one page."""
+        """Stage the new and changed records of one page and its first-seen links."""
         self.add_rows(
             run,
             prepare_page(run.scope, page, run.volatile),
             volatile_store.observe(page, run.volatile),
+            link_store.prepare_links(page),
         )
 
     def add_rows(
@@ -174,9 +185,11 @@ class Reconciler:
         run: RunStats,
         rows: Sequence[StorageRow],
         observed: Iterable[volatile_store.Observation] = (),
+        links: Sequence[LinkKey] = (),
     ) -> None:
-        """Stage the new and changed rows of one page (from `prepare_page`), and keep its
-        volatile observations (from `volatile.observe`) for when the run completes.
+        """Stage the new and changed rows of one page (from `prepare_page`) and its links (from
+        `links.prepare_links`), and keep its volatile observations (from `volatile.observe`)
+        for when the run completes.
 
         An unchanged record costs a set insert and a dict lookup; nothing is written for it.
         """
@@ -193,10 +206,16 @@ class Reconciler:
             if unseen.pop(uid, None) != row[-1]:
                 fresh.append(row)
         run.seen = len(seen)
-        if fresh:
+        new_links = _first_seen_links(run, links)
+        if fresh or new_links:
             with self.db.begin() as conn:
-                _insert_staged(conn, run.run_id, fresh)
+                if fresh:
+                    _insert_staged(conn, run.run_id, fresh)
+                if new_links:
+                    link_store.stage(conn, run.run_id, new_links)
             run.staged += len(fresh)
+            run.links_staged += len(new_links)
+            run.references_staged |= link_store.has_reference(new_links)
 
     def complete(self, run: RunStats) -> RunStats:
         """Apply the run: staged records, then deletions of what the scope no longer has."""
@@ -207,6 +226,7 @@ class Reconciler:
                 self._forget_taken(run, taken)
             run.deleted = _sweep(conn, run, now)
             volatile_store.upsert(conn, run.observed, now)
+            _apply_links(conn, run, now)
             _finish(conn, run, now, status="complete")
         self._running.pop(run.run_id, None)
         return run
@@ -230,6 +250,7 @@ class Reconciler:
         now = self.clock()
         with self.db.begin() as conn:
             conn.execute(staged.delete().where(staged.c.run_id == run.run_id))
+            link_store.discard(conn, [run.run_id])
             run.created = run.changed = run.deleted = 0
             _finish(conn, run, now, status="failed", error=error, retryable=retryable)
         self._running.pop(run.run_id, None)
@@ -248,12 +269,37 @@ class Reconciler:
             if not stale:
                 return 0
             conn.execute(staged.delete().where(staged.c.run_id.in_(stale)))
+            link_store.discard(conn, stale)
             conn.execute(
                 scope_runs.update()
                 .where(scope_runs.c.id.in_(stale))
                 .values(status="failed", error=reason, finished_at=now, retryable=True)
             )
         return len(stale)
+
+
+def _first_seen_links(run: RunStats, links: Sequence[LinkKey]) -> list[LinkKey]:
+    """The links of a page this run sees for the first time and the scope did not have."""
+    seen, unseen = run.links_seen, run.unseen_links
+    fresh = []
+    for key in links:
+        if key in seen:
+            continue
+        seen.add(key)
+        if unseen.pop(key, None) is None:
+            fresh.append(key)
+    return fresh
+
+
+def _apply_links(conn: Connection, run: RunStats, now: datetime) -> None:
+    """The run's new links in, its vanished ones ended, then pending references resolved
+    when this run could have made one resolvable."""
+    if run.links_staged:
+        link_store.apply(conn, run.run_id, run.scope.key, now)
+    run.links_ended = link_store.sweep(conn, run.scope.key, run.unseen_links.values(), now)
+    named = run.scope.type in link_store.NAMED_TYPES and bool(run.created or run.changed)
+    if run.references_staged or named:
+        link_store.resolve(conn)
 
 
 def _present_hashes(conn: Connection, scope_key: str) -> dict[str, str]:
@@ -506,6 +552,7 @@ def _finish(
 ) -> None:
     run.finished_at = now
     run.seen_uids, run.unseen_hashes, run.observed = set(), {}, {}  # done: let the uids go
+    run.links_seen, run.unseen_links = set(), {}
     conn.execute(
         scope_runs.update()
         .where(scope_runs.c.id == run.run_id)

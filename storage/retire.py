@@ -13,6 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from storage.db import Database
+from storage.links import end_links_from
 from storage.tables import RECORD_FIELDS, ChangeEventRow, ResourceRow
 from vigil.core.model import ResourceState, utcnow
 
@@ -69,4 +70,5 @@ def retire_unplanned(
                 .where(resources.c.uid.in_(uids[start : start + 500]))
                 .values(state=RETIRED, last_changed=now, deleted_at=now)
             )
+        end_links_from(conn, uids, now)
     return len(gone)

@@ -198,3 +198,40 @@ class RetentionMarkRow(SQLModel, table=True):
 
     name: str = Field(primary_key=True)
     horizon: datetime = time_column(nullable=False)
+
+
+class LinkRow(SQLModel, table=True):
+    """One lifetime of one link: from `first_seen` until `deleted_at` (null while present).
+
+    A link that vanishes and comes back starts a new row, so `--as-of` reads the rows whose
+    lifetime covers the time. `target` is what the collector emitted (a uid or a reference);
+    `to_uid` the uid it resolved to, null while unresolved.
+    """
+
+    __tablename__ = "resource_links"
+    __table_args__ = (
+        sa.Index("ix_resource_links_from_uid", "from_uid"),
+        sa.Index("ix_resource_links_to_uid", "to_uid"),
+        sa.Index("ix_resource_links_scope", "scope_key", "deleted_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    from_uid: str
+    kind: str
+    target: str
+    to_uid: str | None = None
+    scope_key: str
+    first_seen: datetime = time_column(nullable=False)
+    deleted_at: datetime | None = time_column()
+
+
+class StagedLinkRow(SQLModel, table=True):
+    """Links a scope run in flight saw for the first time; applied only if the scope completes."""
+
+    __tablename__ = "staged_links"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(index=True)
+    from_uid: str
+    kind: str
+    target: str

@@ -12,6 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from collectors.aws.config import AwsSourceConfig
 from collectors.aws.failures import Where, translate
 from collectors.aws.fields import PROVIDER, Origin
+from collectors.aws.links import with_links
 from collectors.aws.services import TYPES, Part
 from collectors.aws.session import GLOBAL_API_REGION, Sessions
 from collectors.base import Page, SourceConfig
@@ -91,7 +92,7 @@ class AwsCollector:
             client = self._client(part.service, api_region, role_arn, where)
             also = [self._client(service, api_region, role_arn, where) for service in part.also]
             try:
-                yield from part.pages(client, origin, *also)
+                yield from with_links(part.pages(client, origin, *also))
             except (ClientError, BotoCoreError) as exc:
                 raise translate(exc, where) from exc
 

@@ -11,6 +11,7 @@ import pytest
 
 from collectors.base import SourceConfig
 from storage.db import Database
+from storage.links import LinkKey
 from storage.reconcile import Reconciler, RunStats, StorageRow
 from storage.volatile import Observation
 from tests.factories import resources, scope
@@ -39,7 +40,11 @@ class PagedCollector:
 
 class BrokenReconciler(Reconciler):
     def add_rows(
-        self, run: RunStats, rows: Sequence[StorageRow], observed: Iterable[Observation] = ()
+        self,
+        run: RunStats,
+        rows: Sequence[StorageRow],
+        observed: Iterable[Observation] = (),
+        links: Sequence[LinkKey] = (),
     ) -> None:
         raise StorageError("database error: database is locked")
 

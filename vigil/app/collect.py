@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from collectors.base import Collector, SourceConfig
 from collectors.registry import build_collector
 from storage.db import Database
+from storage.links import LinkKey, prepare_links
 from storage.reconcile import Reconciler, RunStats, StorageRow, prepare_page
 from storage.retire import retire_unplanned
 from storage.volatile import Observation, observe
@@ -94,6 +95,7 @@ class _Message:
     scope: Scope
     rows: list[StorageRow] | None = None
     observed: list[Observation] | None = None
+    links: list[LinkKey] | None = None
     error: str | None = None
     retryable: bool | None = None
     volatile: tuple[str, ...] = ()
@@ -215,7 +217,8 @@ class Collection:
                 if self._stopping():
                     raise VigilError("abandoned: collection stopped", retryable=True)
                 rows, observed = prepare_page(scope, page, volatile), observe(page, volatile)
-                put(_Message("page", scope, rows=rows, observed=observed))
+                links = prepare_links(page)
+                put(_Message("page", scope, rows=rows, observed=observed, links=links))
         except VigilError as exc:
             put(_Message("failed", scope, error=exc.message, retryable=exc.retryable))
         except Exception as exc:
@@ -253,7 +256,9 @@ class Collection:
             return None
         if message.kind == "page":
             assert message.rows is not None
-            self.reconciler.add_rows(runs[key], message.rows, message.observed or ())
+            self.reconciler.add_rows(
+                runs[key], message.rows, message.observed or (), message.links or ()
+            )
             self.progress.page(message.scope, len(message.rows))
             return None
         run = runs.pop(key, None)

@@ -26,6 +26,7 @@ from vigil.cli import (
     rules,
     run,
     silence,
+    topology,
 )
 from vigil.cli.state import AppState
 from vigil.core.errors import VigilError
@@ -93,6 +94,7 @@ for module in (
     report,
     db,
     prune,
+    topology,
 ):
     module.register(app)
 

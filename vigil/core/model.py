@@ -161,6 +161,61 @@ class Scope:
         )
 
 
+class LinkKind(StrEnum):
+    """How one resource relates to another (DESIGN.md: Resource types, Relationships)."""
+
+    ROUTES_TO = "routes_to"  # dns_record -> cdn, load_balancer, server, bucket
+    ORIGIN = "origin"  # cdn -> load_balancer, bucket, server
+    TARGETS = "targets"  # load_balancer -> server
+    ATTACHED_TO = "attached_to"  # disk -> server
+    BACKS_UP = "backs_up"  # snapshot -> disk or database
+    REPLICA_OF = "replica_of"  # database -> database
+    PROTECTED_BY = "protected_by"  # server, load_balancer, database, cache -> security_group
+    SERVES = "serves"  # load_balancer, cdn -> certificate
+
+
+DNS_REF = "dns:"
+"""A link target known only by a DNS name: `dns:<name>`, resolved by storage to the resource
+whose DNS-name attribute (`NAMED_BY`) is that name."""
+NATIVE_REF = "native:"
+"""A link target known only by type and native id (any account or region):
+`native:<type>:<native_id>`, resolved by storage when exactly one resource matches."""
+
+NAMED_BY: dict[str, tuple[str, ...]] = {
+    ResourceType.LOAD_BALANCER.value: ("dns_name",),
+    ResourceType.CDN.value: ("domain_name",),
+}
+"""Per type, the attributes holding the DNS name AWS gives a resource (what aliases point at)."""
+
+
+def dns_ref(name: str) -> str:
+    """The reference to whatever resource answers as DNS name `name`."""
+    return DNS_REF + name.strip().rstrip(".").lower()
+
+
+def native_ref(type_: str, native_id: str) -> str:
+    """The reference to the one resource of `type_` with `native_id`, wherever it lives."""
+    return f"{NATIVE_REF}{type_}:{native_id}"
+
+
+def is_reference(target: str) -> bool:
+    """Whether a link target is a reference still to resolve rather than a uid."""
+    return target.startswith((DNS_REF, NATIVE_REF))
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """`from_uid` relates to `to_uid` as `kind`. `to_uid` is a uid, or a reference
+    (`dns_ref`, `native_ref`) when the emitting collector cannot know the target's uid."""
+
+    from_uid: str
+    kind: str
+    to_uid: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"from": self.from_uid, "kind": self.kind, "to": self.to_uid}
+
+
 @dataclass(slots=True)
 class Resource:
     """A normalized inventory record.
@@ -182,6 +237,9 @@ class Resource:
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     state: str = ResourceState.PRESENT
+    links: list[Link] = field(default_factory=list)
+    """Links from this resource, emitted by its collector; reconciled apart from the record
+    (they never change its content hash) and owned by the scope that emitted them."""
 
     def __post_init__(self) -> None:
         if not self.uid:
@@ -210,6 +268,12 @@ class Resource:
 
     def content_hash(self) -> str:
         return self.serialized()[2]
+
+    def link(self, kind: str, target: str) -> None:
+        """Add a link from this resource (a repeated one is kept once)."""
+        link = Link(self.uid, str(kind), target)
+        if target and link not in self.links:
+            self.links.append(link)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,213 @@
+"""Reconcile of links: a scope run's links are applied with its resources, by the same rules.
+
+A link belongs to the scope that emitted it. A run stages the links it sees for the first
+time; when the scope completes they are applied and the scope's links it no longer returned
+end (`deleted_at`), in the run's transaction. A failed run discards its staging: it adds and
+removes nothing. Unchanged links cost a set lookup and write nothing.
+
+Resolution happens here, at reconcile time, not at read time: a reference (`dns:NAME`,
+`native:TYPE:ID`) gets its `to_uid` from the inventory when a run stages references or
+creates or changes resources a reference may name, so reads are a plain indexed walk over
+`to_uid`. A reference nothing in the inventory answers to stays unresolved (`to_uid` null).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from storage.tables import LinkRow, ResourceRow, StagedLinkRow
+from vigil.core.model import (
+    DNS_REF,
+    NAMED_BY,
+    NATIVE_REF,
+    Link,
+    Resource,
+    ResourceState,
+    ResourceType,
+    dns_ref,
+    is_reference,
+)
+
+links = LinkRow.__table__  # type: ignore[attr-defined]
+staged_links = StagedLinkRow.__table__  # type: ignore[attr-defined]
+resources = ResourceRow.__table__  # type: ignore[attr-defined]
+
+LinkKey = tuple[str, str, str]
+"""(from_uid, kind, target): a link as a collector emits it."""
+
+NAMED_TYPES = frozenset({*NAMED_BY, ResourceType.BUCKET.value, ResourceType.CERTIFICATE.value})
+"""Types a reference may name: creating or changing one may resolve a pending reference."""
+_CHUNK = 500
+
+
+def prepare_links(page: Iterable[Resource]) -> list[LinkKey]:
+    """A page's links as storage keys."""
+    return [(link.from_uid, link.kind, link.to_uid) for r in page for link in r.links]
+
+
+def present_links(conn: Connection, scope_key: str) -> dict[LinkKey, int]:
+    """(from, kind, target) -> row id of a scope's present links: one indexed range read."""
+    rows = conn.execute(
+        sa.select(links.c.from_uid, links.c.kind, links.c.target, links.c.id).where(
+            links.c.scope_key == scope_key, links.c.deleted_at.is_(None)
+        )
+    )
+    return {(f, k, t): row_id for f, k, t, row_id in rows}
+
+
+def stage(conn: Connection, run_id: int, keys: Sequence[LinkKey]) -> None:
+    """Stage first-seen links with one DBAPI executemany (the ingest hot path)."""
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"INSERT INTO {staged_links.name} (run_id, from_uid, kind, target) "
+        f"VALUES ({int(run_id)}, {marker}, {marker}, {marker})"
+    )
+    conn.exec_driver_sql(sql, list(keys))
+
+
+def discard(conn: Connection, run_ids: Sequence[int]) -> None:
+    conn.execute(staged_links.delete().where(staged_links.c.run_id.in_(list(run_ids))))
+
+
+def apply(conn: Connection, run_id: int, scope_key: str, now: datetime) -> None:
+    """Set-based: take over the staged links another scope holds, insert the new ones."""
+    mine = staged_links.c.run_id == run_id
+    same = sa.and_(
+        links.c.from_uid == staged_links.c.from_uid,
+        links.c.kind == staged_links.c.kind,
+        links.c.target == staged_links.c.target,
+        links.c.deleted_at.is_(None),
+    )
+    conn.execute(
+        links.update()
+        .where(links.c.deleted_at.is_(None), sa.exists().where(mine, same))
+        .values(scope_key=scope_key)
+    )
+    reference = sa.or_(
+        staged_links.c.target.startswith(DNS_REF), staged_links.c.target.startswith(NATIVE_REF)
+    )
+    when = sa.literal(now, links.c.first_seen.type)
+    conn.execute(
+        links.insert().from_select(
+            ["from_uid", "kind", "target", "to_uid", "scope_key", "first_seen"],
+            sa.select(
+                staged_links.c.from_uid,
+                staged_links.c.kind,
+                staged_links.c.target,
+                sa.case((reference, sa.null()), else_=staged_links.c.target),
+                sa.literal(scope_key),
+                when,
+            ).where(mine, ~sa.exists().where(same)),
+        )
+    )
+    conn.execute(staged_links.delete().where(mine))
+
+
+def sweep(conn: Connection, scope_key: str, unseen: Iterable[int], now: datetime) -> int:
+    """End the links a completed scope no longer returned (still its own: re-checked)."""
+    ended = 0
+    ids = list(unseen)
+    for start in range(0, len(ids), _CHUNK):
+        result = conn.execute(
+            links.update()
+            .where(
+                links.c.id.in_(ids[start : start + _CHUNK]),
+                links.c.scope_key == scope_key,
+                links.c.deleted_at.is_(None),
+            )
+            .values(deleted_at=now)
+        )
+        ended += result.rowcount or 0
+    return ended
+
+
+def end_links_from(conn: Connection, uids: Sequence[str], now: datetime) -> None:
+    """End the present links of resources that left the inventory without a scope run
+    (retirement)."""
+    for start in range(0, len(uids), _CHUNK):
+        conn.execute(
+            links.update()
+            .where(links.c.from_uid.in_(uids[start : start + _CHUNK]), links.c.deleted_at.is_(None))
+            .values(deleted_at=now)
+        )
+
+
+def resolve(conn: Connection) -> int:
+    """Give pending references the uid of the present resource they name; returns how many."""
+    pending = {
+        target
+        for (target,) in conn.execute(
+            sa.select(links.c.target)
+            .where(links.c.to_uid.is_(None), links.c.deleted_at.is_(None))
+            .distinct()
+        )
+    }
+    if not pending:
+        return 0
+    found = {**_by_dns_name(conn, pending), **_by_native_id(conn, pending)}
+    if not found:
+        return 0
+    conn.execute(
+        links.update()
+        .where(
+            links.c.target == sa.bindparam("ref"),
+            links.c.to_uid.is_(None),
+            links.c.deleted_at.is_(None),
+        )
+        .values(to_uid=sa.bindparam("uid")),
+        [{"ref": ref, "uid": uid} for ref, uid in found.items()],
+    )
+    return len(found)
+
+
+def _by_dns_name(conn: Connection, pending: set[str]) -> dict[str, str]:
+    """dns:NAME -> uid of the one present resource whose DNS-name attribute is NAME."""
+    if not any(ref.startswith(DNS_REF) for ref in pending):
+        return {}
+    query = sa.select(resources.c.uid, resources.c.type, resources.c.attributes).where(
+        resources.c.type.in_(list(NAMED_BY)), resources.c.state == ResourceState.PRESENT.value
+    )
+    named: dict[str, set[str]] = {}
+    for uid, type_, attributes in conn.execute(query):
+        for key in NAMED_BY[type_]:
+            value = (attributes or {}).get(key)
+            if isinstance(value, str) and value:
+                named.setdefault(dns_ref(value), set()).add(uid)
+    return {
+        ref: next(iter(uids)) for ref, uids in named.items() if ref in pending and len(uids) == 1
+    }
+
+
+def _by_native_id(conn: Connection, pending: set[str]) -> dict[str, str]:
+    """native:TYPE:ID -> uid of the one present resource of TYPE with native id ID."""
+    wanted: dict[tuple[str, str], str] = {}
+    for ref in pending:
+        if ref.startswith(NATIVE_REF):
+            type_, _, native_id = ref.removeprefix(NATIVE_REF).partition(":")
+            wanted[(type_, native_id)] = ref
+    found: dict[str, set[str]] = {}
+    items = list(wanted)
+    for start in range(0, len(items), _CHUNK):
+        chunk = items[start : start + _CHUNK]
+        query = sa.select(resources.c.uid, resources.c.type, resources.c.native_id).where(
+            resources.c.state == ResourceState.PRESENT.value,
+            resources.c.native_id.in_([native_id for _, native_id in chunk]),
+            resources.c.type.in_({type_ for type_, _ in chunk}),
+        )
+        for uid, type_, native_id in conn.execute(query):
+            if (type_, native_id) in wanted:
+                found.setdefault(wanted[(type_, native_id)], set()).add(uid)
+    return {ref: next(iter(uids)) for ref, uids in found.items() if len(uids) == 1}
+
+
+def has_reference(keys: Iterable[LinkKey]) -> bool:
+    return any(is_reference(target) for _, _, target in keys)
+
+
+def as_links(rows: Iterable[Any]) -> list[Link]:
+    return [Link(row.from_uid, row.kind, row.to_uid or row.target) for row in rows]
