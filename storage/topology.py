@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,17 +18,11 @@ from sqlalchemy.engine import Connection
 from storage import queries
 from storage.db import Database
 from storage.tables import LinkRow, ResourceRow
-from vigil.core.model import NAMED_BY, Resource, ResourceState, ResourceType, dns_ref
+from vigil.core.model import NAMED_BY, Direction, Resource, ResourceState, ResourceType, dns_ref
 
 links = LinkRow.__table__  # type: ignore[attr-defined]
 resources = ResourceRow.__table__  # type: ignore[attr-defined]
 _CHUNK = 500
-
-
-class Direction(StrEnum):
-    DOWN = "down"  # what the start depends on: DNS name -> CDN -> load balancer -> server
-    UP = "up"  # what depends on the start: server -> load balancer -> CDN -> DNS name
-    BOTH = "both"  # the union of both walks (never zigzagging through a shared group)
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,8 @@ def test_a_plugin_claiming_a_builtin_id_stops_start_up_naming_both(tmp_path: Pat
     assert "rule 'backup.missing' is claimed twice" in result.stderr
     assert "vigil (built-in)" in result.stderr and "rogue-rules 0.1" in result.stderr
     assert "Traceback" not in result.stderr
-    assert vigil(python, tmp_path, "--help").returncode == 2  # every command: fix it first
+    assert vigil(python, tmp_path, "check").returncode == 2  # judging would use the impostor
+    assert vigil(python, tmp_path, "--help").returncode == 0  # help loads no registry
     escape = subprocess.run(
         [str(python), "-m", "vigil", "rules", "list"], cwd=tmp_path, capture_output=True,
         text=True, env={"PATH": "/usr/bin:/bin", "VIGIL_NO_PLUGINS": "1"},

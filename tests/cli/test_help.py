@@ -60,3 +60,17 @@ def test_show_completion_prints_a_script_for_the_shell() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "complete -o default -F _vigil_completion vigil" in result.stdout
+
+
+def test_help_starts_without_the_storage_layer_or_the_rules() -> None:
+    """`vigil --help` and tab completion stay fast: the command line imports the database
+    layer, the rules and the collectors only when a command runs (vigil.core.lazy)."""
+    probe = (
+        "import sys; from vigil.cli import app; "
+        "print(sorted(m for m in ('sqlalchemy', 'rules.registry', 'boto3', 'storage.queries') "
+        "if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

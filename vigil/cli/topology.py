@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from storage import topology as graph_store
-from storage.topology import Direction
-from vigil.app.output import OutputFormat, render
-from vigil.app.topology import TABLE_COLUMNS, edge_rows, to_dot
 from vigil.cli.options import TimeHelp, parse_time_option
 from vigil.cli.state import state
 from vigil.core.errors import InputError
+from vigil.core.lazy import lazy_import
+from vigil.core.model import Direction
+
+if TYPE_CHECKING:
+    from storage import topology as graph_store
+    from vigil.app import output, topology
+else:
+    graph_store = lazy_import("storage.topology")
+    output = lazy_import("vigil.app.output")
+    topology = lazy_import("vigil.app.topology")
 
 DEFAULT_DEPTH = 4
 
@@ -64,6 +70,8 @@ def topology_command(
     JSON is {"nodes": [inventory objects], "edges": [{"from", "kind", "to", "resolved"}]};
     an unresolved edge's "to" is the name the collector saw. DOT renders with Graphviz
     (`vigil topology --format dot | dot -Tsvg > estate.svg`).
+
+    Example: vigil topology --from shop.example.com --direction down --format dot
     """
     when = parse_time_option(as_of, end=True)
     app_state = state(ctx)
@@ -82,6 +90,11 @@ def topology_command(
     if fmt is TopologyFormat.JSON:
         typer.echo(json.dumps(graph.to_dict(), indent=2, sort_keys=True))
     elif fmt is TopologyFormat.DOT:
-        typer.echo(to_dot(graph), nl=False)
+        typer.echo(topology.to_dot(graph), nl=False)
     else:
-        render(edge_rows(graph), OutputFormat.TABLE, columns=TABLE_COLUMNS, empty="no links")
+        output.render(
+            topology.edge_rows(graph),
+            output.OutputFormat.TABLE,
+            columns=topology.TABLE_COLUMNS,
+            empty="no links",
+        )

@@ -2,9 +2,8 @@
 
 `vigil --help` and `vigil collect` should start in a few hundred milliseconds, but importing
 the storage layer, every rule and every collector's config takes most of a second. The
-command-line modules bind the application's modules through `lazy_import`: the module object
-exists at once and executes on its first attribute access (the standard library's
-`importlib.util.LazyLoader`). Type checkers see the ordinary import:
+command-line modules bind the application's modules through `lazy_import`: a stand-in that
+imports the real module on its first attribute access. Type checkers see the ordinary import:
 
 ```python
 if TYPE_CHECKING:
@@ -16,21 +15,29 @@ else:
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import sys
 from types import ModuleType
+from typing import Any
+
+
+class _Deferred(ModuleType):
+    """Stands in for a module until an attribute is read, then imports it in the usual way.
+
+    The stand-in is never put in `sys.modules` (the standard library's LazyLoader does that):
+    a module whose import fails (a plugin claiming a built-in rule id) must fail as an
+    ordinary import does, leaving no half-executed module behind for the next import to trip on.
+    """
+
+    def __getattr__(self, attr: str) -> Any:  # only for what the stand-in itself lacks
+        return getattr(importlib.import_module(self.__name__), attr)
 
 
 def lazy_import(name: str) -> ModuleType:
-    """The module `name`, executed on first attribute access (at once if already imported)."""
+    """The module `name`, imported on first attribute access (at once if already imported)."""
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
+    if importlib.util.find_spec(name) is None:
         raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    loader.exec_module(module)
-    return module
+    return _Deferred(name)

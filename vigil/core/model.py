@@ -174,6 +174,14 @@ class LinkKind(StrEnum):
     SERVES = "serves"  # load_balancer, cdn -> certificate
 
 
+class Direction(StrEnum):
+    """Which way a walk along links goes from where it starts."""
+
+    DOWN = "down"  # what the start depends on: DNS name -> CDN -> load balancer -> server
+    UP = "up"  # what depends on the start: server -> load balancer -> CDN -> DNS name
+    BOTH = "both"  # the union of both walks (never zigzagging through a shared group)
+
+
 DNS_REF = "dns:"
 """A link target known only by a DNS name: `dns:<name>`, resolved by storage to the resource
 whose DNS-name attribute (`NAMED_BY`) is that name."""
