@@ -16,7 +16,10 @@ def iso_time(value: Any) -> str | None:
     if value is None or value == "":
         return None
     if isinstance(value, int | float):
-        return iso(datetime.fromtimestamp(value, UTC))
+        try:
+            return iso(datetime.fromtimestamp(value, UTC))
+        except (OverflowError, OSError) as exc:  # past year 9999 or the platform's time_t
+            raise ValueError(f"timestamp out of range: {value!r}") from exc
     if isinstance(value, str):
         return iso(datetime.fromisoformat(value.replace("Z", "+00:00")))
     if isinstance(value, datetime):

@@ -1,4 +1,11 @@
-"""EBS volumes → `disk`, EBS snapshots owned by the account → `snapshot` (ec2 API)."""
+"""EBS volumes → `disk`, EBS snapshots owned by the account → `snapshot` (ec2 API).
+
+A snapshot is public when its createVolumePermission grants the group `all`: anyone can
+restore the disk. DescribeSnapshots with `RestorableByUserIds=["all"]` names the candidates in
+one listing; each is confirmed with DescribeSnapshotAttribute, so a listing that ignores the
+filter (moto's does) costs calls but never marks a private snapshot public. Denied either
+read, every snapshot's `public` is unknown (None) and the scope still succeeds.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +13,19 @@ from collections.abc import Iterator
 from typing import Any
 
 from botocore.client import BaseClient
+from botocore.exceptions import ClientError
 
-from collectors.aws.fields import Origin, iso_time, name_of, normalized, paginate, tag_dict
+from collectors.aws.details import each
+from collectors.aws.failures import error_code
+from collectors.aws.fields import (
+    Origin,
+    iso_time,
+    name_of,
+    normalize_page,
+    normalized,
+    paginate,
+    tag_dict,
+)
 from collectors.base import Page
 from vigil.core.model import Resource, ResourceType
 
@@ -28,6 +46,42 @@ def fetch_snapshots(
     """Pages of the account's own snapshots (OwnerIds=self: not public or shared ones)."""
     size = page_size or SNAPSHOT_PAGE_SIZE
     return paginate(client, "describe_snapshots", "Snapshots", size, OwnerIds=["self"])
+
+
+PUBLIC_GRANT = "createVolumePermission: all"
+_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
+
+
+def fetch_public_snapshot_ids(client: BaseClient) -> set[str] | None:
+    """The account's snapshots anyone can restore; None when the account denies the reads."""
+    try:
+        candidates = [
+            item["SnapshotId"]
+            for page in paginate(
+                client,
+                "describe_snapshots",
+                "Snapshots",
+                SNAPSHOT_PAGE_SIZE,
+                OwnerIds=["self"],
+                RestorableByUserIds=["all"],
+            )
+            for item in page
+        ]
+        confirmed = each(lambda snapshot_id: _restorable_by_all(client, snapshot_id), candidates)
+    except ClientError as exc:
+        if error_code(exc) in _DENIED:
+            return None
+        raise
+    return {
+        snapshot_id for snapshot_id, public in zip(candidates, confirmed, strict=True) if public
+    }
+
+
+def _restorable_by_all(client: BaseClient, snapshot_id: str) -> bool:
+    answer = client.describe_snapshot_attribute(
+        SnapshotId=snapshot_id, Attribute="createVolumePermission"
+    )
+    return any(grant.get("Group") == "all" for grant in answer.get("CreateVolumePermissions", []))
 
 
 def normalize_volume(item: dict[str, Any], origin: Origin) -> Resource:
@@ -58,8 +112,11 @@ def normalize_volume(item: dict[str, Any], origin: Origin) -> Resource:
     )
 
 
-def normalize_snapshot(item: dict[str, Any], origin: Origin) -> Resource:
-    """One DescribeSnapshots item → a `snapshot` resource pointing at its volume's uid."""
+def normalize_snapshot(
+    item: dict[str, Any], origin: Origin, public_ids: set[str] | None = None
+) -> Resource:
+    """One DescribeSnapshots item → a `snapshot` resource pointing at its volume's uid;
+    `public_ids` the account's public snapshots (None: unknown)."""
     tags = tag_dict(item.get("Tags"))
     snapshot_id = item["SnapshotId"]
     volume_id = item.get("VolumeId")
@@ -72,6 +129,8 @@ def normalize_snapshot(item: dict[str, Any], origin: Origin) -> Resource:
         "encrypted": bool(item.get("Encrypted", False)),
         "size_gb": item.get("VolumeSize"),
         "description": item.get("Description") or "",
+        "public": None if public_ids is None else snapshot_id in public_ids,
+        "public_reasons": [PUBLIC_GRANT] if public_ids and snapshot_id in public_ids else [],
     }
     return origin.resource(
         ResourceType.SNAPSHOT,
@@ -88,5 +147,9 @@ def volume_pages(client: BaseClient, origin: Origin) -> Iterator[Page]:
 
 
 def snapshot_pages(client: BaseClient, origin: Origin) -> Iterator[Page]:
-    """Normalized pages of EBS `snapshot` resources."""
-    return normalized(fetch_snapshots(client), normalize_snapshot, origin)
+    """Normalized pages of EBS `snapshot` resources, each saying whether it is public."""
+    public_ids = fetch_public_snapshot_ids(client)
+    for items in fetch_snapshots(client):
+        yield normalize_page(
+            items, lambda item: normalize_snapshot(item, origin, public_ids), "normalize_snapshot"
+        )

@@ -47,6 +47,14 @@ def test_a_public_snapshot_is_critical() -> None:
     assert one(evaluate(PUBLIC, view(snap))).severity is Severity.CRITICAL
 
 
+def test_a_private_snapshot_is_not_flagged() -> None:
+    assert evaluate(PUBLIC, view(resource("snapshot", "snap-1", public=False))) == []
+
+
+def test_a_snapshot_whose_sharing_is_unknown_is_not_flagged() -> None:
+    assert evaluate(PUBLIC, view(resource("snapshot", "snap-1", public=None))) == []
+
+
 def test_a_snapshot_without_a_public_attribute_is_not_judged() -> None:
     assert evaluate(PUBLIC, view(resource("snapshot", "snap-1"))) == []
 

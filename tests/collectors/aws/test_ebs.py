@@ -41,3 +41,33 @@ def test_snapshot_source_uid_is_the_collected_disk_uid(moto: str) -> None:
     assert disk.native_id == volume
     assert disk.attributes["attached_to"] == []
     assert snapshot.attributes["source_uid"] == disk.uid
+
+
+def test_a_snapshot_anyone_can_restore_is_public_and_one_shared_with_an_account_is_not(
+    moto: str,
+) -> None:
+    ec2 = seed_client(moto, "ec2")
+    volume = ec2.create_volume(AvailabilityZone="us-east-1a", Size=10)["VolumeId"]
+    shared = {
+        name: ec2.create_snapshot(VolumeId=volume, Description=name)["SnapshotId"]
+        for name in ("everyone", "partner", "nobody")
+    }
+    ec2.modify_snapshot_attribute(
+        SnapshotId=shared["everyone"], Attribute="createVolumePermission",
+        OperationType="add", GroupNames=["all"],
+    )  # fmt: skip
+    ec2.modify_snapshot_attribute(
+        SnapshotId=shared["partner"], Attribute="createVolumePermission",
+        OperationType="add", UserIds=["210987654321"],
+    )  # fmt: skip
+
+    snapshots = {
+        s.attributes["description"]: s
+        for s in collect(AwsCollector(source(moto)), scope("snapshot"))
+    }
+
+    assert snapshots["everyone"].attributes["public"] is True
+    assert snapshots["everyone"].attributes["public_reasons"] == ["createVolumePermission: all"]
+    assert snapshots["partner"].attributes["public"] is False
+    assert snapshots["nobody"].attributes["public"] is False
+    assert snapshots["nobody"].attributes["public_reasons"] == []
