@@ -28,9 +28,10 @@ import sqlalchemy as sa  # noqa: E402
 from storage import queries  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.reconcile import Reconciler  # noqa: E402
-from storage.retention import RetentionPolicy, prune  # noqa: E402
+from storage.retention import prune  # noqa: E402
 from storage.tables import ChangeEventRow, ScopeRunRow  # noqa: E402
 from vigil.core.model import Resource, Scope  # noqa: E402
+from vigil.core.retention import RetentionPolicy  # noqa: E402
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 SCOPE = Scope(

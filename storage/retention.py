@@ -34,6 +34,7 @@ from storage.tables import (
 )
 from vigil.core.errors import InputError
 from vigil.core.model import FindingStatus, ResourceState, iso
+from vigil.core.retention import RetentionPolicy
 
 BATCH = 5000
 CHANGES = "changes"
@@ -44,18 +45,6 @@ scope_runs = ScopeRunRow.__table__  # type: ignore[attr-defined]
 outbox = OutboxRow.__table__  # type: ignore[attr-defined]
 marks = RetentionMarkRow.__table__  # type: ignore[attr-defined]
 volatile = ResourceVolatileRow.__table__  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class RetentionPolicy:
-    """How long each kind of history is kept (DESIGN.md's `retention:` defaults)."""
-
-    changes: timedelta = timedelta(days=400)
-    scope_runs: timedelta = timedelta(days=30)
-    outbox_sent: timedelta = timedelta(days=30)
-    outbox_dead: timedelta = timedelta(days=90)
-    resolved_findings: timedelta = timedelta(days=400)
-    deleted_resources: timedelta = timedelta(days=400)
 
 
 @dataclass

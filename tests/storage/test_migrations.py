@@ -3,12 +3,14 @@ upgrade keeps what an existing database holds, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import sqlalchemy as sa
 from alembic import command
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from storage.db import MIGRATIONS, Database, alembic_config
+from storage.db import MIGRATIONS, Database, alembic_config, newest_revision
 from storage.findings import FindingQuery, FindingStore
 from vigil.core.model import FindingStatus, Resolution
 
@@ -19,6 +21,17 @@ def test_history_has_exactly_one_head() -> None:
         f"migrations in {MIGRATIONS} have {len(heads)} heads {sorted(heads)}: "
         "rebase the newer one onto the other (set its down_revision), or `alembic merge`"
     )
+
+
+def test_each_revision_is_its_files_number_and_the_highest_is_the_head() -> None:
+    """Opening the database compares its revision with `newest_revision()` (file names only,
+    no Alembic import); a migration breaking the convention would re-run migrations, or
+    skip them, on every start."""
+    scripts = ScriptDirectory.from_config(alembic_config())
+    for script in scripts.walk_revisions():
+        assert script.path is not None
+        assert Path(script.path).name.startswith(f"{script.revision}_"), script.path
+    assert scripts.get_current_head() == newest_revision()
 
 
 def test_history_has_exactly_one_base() -> None:

@@ -12,11 +12,12 @@ from storage.db import Database
 from storage.findings import findings_table
 from storage.outbox import DEAD, PENDING, SENT, OutboxRow
 from storage.reconcile import Reconciler
-from storage.retention import RetentionPolicy, check_as_of, prune
+from storage.retention import check_as_of, prune
 from storage.tables import ChangeEventRow, ScopeRunRow
 from tests.factories import resource, scope
 from tests.factories.storage import scan, stored_finding
 from vigil.core.errors import InputError
+from vigil.core.retention import RetentionPolicy
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 NOW = START + timedelta(days=600)

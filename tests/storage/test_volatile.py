@@ -12,10 +12,11 @@ import sqlalchemy as sa
 from storage import history_queries, queries
 from storage.db import Database
 from storage.reconcile import Reconciler, RunStats
-from storage.retention import RetentionPolicy, prune
+from storage.retention import prune
 from tests.factories import resource, scope
 from tests.factories.storage import write_statements
 from vigil.core.model import Resource
+from vigil.core.retention import RetentionPolicy
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 WHERE = scope(type_="database")

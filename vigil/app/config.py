@@ -21,11 +21,11 @@ from collectors.registry import SOURCE_KINDS, source_config_models
 from notifiers.routing import RouteConfig
 from rules.config import RulesConfig
 from rules.registry import check_rules_config
-from storage.retention import RetentionPolicy
 from vigil.app.access import AccessConfig
 from vigil.app.state_sources import state_source_problems
 from vigil.core.defaults import DEFAULT_DATABASE_URL
 from vigil.core.errors import ConfigError, InputError
+from vigil.core.retention import RetentionPolicy
 from vigil.core.schema import Duration, EnvStr, StrictModel, literal_url_password
 from vigil.core.yamlsource import YamlDocument, load_yaml
 

@@ -31,7 +31,8 @@ def prune_command(
     """
     app_state = state(ctx)
     config = app_state.config()
-    from storage.retention import RetentionPolicy, prune
+    from storage.retention import prune
+    from vigil.core.retention import RetentionPolicy
 
     policy = config.retention.policy() if config else RetentionPolicy()
     report = prune(app_state.database(), policy, utcnow(), dry_run=dry_run)

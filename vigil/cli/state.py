@@ -21,8 +21,8 @@ from vigil.core.model import utcnow
 
 if TYPE_CHECKING:
     from storage.db import Database
-    from storage.retention import RetentionPolicy
     from vigil.app.config import VigilConfig
+    from vigil.core.retention import RetentionPolicy
 
 
 @dataclass
@@ -70,7 +70,7 @@ class AppState:
         return self._db
 
     def retention(self) -> RetentionPolicy:
-        from storage.retention import RetentionPolicy
+        from vigil.core.retention import RetentionPolicy
 
         config = self.config()
         return config.retention.policy() if config else RetentionPolicy()
