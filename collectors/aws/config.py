@@ -7,11 +7,13 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from collectors.aws.budget import ApiRate
 from collectors.base import SourceConfig
 from vigil.core.model import ResourceType
 from vigil.core.schema import EnvStr, SecretRef, StrictModel
 
 _ROLE_ARN = re.compile(r"^arn:[a-z-]+:iam::\d{12}:role/\S+$")
+_API_KEY = re.compile(r"^[a-z0-9-]+(:[A-Z][A-Za-z0-9]+)?$")
 
 
 class OrganizationDiscovery(StrictModel):
@@ -55,6 +57,13 @@ class AwsSourceConfig(SourceConfig):
         le=64,
         description="Scopes of one service fetched at once per region (AWS throttles per region).",
     )
+    api_rates: dict[str, ApiRate] = Field(
+        default_factory=dict,
+        description="Request budgets by service (`ec2`) or API (`acm:ListCertificates`), "
+        "over AWS's published defaults (ec2 20/s burst 100, route53 5/s, acm 10/s per API, "
+        "acm:ListCertificates 1/s, rds 12/s).",
+        json_schema_extra={"propertyNames": {"pattern": _API_KEY.pattern}},
+    )
     connect_timeout: float = Field(default=10, gt=0)
     read_timeout: float = Field(default=60, gt=0)
 
@@ -67,6 +76,17 @@ class AwsSourceConfig(SourceConfig):
                 f"role_arn {value!r} is not a role ARN; write it as "
                 "arn:aws:iam::123456789012:role/NAME"
             )
+        return value
+
+    @field_validator("api_rates")
+    @classmethod
+    def _api_rate_keys(cls, value: dict[str, ApiRate]) -> dict[str, ApiRate]:
+        for key in value:
+            if not _API_KEY.match(key):
+                raise ValueError(
+                    f"api_rates key {key!r} is not a service or service:Operation; "
+                    "write e.g. ec2 or acm:ListCertificates (botocore's names)"
+                )
         return value
 
     @field_validator("regions", mode="before")

@@ -22,6 +22,7 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.credentials import CredentialProvider, RefreshableCredentials
 
+from collectors.aws.budget import Budgets
 from collectors.aws.config import AwsSourceConfig
 from collectors.aws.guard import guard
 
@@ -76,6 +77,7 @@ class Sessions:
         self._lock = threading.Lock()
         self._sessions: dict[str, boto3.Session] = {}
         self._clients: dict[tuple[str, str, str], BaseClient] = {}
+        self.budgets = Budgets(config.name, config.api_rates)
         self._client_config = Config(
             retries={"mode": "standard", "total_max_attempts": config.max_attempts},
             connect_timeout=config.connect_timeout,
@@ -96,7 +98,7 @@ class Sessions:
                     endpoint_url=self.config.endpoint_url,
                     config=self._client_config,
                 )
-                self._clients[key] = guard(client)
+                self._clients[key] = self.budgets.attach(guard(client), role_arn or "", region)
             return self._clients[key]
 
     def _session(self, role_arn: str | None) -> boto3.Session:

@@ -105,6 +105,17 @@ BAD_CONFIGS = {
         4,
         "greater than or equal to 1",
     ),
+    "api rate key": (
+        "sources:\n  - name: a\n    provider: aws\n    api_rates:\n"
+        "      ec2.DescribeInstances: {rate: 5}\n",
+        4,
+        "write e.g. ec2 or acm:ListCertificates",
+    ),
+    "api rate zero": (
+        "sources:\n  - name: a\n    provider: aws\n    api_rates:\n      ec2: {rate: 0}\n",
+        5,
+        "greater than 0",
+    ),
     "impossible date": (
         "metrics:\n  listen: 127.0.0.1:9464\nreports:\n  organization: 2026-02-30\n",
         4,

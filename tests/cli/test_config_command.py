@@ -31,6 +31,8 @@ SCHEMA_CATCHES = {
     "missing required key",
     "unknown provider",
     "out of range",
+    "api rate key",
+    "api rate zero",
     "unknown source type",
     "bad duration",
     "not a mapping",

@@ -1,0 +1,135 @@
+"""API budgets: every AWS request takes a token from a bucket before it is sent.
+
+AWS throttles per account, region and API (DESIGN.md, Executors). Without a budget each of a
+process's threads learns the limit alone, through throttling errors and retries; with one,
+they share it and wait their turn. A bucket is keyed by (source, role, region, service) or,
+where the rate is per API, (..., operation); it admits at most `burst + rate × t` requests over
+any window of t seconds. Each request, retries included, takes a token: a retry is a request
+AWS counts too.
+
+The buckets live in this process (the `threads` executor). The `rate` is what one process may
+spend; it is not yet shared across processes or workers.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+
+from vigil.core.schema import StrictModel
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+
+
+class ApiRate(StrictModel):
+    """One bucket's rate: `rate` requests per second after a burst of `burst`.
+
+    ```yaml
+    api_rates:
+      ec2: {rate: 20, burst: 100}
+      "acm:ListCertificates": {rate: 1}
+    ```
+    """
+
+    rate: float = Field(gt=0, le=10_000, description="Requests per second.")
+    burst: float | None = Field(
+        default=None, ge=1, le=100_000, description="Requests admitted at once; default: rate."
+    )
+    per_operation: bool = Field(
+        default=False, description="One bucket per API operation of the service, not one shared."
+    )
+
+    @property
+    def capacity(self) -> float:
+        return self.burst if self.burst is not None else max(1.0, self.rate)
+
+
+DEFAULT_RATES: Mapping[str, ApiRate] = {
+    "ec2": ApiRate(rate=20, burst=100),
+    "route53": ApiRate(rate=5),
+    "acm": ApiRate(rate=10, per_operation=True),
+    "acm:ListCertificates": ApiRate(rate=1),
+    "rds": ApiRate(rate=12),
+}
+"""AWS's published request rates (DESIGN.md); a source's `api_rates` overrides them by key."""
+
+
+class TokenBucket:
+    """A bucket admitting `capacity` requests at once and `rate` per second after that.
+
+    `take` reserves the next slot under the lock and sleeps outside it, so waiting callers
+    queue in order and never exceed the budget together.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        capacity: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.rate, self.capacity = rate, capacity
+        self._clock, self._sleep = clock, sleep
+        self._tokens, self._updated = capacity, clock()
+        self._lock = threading.Lock()
+        self.waited = 0.0
+
+    def take(self) -> float:
+        """Take one token, waiting until the bucket has one; returns the seconds waited."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
+            self._updated = now
+            self._tokens -= 1
+            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
+            self.waited += wait
+        if wait:
+            self._sleep(wait)
+        return wait
+
+
+class Budgets:
+    """The buckets of one source, created on first use; shared by every thread."""
+
+    def __init__(self, source: str, overrides: Mapping[str, ApiRate]) -> None:
+        self.source = source
+        self.rates = {**DEFAULT_RATES, **overrides}
+        self._buckets: dict[tuple[str, ...], TokenBucket] = {}
+        self._lock = threading.Lock()
+
+    def bucket(self, role: str, region: str, service: str, operation: str) -> TokenBucket | None:
+        """The bucket a request spends from; None when no rate applies to it."""
+        key, rate = self._rate_for(service, operation)
+        if rate is None:
+            return None
+        full_key = (role, region, *key)
+        with self._lock:
+            if full_key not in self._buckets:
+                self._buckets[full_key] = TokenBucket(rate.rate, rate.capacity)
+            return self._buckets[full_key]
+
+    def _rate_for(self, service: str, operation: str) -> tuple[tuple[str, ...], ApiRate | None]:
+        exact = self.rates.get(f"{service}:{operation}")
+        if exact is not None:
+            return (service, operation), exact
+        shared = self.rates.get(service)
+        if shared is not None and shared.per_operation:
+            return (service, operation), shared
+        return (service,), shared
+
+    def attach(self, client: BaseClient, role: str, region: str) -> BaseClient:
+        """Make every request `client` sends take a token from its bucket first."""
+        service = client.meta.service_model.service_name
+
+        def spend(event_name: str, **_: Any) -> None:
+            bucket = self.bucket(role, region, service, event_name.rsplit(".", 1)[-1])
+            if bucket is not None:
+                bucket.take()
+
+        client.meta.events.register("before-send", spend, unique_id="vigil-api-budget")
+        return client
