@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from libcloud.common.types import InvalidCredsError, LibcloudError
+from libcloud.common.types import InvalidCredsError, LibcloudError, MalformedResponseError
 from libcloud.dns.base import DNSDriver
 from libcloud.dns.drivers.cloudflare import (
     CloudFlareDNSDriver,
@@ -20,28 +20,41 @@ from libcloud.dns.drivers.cloudflare import (
     TokenDNSConnection,
 )
 
-_DENIED = (401, 403)
+from collectors.libcloud.dnsimple import DENIED, http_message
 
 
-class CloudflareResponse(CloudFlareDNSResponse):  # type: ignore[misc]
-    def parse_error(self) -> Any:
+class CloudflareResponse(CloudFlareDNSResponse):
+    def success(self) -> bool:
         try:
-            return super().parse_error()
-        except LibcloudError as exc:
-            if int(self.status) in _DENIED and not isinstance(exc, InvalidCredsError):
+            return bool(super().success())  # type: ignore[no-untyped-call]
+        except MalformedResponseError:  # not JSON: a proxy's error page, say
+            return False
+
+    def parse_error(self) -> str:
+        denied = int(self.status) in DENIED
+        try:
+            super().parse_error()  # type: ignore[no-untyped-call]
+        except MalformedResponseError:
+            pass
+        except LibcloudError as exc:  # Cloudflare's code and message
+            if denied and not isinstance(exc, InvalidCredsError):
                 raise InvalidCredsError(str(exc.value), driver=exc.driver) from None
             raise
+        message = http_message(self)  # no error in the body: the status says it
+        if denied:
+            raise InvalidCredsError(message)
+        return message
 
 
-class CloudflareTokenConnection(TokenDNSConnection):  # type: ignore[misc]
+class CloudflareTokenConnection(TokenDNSConnection):
     responseCls = CloudflareResponse
 
 
-class CloudflareKeyConnection(GlobalAPIKeyDNSConnection):  # type: ignore[misc]
+class CloudflareKeyConnection(GlobalAPIKeyDNSConnection):
     responseCls = CloudflareResponse
 
 
-class CloudflareDNSDriver(CloudFlareDNSDriver):  # type: ignore[misc]
+class CloudflareDNSDriver(CloudFlareDNSDriver):
     """Cloudflare DNS: an API token (`dns_key`), or the global key (`dns_key`: the account
     e-mail, `dns_secret`: the key), as libcloud's driver takes them."""
 
@@ -58,5 +71,5 @@ class CloudflareDNSDriver(CloudFlareDNSDriver):  # type: ignore[misc]
     ) -> None:
         # libcloud's __init__ picks its own token connection: choose ours, then skip it.
         if secret is None:
-            self.connectionCls = CloudflareTokenConnection
+            self.connectionCls = CloudflareTokenConnection  # type: ignore[assignment]
         DNSDriver.__init__(self, key, secret, secure=secure, host=host, port=port, **kwargs)

@@ -26,12 +26,13 @@ from libcloud.dns.types import Provider
 
 PAGE_SIZE = 100
 """DNSimple's largest page."""
-_DENIED = (401, 403)
+DENIED = (401, 403)
+"""HTTP statuses of refused credentials."""
 _MESSAGE_LIMIT = 200
 """Characters of a non-JSON error body quoted in the error (a proxy's HTML page, say)."""
 
 
-class DNSimpleV2Response(JsonResponse):  # type: ignore[misc]
+class DNSimpleV2Response(JsonResponse):
     """DNSimple's answers: 2xx succeed; errors are `{"message": ...}`."""
 
     def success(self) -> bool:
@@ -39,17 +40,24 @@ class DNSimpleV2Response(JsonResponse):  # type: ignore[misc]
 
     def parse_error(self) -> str:
         try:
-            body = json.loads(self.body)
+            body = json.loads(str(self.body))
         except ValueError:
             body = None
         message = body.get("message") if isinstance(body, dict) else None
-        text = str(message or self.body or self.error)[:_MESSAGE_LIMIT]
-        if int(self.status) in _DENIED:
-            raise InvalidCredsError(f"HTTP {self.status}: {text}")
-        return f"HTTP {self.status}: {text}"
+        text = http_message(self, message)
+        if int(self.status) in DENIED:
+            raise InvalidCredsError(text)
+        return text
 
 
-class DNSimpleV2Connection(ConnectionKey):  # type: ignore[misc]
+def http_message(response: Any, message: str | None = None) -> str:
+    """`HTTP <status>: <the provider's message>`, or the start of the body when it gave none
+    (a proxy's error page), or the status line's reason."""
+    text = " ".join(str(message or response.body or response.error).split())
+    return f"HTTP {response.status}: {text[:_MESSAGE_LIMIT]}"
+
+
+class DNSimpleV2Connection(ConnectionKey):
     host = "api.dnsimple.com"
     responseCls = DNSimpleV2Response
 
@@ -59,7 +67,7 @@ class DNSimpleV2Connection(ConnectionKey):  # type: ignore[misc]
         return headers
 
 
-class DNSimpleV2DNSDriver(DNSDriver):  # type: ignore[misc]
+class DNSimpleV2DNSDriver(DNSDriver):
     """Zones and records of DNSimple's API v2: reads only (writes are not implemented, and
     the read-only guard would refuse them)."""
 
@@ -106,15 +114,17 @@ class DNSimpleV2DNSDriver(DNSDriver):  # type: ignore[misc]
 
     def _to_zone(self, item: dict[str, Any], account: str) -> Zone:
         extra = {"account_id": account, "zone_id": item.get("id"), "reverse": item.get("reverse")}
-        return Zone(str(item["name"]), str(item["name"]), "master", None, self, extra=extra)
+        name = str(item["name"])  # the zone's id in v2's paths
+        # DNSimple zones have no TTL of their own: unknown, not libcloud's made-up 3600.
+        return Zone(name, name, "master", None, self, extra=extra)  # type: ignore[arg-type]
 
     def _to_record(self, item: dict[str, Any], zone: Zone) -> Record:
         extra = {key: item.get(key) for key in ("priority", "regions", "system_record")}
         return Record(
             str(item["id"]),
-            item.get("name") or None,
-            item["type"],
-            item.get("content"),
+            str(item.get("name") or ""),  # "" is the apex
+            item["type"],  # as given: DNSimple has types (ALIAS, URL) libcloud's enum lacks
+            str(item.get("content") or ""),
             zone,
             self,
             ttl=item.get("ttl"),

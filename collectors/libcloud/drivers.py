@@ -30,8 +30,8 @@ from libcloud.dns.providers import get_driver as dns_driver
 
 from collectors.libcloud import hypervisors
 from collectors.libcloud.cloudflare import CloudflareDNSDriver
-from collectors.libcloud.dnsimple import DNSimpleV2DNSDriver
 from collectors.libcloud.config import LibcloudSourceConfig
+from collectors.libcloud.dnsimple import DNSimpleV2DNSDriver
 from vigil.core.errors import REDACTED, AccessDeniedError, CollectError, ReadOnlyViolation, scrub
 
 READ_METHODS = frozenset({"GET", "HEAD"})

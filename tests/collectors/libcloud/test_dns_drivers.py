@@ -4,6 +4,7 @@ records as on DigitalOcean, paging, API errors per scope, and `dns.dangling` on 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -22,7 +23,8 @@ from tests.fixtures.libcloud_api import (
     DO_TOKEN,
     FakeCloud,
 )
-from vigil.core.errors import AccessDeniedError, CollectError
+from vigil.app.config import load_config
+from vigil.core.errors import AccessDeniedError, CollectError, ConfigError
 from vigil.core.model import Resource
 
 ZONES = f"/v2/{DNSIMPLE_ACCOUNT}/zones"
@@ -102,17 +104,33 @@ def test_dnsimple_account_token_names_its_account_and_account_id_skips_the_looku
     assert [p for _, p in cloud.requests] == [ZONES]
 
 
-@pytest.mark.parametrize("provider", ["dnsimple", "cloudflare"])
-def test_a_rejected_token_is_access_denied_and_not_printed(
-    cloud: FakeCloud, provider: str
+@pytest.mark.parametrize("driver", ["dnsimple", "cloudflare"])
+def test_a_literal_dns_token_is_refused_naming_the_line_and_not_echoed(
+    tmp_path: Path, driver: str
 ) -> None:
+    path = tmp_path / "vigil.yaml"
+    path.write_text(
+        "sources:\n  - name: dns\n    provider: libcloud\n"
+        f"    dns_driver: {driver}\n    dns_key: hunter2-literal-token\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    message = raised.value.message
+    assert f"{path}:5" in message and "dns_key" in message and "${" in message, message
+    assert "hunter2-literal-token" not in message
+
+
+@pytest.mark.parametrize("provider", ["dnsimple", "cloudflare"])
+def test_a_rejected_token_is_access_denied_and_not_printed(cloud: FakeCloud, provider: str) -> None:
     bad = "${T_BAD_TOKEN}"
-    config = dnsimple_config(cloud, dns_key=bad) if provider == "dnsimple" else cf_config(cloud, bad)
+    dnsimple = provider == "dnsimple"
+    config = dnsimple_config(cloud, dns_key=bad) if dnsimple else cf_config(cloud, bad)
     with pytest.raises(AccessDeniedError, match="rejected the credentials") as raised:
         collect(config, "dns_zone")
     assert "wrong-token-9f3e" not in raised.value.message
 
 
+BAD_GATEWAY = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 FAILURES = [
     pytest.param(dnsimple_config, RECORDS, 500, {"message": "Internal Server Error"},
                  CollectError, "dnsimple failed listing DNS records: .*HTTP 500: Internal Server",
@@ -128,6 +146,11 @@ FAILURES = [
                  {"success": False, "errors": [{"code": 10000, "message": "Authentication error"}]},
                  AccessDeniedError, "rejected the credentials.*10000: Authentication error",
                  id="cloudflare-401"),
+    pytest.param(dnsimple_config, RECORDS, 502, BAD_GATEWAY, CollectError,
+                 "dnsimple failed listing DNS records: .*HTTP 502: <html>", id="dnsimple-502-html"),
+    pytest.param(cf_config, CF_RECORDS, 502, BAD_GATEWAY, CollectError,
+                 "cloudflare failed listing DNS records: .*HTTP 502: <html>",
+                 id="cloudflare-502-html"),
 ]  # fmt: skip
 
 
