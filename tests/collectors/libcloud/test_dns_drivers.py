@@ -15,6 +15,7 @@ from rules.dns import DanglingRecord
 from tests.collectors.libcloud.test_libcloud import cf_config, collect, do_config
 from tests.collectors.probes.helpers import collect as probe
 from tests.factories.rules import evaluate, view
+from tests.fixtures.cli import VigilCli
 from tests.fixtures.dnsserver import start_dns_server
 from tests.fixtures.libcloud_api import (
     CF_TOKEN,
@@ -213,3 +214,28 @@ def test_dangling_cnames_are_flagged_on_dnsimple_and_cloudflare_records(
     )
     assert "lost.dz0.test CNAME points at nowhere.dz0.test" in titles[1]
     assert all(uid in names for uid in flagged)  # on the provider's records, not the probes
+
+
+def test_vigil_collect_fails_only_the_scope_the_api_refused(
+    cloud: FakeCloud, vigil_cli: VigilCli
+) -> None:
+    port = urlparse(cloud.base).port
+    where = f"    host: 127.0.0.1\n    port: {port}\n    secure: false\n"
+    (vigil_cli.cwd / "vigil.yaml").write_text(
+        "sources:\n"
+        "  - name: dnsimple\n    provider: libcloud\n    dns_driver: dnsimple\n"
+        "    dns_key: ${T_DNSIMPLE_TOKEN}\n" + where + "  - name: cf\n    provider: libcloud\n"
+        "    dns_driver: cloudflare\n    dns_key: ${T_CF_TOKEN}\n" + where
+    )
+    cloud.failures[RECORDS] = (500, {"message": "Internal Server Error"})
+    env = {"COLUMNS": "400", "T_DNSIMPLE_TOKEN": DNSIMPLE_TOKEN, "T_CF_TOKEN": CF_TOKEN}
+    result = vigil_cli("collect", env=env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "4 scopes, 1 failed" in result.stdout, result.stdout
+    assert (
+        "dnsimple: dnsimple failed listing DNS records: BaseHTTPError: HTTP 500: Internal "
+        "Server Error" in result.stdout
+    )
+    for secret in (DNSIMPLE_TOKEN, CF_TOKEN):
+        assert secret not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
