@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import quote
 
 from libcloud.common.base import ConnectionKey, JsonResponse
 from libcloud.common.types import InvalidCredsError
@@ -86,7 +87,8 @@ class DNSimpleV2DNSDriver(DNSDriver):
                 yield self._to_zone(item, account)
 
     def iterate_records(self, zone: Zone) -> Iterator[Record]:
-        path = f"/v2/{zone.extra['account_id']}/zones/{zone.domain}/records"
+        account, name = (quote(str(v), safe="") for v in (zone.extra["account_id"], zone.domain))
+        path = f"/v2/{account}/zones/{name}/records"
         for item in self._pages(path):
             yield self._to_record(item, zone)
 

@@ -9,8 +9,10 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+from libcloud.dns.base import Zone
 
 from collectors.libcloud import LibcloudSourceConfig
+from collectors.libcloud.drivers import build_dns
 from rules.dns import DanglingRecord
 from tests.collectors.libcloud.test_libcloud import cf_config, collect, do_config
 from tests.collectors.probes.helpers import collect as probe
@@ -21,11 +23,12 @@ from tests.fixtures.libcloud_api import (
     CF_TOKEN,
     DNSIMPLE_ACCOUNT,
     DNSIMPLE_TOKEN,
+    DNSIMPLE_USER_TOKEN,
     DO_TOKEN,
     FakeCloud,
 )
 from vigil.app.config import load_config
-from vigil.core.errors import AccessDeniedError, CollectError, ConfigError
+from vigil.core.errors import AccessDeniedError, CollectError, ConfigError, ReadOnlyViolation
 from vigil.core.model import Resource
 
 ZONES = f"/v2/{DNSIMPLE_ACCOUNT}/zones"
@@ -36,6 +39,7 @@ CF_RECORDS = "/client/v4/zones/cfz0/dns_records"
 @pytest.fixture(autouse=True)
 def tokens(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("T_DNSIMPLE_TOKEN", DNSIMPLE_TOKEN)
+    monkeypatch.setenv("T_DNSIMPLE_USER_TOKEN", DNSIMPLE_USER_TOKEN)
     monkeypatch.setenv("T_CF_TOKEN", CF_TOKEN)
     monkeypatch.setenv("T_DO_TOKEN", DO_TOKEN)
     monkeypatch.setenv("T_BAD_TOKEN", "wrong-token-9f3e")
@@ -103,6 +107,24 @@ def test_dnsimple_account_token_names_its_account_and_account_id_skips_the_looku
     configured = dnsimple_config(cloud, dns_options={"account_id": str(DNSIMPLE_ACCOUNT)})
     assert len(collect(configured, "dns_zone")) == 3
     assert [p for _, p in cloud.requests] == [ZONES]
+
+
+def test_a_dnsimple_user_token_reads_every_account_of_the_user(cloud: FakeCloud) -> None:
+    zones = collect(dnsimple_config(cloud, dns_key="${T_DNSIMPLE_USER_TOKEN}"), "dns_zone")
+    assert len(zones) == 3
+    assert [p for _, p in cloud.requests] == ["/v2/whoami", "/v2/accounts", ZONES]
+
+
+def test_writes_are_refused_before_they_are_sent(cloud: FakeCloud) -> None:
+    """Cloudflare's driver can write (libcloud's methods); DNSimple's implements no writes,
+    and its connection refuses them all the same."""
+    cloudflare, dnsimple = build_dns(cf_config(cloud)), build_dns(dnsimple_config(cloud))
+    zone = Zone("cfz0", "zone0.test", "master", None, cloudflare)
+    with pytest.raises(ReadOnlyViolation, match="refused DELETE"):
+        cloudflare.delete_zone(zone)
+    with pytest.raises(ReadOnlyViolation, match="refused POST"):
+        dnsimple.connection.request(ZONES, method="POST", data="{}")
+    assert cloud.requests == []
 
 
 @pytest.mark.parametrize("driver", ["dnsimple", "cloudflare"])
