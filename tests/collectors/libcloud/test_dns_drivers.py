@@ -161,6 +161,9 @@ FAILURES = [
     pytest.param(dnsimple_config, RECORDS, 401, {"message": "Authentication failed"},
                  AccessDeniedError, "rejected the credentials.*HTTP 401: Authentication failed",
                  id="dnsimple-401"),
+    pytest.param(dnsimple_config, RECORDS, 429, {"message": "Rate limit exceeded"},
+                 CollectError, "dnsimple throttled DNS records: 429 Rate limit exceeded",
+                 id="dnsimple-429"),
     pytest.param(cf_config, CF_RECORDS, 500,
                  {"success": False, "errors": [{"code": 10001, "message": "Internal error"}]},
                  CollectError, "cloudflare failed listing DNS records: .*10001: Internal error",
@@ -193,6 +196,7 @@ def test_an_api_error_fails_only_its_scope_and_says_why(
         collect(config, "dns_record")
     for secret in config.secret_values():
         assert secret not in raised.value.message
+    assert raised.value.retryable is (error is CollectError)  # denied waits for a fix
     assert len(collect(config, "dns_zone")) == 3  # the zones scope is unaffected
 
 
