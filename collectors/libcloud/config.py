@@ -8,6 +8,10 @@ sources:
     key: ${DO_TOKEN}
     dns_driver: digitalocean            # optional: zones and records
     dns_key: ${DO_TOKEN}
+  - name: dnsimple                      # DNS only: no compute driver
+    provider: libcloud
+    dns_driver: dnsimple                # API v2; cloudflare likewise (an API token)
+    dns_key: ${DNSIMPLE_TOKEN}
   - name: private-cloud
     provider: libcloud
     driver: openstack

@@ -29,7 +29,9 @@ from libcloud.compute.types import Provider
 from libcloud.dns.providers import get_driver as dns_driver
 
 from collectors.libcloud import hypervisors
+from collectors.libcloud.cloudflare import CloudflareDNSDriver
 from collectors.libcloud.config import LibcloudSourceConfig
+from collectors.libcloud.dnsimple import DNSimpleV2DNSDriver
 from vigil.core.errors import REDACTED, AccessDeniedError, CollectError, ReadOnlyViolation, scrub
 
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -40,6 +42,13 @@ READ_ACTIONS = ("describe", "list", "get", "lookup", "search", "query", "batchge
 """Operation-name prefixes (case-insensitive, after the last `.`) that only read."""
 _TARGETS = ("uri", "host")
 """Connection options Vigil passes by name that some constructors take first."""
+DNS_DRIVER_CLASSES: dict[str, type] = {
+    "cloudflare": CloudflareDNSDriver,
+    "dnsimple": DNSimpleV2DNSDriver,
+}
+"""`dns_driver` names Vigil serves with its own class instead of libcloud's: libcloud's
+DNSimple driver speaks API v1, which DNSimple no longer serves; its Cloudflare driver reports
+a rejected API token as a plain error (see each module)."""
 _QUERY_STRING = re.compile(r"\?[^\s'\")]+")
 
 
@@ -60,7 +69,8 @@ def build_dns(config: LibcloudSourceConfig) -> Any:
     """The DNS driver named by `dns_driver` (with its own credentials)."""
     assert config.dns_driver is not None
     key, secret = config.dns_key or config.key, config.dns_secret
-    return _build(dns_driver(config.dns_driver), config, key, secret, config.dns_options)
+    cls = DNS_DRIVER_CLASSES.get(config.dns_driver) or dns_driver(config.dns_driver)
+    return _build(cls, config, key, secret, config.dns_options)
 
 
 def _build(
