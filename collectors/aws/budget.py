@@ -9,6 +9,9 @@ AWS counts too.
 
 The buckets live in this process (the `threads` executor). The `rate` is what one process may
 spend; it is not yet shared across processes or workers.
+
+Throttling responses are counted per (source, service, operation), retried ones included, for
+`vigil_aws_throttled_total`: a budget set too high shows there first.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from collectors.aws.failures import THROTTLE_CODES
 from vigil.core.schema import StrictModel
 
 if TYPE_CHECKING:
@@ -131,5 +135,35 @@ class Budgets:
             if bucket is not None:
                 bucket.take()
 
+        def count_throttle(event_name: str, response: Any = None, **_: Any) -> None:
+            if response is not None and _error_code(response) in THROTTLE_CODES:
+                _count_throttle(self.source, service, event_name.rsplit(".", 1)[-1])
+
         client.meta.events.register("before-send", spend, unique_id="vigil-api-budget")
+        # First: the retry handler answers needs-retry, and the first answer ends the event.
+        client.meta.events.register_first(
+            "needs-retry", count_throttle, unique_id="vigil-throttle-count"
+        )
         return client
+
+
+def _error_code(response: Any) -> str | None:
+    _http, parsed = response
+    code = (parsed or {}).get("Error", {}).get("Code")
+    return str(code) if code else None
+
+
+_throttled: dict[tuple[str, str, str], int] = {}
+_throttled_lock = threading.Lock()
+
+
+def _count_throttle(source: str, service: str, operation: str) -> None:
+    with _throttled_lock:
+        key = (source, service, operation)
+        _throttled[key] = _throttled.get(key, 0) + 1
+
+
+def throttled_counts() -> dict[tuple[str, str, str], int]:
+    """Throttling responses this process received, per (source, service, operation)."""
+    with _throttled_lock:
+        return dict(_throttled)

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
+from prometheus_client.exposition import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
-from collectors.aws.budget import ApiRate, Budgets, TokenBucket
+from collectors.aws.budget import ApiRate, Budgets, TokenBucket, throttled_counts
 from collectors.aws.session import Sessions
+from storage.db import Database
 from tests.factories.aws import source
 from tests.fixtures.awsproxy import AwsProxy
+from vigil.app.metrics import VigilCollector, registry_for
 
 JITTER = 0.05
 """Seconds of thread scheduling between a token taken and the request reaching the proxy."""
@@ -103,3 +108,22 @@ def test_threads_sharing_a_client_stay_within_the_budget_at_the_api(moto: str) -
     assert len(arrivals) == threads * calls
     assert most_in_any_window(arrivals, rate, burst, JITTER)
     assert elapsed >= (threads * calls - burst) / rate - JITTER  # the budget was spent, not skipped
+
+
+def test_throttling_responses_are_counted_per_api_and_scraped(moto: str, tmp_path: Path) -> None:
+    before = throttled_counts().get(("test", "ec2", "DescribeVolumes"), 0)
+    with AwsProxy(moto, throttle_first_n=2) as proxy:
+        client = Sessions(source(proxy.url, max_attempts=4)).client("ec2", "us-east-1")
+        client.describe_volumes()  # throttled twice, then answered
+        assert len(proxy.outcomes("throttled")) == 2
+    assert throttled_counts()[("test", "ec2", "DescribeVolumes")] == before + 2
+
+    db = Database(f"sqlite:///{tmp_path}/v.db")
+    text = generate_latest(registry_for(VigilCollector(db, intervals={}))).decode()
+    [family] = [f for f in text_string_to_metric_families(text) if f.name == "vigil_aws_throttled"]
+    [sample] = [
+        s for s in family.samples
+        if s.labels == {"source": "test", "service": "ec2", "operation": "DescribeVolumes"}
+        and s.name.endswith("_total")
+    ]  # fmt: skip
+    assert sample.value == before + 2

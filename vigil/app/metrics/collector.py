@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import CollectorRegistry
 
+from collectors.aws.budget import throttled_counts
 from storage import metrics_queries as queries
 from storage.db import Database
 from vigil.app import notify
@@ -124,6 +125,7 @@ class VigilCollector:
         yield oldest_open_ages(cache.oldest_open, now)
         yield stale_scopes(cache.scopes, self.intervals, now)
         yield from self._self_metrics(cache, now)
+        yield _throttled_family()
         if self.status is not None:
             yield from cycle_families(self.status.snapshot())
 
@@ -145,6 +147,17 @@ class VigilCollector:
             "Reads of the aggregates that failed (the previous values are kept).",
             value=self.refresh_errors,
         )
+
+
+def _throttled_family() -> Metric:
+    family = CounterMetricFamily(
+        "vigil_aws_throttled",
+        "Throttling responses AWS sent this process, retried ones included.",
+        labels=["source", "service", "operation"],
+    )
+    for (source, service, operation), count in sorted(throttled_counts().items()):
+        family.add_metric([source, service, operation], count)
+    return family
 
 
 def registry_for(collector: VigilCollector) -> CollectorRegistry:
