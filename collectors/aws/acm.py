@@ -13,6 +13,7 @@ from typing import Any
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
+from collectors.aws.details import each
 from collectors.aws.failures import error_code
 from collectors.aws.fields import Origin, iso_time, name_of, normalized, tag_dict
 from collectors.base import Page
@@ -37,10 +38,8 @@ def fetch_certificates(
         PaginationConfig={"PageSize": page_size or PAGE_SIZE},
     )
     for page in pages_:
-        details = (
-            _describe(client, summary["CertificateArn"])
-            for summary in page.get("CertificateSummaryList", [])
-        )
+        arns = [summary["CertificateArn"] for summary in page.get("CertificateSummaryList", [])]
+        details = each(lambda arn: _describe(client, arn), arns)  # within ACM's 10/s per API
         yield [detail for detail in details if detail is not None]
 
 

@@ -59,6 +59,9 @@ DEFAULT_RATES: Mapping[str, ApiRate] = {
     "acm": ApiRate(rate=10, per_operation=True),
     "acm:ListCertificates": ApiRate(rate=1),
     "rds": ApiRate(rate=12),
+    # AWS publishes no per-API figure for ELB's Describe calls; a conservative shared budget.
+    "elbv2": ApiRate(rate=10, burst=20),
+    "elb": ApiRate(rate=10, burst=20),
 }
 """AWS's published request rates (DESIGN.md); a source's `api_rates` overrides them by key."""
 

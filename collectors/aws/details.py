@@ -5,8 +5,8 @@ costs several more calls. Made one after another, a scope's wall time is items �
 latency: 1,000 buckets × 7 reads × 30 ms is three and a half minutes. A small pool per page
 overlaps them. boto3 clients are thread-safe (sessions are not), and the pages still come
 out in order, so the scope reads exactly as before. Services with tight per-account rates
-(ACM's 10 DescribeCertificate/s, Lambda's control plane) stay sequential until API budgets
-(issue "Scale out") bound the rate across threads.
+(ACM's 10 DescribeCertificate/s, ELB's Describe calls) are held to them by the API budgets
+(budget.py), which every request of the pool spends from.
 """
 
 from __future__ import annotations

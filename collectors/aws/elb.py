@@ -12,6 +12,7 @@ from typing import Any
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
+from collectors.aws.details import each
 from collectors.aws.failures import error_code
 from collectors.aws.fields import Origin, name_of, normalized, paginate, tag_dict
 from collectors.base import Page
@@ -31,19 +32,22 @@ def fetch_v2(client: BaseClient, page_size: int | None = None) -> Iterator[list[
     for page in paginate(
         client, "describe_load_balancers", "LoadBalancers", page_size or PAGE_SIZE
     ):
-        balancers = [dict(lb) for lb in page]
-        for lb in balancers:
-            arn = lb["LoadBalancerArn"]
-            lb["Listeners"] = [
-                listener
-                for listeners in paginate(
-                    client, "describe_listeners", "Listeners", PAGE_SIZE, LoadBalancerArn=arn
-                )
-                for listener in listeners
-            ]
-            lb["TargetGroups"] = _target_groups(client, arn)
+        balancers = each(lambda lb: _with_details_v2(client, dict(lb)), page)
         _add_tags(client, balancers, "LoadBalancerArn", "ResourceArns", "ResourceArn")
         yield balancers
+
+
+def _with_details_v2(client: BaseClient, lb: dict[str, Any]) -> dict[str, Any]:
+    arn = lb["LoadBalancerArn"]
+    lb["Listeners"] = [
+        listener
+        for listeners in paginate(
+            client, "describe_listeners", "Listeners", PAGE_SIZE, LoadBalancerArn=arn
+        )
+        for listener in listeners
+    ]
+    lb["TargetGroups"] = _target_groups(client, arn)
+    return lb
 
 
 def _target_groups(client: BaseClient, arn: str) -> list[dict[str, Any]]:
@@ -145,12 +149,15 @@ def fetch_classic(
     """Pages of classic load balancers with `Health` (instance states) and `Tags`. I/O only."""
     size = page_size or PAGE_SIZE
     for page in paginate(client, "describe_load_balancers", "LoadBalancerDescriptions", size):
-        balancers = [dict(lb) for lb in page]
-        for lb in balancers:
-            health = client.describe_instance_health(LoadBalancerName=lb["LoadBalancerName"])
-            lb["Health"] = health.get("InstanceStates", [])
+        balancers = each(lambda lb: _with_health(client, dict(lb)), page)
         _add_tags(client, balancers, "LoadBalancerName", "LoadBalancerNames", "LoadBalancerName")
         yield balancers
+
+
+def _with_health(client: BaseClient, lb: dict[str, Any]) -> dict[str, Any]:
+    health = client.describe_instance_health(LoadBalancerName=lb["LoadBalancerName"])
+    lb["Health"] = health.get("InstanceStates", [])
+    return lb
 
 
 def normalize_classic(item: dict[str, Any], origin: Origin) -> Resource:
