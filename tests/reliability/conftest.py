@@ -11,7 +11,7 @@ import random
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,7 +74,7 @@ class Estate:
         snapshot first, so every pass has real deletions next to the resources that stay."""
         ec2 = seed_client(self.url, "ec2", region)
         if delete:
-            oldest = min(self._churned(ec2, "volume"), key=lambda v: v["serial"])
+            oldest = min(self._churned(ec2), key=lambda v: v["serial"])
             ec2.delete_snapshot(SnapshotId=oldest["snapshot"])
             ec2.delete_volume(VolumeId=oldest["id"])
             self.removed |= {("snapshot", oldest["snapshot"]), ("disk", oldest["id"])}
@@ -89,7 +89,7 @@ class Estate:
             TagSpecifications=[{"ResourceType": "snapshot", "Tags": tags}],
         )
 
-    def _churned(self, ec2: Any, kind: str) -> list[dict[str, Any]]:
+    def _churned(self, ec2: Any) -> list[dict[str, Any]]:
         snapshots = {
             _tag(s, "churn"): s["SnapshotId"]
             for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]
@@ -195,22 +195,6 @@ class Killed:
     finished: bool = field(default=False)
 
 
-def kill_after(
-    cli: VigilCli, delay: float, *args: str, env: dict[str, str] | None = None
-) -> Killed:
-    """Start `vigil ARGS`, SIGKILL it after `delay` seconds (unless it finished first)."""
-    started = time.monotonic()
-    process = cli.start(*args, env=env)
-    try:
-        process.wait(timeout=delay)
-        finished = True
-    except subprocess.TimeoutExpired:
-        process.send_signal(signal.SIGKILL)
-        finished = False
-    stdout, stderr = process.communicate(timeout=30)
-    return Killed(time.monotonic() - started, process.returncode, stdout, stderr, finished)
-
-
 def kill_when(
     cli: VigilCli,
     ready: Callable[[], bool],
@@ -241,10 +225,10 @@ def timed(cli: VigilCli, *args: str) -> tuple[float, subprocess.CompletedProcess
 
 
 @pytest.fixture
-def cli_on(vigil_cli: VigilCli, db_url: str) -> Iterator[VigilCli]:
+def cli_on(vigil_cli: VigilCli, db_url: str) -> VigilCli:
     """`vigil` on the test's database, SQLite or PostgreSQL (db_url's parameter)."""
     vigil_cli.env["VIGIL_DATABASE_URL"] = db_url
-    yield vigil_cli
+    return vigil_cli
 
 
 def backend(url: str) -> str:

@@ -8,6 +8,7 @@ as before the pass (nothing half-applied, no deletion invented), and the next pa
 
 from __future__ import annotations
 
+import resource
 import sqlite3
 import subprocess
 import threading
@@ -190,4 +191,48 @@ def test_postgresql_stopped_mid_pass_fails_cleanly_and_the_next_pass_recovers(
         f"PostgreSQL stopped mid-pass and restarted [postgresql]: collect exit "
         f"{failed.returncode} ({lines[0]!r}), check while down ({lines[1]!r}); "
         f"{applied}; the next collect and check recovered, inventory == moto"
+    )
+
+
+@pytest.mark.slow
+def test_sqlite_file_size_limit_mid_pass_fails_cleanly_and_the_next_pass_recovers(
+    vigil_cli: VigilCli, moto: str, estate: Estate
+) -> None:
+    """The disk full for SQLite, without root: once the pass has begun, the running process's
+    RLIMIT_FSIZE drops to the database files' current size, so no file of it may grow."""
+    configure(vigil_cli, moto)
+    assert vigil_cli("collect").returncode == 0
+    assert vigil_cli("check", "--no-notify").returncode == 0
+    url = vigil_cli.env["VIGIL_DATABASE_URL"]
+    views = Views(url)
+    try:
+        for region in REGIONS:
+            estate.churn(region)
+        live = estate.truth()
+        before = snapshot(views)
+
+        collect = vigil_cli.start("collect")
+        started, completed = views.runs(), views.runs("complete")
+        while views.runs() == started and collect.poll() is None:
+            threading.Event().wait(0.002)
+        files = [vigil_cli.database_path.with_name(vigil_cli.database_path.name + suffix)
+                 for suffix in ("", "-wal", "-shm")]  # fmt: skip
+        full = max(f.stat().st_size for f in files if f.exists())
+        resource.prlimit(collect.pid, resource.RLIMIT_FSIZE, (full, full))
+        stdout, stderr = collect.communicate(timeout=120)
+        failed = subprocess.CompletedProcess(collect.args, collect.returncode, stdout, stderr)
+        line = assert_clean_failure(failed, "collect")
+        applied = assert_nothing_half_applied(views, estate, before, live, completed)
+        assert views.healthy() == []
+
+        again = vigil_cli("collect")
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert views.inventory() == live
+        assert views.deleted() <= estate.removed
+    finally:
+        views.close()
+    report(
+        f"SQLite files may not grow (RLIMIT_FSIZE) mid-pass [sqlite]: collect exit "
+        f"{failed.returncode} ({line!r}); {applied}; integrity ok; the next collect recovered, "
+        "inventory == moto"
     )
