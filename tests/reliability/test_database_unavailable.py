@@ -1,9 +1,11 @@
 """The database unavailable in the middle of a pass.
 
 SQLite: another process takes the write lock once the pass has begun and holds it past
-Vigil's 30 s busy timeout. PostgreSQL: the server stops mid-pass and comes back. Either way
-the command exits non-zero with one clear line (no traceback), the inventory and findings are
-as before the pass (nothing half-applied, no deletion invented), and the next pass recovers.
+Vigil's 30 s busy timeout; or the running process may no longer grow any file (RLIMIT_FSIZE,
+the disk full without root). PostgreSQL: the server stops mid-pass and comes back. Each time
+the command exits non-zero with one clear line (no traceback), only whole scopes committed
+before the fault are applied (nothing half-applied, no deletion invented, no live finding
+closed), and the next pass recovers with the inventory equal to moto's.
 """
 
 from __future__ import annotations
@@ -12,22 +14,28 @@ import resource
 import sqlite3
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import pytest
 
 from tests.fixtures.cli import VigilCli
 from tests.fixtures.database import PostgresCluster
-from tests.reliability.conftest import (
-    REGIONS,
-    Estate,
-    Views,
-    configure,
-    report,
-)
+from tests.reliability.conftest import REGIONS, Estate, Views, configure, report
 
 BUSY_TIMEOUT = 30.0
 """storage/db.py's busy timeout: a writer waits this long for the lock, then gives up."""
+
+Snapshot = tuple[set[tuple[str, str]], dict[str, tuple[str, str]], set[tuple[str, str]]]
+
+
+def snapshot(views: Views) -> Snapshot:
+    return views.inventory(), views.open_findings(), views.deleted()
+
+
+def finished(process: subprocess.Popen[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    stdout, stderr = process.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def assert_clean_failure(result: subprocess.CompletedProcess[str], what: str) -> str:
@@ -37,6 +45,67 @@ def assert_clean_failure(result: subprocess.CompletedProcess[str], what: str) ->
     errors = [line for line in result.stderr.splitlines() if line.startswith("vigil: error:")]
     assert errors and "database" in errors[0], result.stdout + result.stderr
     return errors[0]
+
+
+@dataclass
+class FaultyPass:
+    """A `vigil collect` under way over a churned estate, about to meet a fault."""
+
+    cli: VigilCli
+    views: Views
+    estate: Estate
+    collect: subprocess.Popen[str]
+    live: set[tuple[str, str]]
+    before: Snapshot
+    completed: int
+
+    def assert_nothing_half_applied(self) -> str:
+        """Unchanged when no scope of the failed pass committed; otherwise only whole scopes
+        applied: nothing deleted that exists, no live finding closed, nothing invented."""
+        committed = self.views.runs("complete") - self.completed
+        if committed == 0:
+            assert snapshot(self.views) == self.before
+            return "nothing changed"
+        inventory, findings, deleted = snapshot(self.views)
+        assert deleted <= self.estate.removed
+        assert self.before[0] & self.live <= inventory <= self.before[0] | self.live
+        closed = {fp for fp, res in self.before[1].items() if fp not in findings}
+        assert not {fp for fp in closed if self.before[1][fp] in self.live}
+        return f"{committed} scope(s) committed whole before the fault, nothing half-applied"
+
+    def assert_next_pass_recovers(self) -> None:
+        again = self.cli("collect")
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert self.views.inventory() == self.live
+        assert self.views.deleted() <= self.estate.removed
+        assert self.cli("check", "--no-notify").returncode == 0
+
+
+@pytest.fixture
+def faulty_pass(
+    vigil_cli: VigilCli, moto: str, estate: Estate
+) -> Iterator[Callable[[], FaultyPass]]:
+    """Factory: an established inventory with findings, churned, and a collect started that
+    has recorded its first scope run (the pass has begun writing)."""
+    views: list[Views] = []
+
+    def start() -> FaultyPass:
+        configure(vigil_cli, moto)
+        assert vigil_cli("collect").returncode == 0
+        assert vigil_cli("check", "--no-notify").returncode == 0
+        views.append(Views(vigil_cli.env["VIGIL_DATABASE_URL"]))
+        for region in REGIONS:
+            estate.churn(region)
+        live, before = estate.truth(), snapshot(views[0])
+        started, completed = views[0].runs(), views[0].runs("complete")
+        collect = vigil_cli.start("collect")
+        while views[0].runs() == started and collect.poll() is None:
+            threading.Event().wait(0.002)
+        return FaultyPass(vigil_cli, views[0], estate, collect, live, before, completed)
+
+    yield start
+    for view in views:
+        view.close()
 
 
 class WriteLock:
@@ -51,77 +120,48 @@ class WriteLock:
         self.conn.close()
 
 
-Snapshot = tuple[set[tuple[str, str]], dict[str, tuple[str, str]], set[tuple[str, str]]]
-
-
-def snapshot(views: Views) -> Snapshot:
-    return views.inventory(), views.open_findings(), views.deleted()
-
-
-def assert_nothing_half_applied(
-    views: Views, estate: Estate, before: Snapshot, live: set[tuple[str, str]], completed: int
-) -> str:
-    """Unchanged when no scope of the failed pass committed; otherwise only whole scopes
-    applied: nothing deleted that exists, no live finding closed, nothing invented."""
-    committed = views.runs("complete") - completed
-    if committed == 0:
-        assert snapshot(views) == before
-        return "nothing changed"
-    inventory, findings, deleted = snapshot(views)
-    assert deleted <= estate.removed
-    assert before[0] & live <= inventory <= before[0] | live
-    assert not {fp for fp, res in before[1].items() if fp not in findings and res in live}
-    return f"{committed} scope(s) committed whole before the fault, nothing half-applied"
-
-
 @pytest.mark.slow
 def test_sqlite_locked_past_the_busy_timeout_fails_cleanly_and_the_next_pass_recovers(
-    vigil_cli: VigilCli, moto: str, estate: Estate
+    vigil_cli: VigilCli, faulty_pass: Callable[[], FaultyPass]
 ) -> None:
-    configure(vigil_cli, moto)
-    assert vigil_cli("collect").returncode == 0
-    assert vigil_cli("check", "--no-notify").returncode == 0
-    url = vigil_cli.env["VIGIL_DATABASE_URL"]
-    views = Views(url)
+    fault = faulty_pass()
+    lock = WriteLock(str(vigil_cli.database_path))
+    # A check started now reads what it needs, then meets the lock when it writes.
+    check = vigil_cli.start("check", "--no-notify")
     try:
-        for region in REGIONS:
-            estate.churn(region)
-        live = estate.truth()
-        before = snapshot(views)
-
-        # Both commands start, read what they need, then meet the lock when they write.
-        collect = vigil_cli.start("collect")
-        started, completed = views.runs(), views.runs("complete")
-        while views.runs() == started and collect.poll() is None:
-            threading.Event().wait(0.002)
-        lock = WriteLock(str(vigil_cli.database_path))
-        check = vigil_cli.start("check", "--no-notify")
-        try:
-            results = [
-                subprocess.CompletedProcess(
-                    p.args, p.wait(timeout=BUSY_TIMEOUT * 3), *p.communicate()
-                )
-                for p in (collect, check)
-            ]
-        finally:
-            lock.release()
-        lines = [
-            assert_clean_failure(r, name)
-            for r, name in zip(results, ("collect", "check"), strict=True)
-        ]
-        applied = assert_nothing_half_applied(views, estate, before, live, completed)
-
-        again = vigil_cli("collect")
-        assert again.returncode == 0, again.stdout + again.stderr
-        assert views.inventory() == live
-        assert views.deleted() <= estate.removed
-        assert vigil_cli("check", "--no-notify").returncode == 0
+        results = [finished(p, BUSY_TIMEOUT * 3) for p in (fault.collect, check)]
     finally:
-        views.close()
+        lock.release()
+    lines = [assert_clean_failure(r, n) for r, n in zip(results, ("collect", "check"), strict=True)]
+    applied = fault.assert_nothing_half_applied()
+    fault.assert_next_pass_recovers()
     report(
         f"SQLite locked past the busy timeout [sqlite]: collect exit {results[0].returncode} "
         f"({lines[0]!r}), check exit {results[1].returncode} ({lines[1]!r}); {applied}; "
         "the next collect and check recovered, inventory == moto"
+    )
+
+
+@pytest.mark.slow
+def test_sqlite_file_size_limit_mid_pass_fails_cleanly_and_the_next_pass_recovers(
+    vigil_cli: VigilCli, faulty_pass: Callable[[], FaultyPass]
+) -> None:
+    """The disk full for SQLite, without root: the running process's RLIMIT_FSIZE drops to
+    the database files' current size, so none of them may grow."""
+    fault = faulty_pass()
+    path = vigil_cli.database_path
+    files = [path.with_name(path.name + suffix) for suffix in ("", "-wal", "-shm")]
+    full = max(f.stat().st_size for f in files if f.exists())
+    resource.prlimit(fault.collect.pid, resource.RLIMIT_FSIZE, (full, full))
+    failed = finished(fault.collect, 120)
+    line = assert_clean_failure(failed, "collect")
+    applied = fault.assert_nothing_half_applied()
+    assert fault.views.healthy() == []
+    fault.assert_next_pass_recovers()
+    report(
+        f"SQLite files may not grow (RLIMIT_FSIZE) mid-pass [sqlite]: collect exit "
+        f"{failed.returncode} ({line!r}); {applied}; integrity ok; the next collect and check "
+        "recovered, inventory == moto"
     )
 
 
@@ -151,88 +191,22 @@ def restartable() -> Iterator[RestartableCluster]:
 
 @pytest.mark.slow
 def test_postgresql_stopped_mid_pass_fails_cleanly_and_the_next_pass_recovers(
-    vigil_cli: VigilCli, moto: str, estate: Estate, restartable: RestartableCluster
+    vigil_cli: VigilCli, faulty_pass: Callable[[], FaultyPass], restartable: RestartableCluster
 ) -> None:
-    url = restartable.create_database()
-    vigil_cli.env["VIGIL_DATABASE_URL"] = url
-    configure(vigil_cli, moto)
-    assert vigil_cli("collect").returncode == 0
-    assert vigil_cli("check", "--no-notify").returncode == 0
-    views = Views(url)
+    vigil_cli.env["VIGIL_DATABASE_URL"] = restartable.create_database()
+    fault = faulty_pass()
+    fault.views.db.dispose()
+    restartable.halt()
     try:
-        for region in REGIONS:
-            estate.churn(region)
-        live = estate.truth()
-        before = snapshot(views)
-
-        collect = vigil_cli.start("collect")
-        started, completed = views.runs(), views.runs("complete")
-        while views.runs() == started and collect.poll() is None:
-            threading.Event().wait(0.002)
-        views.db.dispose()
-        restartable.halt()
-        try:
-            stdout, stderr = collect.communicate(timeout=120)
-            failed = subprocess.CompletedProcess(collect.args, collect.returncode, stdout, stderr)
-            lines = [assert_clean_failure(failed, "collect")]
-            lines.append(assert_clean_failure(vigil_cli("check", "--no-notify"), "check"))
-        finally:
-            restartable.resume()
-        applied = assert_nothing_half_applied(views, estate, before, live, completed)
-
-        again = vigil_cli("collect")
-        assert again.returncode == 0, again.stdout + again.stderr
-        assert views.inventory() == live
-        assert views.deleted() <= estate.removed
-        assert vigil_cli("check", "--no-notify").returncode == 0
+        failed = finished(fault.collect, 120)
+        lines = [assert_clean_failure(failed, "collect")]
+        lines.append(assert_clean_failure(vigil_cli("check", "--no-notify"), "check"))
     finally:
-        views.close()
+        restartable.resume()
+    applied = fault.assert_nothing_half_applied()
+    fault.assert_next_pass_recovers()
     report(
         f"PostgreSQL stopped mid-pass and restarted [postgresql]: collect exit "
         f"{failed.returncode} ({lines[0]!r}), check while down ({lines[1]!r}); "
         f"{applied}; the next collect and check recovered, inventory == moto"
-    )
-
-
-@pytest.mark.slow
-def test_sqlite_file_size_limit_mid_pass_fails_cleanly_and_the_next_pass_recovers(
-    vigil_cli: VigilCli, moto: str, estate: Estate
-) -> None:
-    """The disk full for SQLite, without root: once the pass has begun, the running process's
-    RLIMIT_FSIZE drops to the database files' current size, so no file of it may grow."""
-    configure(vigil_cli, moto)
-    assert vigil_cli("collect").returncode == 0
-    assert vigil_cli("check", "--no-notify").returncode == 0
-    url = vigil_cli.env["VIGIL_DATABASE_URL"]
-    views = Views(url)
-    try:
-        for region in REGIONS:
-            estate.churn(region)
-        live = estate.truth()
-        before = snapshot(views)
-
-        collect = vigil_cli.start("collect")
-        started, completed = views.runs(), views.runs("complete")
-        while views.runs() == started and collect.poll() is None:
-            threading.Event().wait(0.002)
-        files = [vigil_cli.database_path.with_name(vigil_cli.database_path.name + suffix)
-                 for suffix in ("", "-wal", "-shm")]  # fmt: skip
-        full = max(f.stat().st_size for f in files if f.exists())
-        resource.prlimit(collect.pid, resource.RLIMIT_FSIZE, (full, full))
-        stdout, stderr = collect.communicate(timeout=120)
-        failed = subprocess.CompletedProcess(collect.args, collect.returncode, stdout, stderr)
-        line = assert_clean_failure(failed, "collect")
-        applied = assert_nothing_half_applied(views, estate, before, live, completed)
-        assert views.healthy() == []
-
-        again = vigil_cli("collect")
-        assert again.returncode == 0, again.stdout + again.stderr
-        assert views.inventory() == live
-        assert views.deleted() <= estate.removed
-    finally:
-        views.close()
-    report(
-        f"SQLite files may not grow (RLIMIT_FSIZE) mid-pass [sqlite]: collect exit "
-        f"{failed.returncode} ({line!r}); {applied}; integrity ok; the next collect recovered, "
-        "inventory == moto"
     )
