@@ -60,8 +60,12 @@ class Database:
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            yield conn
+        """A connection for reads; a lost or locked database is a StorageError, as in `begin`."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except sa.exc.OperationalError as exc:
+            raise StorageError(f"database error: {exc.orig}") from exc
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (one query when it already is)."""

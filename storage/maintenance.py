@@ -99,7 +99,7 @@ def check(db: Database) -> DatabaseHealth:
         raise InputError(f"no database at {path}", fix="check database_url or VIGIL_DATABASE_URL")
     head = ScriptDirectory.from_config(alembic_config()).get_current_head() or ""
     try:
-        with db.connect() as conn:
+        with db.engine.connect() as conn:  # its own error below names the database
             revision = MigrationContext.configure(conn).get_current_revision()
             problems = _sqlite_problems(path) if path else []
             rows = {} if problems else _row_counts(conn)
