@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from storage.db import Database
 from storage.exposure import EntryPoint, entry_points, reachable_phrase
 from storage.reconcile import Reconciler
@@ -21,12 +24,15 @@ SG_WEB = f"{ACCOUNT}/us-east-1/security_group/sg-web"
 PRIVATE = f"{ACCOUNT}/us-east-1/server/i-private"
 SG_PRIVATE = f"{ACCOUNT}/us-east-1/security_group/sg-private"
 COLO = "hosts/colo/colo/server/db-1"
+SSH = {"protocol": "tcp", "from_port": 22, "to_port": 22, "source": "0.0.0.0/0",
+       "source_kind": "ipv4"}  # fmt: skip
+"""Every security group of the estate is open on SSH: `network.open_port` flags each."""
 
 
-def build_estate(db: Database) -> Reconciler:
+def build_estate(db: Database, clock: Callable[[], datetime] | None = None) -> Reconciler:
     """shop.example.com → cdn E123 → alb web-prod → server i-web (sg-web, vol-web); an internal
-    load balancer in front of i-private; a hosts source that emits no links."""
-    reconciler = Reconciler(db, clock=FakeClock())
+    load balancer in front of i-private; sources that stored no links (hosts, aws-legacy)."""
+    reconciler = Reconciler(db, clock=clock or FakeClock())
     records = scope(type_="dns_record", region="global")
     cdns = scope(type_="cdn", region="global")
     balancers, servers = scope(type_="load_balancer"), scope(type_="server")
@@ -44,11 +50,13 @@ def build_estate(db: Database) -> Reconciler:
     web = linked("i-web", servers, ("protected_by", SG_WEB))
     private = linked("i-private", servers, ("protected_by", SG_PRIVATE))
     scan(reconciler, servers, [[web, private]])
-    scan(
-        reconciler,
-        groups,
-        [[resource(native_id, within=groups) for native_id in ("sg-web", "sg-private")]],
-    )
+    open_groups = [
+        resource(native_id, within=groups, ingress=[SSH], egress=[])
+        for native_id in ("sg-web", "sg-private")
+    ]
+    scan(reconciler, groups, [open_groups])
+    legacy = scope(source="aws-legacy", type_="security_group")
+    scan(reconciler, legacy, [[resource("sg-legacy", within=legacy, ingress=[SSH], egress=[])]])
     scan(reconciler, disks, [[linked("vol-web", disks, ("attached_to", WEB))]])
     scan(reconciler, colo, [[resource("db-1", within=colo)]])
     return reconciler
