@@ -175,6 +175,7 @@ def _alert(
         first_seen=iso(found.first_seen),
         last_seen=iso(found.last_seen),
         resolved_at=iso(found.resolved_at),
+        reachable_from=context.reachable_from if context else "",
     )
 
 
