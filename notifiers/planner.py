@@ -31,7 +31,12 @@ Group = tuple[tuple[str, str], ...]
 """A route's `group_by` keys with a finding's values: which message of the route it joins."""
 
 SUMMARY_LIMIT = 500
-_FIRING_KINDS = {TransitionKind.NEW, TransitionKind.REOPENED, TransitionKind.UNSILENCED}
+_FIRING_KINDS = {
+    TransitionKind.NEW,
+    TransitionKind.REOPENED,
+    TransitionKind.UNSILENCED,
+    TransitionKind.SEVERITY_CHANGED,
+}
 
 
 @dataclass
