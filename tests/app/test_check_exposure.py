@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from storage.db import Database
+from storage.exposure import entry_points
 from storage.findings import FindingQuery, FindingStore
 from tests.factories import scope
 from tests.factories.storage import scan
-from tests.storage.test_exposure import PRIVATE, WEB, _balancer, build_estate
+from tests.storage.test_exposure import CERT, PRIVATE, WEB, _balancer, build_estate
 from tests.storage.test_reconcile import FakeClock
 from vigil.app.check import run_check
 from vigil.app.config import load_config, parse_config
@@ -40,6 +41,29 @@ def test_an_exposed_open_port_is_one_step_more_severe(db: Database) -> None:
         "sg-private": ("high", "high"),  # behind an internal load balancer only
         "sg-legacy": ("high", "high"),  # links unknown: never escalated
     }
+
+
+def test_an_exposed_disk_without_backup_escalates_and_an_expiring_certificate_does_not(
+    db: Database,
+) -> None:
+    build_estate(db, clock=utcnow)
+
+    run_check(db)
+
+    found = {f.rule: f.to_dict() for f in FindingStore(db).findings()}
+    assert (found["backup.missing"]["native_id"], found["backup.missing"]["severity"]) == (
+        "vol-web",
+        "critical",
+    )
+    assert found["backup.missing"]["base_severity"] == "high"
+    # The certificate is served by an internet-facing load balancer, but cert.expiring does
+    # not escalate unless asked to.
+    with db.connect() as conn:
+        assert entry_points(conn, [CERT])[CERT]
+    assert (found["cert.expiring"]["severity"], found["cert.expiring"]["base_severity"]) == (
+        "medium",
+        "medium",
+    )
 
 
 def test_a_change_of_effective_severity_is_a_firing_transition(db: Database) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from storage.db import Database
 from storage.exposure import EntryPoint, entry_points, reachable_phrase
@@ -23,6 +23,7 @@ DISK = f"{ACCOUNT}/us-east-1/disk/vol-web"
 SG_WEB = f"{ACCOUNT}/us-east-1/security_group/sg-web"
 PRIVATE = f"{ACCOUNT}/us-east-1/server/i-private"
 SG_PRIVATE = f"{ACCOUNT}/us-east-1/security_group/sg-private"
+CERT = f"{ACCOUNT}/us-east-1/certificate/arn:cert-web"
 COLO = "hosts/colo/colo/server/db-1"
 SSH = {"protocol": "tcp", "from_port": 22, "to_port": 22, "source": "0.0.0.0/0",
        "source_kind": "ipv4"}  # fmt: skip
@@ -31,7 +32,8 @@ SSH = {"protocol": "tcp", "from_port": 22, "to_port": 22, "source": "0.0.0.0/0",
 
 def build_estate(db: Database, clock: Callable[[], datetime] | None = None) -> Reconciler:
     """shop.example.com → cdn E123 → alb web-prod → server i-web (sg-web, vol-web); an internal
-    load balancer in front of i-private; sources that stored no links (hosts, aws-legacy)."""
+    load balancer in front of i-private; no snapshot of vol-web; both load balancers serve a
+    certificate that expires in 20 days; sources that stored no links (hosts, aws-legacy)."""
     reconciler = Reconciler(db, clock=clock or FakeClock())
     records = scope(type_="dns_record", region="global")
     cdns = scope(type_="cdn", region="global")
@@ -57,13 +59,18 @@ def build_estate(db: Database, clock: Callable[[], datetime] | None = None) -> R
     scan(reconciler, groups, [open_groups])
     legacy = scope(source="aws-legacy", type_="security_group")
     scan(reconciler, legacy, [[resource("sg-legacy", within=legacy, ingress=[SSH], egress=[])]])
-    scan(reconciler, disks, [[linked("vol-web", disks, ("attached_to", WEB))]])
+    scan(reconciler, disks, [[linked("vol-web", disks, ("attached_to", WEB), attached_to=WEB)]])
+    scan(reconciler, scope(type_="snapshot"), [[]])  # collected, none of vol-web
+    certs = scope(type_="certificate")
+    expires = (datetime.now(UTC) + timedelta(days=20, hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cert = resource("arn:cert-web", within=certs, common_name="shop.example.com", not_after=expires)
+    scan(reconciler, certs, [[cert]])
     scan(reconciler, colo, [[resource("db-1", within=colo)]])
     return reconciler
 
 
 def _balancer(native_id: str, within: Scope, scheme: str, target: str) -> Resource:
-    record = linked(native_id, within, ("targets", target))
+    record = linked(native_id, within, ("targets", target), ("serves", CERT))
     record.attributes.update(
         kind="application", scheme=scheme, dns_name=f"{native_id}-1.elb.amazonaws.com"
     )
