@@ -63,6 +63,8 @@ class Alert:
     first_seen: str | None = None
     last_seen: str | None = None
     resolved_at: str | None = None
+    reachable_from: str = ""
+    """`reachable from shop.example.com via cdn E123 → alb web-prod`; "" none or unknown."""
 
     @property
     def display_name(self) -> str:

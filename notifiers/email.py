@@ -111,7 +111,8 @@ def html_body(message: Message) -> str:
         shown, more = top_alerts(alerts, TOP_RESOURCES)
         rows = "".join(
             f"<tr><td>{esc(a.severity)}</td><td>{esc(a.display_name)}</td>"
-            f"<td>{esc(a.account)}</td><td>{esc(a.region)}</td><td>{esc(a.title)}</td></tr>"
+            f"<td>{esc(a.account)}</td><td>{esc(a.region)}</td>"
+            f"<td>{esc(a.title + _exposed(a))}</td></tr>"
             for a in shown
         )
         parts.append(
@@ -134,7 +135,13 @@ def message_id(message: Message) -> str:
 def _line(alert: Alert) -> str:
     again = " (still open)" if alert.event == REPEAT else ""
     where = f"{alert.account}/{alert.region}"
-    return f"[{alert.severity}] {alert.display_name} ({where}){again}: {alert.title}"
+    return (
+        f"[{alert.severity}] {alert.display_name} ({where}){again}: {alert.title}{_exposed(alert)}"
+    )
+
+
+def _exposed(alert: Alert) -> str:
+    return f" — {alert.reachable_from}" if alert.reachable_from else ""
 
 
 class EmailNotifier:

@@ -31,7 +31,12 @@ Group = tuple[tuple[str, str], ...]
 """A route's `group_by` keys with a finding's values: which message of the route it joins."""
 
 SUMMARY_LIMIT = 500
-_FIRING_KINDS = {TransitionKind.NEW, TransitionKind.REOPENED, TransitionKind.UNSILENCED}
+_FIRING_KINDS = {
+    TransitionKind.NEW,
+    TransitionKind.REOPENED,
+    TransitionKind.UNSILENCED,
+    TransitionKind.SEVERITY_CHANGED,
+}
 
 
 @dataclass
@@ -175,6 +180,7 @@ def _alert(
         first_seen=iso(found.first_seen),
         last_seen=iso(found.last_seen),
         resolved_at=iso(found.resolved_at),
+        reachable_from=context.reachable_from if context else "",
     )
 
 

@@ -116,6 +116,7 @@ def _resource_lines(title: str, alerts: list[Alert]) -> str:
         lines.append(
             f"• *{escape(clip(alert.display_name, 200))}* ({escape(where)}, "
             f"{alert.severity}){again}: {escape(clip(alert.title, 300))}"
+            + (f" — {escape(clip(alert.reachable_from, 300))}" if alert.reachable_from else "")
         )
     text, dropped = _fit(lines, SECTION_LIMIT - 40)
     if more + dropped:

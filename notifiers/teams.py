@@ -123,6 +123,8 @@ def _resource_lines(alerts: list[Alert]) -> list[dict[str, Any]]:
             f"- **{escape(clip(alert.display_name, 200))}** ({escape(where)}){again}: "
             f"{escape(clip(alert.title, 300))}"
         )
+        if alert.reachable_from:
+            text += f" — {escape(clip(alert.reachable_from, 300))}"
         if tags:
             text += f" — {escape(clip(tags, 300))}"
         lines.append(_text(text, spacing="None"))

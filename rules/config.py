@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field, PrivateAttr
 
 from vigil.core.model import Severity
 from vigil.core.schema import EnvStr, StrictModel
+
+ESCALATE = "escalate_when_exposed"
+"""A param every rule takes: raise the severity one step when the resource is reachable from a
+public entry point (DESIGN.md → Severity). Not part of the rule's own params model."""
+ESCALATED_BY_DEFAULT = frozenset({"network.open_port", "backup.missing"})
+
+
+def own_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """A rule's params without the ones every rule takes."""
+    return {key: value for key, value in params.items() if key != ESCALATE}
+
+
+def escalation_problem(params: Mapping[str, Any]) -> str | None:
+    value = params.get(ESCALATE)
+    if value is None or isinstance(value, bool):
+        return None
+    return f"{ESCALATE} must be true or false, not {value!r}"
 
 
 class RulesConfig(StrictModel):
@@ -30,3 +48,8 @@ class RulesConfig(StrictModel):
     )
     _parsed: Any = PrivateAttr(default=None)
     """The rules and validated params, set once by `rules.registry.check_rules_config`."""
+
+    def escalates(self, rule_id: str) -> bool:
+        """Whether `rule_id`'s findings escalate when exposed (`escalate_when_exposed`)."""
+        value = self.params.get(rule_id, {}).get(ESCALATE)
+        return value if isinstance(value, bool) else rule_id in ESCALATED_BY_DEFAULT

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from rules.base import Rule
-from rules.config import RulesConfig
+from rules.config import RulesConfig, own_params
 from rules.registry import all_rules
 from rules.view import InventoryView
 from vigil.core.errors import ConfigError
@@ -26,6 +26,8 @@ class EnabledRule:
     rule: Rule
     params: Any
     severity: Severity | None = None
+    escalate: bool = False
+    """`escalate_when_exposed`: the check raises the severity of exposed resources' findings."""
 
 
 @dataclass
@@ -71,6 +73,7 @@ class Engine:
                 if rule.id in parsed
                 else _params(rule, config),
                 config.severity.get(rule.id),
+                config.escalates(rule.id),
             )
             for rule in rules
             if rule.id not in config.disable
@@ -89,6 +92,11 @@ class Engine:
     def params_of(self, rule_id: str) -> Any | None:
         """The validated params of an enabled rule; None when it is disabled or unknown."""
         return next((item.params for item in self.enabled if item.rule.id == rule_id), None)
+
+    @property
+    def escalating(self) -> frozenset[str]:
+        """Enabled rules whose findings escalate when their resource is exposed."""
+        return frozenset(item.rule.id for item in self.enabled if item.escalate)
 
     @property
     def rule_ids(self) -> list[str]:
@@ -133,7 +141,7 @@ def params_digest(params: Any) -> str:
 
 def _params(rule: Rule, config: RulesConfig) -> Any:
     try:
-        return rule.params_model.model_validate(config.params.get(rule.id, {}))
+        return rule.params_model.model_validate(own_params(config.params.get(rule.id, {})))
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"])

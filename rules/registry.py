@@ -16,7 +16,7 @@ from rules.availability import SingleZone, UnhealthyTargets
 from rules.backup import BackupMissing, BackupStale
 from rules.base import Rule
 from rules.certificates import CertificateExpired, CertificateExpiring, CertificateInvalid
-from rules.config import RulesConfig
+from rules.config import ESCALATE, RulesConfig, escalation_problem, own_params
 from rules.disk import DiskFilling, DiskFull
 from rules.dns import DanglingRecord
 from rules.drift import AttributeChanged
@@ -162,14 +162,17 @@ def check_rules_config(config: RulesConfig) -> list[tuple[tuple[str | int, ...],
         if rule_id not in known:
             problems.append((("params", rule_id), f"unknown rule {rule_id!r}; {hint}"))
             continue
+        problem = escalation_problem(params)
+        if problem:
+            problems.append((("params", rule_id, ESCALATE), problem))
         try:
-            parsed[rule_id] = known[rule_id].params_model.model_validate(params)
+            parsed[rule_id] = known[rule_id].params_model.model_validate(own_params(params))
         except ValidationError as exc:
             for error in exc.errors():
                 loc = ("params", rule_id, *error["loc"])
                 message = error["msg"].removeprefix("Value error, ")
                 if error["type"] == "extra_forbidden":
-                    names = ", ".join(known[rule_id].params_model.model_fields) or "none"
+                    names = ", ".join([*known[rule_id].params_model.model_fields, ESCALATE])
                     message = f"unknown parameter; {rule_id} takes: {names}"
                 problems.append((loc, message))
     if not problems:

@@ -72,6 +72,8 @@ class FindingRow(SQLModel, table=True):
     silence_id: str | None = None
     resolution: str | None = None
     params_hash: str | None = None
+    base_severity: str | None = None
+    """The rule's severity when `severity` is escalated (exposure); null: the same."""
 
 
 findings_table = FindingRow.__table__  # type: ignore[attr-defined]
@@ -182,6 +184,7 @@ def _existing(conn: Connection, produced: dict[str, Finding]) -> Iterator[sa.Row
     columns = [
         findings_table.c.fingerprint,
         findings_table.c.status,
+        findings_table.c.severity,
         findings_table.c.resource_uid,
         findings_table.c.silence_id,
         findings_table.c.reopened_count,
@@ -292,6 +295,8 @@ def _plan(
             status = before  # a failed scope keeps the finding's status, silence included
             values["silence_id"] = row["silence_id"]
         kind, reopened = _kind(before, status)
+        if kind == TransitionKind.STILL_OPEN and row["severity"] != found.severity.value:
+            kind = TransitionKind.SEVERITY_CHANGED
         update = values | {"status": status.value, "b_fingerprint": fp}
         update["reopened_count"] = row["reopened_count"] + (1 if reopened else 0)
         update["resolved_at"] = None
@@ -356,6 +361,7 @@ def _values(found: Finding, now: datetime) -> dict[str, Any]:
         "fingerprint": found.fingerprint,
         "rule": found.rule,
         "severity": found.severity.value,
+        "base_severity": found.base_severity.value if found.base_severity else None,
         "title": found.title,
         "detail": found.detail,
         "resource_uid": found.resource_uid,
@@ -421,4 +427,5 @@ def _stored(row: sa.RowMapping) -> StoredFinding:
         reopened_count=row["reopened_count"],
         silence_id=row["silence_id"],
         resolution=Resolution(row["resolution"]) if row["resolution"] else None,
+        base_severity=Severity(row["base_severity"]) if row["base_severity"] else None,
     )

@@ -22,6 +22,7 @@ from tests.factories.notifiers import (
     message,
 )
 from tests.fixtures.slack_api import SlackApi
+from tests.storage.test_exposure import build_estate
 from vigil.app.notify import deliver
 from vigil.core.errors import NotifyError
 
@@ -180,3 +181,25 @@ def test_config_needs_a_token_and_channel_or_a_webhook(token: str) -> None:
         config([{"name": "s", "type": "slack", "channel": "#x"}])
     with pytest.raises(ValueError, match="must be an environment reference"):
         config([{"name": "s", "type": "slack", "token": "xoxb-literal", "channel": "#x"}])
+
+
+def test_an_alert_says_from_which_public_name_its_resource_is_reachable(
+    sqlite_db: Database, slack_api: SlackApi, token: str
+) -> None:
+    build_estate(sqlite_db)
+    cfg = config([slack(slack_api)])
+    check(sqlite_db, [finding("i-web", type_="server"), finding("i-private", type_="server")], cfg)
+
+    assert deliver(sqlite_db, cfg, now=T0).sent == 1
+    (post,) = slack_api.posts()
+    firing = next(t for t in texts(post["blocks"]) if t.startswith("*Firing:*"))
+    web, private = sorted(firing.splitlines()[1:], key=lambda line: "i-web" not in line)
+    assert web.endswith("— reachable from shop.example.com via cdn E123 → alb web-prod")
+    assert "reachable" not in private  # behind an internal load balancer only
+
+
+def test_an_untrusted_name_on_the_path_is_escaped_for_mrkdwn() -> None:
+    evil = alert("sg-1", reachable_from="reachable from <!here> via cdn <https://evil|x>")
+    joined = "\n".join(texts(blocks(message(evil))))
+    assert "<!here>" not in joined and "<https://evil" not in joined
+    assert "reachable from &lt;!here&gt; via cdn &lt;https://evil|x&gt;" in joined

@@ -16,6 +16,7 @@ from rules.health import CollectorFailing
 from rules.view import Change, InventoryView, PastState, ScopeState
 from storage import history_queries, queries
 from storage.db import Database
+from storage.exposure import entry_points
 from storage.findings import FindingStore, TransitionHook, finished_status
 from vigil.app.baselines import fetch_remote_states
 from vigil.app.config import VigilConfig
@@ -115,6 +116,25 @@ def prepare_engine(config: VigilConfig | None) -> Engine:
     return engine
 
 
+def escalate_exposed(db: Database, findings: list[Finding], rules: frozenset[str]) -> int:
+    """Raise by one step the severity of `rules`' findings whose resource is reachable from a
+    public entry point (DESIGN.md → Severity); returns how many. Unknown links escalate
+    nothing."""
+    wanted = [found for found in findings if found.rule in rules]
+    if not wanted:
+        return 0
+    with db.connect() as conn:
+        exposure = entry_points(conn, {found.resource_uid for found in wanted})
+    raised = 0
+    for found in wanted:
+        if exposure.get(found.resource_uid) and found.severity != Severity.CRITICAL:
+            found.base_severity = found.severity
+            found.severity = found.severity.raised()
+            found.labels["severity"] = found.severity.value
+            raised += 1
+    return raised
+
+
 def run_check(
     db: Database,
     config: VigilConfig | None = None,
@@ -131,6 +151,7 @@ def run_check(
         failing = engine.params_of(CollectorFailing.id)
         view = build_view(db, config, now=now, staleness=failing.staleness if failing else None)
         evaluation = engine.evaluate(view)
+        escalate_exposed(db, evaluation.findings, engine.escalating)
         store = FindingStore(db)
         transitions = store.apply(
             evaluation.findings,

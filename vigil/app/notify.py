@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.engine import Connection
@@ -20,9 +21,11 @@ from notifiers.delivery import DeliveryReport, deliver_due
 from notifiers.registry import build_notifier
 from storage import outbox as store
 from storage.db import Database
+from storage.exposure import entry_points, reachable_phrase
 from storage.findings import TransitionHook
 from storage.queries import resource_contexts
 from vigil.app.config import VigilConfig
+from vigil.core.alerting import ResourceContext
 from vigil.core.errors import ConfigError, VigilError
 from vigil.core.model import utcnow
 from vigil.core.transitions import Transition
@@ -57,12 +60,26 @@ def enqueue(
     wanted = planner.notifiable(transitions)
     if not wanted:
         return 0
-    contexts = resource_contexts(conn, (t.finding.resource_uid for t in wanted))
+    contexts = _with_exposure(
+        conn, resource_contexts(conn, (t.finding.resource_uid for t in wanted))
+    )
     known = store.states(conn, (t.finding.fingerprint for t in wanted))
     planned = planner.plan(wanted, config.routes, contexts, known, now, catalog)
     written = store.enqueue(conn, planned.outbox())
     store.remember(conn, planned.states, known)
     return written
+
+
+def _with_exposure(
+    conn: Connection, contexts: dict[str, ResourceContext]
+) -> dict[str, ResourceContext]:
+    """`contexts` with the public names each resource is reachable from (in the same
+    transaction as the findings, so a message says what the check saw)."""
+    exposure = entry_points(conn, contexts)
+    return {
+        uid: replace(context, reachable_from=reachable_phrase(exposure.get(uid)))
+        for uid, context in contexts.items()
+    }
 
 
 def _rule_catalog(config: VigilConfig) -> dict[str, tuple[str, str]]:

@@ -80,7 +80,9 @@ def print_summary(result: use_case.CheckResult, console: Console) -> None:
     )
     console.print(Text(f"open: {by_severity}"))
     kinds = Counter(t.kind.value for t in result.transitions)
-    order = ("new", "reopened", "resolved", "silenced", "unsilenced", "still_open")
+    order = (
+        "new", "reopened", "resolved", "silenced", "unsilenced", "still_open", "severity_changed"
+    )  # fmt: skip
     console.print(Text("transitions: " + ", ".join(f"{k} {kinds.get(k, 0)}" for k in order)))
     for transition in result.transitions:
         if transition.kind.value == "still_open":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -10,6 +10,9 @@ from vigil.app.output import OutputFormat, render
 from vigil.cli.options import FormatOption, SourceOption
 from vigil.cli.state import state
 from vigil.core.model import FindingStatus, Severity
+
+if TYPE_CHECKING:
+    from vigil.core.transitions import StoredFinding
 
 COLUMNS = (
     "severity",
@@ -22,6 +25,7 @@ COLUMNS = (
     "region",
     "first_seen",
     "last_seen",
+    "reachable_from",
 )
 STATUSES = [s.value for s in FindingStatus] + ["all"]
 
@@ -56,6 +60,7 @@ def findings_command(
 
     Example: vigil findings --severity high --format json | jq '.[].title'
     """
+    from storage.exposure import entry_points, outermost
     from storage.findings import FindingQuery, FindingStore
 
     query = FindingQuery(
@@ -64,5 +69,23 @@ def findings_command(
         rules=tuple(rule or ()),
         sources=tuple(source or ()),
     )
-    rows = (f.to_dict() for f in FindingStore(state(ctx).database()).findings(query))
-    render(rows, fmt, columns=COLUMNS, empty="no findings match")
+    db = state(ctx).database()
+    found = list(FindingStore(db).findings(query))
+    with db.connect() as conn:
+        exposure = entry_points(conn, (f.resource_uid for f in found))
+
+    def row(finding: StoredFinding) -> dict[str, Any]:
+        entries = exposure.get(finding.resource_uid)
+        names = [entry.name for entry in outermost(entries or [])]
+        return finding.to_dict() | {
+            "entry_points": None if entries is None else [e.to_dict() for e in entries],
+            "reachable_from": "?" if entries is None else _short(names),
+        }
+
+    render((row(f) for f in found), fmt, columns=COLUMNS, empty="no findings match")
+
+
+def _short(names: list[str], limit: int = 2) -> str:
+    """The table's `reachable_from`: a name or two, `?` while links are unknown."""
+    more = f" +{len(names) - limit}" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more

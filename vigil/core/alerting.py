@@ -18,6 +18,8 @@ class ResourceContext:
     name: str
     provider: str
     tags: dict[str, str] = field(default_factory=dict)
+    reachable_from: str = ""
+    """The public names the resource is reachable from, as a phrase (storage/exposure.py)."""
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,10 @@ class Severity(StrEnum):
     def at_least(self, other: Severity) -> bool:
         return self.rank >= other.rank
 
+    def raised(self) -> Severity:
+        """One step more severe (critical stays critical)."""
+        return SEVERITY_ORDER[max(SEVERITY_ORDER.index(self) - 1, 0)]
+
 
 SEVERITY_ORDER: tuple[Severity, ...] = tuple(Severity)
 
@@ -320,6 +324,8 @@ class Finding:
     region: str = ""
     labels: dict[str, str] = field(default_factory=dict)
     evidence: dict[str, Any] = field(default_factory=dict)
+    base_severity: Severity | None = None
+    """The rule's severity when `severity` was escalated (exposure); None: not escalated."""
 
     @property
     def fingerprint(self) -> str:

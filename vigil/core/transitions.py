@@ -21,6 +21,8 @@ class TransitionKind(StrEnum):
     STILL_OPEN = "still_open"
     SILENCED = "silenced"
     UNSILENCED = "unsilenced"
+    SEVERITY_CHANGED = "severity_changed"
+    """Still open, at another effective severity (escalated or no longer): fires again."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class StoredFinding:
     reopened_count: int
     silence_id: str | None
     resolution: Resolution | None = None
+    base_severity: Severity | None = None
+    """The rule's severity; None when it is `severity` (not escalated)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The contract's JSON object (times ISO 8601 UTC)."""
@@ -54,6 +58,7 @@ class StoredFinding:
             "fingerprint": self.fingerprint,
             "rule": self.rule,
             "severity": self.severity.value,
+            "base_severity": (self.base_severity or self.severity).value,
             "status": self.status.value,
             "title": self.title,
             "detail": self.detail,
