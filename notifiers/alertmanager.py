@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Literal
 from notifiers.base import RESOLVED, Alert, Message, NotifierSettings, SettingsModel
 from notifiers.webhook import post
 from vigil.core.model import iso, utcnow
-from vigil.core.schema import EnvStr
+from vigil.core.schema import HttpUrl
 
 KEY_ANNOTATION = "vigil_idempotency_key"
 _RESERVED = {"alertname", "severity", "fingerprint", "resource", "vigil_route"}
@@ -32,8 +32,8 @@ class AlertmanagerConfig(NotifierSettings):
     """An Alertmanager (v2 API) base URL, e.g. http://127.0.0.1:9093."""
 
     type: Literal["alertmanager"]
-    url: EnvStr
-    dashboard_url: str | None = None
+    url: HttpUrl
+    dashboard_url: HttpUrl | None = None
 
 
 def alerts(

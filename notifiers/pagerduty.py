@@ -29,7 +29,7 @@ from pydantic import Field
 from notifiers.base import Message, NotifierSettings, SettingsModel, clip, top_alerts
 from notifiers.http import retrying_session
 from notifiers.webhook import post
-from vigil.core.schema import EnvStr, SecretRef
+from vigil.core.schema import HttpUrl, SecretRef
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 SUMMARY_LIMIT = 1024  # PagerDuty truncates payload.summary at 1,024 characters
@@ -46,8 +46,8 @@ class PagerDutyConfig(NotifierSettings):
     routing_key: SecretRef = Field(
         description="The service's Events API v2 integration key, as `${ENV}` (a secret)."
     )
-    events_url: EnvStr = Field(default=EVENTS_URL, description="The Events API v2 endpoint.")
-    dashboard_url: str | None = Field(
+    events_url: HttpUrl = Field(default=EVENTS_URL, description="The Events API v2 endpoint.")
+    dashboard_url: HttpUrl | None = Field(
         default=None, description="Vigil dashboard base URL, linked from the incident."
     )
 

@@ -30,7 +30,7 @@ from slack_sdk.webhook import WebhookClient
 
 from notifiers.base import REPEAT, Alert, Message, NotifierSettings, SettingsModel, clip, top_alerts
 from vigil.core.errors import NotifyError
-from vigil.core.schema import SecretRef
+from vigil.core.schema import HttpUrl, SecretRef
 
 MAX_BLOCKS = 50
 SECTION_LIMIT = 3000
@@ -49,9 +49,9 @@ class SlackConfig(NotifierSettings):
     type: Literal["slack"]
     token: SecretRef | None = None
     channel: str | None = None
-    base_url: str = "https://slack.com/api/"
+    base_url: HttpUrl = "https://slack.com/api/"
     webhook_url: SecretRef | None = None
-    dashboard_url: str | None = None
+    dashboard_url: HttpUrl | None = None
 
     @model_validator(mode="after")
     def _one_way_in(self) -> SlackConfig:

@@ -40,7 +40,7 @@ from notifiers.base import (
 )
 from notifiers.http import hide_in_logs, retrying_session
 from notifiers.webhook import post
-from vigil.core.schema import SecretRef
+from vigil.core.schema import HttpUrl, SecretRef
 
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_VERSION = "1.4"
@@ -59,7 +59,7 @@ class TeamsConfig(NotifierSettings):
     webhook_url: SecretRef = Field(
         description="The Workflows or incoming webhook URL, as `${ENV}` (a secret)."
     )
-    dashboard_url: str | None = Field(
+    dashboard_url: HttpUrl | None = Field(
         default=None, description="Vigil dashboard base URL, for an Open in Vigil button."
     )
 

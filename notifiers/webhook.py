@@ -26,7 +26,7 @@ import requests
 
 from notifiers.base import Message, NotifierSettings, SettingsModel
 from vigil.core.errors import NotifyError
-from vigil.core.schema import EnvStr, SecretRef
+from vigil.core.schema import HttpUrl, SecretRef
 
 SCHEMA_VERSION = 1
 SIGNATURE_HEADER = "X-Vigil-Signature"
@@ -39,7 +39,7 @@ class WebhookConfig(NotifierSettings):
     """An HTTP(S) endpoint that receives every message as JSON."""
 
     type: Literal["webhook"]
-    url: EnvStr
+    url: HttpUrl
     secret: SecretRef | None = None
 
 

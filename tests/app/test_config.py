@@ -364,3 +364,29 @@ def test_a_config_that_is_no_readable_file_exits_2_without_reading_it(
     expected = {"fifo": "a FIFO", "directory": "a directory", "huge": "over the 64 MiB"}[kind]
     assert expected in result.stderr
     assert not vigil_cli.database_path.exists()
+
+
+@pytest.mark.parametrize(
+    ("line", "bad"),
+    [
+        (
+            "  - {name: chat, type: slack, token: '${SLACK_TOKEN}', channel: '#ops',"
+            " base_url: slack}",
+            "'slack'",
+        ),
+        ("  - {name: hook, type: webhook, url: '${HOOK_URL}'}", "'ftp://hooks.example.com/x'"),
+        ("  - {name: am, type: alertmanager, url: 'http:///api'}", "'http:///api'"),
+    ],
+)
+def test_a_notifier_url_that_is_not_an_http_url_exits_2_at_load(
+    vigil_cli: VigilCli, line: str, bad: str
+) -> None:
+    write(vigil_cli.cwd, "notifiers:\n" + line + "\n")
+    result = vigil_cli(
+        "check", env={"SLACK_TOKEN": "xoxb-test", "HOOK_URL": "ftp://hooks.example.com/x"}
+    )
+    assert result.returncode == 2, result.stderr
+    assert "vigil.yaml:2" in result.stderr and bad in result.stderr
+    assert "https://host" in result.stderr  # says how to write it
+    assert "Traceback" not in result.stderr
+    assert not vigil_cli.database_path.exists()

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -101,6 +102,22 @@ def _duration(value: Any) -> Any:
 
 EnvStr = Annotated[str, BeforeValidator(expand_env)]
 """A string that may contain `${VAR}` references, expanded at load time."""
+
+
+def _http_url(value: str) -> str:
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise ValueError(f"{value!r} is not an http(s) URL; write it as https://host[:port]/path")
+    return value
+
+
+HttpUrl = Annotated[str, BeforeValidator(expand_env), AfterValidator(_http_url)]
+"""An http or https URL with a host (`${VAR}` references expanded): a typo fails at load,
+not at the first delivery."""
 
 SecretRef = Annotated[SecretStr, BeforeValidator(_secret_from_env)]
 """A secret: must be written as `${VAR}`; printed as `**********`, never stored."""
