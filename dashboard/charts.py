@@ -9,7 +9,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from vigil.core.model import Severity
+from vigil.core.model import RunStatus, Severity
 
 SEVERITY_COLORS = {
     Severity.CRITICAL.value: "#b71c1c",
@@ -116,7 +116,11 @@ def changes_timeline(frame: pd.DataFrame) -> alt.Chart:
 
 def scope_durations(frame: pd.DataFrame) -> alt.Chart:
     """Duration of each scope's newest run, coloured by status: `scope`, `seconds`, `status`."""
-    colors = {"complete": "#2e7d32", "failed": "#b71c1c", "running": "#1565c0"}
+    colors = {
+        RunStatus.COMPLETE: "#2e7d32",
+        RunStatus.FAILED: "#b71c1c",
+        RunStatus.RUNNING: "#1565c0",
+    }
     return (
         alt.Chart(frame)
         .mark_bar()

@@ -21,7 +21,7 @@ from rules.base import finding
 from rules.compliance import Controls
 from rules.view import InventoryView, ScopeState
 from vigil.core.errors import grant_hint
-from vigil.core.model import PLAN_TYPE, Finding, Resource, Severity
+from vigil.core.model import PLAN_TYPE, Finding, Resource, RunStatus, Severity
 from vigil.core.schema import Duration, StrictModel
 from vigil.core.timeutil import format_duration
 
@@ -111,7 +111,7 @@ def _recovered_plans(scopes: list[ScopeState]) -> set[str]:
         scope.scope_key
         for scope in scopes
         if scope.type == PLAN_TYPE
-        and scope.status != "complete"
+        and scope.status != RunStatus.COMPLETE
         and scope.source in newest
         and (scope.started_at is None or newest[scope.source] >= scope.started_at)
     }
@@ -121,7 +121,7 @@ def _stale_since(scope: ScopeState, now: datetime, window: timedelta) -> datetim
     """When the scope's data started to count as stale, or None when it is fresh."""
     if scope.last_complete is not None:
         return scope.last_complete if now - scope.last_complete > window else None
-    if scope.status == "failed":
+    if scope.status == RunStatus.FAILED:
         return scope.started_at or now
     started = scope.started_at
     return started if started is not None and now - started > window else None

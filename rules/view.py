@@ -19,10 +19,10 @@ from typing import Any
 
 from vigil.core.errors import denied_action
 from vigil.core.facts import USABLE_SNAPSHOT_STATES, dns_name
-from vigil.core.model import Resource, ResourceType, fingerprint
+from vigil.core.model import Resource, ResourceType, RunStatus, fingerprint
 
-COMPLETE = "complete"
-FAILED = "failed"
+COMPLETE = RunStatus.COMPLETE
+FAILED = RunStatus.FAILED
 PROBE_PROVIDER = "probe"
 """Probe sources observe targets; they own no address or name (DESIGN.md, Probes)."""
 FALLBACK_STALENESS = timedelta(hours=1)

@@ -25,7 +25,7 @@ from storage.queries import (
     scope_runs,
 )
 from storage.tables import to_utc
-from vigil.core.model import GONE_KINDS, FindingStatus, ResourceState, Severity, iso
+from vigil.core.model import GONE_KINDS, FindingStatus, ResourceState, RunStatus, Severity, iso
 
 PRESENT = ResourceState.PRESENT.value
 OPEN = FindingStatus.OPEN.value
@@ -311,7 +311,7 @@ def source_health(db: Database) -> list[SourceHealth]:
         sa.select(
             scope_runs.c.source,
             sa.func.count(),
-            sa.func.sum(sa.case((scope_runs.c.status == "complete", 1), else_=0)),
+            sa.func.sum(sa.case((scope_runs.c.status == RunStatus.COMPLETE, 1), else_=0)),
         )
         .join(newest, newest.c.id == scope_runs.c.id)
         .group_by(scope_runs.c.source)

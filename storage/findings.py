@@ -35,7 +35,7 @@ from sqlmodel import Field, SQLModel
 from storage.queries import newest_finished_runs, where_in
 from storage.silences import Silence, SilenceStore, active_silences
 from storage.tables import ResourceRow, ScopeRunRow, json_column, time_column
-from vigil.core.model import Finding, FindingStatus, Resolution, ResourceState, Severity
+from vigil.core.model import Finding, FindingStatus, Resolution, ResourceState, RunStatus, Severity
 from vigil.core.transitions import StoredFinding, Transition, TransitionKind
 
 _CHUNK = 500
@@ -220,7 +220,7 @@ def _subjects(conn: Connection, uids: set[str]) -> dict[str, _Subject]:
 
 def _failed_scopes(conn: Connection) -> set[str]:
     """Scopes whose newest finished run failed (running runs do not count yet)."""
-    return {key for key, status in finished_status(conn).items() if status != "complete"}
+    return {key for key, status in finished_status(conn).items() if status != RunStatus.COMPLETE}
 
 
 def finished_status(conn: Connection) -> dict[str, str]:

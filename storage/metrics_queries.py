@@ -20,7 +20,7 @@ from storage.expressions import attribute, certificate_expiry
 from storage.findings import findings_table
 from storage.tables import ResourceRow, ScopeRunRow, to_utc
 from vigil.core.facts import USABLE_SNAPSHOT_STATES
-from vigil.core.model import FindingStatus, ResourceState, ResourceType
+from vigil.core.model import FindingStatus, ResourceState, ResourceType, RunStatus
 
 resources = ResourceRow.__table__  # type: ignore[attr-defined]
 scope_runs = ScopeRunRow.__table__  # type: ignore[attr-defined]
@@ -212,16 +212,18 @@ def backups(conn: Connection) -> list[Backup]:
 def scope_health(conn: Connection) -> list[ScopeHealth]:
     """Per scope: newest run's status, last success, newest finished run's duration, and
     how many runs failed."""
-    finished = scope_runs.c.status != "running"
+    finished = scope_runs.c.status != RunStatus.RUNNING
     summary = (
         sa.select(
             scope_runs.c.scope_key,
             sa.func.max(scope_runs.c.id).label("newest"),
             sa.func.max(sa.case((finished, scope_runs.c.id))).label("newest_finished"),
             sa.func.max(
-                sa.case((scope_runs.c.status == "complete", scope_runs.c.finished_at))
+                sa.case((scope_runs.c.status == RunStatus.COMPLETE, scope_runs.c.finished_at))
             ).label("last_success"),
-            sa.func.sum(sa.case((scope_runs.c.status == "failed", 1), else_=0)).label("errors"),
+            sa.func.sum(sa.case((scope_runs.c.status == RunStatus.FAILED, 1), else_=0)).label(
+                "errors"
+            ),
         )
         .group_by(scope_runs.c.scope_key)
         .subquery("summary")

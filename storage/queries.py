@@ -14,7 +14,7 @@ from storage import volatile
 from storage.db import Database
 from storage.tables import RECORD_FIELDS, ChangeEventRow, ResourceRow, ScopeRunRow, to_utc
 from vigil.core.alerting import ResourceContext
-from vigil.core.model import GONE_KINDS, ChangeKind, Resource, ResourceState, iso
+from vigil.core.model import GONE_KINDS, ChangeKind, Resource, ResourceState, RunStatus, iso
 
 resources = ResourceRow.__table__  # type: ignore[attr-defined]
 events = ChangeEventRow.__table__  # type: ignore[attr-defined]
@@ -58,7 +58,7 @@ def newest_finished_runs(at: datetime | None = None) -> sa.Subquery:
     What the inventory reflects: a run still in flight has changed nothing yet.
     """
     query = sa.select(sa.func.max(scope_runs.c.id).label("id")).where(
-        scope_runs.c.status.in_(("complete", "failed"))
+        scope_runs.c.status.in_((RunStatus.COMPLETE, RunStatus.FAILED))
     )
     if at is not None:
         query = query.where(scope_runs.c.finished_at <= at)
@@ -69,7 +69,7 @@ def last_complete_by_scope(as_of: datetime | None = None) -> sa.Subquery:
     """scope_key -> finish time of its newest completed run (at or before `as_of`)."""
     query = sa.select(
         scope_runs.c.scope_key, sa.func.max(scope_runs.c.finished_at).label("last_complete")
-    ).where(scope_runs.c.status == "complete")
+    ).where(scope_runs.c.status == RunStatus.COMPLETE)
     if as_of is not None:
         query = query.where(scope_runs.c.finished_at <= as_of)
     return query.group_by(scope_runs.c.scope_key).subquery("last_complete")
@@ -284,7 +284,7 @@ def scope_statuses(db: Database, *, source: str | None = None) -> list[ScopeStat
     complete = last_complete_by_scope()
     failures = (
         sa.select(scope_runs.c.scope_key, sa.func.count().label("failures"))
-        .where(scope_runs.c.status == "failed")
+        .where(scope_runs.c.status == RunStatus.FAILED)
         .group_by(scope_runs.c.scope_key)
         .subquery("failures")
     )

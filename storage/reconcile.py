@@ -43,6 +43,7 @@ from vigil.core.model import (
     ABSENT_RETIRES,
     Resource,
     ResourceState,
+    RunStatus,
     Scope,
     canonical_json,
     utcnow,
@@ -163,7 +164,7 @@ class Reconciler:
                     account=scope.account,
                     region=scope.region,
                     type=scope.type,
-                    status="running",
+                    status=RunStatus.RUNNING,
                     started_at=now,
                 )
             )
@@ -227,7 +228,7 @@ class Reconciler:
             run.deleted = _sweep(conn, run, now)
             volatile_store.upsert(conn, run.observed, now)
             _apply_links(conn, run, now)
-            _finish(conn, run, now, status="complete")
+            _finish(conn, run, now, status=RunStatus.COMPLETE)
         self._running.pop(run.run_id, None)
         return run
 
@@ -252,7 +253,7 @@ class Reconciler:
             conn.execute(staged.delete().where(staged.c.run_id == run.run_id))
             link_store.discard(conn, [run.run_id])
             run.created = run.changed = run.deleted = 0
-            _finish(conn, run, now, status="failed", error=error, retryable=retryable)
+            _finish(conn, run, now, status=RunStatus.FAILED, error=error, retryable=retryable)
         self._running.pop(run.run_id, None)
         return run
 
@@ -263,7 +264,7 @@ class Reconciler:
             stale = [
                 row.id
                 for row in conn.execute(
-                    sa.select(scope_runs.c.id).where(scope_runs.c.status == "running")
+                    sa.select(scope_runs.c.id).where(scope_runs.c.status == RunStatus.RUNNING)
                 )
             ]
             if not stale:
@@ -273,7 +274,7 @@ class Reconciler:
             conn.execute(
                 scope_runs.update()
                 .where(scope_runs.c.id.in_(stale))
-                .values(status="failed", error=reason, finished_at=now, retryable=True)
+                .values(status=RunStatus.FAILED, error=reason, finished_at=now, retryable=True)
             )
         return len(stale)
 

@@ -33,7 +33,7 @@ from storage.tables import (
     ScopeRunRow,
 )
 from vigil.core.errors import InputError
-from vigil.core.model import FindingStatus, ResourceState, iso
+from vigil.core.model import FindingStatus, ResourceState, RunStatus, iso
 from vigil.core.retention import RetentionPolicy
 
 BATCH = 5000
@@ -135,7 +135,7 @@ def _old_runs(cutoffs: Cutoffs) -> sa.Select[Any]:
     finished = scope_runs.c.finished_at.is_not(None)
     newest_finished = sa.select(sa.func.max(scope_runs.c.id)).where(finished)
     newest_complete = sa.select(sa.func.max(scope_runs.c.id)).where(
-        scope_runs.c.status == "complete"
+        scope_runs.c.status == RunStatus.COMPLETE
     )
     return sa.select(scope_runs.c.id).where(
         finished,

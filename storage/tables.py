@@ -10,6 +10,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from vigil.core.model import RunStatus
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores naive UTC, returns aware UTC: one kind of time, whatever the database."""
@@ -143,7 +145,7 @@ class ScopeRunRow(SQLModel, table=True):
     account: str
     region: str
     type: str
-    status: str = "running"
+    status: str = RunStatus.RUNNING.value
     error: str | None = None
     retryable: bool | None = None
     started_at: datetime = time_column(nullable=False)

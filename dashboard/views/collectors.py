@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data, ui
-from vigil.core.model import utcnow
+from vigil.core.model import RunStatus, utcnow
 
 COLUMNS = [
     "scope",
@@ -17,6 +17,8 @@ COLUMNS = [
     "failures",
     "error",
 ]
+
+SCOPE_STATUSES = (RunStatus.COMPLETE, RunStatus.FAILED, RunStatus.RUNNING)
 
 
 def render() -> None:
@@ -30,7 +32,7 @@ def render() -> None:
     now = utcnow()
     counts = pd.Series([s.status for s in scopes]).value_counts()
     tiles = st.columns(3)
-    for tile, status in zip(tiles, ("complete", "failed", "running"), strict=True):
+    for tile, status in zip(tiles, SCOPE_STATUSES, strict=True):
         tile.metric(f"Scopes {status}", int(counts.get(status, 0)))
     rows = [
         {
@@ -46,7 +48,7 @@ def render() -> None:
             "failures": s.failures_total,
             "error": s.error or "",
         }
-        for s in sorted(scopes, key=lambda s: (s.status == "complete", s.scope_key))
+        for s in sorted(scopes, key=lambda s: (s.status == RunStatus.COMPLETE, s.scope_key))
     ]
     frame = ui.frame(rows, COLUMNS)
     chart = frame.rename(columns={"duration_s": "seconds"})[["scope", "seconds", "status"]]

@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard import charts, data, ui
 from storage.aggregates import HEALTH_FORMULA
+from vigil.core.model import RunStatus
 
 
 def render() -> None:
@@ -45,7 +46,7 @@ def _estate(url: str) -> None:
     resources = sum(n for _, _, n in data.counts_by_source_type(url))
     expiring = len(data.certificates(url, within_days=30))
     scopes = data.scope_statuses(url)
-    failing = sum(1 for s in scopes if s.status == "failed")
+    failing = sum(1 for s in scopes if s.status == RunStatus.FAILED)
     tiles = [
         ("Resources", resources, "Present resources, as `vigil inventory` lists them."),
         ("Certificates expiring in 30 days", expiring, "Expired ones included."),
@@ -102,7 +103,7 @@ def _expiring(url: str) -> None:
 def _failing_scopes(url: str) -> None:
     st.subheader("Collectors")
     scopes = data.scope_statuses(url)
-    failed = [s for s in scopes if s.status == "failed"]
+    failed = [s for s in scopes if s.status == RunStatus.FAILED]
     if not failed:
         st.success(f"All {len(scopes)} scopes completed their newest run.")
         return

@@ -21,7 +21,7 @@ from storage.findings import FindingStore, TransitionHook, finished_status
 from vigil.app.baselines import fetch_remote_states
 from vigil.app.config import VigilConfig
 from vigil.app.gc_tuning import fewer_gc_pauses
-from vigil.core.model import Finding, FindingStatus, Severity, utcnow
+from vigil.core.model import Finding, FindingStatus, RunStatus, Severity, utcnow
 from vigil.core.transitions import Transition
 
 
@@ -85,7 +85,9 @@ def scope_states(db: Database) -> list[ScopeState]:
             account=s.account,
             region=s.region,
             type=s.type,
-            status=finished.get(s.scope_key, s.status) if s.status == "running" else s.status,
+            status=finished.get(s.scope_key, s.status)
+            if s.status == RunStatus.RUNNING
+            else s.status,
             error=s.error,
             started_at=s.started_at,
             finished_at=s.finished_at,

@@ -27,7 +27,7 @@ from storage.volatile import Observation, observe
 from vigil.app.gc_tuning import fewer_gc_pauses
 from vigil.app.inventory_reader import StorageInventory
 from vigil.core.errors import VigilError, scrub, secrets_of
-from vigil.core.model import PLAN_TYPE, Scope
+from vigil.core.model import PLAN_TYPE, RunStatus, Scope
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class ScopeOutcome:
 
     @property
     def failed(self) -> bool:
-        return self.status != "complete"
+        return self.status != RunStatus.COMPLETE
 
 
 @dataclass
@@ -200,7 +200,7 @@ class Collection:
         scope = Scope(source.name, source.provider, PLAN_TYPE, PLAN_TYPE, PLAN_TYPE)
         error = scrub(exc.message, self._secrets.get(source.name, ()))
         self.reconciler.record_failure(scope, error, retryable=exc.retryable)
-        outcome = ScopeOutcome(scope, "failed", error=error)
+        outcome = ScopeOutcome(scope, RunStatus.FAILED, error=error)
         self.progress.finished(outcome)
         return outcome
 
@@ -208,7 +208,11 @@ class Collection:
         """Runs in a worker thread: fetch pages, hand them to the writer, never write."""
         put = self._queue.put
         if self._stopping():
-            put(_Message("failed", scope, error="abandoned: collection stopped", retryable=True))
+            put(
+                _Message(
+                    RunStatus.FAILED, scope, error="abandoned: collection stopped", retryable=True
+                )
+            )
             return
         volatile = tuple(getattr(collector, "volatile_attributes", {}).get(scope.type, ()))
         put(_Message("start", scope, volatile=volatile))
@@ -223,7 +227,11 @@ class Collection:
             put(_Message("failed", scope, error=exc.message, retryable=exc.retryable))
         except Exception as exc:
             log.exception("scope %s failed unexpectedly", scope.key)
-            put(_Message("failed", scope, error=f"internal error: {type(exc).__name__}: {exc}"))
+            put(
+                _Message(
+                    RunStatus.FAILED, scope, error=f"internal error: {type(exc).__name__}: {exc}"
+                )
+            )
         else:
             put(_Message("done", scope))
 
@@ -264,14 +272,14 @@ class Collection:
         run = runs.pop(key, None)
         if run is not None and message.kind == "done" and not self.stop.is_set():
             self.reconciler.complete(run)
-            return _outcome(run, "complete")
+            return _outcome(run, RunStatus.COMPLETE)
         secrets = self._secrets.get(message.scope.source, ())
         error = scrub(message.error or "abandoned: collection stopped", secrets)
         if run is None:  # abandoned before it started: nothing to compare, nothing staged
             run = self.reconciler.record_failure(message.scope, error, retryable=message.retryable)
         else:
             self.reconciler.fail(run, error, retryable=message.retryable)
-        return _outcome(run, "failed", error)
+        return _outcome(run, RunStatus.FAILED, error)
 
 
 def _outcome(run: RunStats, status: str, error: str | None = None) -> ScopeOutcome:

@@ -21,7 +21,7 @@ from storage import queries
 from storage.db import Database
 from storage.retire import retire_unplanned
 from vigil.app.collect import Collection, CollectionResult
-from vigil.core.model import PLAN_TYPE, Scope
+from vigil.core.model import PLAN_TYPE, RunStatus, Scope
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class ConfiguredScopes:
         held = [
             (s.provider, s.account, s.region, s.type)
             for s in scopes
-            if newest.get(s.key) != "complete"
+            if newest.get(s.key) != RunStatus.COMPLETE
         ]
         retired = retire_unplanned(self.db, {s.key for s in scopes}, held=held)
         if retired:

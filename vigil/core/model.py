@@ -106,6 +106,15 @@ class Resolution(StrEnum):
         return self in (Resolution.FIXED, Resolution.DELETED)
 
 
+class RunStatus(StrEnum):
+    """Where a scope run stands. Only a COMPLETE run is evidence of absence: a FAILED or
+    RUNNING one decides nothing (no deletion, no resolution, no drift)."""
+
+    RUNNING = "running"
+    COMPLETE = "complete"
+    FAILED = "failed"
+
+
 def make_uid(provider: str, account: str, region: str, type_: str, native_id: str) -> str:
     """A globally unique, stable resource id: the same resource always gets the same uid."""
     return f"{provider}/{account}/{region}/{type_}/{native_id}"

@@ -159,3 +159,16 @@ def test_every_format_listing_controls_shows_their_titles(report: Report, tmp_pa
     page = render(report, "html", tmp_path).read_text()
     assert f"A.8.24<br><small>{title}</small>" in page
     assert f'<abbr title="{title}">iso27001-2022 A.8.24</abbr>' in page  # on the finding
+
+
+def test_pdf_footer_counts_the_real_number_of_pages(report: Report, tmp_path: Path) -> None:
+    pdftotext = require_service("pdftotext")
+    pdf = render(report, "pdf", tmp_path)
+    pages = subprocess.run(
+        [pdftotext, "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout.split("\f")
+    pages = [page for page in pages if page.strip()]
+    assert len(pages) > 1  # the seeded report needs an appendix page
+    assert f"page 1 of {len(pages)}" in pages[0]
+    assert f"page {len(pages)} of {len(pages)}" in pages[-1]
+    assert "{nb}" not in "".join(pages)

@@ -20,10 +20,10 @@ from prometheus_client.registry import CollectorRegistry
 from storage import metrics_queries as queries
 from vigil import __version__
 from vigil.app.cycle import OUTCOMES, CycleStatus
-from vigil.core.model import SEVERITY_ORDER, FindingStatus
+from vigil.core.model import SEVERITY_ORDER, FindingStatus, RunStatus
 
 SCOPE_LABELS = ["source", "account", "region", "type"]
-SCOPE_STATES = ("complete", "failed", "running")
+SCOPE_STATES = (RunStatus.COMPLETE, RunStatus.FAILED, RunStatus.RUNNING)
 STALE_INTERVALS = 3
 """A scope is stale when its last success is older than this many of its source's intervals
 (the same window as the `collector.failing` rule's default)."""
@@ -187,11 +187,11 @@ def stale(
     window = STALE_INTERVALS * interval
     if scope.type == "*":
         started = _ts(scope.started_at) or 0.0
-        return scope.status == "failed" and (newest_success or 0.0) < started
+        return scope.status == RunStatus.FAILED and (newest_success or 0.0) < started
     last = _ts(scope.last_success)
     if last is not None:
         return now - last > window
-    if scope.status == "failed":
+    if scope.status == RunStatus.FAILED:
         return True
     return now - (_ts(scope.started_at) or now) > window
 

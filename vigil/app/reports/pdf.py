@@ -64,7 +64,9 @@ class _Document(FPDF):
     def footer(self) -> None:
         self.set_font("Helvetica", size=7)
         self.set_text_color(90, 90, 90)
-        self.text(self.w - 30, self.h - 5, f"page {self.page_no()} of {{nb}}")
+        # fpdf2 substitutes the page-count alias only in cell text, never in text().
+        self.set_xy(self.w - 40, self.h - 8)
+        self.cell(30, 4, f"page {self.page_no()} of {{nb}}", align="R")
         self.set_text_color(0, 0, 0)
 
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from storage.db import Database
 from storage.queries import last_complete_by_scope, newest_finished_runs, scope_runs
 from storage.tables import to_utc
-from vigil.core.model import iso
+from vigil.core.model import RunStatus, iso
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class ScopeSummary:
 
     @property
     def incomplete(self) -> bool:
-        return self.status != "complete"
+        return self.status != RunStatus.COMPLETE
 
     @property
     def problem(self) -> str:
