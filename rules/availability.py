@@ -145,22 +145,29 @@ class UnhealthyTargets:
                 continue
             targets = [t for t in targets if isinstance(t, dict)]
             bad = [t for t in targets if t.get("health") in UNHEALTHY]
-            dead = _dead_listeners(balancer, targets)
+            dead, unknown = _dead_listeners(balancer, targets)
             if bad or dead:
                 yield _unhealthy_finding(self, balancer, targets, bad, dead)
+            elif unknown:  # a target of unknown health may be the healthy one
+                view.undecided(self.id, balancer.uid)
 
 
-def _dead_listeners(balancer: Resource, targets: list[dict[str, Any]]) -> list[str]:
-    """`HTTPS:443`-style names of forwarding listeners without one healthy target."""
-    dead = []
+def _dead_listeners(balancer: Resource, targets: list[dict[str, Any]]) -> tuple[list[str], bool]:
+    """`HTTPS:443`-style names of forwarding listeners without one healthy target, and whether
+    a listener is undecided: no healthy target but one whose health is unknown (null)."""
+    dead, unknown = [], False
     for listener in balancer.attributes.get("listeners") or ():
         if not isinstance(listener, dict) or listener.get("default_action") != "forward":
             continue
         groups = set(listener.get("target_groups") or ())
         behind = [t for t in targets if not groups or t.get("target_group") in groups]
-        if not any(t.get("health") == HEALTHY for t in behind):
+        if any(t.get("health") == HEALTHY for t in behind):
+            continue
+        if any(t.get("health") is None for t in behind):
+            unknown = True
+        else:
             dead.append(f"{listener.get('protocol')}:{listener.get('port')}")
-    return dead
+    return dead, unknown
 
 
 def _unhealthy_finding(

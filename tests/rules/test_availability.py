@@ -183,3 +183,19 @@ def test_targets_not_reported_and_scopes_not_known_are_undecided() -> None:
     for inventory in (view(unreported), view(sick, scopes=failing)):
         assert evaluate(UNHEALTHY, inventory) == []
         assert fingerprint(UNHEALTHY.id, sick.uid) in inventory.unjudged
+
+
+def test_targets_of_unknown_health_leave_the_listener_undecided() -> None:
+    """CloudStack reports no health unless asked: null is unknown, neither dead nor healthy."""
+    lb = balancer(targets=[{"id": "vm-1", "target_group": "tg", "health": None}])
+    inventory = view(lb)
+    assert evaluate(UNHEALTHY, inventory) == []
+    assert fingerprint(UNHEALTHY.id, lb.uid) in inventory.unjudged
+
+
+def test_an_unhealthy_target_beside_one_of_unknown_health_is_still_high() -> None:
+    targets = [
+        {"id": "vm-1", "target_group": "tg", "health": None},
+        {"id": "vm-2", "target_group": "tg", "health": "unhealthy"},
+    ]
+    assert one(evaluate(UNHEALTHY, view(balancer(targets=targets)))).severity is Severity.HIGH
