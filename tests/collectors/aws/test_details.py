@@ -12,12 +12,16 @@ from collectors.aws.details import each
 
 def test_items_come_back_in_order_and_really_overlap() -> None:
     in_flight, peak, lock = 0, 0, threading.Lock()
+    # The first two items wait for each other: one call after another breaks the barrier.
+    together = threading.Barrier(2, timeout=5)
 
     def fetch(n: int) -> int:
         nonlocal in_flight, peak
         with lock:
             in_flight += 1
             peak = max(peak, in_flight)
+        if n < 2:
+            together.wait()
         time.sleep(0.01 * (n % 3))  # later items finish first
         with lock:
             in_flight -= 1
