@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from storage.tables import LinkRow, ResourceRow, ScopeRunRow
+from storage.tables import LinkRow, ResourceRow, ScopeRunRow, chunks
 from vigil.core.model import LinkKind, ResourceState, ResourceType
 
 links = LinkRow.__table__  # type: ignore[attr-defined]
@@ -41,7 +41,6 @@ UP_KINDS = (
 """Kinds walked from their target to their source: the source is closer to the internet."""
 DOWN_KINDS = (LinkKind.ATTACHED_TO.value,)
 """Kinds walked from their source to their target: a disk is reachable through its server."""
-_CHUNK = 500
 _DNS_RECORD = ResourceType.DNS_RECORD.value
 _CDN = ResourceType.CDN.value
 _LOAD_BALANCER = ResourceType.LOAD_BALANCER.value
@@ -146,8 +145,7 @@ def _step(conn: Connection, frontier: set[str]) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
     uids = sorted(frontier)
     alive = links.c.deleted_at.is_(None)
-    for begin in range(0, len(uids), _CHUNK):
-        chunk = uids[begin : begin + _CHUNK]
+    for chunk in chunks(uids):
         up = sa.select(links.c.from_uid, links.c.to_uid).where(
             links.c.to_uid.in_(chunk), links.c.kind.in_(UP_KINDS), alive
         )
@@ -176,9 +174,9 @@ def _nodes(conn: Connection, uids: set[str]) -> dict[str, Node]:
         ),
         resources.c.source,
     )
-    for begin in range(0, len(listed), _CHUNK):
+    for chunk in chunks(listed):
         query = sa.select(*columns).where(
-            resources.c.uid.in_(listed[begin : begin + _CHUNK]),
+            resources.c.uid.in_(chunk),
             resources.c.state == ResourceState.PRESENT.value,
         )
         for uid, type_, native_id, name, attributes, source in conn.execute(query):

@@ -34,11 +34,9 @@ from sqlmodel import Field, SQLModel
 
 from storage.queries import newest_finished_runs, where_in
 from storage.silences import Silence, SilenceStore, active_silences
-from storage.tables import ResourceRow, ScopeRunRow, json_column, time_column
+from storage.tables import ResourceRow, ScopeRunRow, chunks, json_column, time_column
 from vigil.core.model import Finding, FindingStatus, Resolution, ResourceState, RunStatus, Severity
 from vigil.core.transitions import StoredFinding, Transition, TransitionKind
-
-_CHUNK = 500
 
 
 class FindingRow(SQLModel, table=True):
@@ -197,8 +195,7 @@ def _existing(conn: Connection, produced: dict[str, Finding]) -> Iterator[sa.Row
         seen.add(row["fingerprint"])
         yield row
     wanted = [fp for fp in produced if fp not in seen]
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
+    for chunk in chunks(wanted):
         yield from conn.execute(
             sa.select(*columns).where(findings_table.c.fingerprint.in_(chunk))
         ).mappings()
@@ -208,8 +205,7 @@ def _subjects(conn: Connection, uids: set[str]) -> dict[str, _Subject]:
     """uid → the resource's state and scope, for the uids that are inventory resources."""
     found: dict[str, _Subject] = {}
     listed = sorted(uids)
-    for start in range(0, len(listed), _CHUNK):
-        chunk = listed[start : start + _CHUNK]
+    for chunk in chunks(listed):
         query = sa.select(resources.c.uid, resources.c.state, resources.c.scope_key).where(
             resources.c.uid.in_(chunk)
         )
@@ -397,8 +393,7 @@ def _transitions(conn: Connection, plan: _Plan) -> list[Transition]:
         return []
     wanted = [fp for _, _, fp in plan.transitions]
     stored: dict[str, StoredFinding] = {}
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
+    for chunk in chunks(wanted):
         query = sa.select(findings_table).where(findings_table.c.fingerprint.in_(chunk))
         for row in conn.execute(query).mappings():
             stored[row["fingerprint"]] = _stored(row)

@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from storage.tables import LinkRow, ResourceRow, StagedLinkRow
+from storage.tables import LinkRow, ResourceRow, StagedLinkRow, chunks
 from vigil.core.model import (
     DNS_REF,
     NAMED_BY,
@@ -42,7 +42,6 @@ LinkKey = tuple[str, str, str]
 
 NAMED_TYPES = frozenset({*NAMED_BY, ResourceType.BUCKET.value, ResourceType.CERTIFICATE.value})
 """Types a reference may name: creating or changing one may resolve a pending reference."""
-_CHUNK = 500
 
 
 def prepare_links(page: Iterable[Resource]) -> list[LinkKey]:
@@ -112,11 +111,11 @@ def sweep(conn: Connection, scope_key: str, unseen: Iterable[int], now: datetime
     """End the links a completed scope no longer returned (still its own: re-checked)."""
     ended = 0
     ids = list(unseen)
-    for start in range(0, len(ids), _CHUNK):
+    for chunk in chunks(ids):
         result = conn.execute(
             links.update()
             .where(
-                links.c.id.in_(ids[start : start + _CHUNK]),
+                links.c.id.in_(chunk),
                 links.c.scope_key == scope_key,
                 links.c.deleted_at.is_(None),
             )
@@ -129,10 +128,10 @@ def sweep(conn: Connection, scope_key: str, unseen: Iterable[int], now: datetime
 def end_links_from(conn: Connection, uids: Sequence[str], now: datetime) -> None:
     """End the present links of resources that left the inventory without a scope run
     (retirement)."""
-    for start in range(0, len(uids), _CHUNK):
+    for chunk in chunks(uids):
         conn.execute(
             links.update()
-            .where(links.c.from_uid.in_(uids[start : start + _CHUNK]), links.c.deleted_at.is_(None))
+            .where(links.c.from_uid.in_(chunk), links.c.deleted_at.is_(None))
             .values(deleted_at=now)
         )
 
@@ -192,8 +191,7 @@ def _by_native_id(conn: Connection, pending: set[str]) -> dict[str, str]:
             wanted[(type_, native_id)] = ref
     found: dict[str, set[str]] = {}
     items = list(wanted)
-    for start in range(0, len(items), _CHUNK):
-        chunk = items[start : start + _CHUNK]
+    for chunk in chunks(items):
         query = sa.select(resources.c.uid, resources.c.type, resources.c.native_id).where(
             resources.c.state == ResourceState.PRESENT.value,
             resources.c.native_id.in_([native_id for _, native_id in chunk]),

@@ -20,12 +20,11 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Field, SQLModel
 
 from storage.db import Database
-from storage.tables import json_column, time_column
+from storage.tables import chunks, json_column, time_column
 from vigil.core.alerting import NotifyState, OutboxMessage, StateKey
 
 PENDING, SENDING, SENT, FAILED, DEAD = "pending", "sending", "sent", "failed", "dead"
 STATUSES = (PENDING, SENDING, SENT, FAILED, DEAD)
-_CHUNK = 500
 
 
 class OutboxRow(SQLModel, table=True):
@@ -86,8 +85,7 @@ def enqueue(conn: Connection, messages: Sequence[OutboxMessage]) -> int:
     rows = [_new_row(message) for message in messages]
     keys = [row["key"] for row in rows]
     existing: set[str] = set()
-    for start in range(0, len(keys), _CHUNK):
-        chunk = keys[start : start + _CHUNK]
+    for chunk in chunks(keys):
         existing |= set(
             conn.execute(sa.select(outbox.c.key).where(outbox.c.key.in_(chunk))).scalars()
         )
@@ -108,8 +106,8 @@ def states(conn: Connection, fingerprints: Iterable[str]) -> dict[StateKey, Noti
     """(route, fingerprint) → what was last notified, for these findings on every route."""
     listed = sorted(set(fingerprints))
     found: dict[StateKey, NotifyState] = {}
-    for start in range(0, len(listed), _CHUNK):
-        query = sa.select(state).where(state.c.fingerprint.in_(listed[start : start + _CHUNK]))
+    for chunk in chunks(listed):
+        query = sa.select(state).where(state.c.fingerprint.in_(chunk))
         for row in conn.execute(query).mappings():
             found[(row["route"], row["fingerprint"])] = NotifyState(
                 row["last_notified_at"], bool(row["firing"])

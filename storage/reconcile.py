@@ -38,6 +38,7 @@ from storage.tables import (
     ResourceRow,
     ScopeRunRow,
     StagedResourceRow,
+    chunks,
 )
 from vigil.core.model import (
     ABSENT_RETIRES,
@@ -55,7 +56,6 @@ staged = StagedResourceRow.__table__  # type: ignore[attr-defined]
 scope_runs = ScopeRunRow.__table__  # type: ignore[attr-defined]
 
 CREATED, CHANGED, DELETED = "created", "changed", "deleted"
-_CHUNK = 500
 _JSON_COLUMNS = frozenset({"tags", "attributes", "changes"})
 _EVENT_COLUMNS = (*RECORD_FIELDS, "run_id", "scope_key", "kind", "changes", "first_seen", "at")
 _RESOURCE_UPDATED = ("source", "name", "tags", "attributes", "scope_key", "content_hash")
@@ -514,7 +514,7 @@ def _sweep(conn: Connection, run: RunStats, now: datetime) -> int:
     mine = (resources.c.scope_key == run.scope.key) & (
         resources.c.state == ResourceState.PRESENT.value
     )
-    for chunk in _chunks(list(run.unseen_hashes), _CHUNK):
+    for chunk in chunks(list(run.unseen_hashes)):
         rows = conn.execute(sa.select(resources).where(resources.c.uid.in_(chunk), mine))
         gone = [_deletion_event(row, run.run_id, now, gone_kind) for row in rows.mappings()]
         if not gone:
@@ -570,8 +570,3 @@ def _finish(
             deleted=run.deleted,
         )
     )
-
-
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -11,6 +12,8 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from vigil.core.model import RunStatus
+
+T = TypeVar("T")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -237,3 +240,14 @@ class StagedLinkRow(SQLModel, table=True):
     from_uid: str
     kind: str
     target: str
+
+
+IN_LIST_CHUNK = 500
+"""Values per `IN (...)` list: far below SQLite's 32,766 bound parameters and PostgreSQL's
+65,535, large enough that a 100k-row lookup is 200 statements."""
+
+
+def chunks(items: Sequence[T], size: int = IN_LIST_CHUNK) -> Iterator[Sequence[T]]:
+    """`items` in slices of `size`, for `IN` lists and bulk statements."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

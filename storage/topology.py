@@ -17,12 +17,11 @@ from sqlalchemy.engine import Connection
 
 from storage import queries
 from storage.db import Database
-from storage.tables import LinkRow, ResourceRow
+from storage.tables import LinkRow, ResourceRow, chunks
 from vigil.core.model import NAMED_BY, Direction, Resource, ResourceState, ResourceType, dns_ref
 
 links = LinkRow.__table__  # type: ignore[attr-defined]
 resources = ResourceRow.__table__  # type: ignore[attr-defined]
-_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -158,7 +157,7 @@ def _walk(
 def _step(conn: Connection, column: Any, frontier: set[str], as_of: datetime | None) -> list[_Row]:
     rows: list[_Row] = []
     uids = sorted(frontier)
-    for begin in range(0, len(uids), _CHUNK):
-        query = sa.select(*_columns()).where(column.in_(uids[begin : begin + _CHUNK]), alive(as_of))
+    for chunk in chunks(uids):
+        query = sa.select(*_columns()).where(column.in_(chunk), alive(as_of))
         rows.extend(tuple(row) for row in conn.execute(query))
     return rows
