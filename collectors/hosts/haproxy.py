@@ -61,18 +61,66 @@ class _Proxy:
     answers: bool = False
 
 
-def split_files(text: str) -> tuple[list[tuple[str, str]], list[str]]:
-    """(path, content) of each file the read printed after `==> PATH`, and the missing paths."""
-    files: list[tuple[str, list[str]]] = []
-    missing = []
+STATS_MARK = "=== stats "
+UNREADABLE_MARK = "vigil: cannot read "
+
+
+@dataclass
+class Output:
+    """What the read printed: each config file, each stats socket's answer, what was not there."""
+
+    files: list[tuple[str, str]] = field(default_factory=list)
+    stats: list[tuple[str, str]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+
+
+def split_output(text: str) -> Output:
+    """The `==> PATH` files, `=== stats SOCKET` answers and `vigil: ...` notes of the read."""
+    out = Output()
+    current: list[str] | None = None
+    parts: list[tuple[list[tuple[str, str]], str, list[str]]] = []
     for line in text.splitlines():
         if line.startswith(MISSING_MARK):
-            missing.append(line[len(MISSING_MARK) :])
-        elif line.startswith(FILE_MARK):
-            files.append((line[len(FILE_MARK) :], []))
-        elif files:
-            files[-1][1].append(line)
-    return [(path, "\n".join(lines)) for path, lines in files], missing
+            out.missing.append(line[len(MISSING_MARK) :])
+        elif line.startswith(UNREADABLE_MARK):
+            out.unreadable.append(line[len(UNREADABLE_MARK) :])
+        elif line.startswith("sudo: "):  # sudo refused `test`/`cat`: unknown, not absent
+            out.unreadable.append(f"the config ({line.strip()})")
+        elif line.startswith(FILE_MARK + "/"):
+            current = []
+            parts.append((out.files, line[len(FILE_MARK) :], current))
+        elif line.startswith(STATS_MARK):
+            current = []
+            parts.append((out.stats, line[len(STATS_MARK) :], current))
+        elif current is not None:
+            current.append(line)
+    for into, name, lines in parts:
+        into.append((name, "\n".join(lines)))
+    return out
+
+
+def parse_output(text: str) -> Balancer | None:
+    """The HAProxy of one host from its config files and stats; None when it has no config."""
+    out = split_output(text)
+    if out.unreadable:
+        raise FactError(
+            f"cannot read {', '.join(out.unreadable[:3])}: grant the SSH user read access or "
+            "add `load_balancers` to ssh.sudo"
+        )
+    if not out.files:
+        return None  # no configured file on this host: HAProxy is not set up here
+    balancer = parse_config(out.files)
+    if not out.stats:
+        balancer.health_note = (
+            "no stats socket: add `stats socket /run/haproxy/admin.sock mode 660 level user` "
+            "to the global section, or set load_balancers.haproxy.stats_sockets"
+        )
+    for socket, answer in out.stats:
+        apply_stats(balancer, socket, answer)
+        if balancer.health_source is not None:
+            break
+    return balancer
 
 
 def words(line: str, file: str, number: int) -> list[str]:
@@ -149,9 +197,10 @@ def _keyword(proxy: _Proxy, line: list[str], file: str, number: int) -> None:
         proxy.servers.append(_server(proxy.name, args, file, number))
     elif keyword == "redirect" or line[:2] == ["http-request", "redirect"]:
         _redirect(proxy, args if keyword == "redirect" else args[1:])
-    elif line[:2] in (["http-request", "return"], ["http-request", "deny"]):
-        if not _condition(args[1:]):
-            proxy.answers = True
+    elif line[:2] in (["http-request", "return"], ["http-request", "deny"]) and not _condition(
+        args[1:]
+    ):
+        proxy.answers = True  # every request gets a configured answer
 
 
 def _condition(args: list[str]) -> str:
@@ -181,7 +230,10 @@ def _redirect(proxy: _Proxy, args: list[str]) -> None:
 def _server(backend: str, args: list[str], file: str, number: int) -> Backend:
     if len(args) < 2:
         raise ConfigError(
-            "server needs a name and an address", file=file, line=number, fix="server NAME ADDR:PORT"
+            "server needs a name and an address",
+            file=file,
+            line=number,
+            fix="server NAME ADDR:PORT",
         )
     name, address = args[0], args[1]
     if address.startswith(("unix@", "/", "abns@")):
@@ -249,7 +301,7 @@ def _listeners(proxy: _Proxy) -> list[Listener]:
         ]
         if proxy.redirect_https is not None and not tls:
             action, redirect_https = "redirect", proxy.redirect_https
-        elif groups:
+        elif groups and not proxy.answers:
             action, redirect_https = "forward", False
         else:
             action, redirect_https = "fixed-response", False

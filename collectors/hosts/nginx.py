@@ -102,18 +102,18 @@ def tokenize(text: str, file: str) -> Iterator[tuple[str, int, bool]]:
             yield c, line, False
             i += 1
         elif c in "\"'":
-            start, i, chars = line, i + 1, []
+            start, i, quoted = line, i + 1, []
             while i < n and text[i] != c:
                 if text[i] == "\\" and i + 1 < n:
                     i += 1
                 if text[i] == "\n":
                     line += 1
-                chars.append(text[i])
+                quoted.append(text[i])
                 i += 1
             if i >= n:
                 raise ConfigError("a quote is never closed", file=file, line=start)
             i += 1
-            yield "".join(chars), start, True
+            yield "".join(quoted), start, True
         else:
             chars: list[str] = []
             while i < n and not text[i].isspace() and text[i] not in ";}":
@@ -137,7 +137,9 @@ def parse_file(text: str, file: str) -> list[Directive]:
     """One file's directives as a tree; an unbalanced brace or a missing `;` is a ConfigError."""
     root: list[Directive] = []
     stack: list[tuple[list[Directive], int]] = []
-    current, words, start = root, [], 0
+    current: list[Directive] = root
+    words: list[str] = []
+    start = 0
     for token, line, quoted in tokenize(text, file):
         if not quoted and token == ";":
             if not words:
@@ -209,7 +211,9 @@ def _resolve(
             continue
         if directive.block is not None:
             block = _resolve(directive.block, parsed, prefix, depth)
-            directive = Directive(directive.name, directive.args, directive.file, directive.line, block)
+            directive = Directive(
+                directive.name, directive.args, directive.file, directive.line, block
+            )
         out.append(directive)
     return out
 
@@ -240,9 +244,7 @@ def _section(
             backends.append(Backend(address[0], address[1], group))
 
 
-def _server(
-    server: Directive, context: _Context, stream: bool, used: set[str]
-) -> list[Listener]:
+def _server(server: Directive, context: _Context, stream: bool, used: set[str]) -> list[Listener]:
     ssl_on = any(d.args[:1] == ["on"] for d in server.children("ssl"))
     certificates = [d.args[0] for d in server.children("ssl_certificate") if d.args]
     certificates = certificates or context.certificates
@@ -253,9 +255,7 @@ def _server(
         action, redirect_https = ("forward" if groups else "fixed-response"), False
     else:
         action, redirect_https = _action(server, bool(groups))
-    listens = server.children("listen") or [
-        Directive("listen", ["80"], server.file, server.line)
-    ]
+    listens = server.children("listen") or [Directive("listen", ["80"], server.file, server.line)]
     found = []
     for listen in listens:
         if not listen.args:
