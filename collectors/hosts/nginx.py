@@ -24,7 +24,7 @@ from collectors.hosts.listeners import ConfigError, parse_bind
 
 HEADER = re.compile(r"^# configuration file (?P<path>.+):$")
 _STATUS = re.compile(r"^nginx: (the )?configuration file .* (syntax is ok|test is successful)$")
-_EMERG = re.compile(r"\[emerg\][^:]*: (?P<what>.*?)(?: in (?P<file>/\S+?):(?P<line>\d+))?$")
+_EMERG = re.compile(r"\[emerg\](?: \d+#\d+:)? (?P<what>.*?)(?: in (?P<file>/\S+?):(?P<line>\d+))?$")
 NOT_FOUND = "vigil: nginx not found"
 PASSES = ("proxy_pass", "grpc_pass", "fastcgi_pass", "uwsgi_pass", "scgi_pass", "memcached_pass")
 REDIRECT_CODES = frozenset({"301", "302", "303", "307", "308"})
