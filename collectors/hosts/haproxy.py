@@ -290,8 +290,15 @@ def _balancer(proxies: list[_Proxy], files: list[str], sockets: list[str]) -> Ba
 
 
 def _listeners(proxy: _Proxy) -> list[Listener]:
-    groups = [proxy.name] if proxy.kind == "listen" and proxy.servers else []
-    groups += [g for g in [proxy.default_backend, *proxy.use_backends] if g and g not in groups]
+    # Traffic no use_backend rule takes goes to default_backend (from defaults too), which
+    # wins over a listen section's own servers, as in HAProxy's stream switching.
+    fallback = proxy.default_backend
+    if fallback is None and proxy.kind == "listen" and proxy.servers:
+        fallback = proxy.name
+    groups: list[str] = []
+    for group in [fallback, *proxy.use_backends]:
+        if group and group not in groups:
+            groups.append(group)
     found = []
     for args, file, number in proxy.binds:
         params = args[1:]
