@@ -82,8 +82,10 @@ userlist admins
     user admin password $6$secret
 """
 
-SHOW_STAT = """\
-# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight
+HEADER = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,"
+SHOW_STAT = (
+    HEADER
+    + """wretr,wredis,status,weight
 fe_http,FRONTEND,,,0,0,9983,0,0,0,0,0,0,,,,,OPEN,
 be_web,web1,0,0,0,0,,0,0,0,,0,,0,0,0,0,UP,1
 be_web,web2,0,0,0,0,,0,0,0,,0,,0,0,0,0,DOWN 1/2,1
@@ -92,6 +94,7 @@ be_web,BACKEND,0,0,0,0,999,0,0,0,0,0,,0,0,0,0,UP,1
 be_api,api1,0,0,0,0,,0,0,0,,0,,0,0,0,0,UP 1/3,1
 be_api,api2,0,0,0,0,,0,0,0,,0,,0,0,0,0,no check,1
 """
+)
 
 
 def by_port(text: str = CONFIG) -> dict[int, dict[str, object]]:
