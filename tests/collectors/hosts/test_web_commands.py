@@ -69,7 +69,8 @@ def test_a_stats_socket_nobody_answers_leaves_health_unknown(tmp_path: Path) -> 
     cfg = tmp_path / "haproxy.cfg"
     socket = tmp_path / "gone.sock"
     cfg.write_text(
-        f"global\n    stats socket {socket} level user\nbackend be\n    server b 10.0.0.2:80 check\n"
+        f"global\n    stats socket {socket} level user\n"
+        "backend be\n    server b 10.0.0.2:80 check\n"
     )
     text = sh(haproxy_command(Haproxy(config_paths=[str(cfg)]), sudo=False))
     balancer = parse_output(text)
