@@ -23,7 +23,11 @@ from collectors.hosts.base import Backend, Balancer, Listener
 from collectors.hosts.listeners import ConfigError, parse_bind
 
 HEADER = re.compile(r"^# configuration file (?P<path>.+):$")
-_STATUS = re.compile(r"^nginx: (the )?configuration file .* (syntax is ok|test is successful)$")
+_STATUS = re.compile(
+    r"^nginx: ((the )?configuration file .* (syntax is ok|test is successful)|\[\w+\] .*)$"
+    r"|^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[\w+\] \d+#\d+: "
+)
+"""nginx's own lines on stderr (merged into the dump): its verdict, warnings, log lines."""
 _EMERG = re.compile(r"\[emerg\](?: \d+#\d+:)? (?P<what>.*?)(?: in (?P<file>/\S+?):(?P<line>\d+))?$")
 NOT_FOUND = "vigil: nginx not found"
 PASSES = ("proxy_pass", "grpc_pass", "fastcgi_pass", "uwsgi_pass", "scgi_pass", "memcached_pass")

@@ -59,6 +59,8 @@ server {
 server { listen unix:/run/nginx-internal.sock; root /srv/internal; }
 server { listen 8000; server_name default.example.com; root /srv/default; }
 
+nginx: [warn] the "user" directive makes sense only if the master process runs as root
+2026/12/04 18:54:31 [warn] 9920#9920: conflicting server name "shop.example.com" on 0.0.0.0:80
 nginx: configuration file /etc/nginx/nginx.conf test is successful
 """
 

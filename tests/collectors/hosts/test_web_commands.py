@@ -6,8 +6,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from collectors.hosts import HostsCollector
-from collectors.hosts.config import Haproxy, HostsSourceConfig, Nginx
+from collectors.hosts import HostsCollector, resources
+from collectors.hosts.base import Backend, Balancer, CertificateFile, HostFacts, Listener
+from collectors.hosts.config import Haproxy, HostsSourceConfig, Nginx, Target
 from collectors.hosts.facts import Output
 from collectors.hosts.haproxy import parse_output
 from collectors.hosts.ssh import (
@@ -93,3 +94,35 @@ def test_a_failing_config_fails_only_the_load_balancers_group() -> None:
     facts = facts_from_outputs(outputs, config)
     assert facts.failed["load_balancers"] == "/etc/haproxy/haproxy.cfg:1: frontend without a name"
     assert "disks" not in facts.failed
+
+
+def test_a_crt_directory_stands_for_the_inventoried_files_and_backends_link_to_hosts() -> None:
+    listener = Listener("HTTPS", "*", 443, tls=True, certificate_files=["/etc/haproxy/certs/"])
+    balancer = Balancer(
+        "haproxy",
+        ["/etc/haproxy/haproxy.cfg"],
+        [listener],
+        [Backend("10.0.0.7", 80, "be", "web"), Backend("192.0.2.9", 80, "be", "other")],
+    )
+    facts = HostFacts(
+        via="ssh",
+        certificates=[
+            CertificateFile("/etc/haproxy/certs/b.pem", [b""]),
+            CertificateFile("/etc/haproxy/certs/a.pem", [b""]),
+            CertificateFile("/etc/ssl/unrelated.pem", [b""]),
+        ],
+        load_balancers=[balancer],
+    )
+    edge = Target(host="10.0.0.5", name="edge")
+    (found,) = resources.load_balancers("colo", edge, facts, {"10.0.0.7": "web-1"})
+    assert found.attributes["listeners"][0]["certificates"] == [
+        "edge:/etc/haproxy/certs/a.pem",
+        "edge:/etc/haproxy/certs/b.pem",
+    ]
+    assert found.attributes["scheme"] == "internet-facing"
+    links = {(link.kind, link.to_uid) for link in found.links}
+    assert links == {
+        ("targets", "hosts/web-1/global/server/web-1"),  # another host of the source
+        ("serves", "hosts/edge/global/certificate/edge:/etc/haproxy/certs/a.pem"),
+        ("serves", "hosts/edge/global/certificate/edge:/etc/haproxy/certs/b.pem"),
+    }  # 192.0.2.9 is nothing this source knows: no link is guessed
