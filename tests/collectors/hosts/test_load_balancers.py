@@ -195,3 +195,26 @@ def test_plaintext_rule_on_the_collected_resources(sshd: SshServer, webservers: 
     balancers = collect(HostsCollector(web_config(sshd, webservers)), "load_balancer")
     found = evaluate(PlaintextWeb(), view(*balancers))
     assert [f.native_id for f in found] == ["local:nginx"]
+
+
+def test_a_config_broken_later_deletes_nothing(
+    sshd: SshServer, webservers: WebServers, sqlite_db: Database, tmp_path: Path
+) -> None:
+    assert not Collection(sqlite_db, [web_config(sshd, webservers)]).run().failed
+    before = {r.uid: r.attributes for r in queries.inventory(sqlite_db)}
+    broken = tmp_path / "haproxy.cfg"
+    broken.write_text("frontend fe\n    bind :http\n")
+    later = web_config(
+        sshd,
+        webservers,
+        nginx={"config": str(webservers.nginx_conf)},
+        haproxy={"config_paths": [str(broken)]},
+    )
+    result = Collection(sqlite_db, [later]).run()
+    failed = [o for o in result.outcomes if o.failed]
+    assert [o.scope.type for o in failed] == ["load_balancer"]
+    assert f"{broken}:2: frontend fe: bind :http" in (failed[0].error or "")
+    assert all(o.deleted == 0 for o in result.outcomes)
+    after = {r.uid: r.attributes for r in queries.inventory(sqlite_db)}
+    lbs = [uid for uid in before if "/load_balancer/" in uid]
+    assert len(lbs) == 2 and {uid: after[uid] for uid in lbs} == {uid: before[uid] for uid in lbs}
