@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from collectors.hosts.base import Backend, Balancer, Listener
 from collectors.hosts.facts import FactError
-from collectors.hosts.listeners import ConfigError, parse_bind
+from collectors.hosts.listeners import ConfigError, configured_bind
 
 PROXIES = frozenset({"frontend", "backend", "listen", "defaults"})
 OTHER_SECTIONS = frozenset(
@@ -315,12 +315,8 @@ def _listeners(proxy: _Proxy) -> list[Listener]:
         http = proxy.mode == "http"
         protocol = ("HTTPS" if tls else "HTTP") if http else ("TLS" if tls else "TCP")
         for address in args[0].split(","):
-            try:
-                bound = parse_bind(address)
-            except ValueError as exc:
-                raise ConfigError(
-                    f"{proxy.kind} {proxy.name}: bind {address}: {exc}", file=file, line=number
-                ) from None
+            what = f"{proxy.kind} {proxy.name}: bind"
+            bound = configured_bind(address, what=what, file=file, line=number)
             if bound is None:
                 continue
             found.append(

@@ -58,6 +58,16 @@ def parse_bind(text: str, *, default_port: int | None = None) -> tuple[str, int]
     return _host(host), _port(port)
 
 
+def configured_bind(
+    text: str, *, what: str, file: str, line: int, default_port: int | None = None
+) -> tuple[str, int] | None:
+    """`parse_bind` for a line of a config file: unreadable is a ConfigError there."""
+    try:
+        return parse_bind(text, default_port=default_port)
+    except ValueError as exc:
+        raise ConfigError(f"{what} {text}: {exc}", file=file, line=line) from None
+
+
 def _host(host: str) -> str:
     host = host.strip("[]")
     if host in WILDCARDS:

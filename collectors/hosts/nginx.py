@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from collectors.hosts.base import Backend, Balancer, Listener
-from collectors.hosts.listeners import ConfigError, parse_bind
+from collectors.hosts.listeners import ConfigError, configured_bind, parse_bind
 
 HEADER = re.compile(r"^# configuration file (?P<path>.+):$")
 _STATUS = re.compile(
@@ -264,12 +264,9 @@ def _server(server: Directive, context: _Context, stream: bool, used: set[str]) 
     for listen in listens:
         if not listen.args:
             raise ConfigError("listen without an address", file=listen.file, line=listen.line)
-        try:
-            bound = parse_bind(listen.args[0], default_port=80)
-        except ValueError as exc:
-            raise ConfigError(
-                f"listen {listen.args[0]}: {exc}", file=listen.file, line=listen.line
-            ) from None
+        bound = configured_bind(
+            listen.args[0], what="listen", file=listen.file, line=listen.line, default_port=80
+        )
         if bound is None:
             continue  # a unix socket: nothing on the network
         params = set(listen.args[1:])
@@ -388,12 +385,13 @@ def _upstream_servers(name: str, servers: list[Directive]) -> list[Backend]:
         if address.startswith("unix:"):
             found.append(Backend(address, None, name))
             continue
-        try:
-            bound = parse_bind(address, default_port=80)
-        except ValueError as exc:
-            raise ConfigError(
-                f"upstream {name}: server {address}: {exc}", file=server.file, line=server.line
-            ) from None
+        bound = configured_bind(
+            address,
+            what=f"upstream {name}: server",
+            file=server.file,
+            line=server.line,
+            default_port=80,
+        )
         assert bound is not None
         params = set(server.args[1:])
         health = "unused" if "down" in params else None
