@@ -234,6 +234,8 @@ def _section(
             context.certificates.append(directive.args[0])
     used: set[str] = set()
     for server in section.children("server"):
+        if server.block is None:
+            continue  # not a server block (nginx would have refused it)
         for listener in _server(server, context, stream, used):
             key = (listener.address, listener.port)
             if key in listeners:
