@@ -149,6 +149,8 @@ def test_html_shows_each_entry_point_as_an_inline_svg_with_its_resources(
     )
     assert _node_texts(old) == ["dns_record old.example.com.", "dns:elsewhere.example.net"]
     assert "Cut at" not in page and "Limited to" not in page
+    ids = re.findall(r' id="([^"]*)"', page)
+    assert len(ids) == len(set(ids))  # each diagram's ids are its own
 
 
 def test_a_hostile_name_is_text_in_the_dot_the_svg_and_the_page(
@@ -174,13 +176,15 @@ def test_a_hostile_name_is_text_in_the_dot_the_svg_and_the_page(
 
 
 def test_a_report_as_of_before_a_retarget_shows_the_link_of_that_time(
-    sqlite_db: Database, tmp_path: Path
+    db_url: str, tmp_path: Path
 ) -> None:
     require_service("dot")
-    seed(sqlite_db)
+    db = Database(db_url)
+    seed(db)
 
-    then = _node_texts(_diagrams(_html(sqlite_db, BEFORE, tmp_path))["shop.example.com"])
-    now = _node_texts(_diagrams(_html(sqlite_db, AFTER, tmp_path))["shop.example.com"])
+    then = _node_texts(_diagrams(_html(db, BEFORE, tmp_path))["shop.example.com"])
+    now = _node_texts(_diagrams(_html(db, AFTER, tmp_path))["shop.example.com"])
+    db.dispose()
 
     assert "server i-old" in then and "server i-1" not in then
     assert "server i-old" not in now and "server i-1" in now

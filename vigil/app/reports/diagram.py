@@ -259,9 +259,11 @@ def render(source: str, fmt: str, *options: str) -> bytes:
     return done.stdout
 
 
-def svg(diagram: EntryDiagram) -> str:
-    """The diagram as an `<svg>` element to inline in HTML (no prolog, doctype or comments)."""
-    text = _SVG_PREAMBLE.sub("", render(to_dot(diagram), "svg").decode("utf-8")).strip()
+def svg(diagram: EntryDiagram, index: int = 0) -> str:
+    """The diagram as an `<svg>` element to inline in HTML (no prolog, doctype or comments);
+    its element ids start `architecture-<index>_`, unique among the page's diagrams."""
+    drawn = render(to_dot(diagram), "svg", f"-Gid=architecture-{index}")
+    text = _SVG_PREAMBLE.sub("", drawn.decode("utf-8")).strip()
     if not text.startswith("<svg"):
         raise DiagramError("Graphviz did not write an SVG document")
     label = escape(f"Architecture of {diagram.name}", quote=True)
@@ -319,7 +321,7 @@ def html_section(report: Report) -> Iterator[str]:
         yield f"<p>{escape(_NONE)}</p>\n"
         return
     try:
-        drawings = [svg(diagram) for diagram in architecture.diagrams]
+        drawings = [svg(diagram, index) for index, diagram in enumerate(architecture.diagrams)]
     except DiagramError as exc:
         log.warning("architecture diagram not drawn: %s", exc.message)
         yield f'<p class="callout"><b>Diagrams not drawn:</b> {escape(exc.message)}.</p><ul>'
