@@ -2,7 +2,8 @@
 
 Estate (seed below): shop.example.com → CDN E1 → internet-facing load balancer lb-1 (a
 hostile name) → servers → security group sg-web; lb-1 targets i-old until an hour after
-START, then i-1 and i-2. old.example.com points at a name nothing collected answers.
+START, then i-1 and i-2. old.example.com points at a name nothing collected answers;
+example.com (a TXT record) links to nothing.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ def seed(db: Database, *, servers: int = 2, extra_cdns: int = 0) -> None:
             [
                 _linked("Z1/shop.example.com./A/", records, shop, name="shop.example.com."),
                 _linked("Z1/old.example.com./CNAME/", records, away, name="old.example.com."),
+                _linked("Z1/example.com./TXT/", records, [], name="example.com."),
             ]
         ],
     )
@@ -149,6 +151,7 @@ def test_html_shows_each_entry_point_as_an_inline_svg_with_its_resources(
     )
     assert _node_texts(old) == ["dns_record old.example.com.", "dns:elsewhere.example.net"]
     assert "Cut at" not in page and "Limited to" not in page
+    assert "1 entry point(s) link to nothing and are not drawn: example.com." in page
     ids = re.findall(r' id="([^"]*)"', page)
     assert len(ids) == len(set(ids))  # each diagram's ids are its own
 

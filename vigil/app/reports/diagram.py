@@ -40,7 +40,7 @@ import graphviz
 from storage import queries
 from storage.db import Database
 from storage.exposure import Node, public_name
-from storage.topology import Edge, Graph, topology
+from storage.topology import Edge, Graph, topology, with_links
 from vigil.app.reports.model import Report
 from vigil.core.errors import VigilError
 from vigil.core.model import Direction, Resource, ResourceType, iso
@@ -119,6 +119,8 @@ class Architecture:
     """Entry points present at the report time, drawn or not."""
     not_drawn: int
     """Entry points neither drawn nor inside a drawn diagram (beyond `MAX_DIAGRAMS`)."""
+    unlinked: tuple[str, ...] = ()
+    """Public names of the entry points with no link from them (a TXT record): not drawn."""
 
 
 def _node(resource: Resource) -> Node:
@@ -143,12 +145,13 @@ def gather(report: Report) -> Architecture:
         if node.is_entry_point:
             named[resource.uid] = public_name(node)
             candidates.append((_ORDER[resource.type], named[resource.uid], resource))
+    linked = with_links(report.db, named, as_of=params.at)
     candidates.sort(key=lambda c: (c[0], c[1], c[2].uid))
     covered: set[str] = set()
     diagrams: list[EntryDiagram] = []
     not_drawn = 0
     for _, name, entry in candidates:
-        if entry.uid in covered:
+        if entry.uid in covered or entry.uid not in linked:
             continue
         if len(diagrams) >= MAX_DIAGRAMS:
             not_drawn += 1
@@ -156,7 +159,8 @@ def gather(report: Report) -> Architecture:
         diagram = _diagram(report.db, entry, name, params.at, named)
         covered |= {node.uid for node in diagram.graph.nodes}
         diagrams.append(diagram)
-    return Architecture(params.at, diagrams, len(candidates), not_drawn)
+    unlinked = tuple(name for _, name, entry in candidates if entry.uid not in linked)
+    return Architecture(params.at, diagrams, len(candidates), not_drawn, unlinked)
 
 
 def _diagram(
@@ -291,6 +295,7 @@ _INTRO = (
     "entry point drawn inside another one's diagram has none of its own. Dashed: a target "
     "no collector has seen."
 )
+_SHOWN_UNLINKED = 10
 _NONE = (
     "No public entry points (DNS record, CDN or internet-facing load balancer) at the report time."
 )
@@ -304,12 +309,24 @@ def _subtitle(diagram: EntryDiagram) -> str:
     return text
 
 
-def _not_drawn(architecture: Architecture) -> str:
-    return (
-        f"{architecture.not_drawn} more entry point(s) not drawn (at most {MAX_DIAGRAMS} "
-        "diagrams per report); `vigil topology --from NAME --as-of TIME --format dot` draws any "
-        "of them."
-    )
+def _notes(architecture: Architecture) -> list[str]:
+    """What the section says after the diagrams: the entry points it did not draw."""
+    notes = []
+    if architecture.not_drawn:
+        notes.append(
+            f"{architecture.not_drawn} more entry point(s) not drawn (at most {MAX_DIAGRAMS} "
+            "diagrams per report); `vigil topology --from NAME --as-of TIME --format dot` "
+            "draws any of them."
+        )
+    if architecture.unlinked:
+        shown = ", ".join(architecture.unlinked[:_SHOWN_UNLINKED])
+        more = len(architecture.unlinked) - _SHOWN_UNLINKED
+        notes.append(
+            f"{len(architecture.unlinked)} entry point(s) link to nothing and are not drawn: "
+            + shown
+            + (f" and {more} more." if more > 0 else ".")
+        )
+    return notes
 
 
 def html_section(report: Report) -> Iterator[str]:
@@ -317,7 +334,7 @@ def html_section(report: Report) -> Iterator[str]:
     architecture = gather(report)
     yield f"<h2>Architecture as of {escape(iso(architecture.at) or '')}</h2>"
     yield f'<p class="meta">{escape(_INTRO)}</p>'
-    if not architecture.diagrams:
+    if not architecture.entry_points:
         yield f"<p>{escape(_NONE)}</p>\n"
         return
     try:
@@ -328,15 +345,15 @@ def html_section(report: Report) -> Iterator[str]:
         for diagram in architecture.diagrams:
             yield f"<li>{escape(diagram.name)} <small>{escape(_subtitle(diagram))}</small></li>"
         yield "</ul>\n"
-        return
-    for diagram, drawing in zip(architecture.diagrams, drawings, strict=True):
+        drawings = []
+    for diagram, drawing in zip(architecture.diagrams, drawings, strict=False):
         yield f"<h3>{escape(diagram.name)}</h3>"
         yield f'<p class="meta">{escape(_subtitle(diagram))}</p>'
         for cut in diagram.cuts:
             yield f'<p class="callout">{escape(cut)}</p>'
         yield f'<div class="diagram" style="overflow-x:auto">{drawing}</div>\n'
-    if architecture.not_drawn:
-        yield f'<p class="callout">{escape(_not_drawn(architecture))}</p>\n'
+    for note in _notes(architecture):
+        yield f'<p class="callout">{escape(note)}</p>\n'
 
 
 def pdf_section(doc: FPDF, report: Report) -> None:
@@ -352,7 +369,7 @@ def pdf_section(doc: FPDF, report: Report) -> None:
     doc.set_font("Helvetica", size=8)
     doc.multi_cell(0, 4, clean(_INTRO), new_x="LMARGIN", new_y="NEXT")
     doc.ln(2)
-    if not architecture.diagrams:
+    if not architecture.entry_points:
         doc.set_font("Helvetica", size=9)
         doc.multi_cell(0, 5, clean(_NONE), new_x="LMARGIN", new_y="NEXT")
         return
@@ -368,10 +385,10 @@ def pdf_section(doc: FPDF, report: Report) -> None:
         for diagram in architecture.diagrams:
             line = f"- {diagram.name} ({_subtitle(diagram)})"
             doc.multi_cell(0, 4, clean(line), new_x="LMARGIN", new_y="NEXT")
-        return
+        images = []
     usable = doc.w - doc.l_margin - doc.r_margin
     tallest = (doc.h - doc.t_margin - doc.b_margin) * 0.8
-    for diagram, image in zip(architecture.diagrams, images, strict=True):
+    for diagram, image in zip(architecture.diagrams, images, strict=False):
         width_px, height_px = _png_size(image)
         width, height = (px / PNG_DPI * 25.4 for px in (width_px, height_px))
         scale = min(1.0, usable / width, tallest / height)
@@ -388,6 +405,6 @@ def pdf_section(doc: FPDF, report: Report) -> None:
         top = doc.get_y() + 1
         doc.image(io.BytesIO(image), x=doc.l_margin, y=top, w=width, h=height)
         doc.set_y(top + height + 4)
-    if architecture.not_drawn:
-        doc.set_font("Helvetica", size=8)
-        doc.multi_cell(0, 4, clean(_not_drawn(architecture)), new_x="LMARGIN", new_y="NEXT")
+    doc.set_font("Helvetica", size=8)
+    for note in _notes(architecture):
+        doc.multi_cell(0, 4, clean(note), new_x="LMARGIN", new_y="NEXT")
