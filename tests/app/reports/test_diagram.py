@@ -3,7 +3,7 @@
 Estate (seed below): shop.example.com → CDN E1 → internet-facing load balancer lb-1 (a
 hostile name) → servers → security group sg-web; lb-1 targets i-old until an hour after
 START, then i-1 and i-2. old.example.com points at a name nothing collected answers;
-example.com (a TXT record) links to nothing.
+a TXT record (a hostile name) links to nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from storage.reconcile import Reconciler
 from tests.app.reports.conftest import params
 from tests.factories import resource, scope
 from tests.factories.storage import scan
+from tests.fixtures.cli import VigilCli
 from tests.fixtures.services import require_service
 from vigil.app.reports import diagram
 from vigil.app.reports.formats import write_report
@@ -34,6 +35,8 @@ AFTER = START + timedelta(hours=2)
 ACCOUNT = "111111111111"
 HOSTILE = '<script>alert("x")</script> \\N "} node [label=pwn] {'
 """lb-1's Name tag: HTML, a DOT escape, quotes and braces that would end a DOT string."""
+TXT_NAME = '<b>"txt"</b>.example.com.'
+"""A TXT record's name (links to nothing): listed, escaped."""
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -93,7 +96,7 @@ def seed(db: Database, *, servers: int = 2, extra_cdns: int = 0) -> None:
             [
                 _linked("Z1/shop.example.com./A/", records, shop, name="shop.example.com."),
                 _linked("Z1/old.example.com./CNAME/", records, away, name="old.example.com."),
-                _linked("Z1/example.com./TXT/", records, [], name="example.com."),
+                _linked("Z1/txt/TXT/", records, [], name=TXT_NAME),
             ]
         ],
     )
@@ -151,7 +154,8 @@ def test_html_shows_each_entry_point_as_an_inline_svg_with_its_resources(
     )
     assert _node_texts(old) == ["dns_record old.example.com.", "dns:elsewhere.example.net"]
     assert "Cut at" not in page and "Limited to" not in page
-    assert "1 entry point(s) link to nothing and are not drawn: example.com." in page
+    unlinked = "1 entry point(s) link to nothing and are not drawn: "
+    assert unlinked + "&lt;b&gt;&quot;txt&quot;&lt;/b&gt;.example.com." in page
     ids = re.findall(r' id="([^"]*)"', page)
     assert len(ids) == len(set(ids))  # each diagram's ids are its own
 
@@ -174,7 +178,7 @@ def test_a_hostile_name_is_text_in_the_dot_the_svg_and_the_page(
     drawing = _diagrams(page)["shop.example.com"]
     assert f"load_balancer {HOSTILE}" in _node_texts(drawing) and len(_node_texts(drawing)) == 6
     # The page: never markup.
-    assert "<script" not in page
+    assert "<script" not in page and "<b>&quot;txt" not in page and '<b>"txt' not in page
     assert "&lt;script&gt;alert(" in page
 
 
@@ -206,6 +210,20 @@ def test_the_diagram_is_bounded_and_says_what_it_left_out(
     assert "security_group sg-web" not in shop  # 5 links away
     assert "Limited to the nearest 40 resources: 9 more within 4 links are not drawn." in page
     assert "Cut at 4 links: at least 1 more resource(s) further away are not drawn." in page
+
+
+@pytest.mark.slow
+def test_vigil_report_as_of_draws_the_links_of_that_time(vigil_cli: VigilCli) -> None:
+    require_service("dot")
+    database = Database(f"sqlite:///{vigil_cli.database_path}")
+    seed(database)
+    database.dispose()
+
+    done = vigil_cli("report", "--format", "html", "--out", "r.html", "--as-of", BEFORE.isoformat())
+
+    assert done.returncode == 0, done.stderr
+    shop = _node_texts(_diagrams((vigil_cli.cwd / "r.html").read_text())["shop.example.com"])
+    assert "server i-old" in shop and "server i-1" not in shop
 
 
 def test_pdf_has_the_diagram_as_an_image(sqlite_db: Database, tmp_path: Path) -> None:
