@@ -11,6 +11,9 @@ and `MAX_DIAGRAMS` diagrams; each cut is stated under its diagram. An entry poin
 drawn inside another one's diagram (the CDN behind a DNS name) gets no diagram of its own:
 names first, then CDNs, then load balancers.
 
+Like the inventory, the section is read from storage when a format renders it, at the
+report's pinned time, so the HTML and the PDF of a pack draw the same graphs.
+
 Graphviz draws the diagrams (`dot -Tsvg` inline in the HTML, `dot -Tpng` in the PDF), run
 with a timeout. Without Graphviz the section says so and how to install it, and the rest
 of the report is written as usual.
@@ -83,6 +86,7 @@ class EntryDiagram:
     name: str
     """The public name: a DNS record's name, a load balancer's or CDN's DNS name."""
     graph: Graph
+    at: datetime
     deeper: int = 0
     """Resources one link beyond `MAX_DEPTH` (at least this many more are not drawn)."""
     over_limit: int = 0
@@ -106,8 +110,8 @@ class EntryDiagram:
             )
         if said:
             said.append(
-                f"`vigil topology --from {self.entry.uid} --direction down --as-of TIME` "
-                "lists them all."
+                f"`vigil topology --from {self.entry.uid} --direction down --as-of "
+                f"{iso(self.at)}` lists them all."
             )
         return said
 
@@ -194,7 +198,7 @@ def _diagram(
         [edge for edge in full.edges if edge.from_uid in kept and edge.to in kept],
     )
     inner = tuple(sorted(named[uid] for uid in kept if uid in named and uid != entry.uid))
-    return EntryDiagram(entry, name, graph, deeper, len(order) - len(kept), inner)
+    return EntryDiagram(entry, name, graph, at, deeper, len(order) - len(kept), inner)
 
 
 # -- DOT and Graphviz ---------------------------------------------------------------------
