@@ -360,9 +360,10 @@ class RestoreUntested:
                 f"{resource.type} {describe(resource)} last proven restore is "
                 f"{format_duration(age)} old (max age {format_duration(max_age)})"
             )
+            kind = attributes.get("last_restore_kind") or "restore"
             detail = (
-                f"Newest successful restore {last:%Y-%m-%d %H:%M}Z "
-                f"({attributes.get('last_restore_kind') or 'restore'}); max age from {max_age_from}."
+                f"Newest successful restore {last:%Y-%m-%d %H:%M}Z ({kind}); "
+                f"max age from {max_age_from}."
             )
         if plans:
             detail += f" Restore testing plans for its type: {', '.join(map(str, plans))}."
