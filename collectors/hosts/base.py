@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 SYSTEM, DISKS, PORTS, CERTIFICATES, BACKUP = "system", "disks", "ports", "certificates", "backup"
+RESTORE = "restore"
 
 
 @dataclass
@@ -51,6 +52,14 @@ class BackupFound:
 
 
 @dataclass
+class RestoreFound:
+    """What the restore evidence showed: the newest successful restore (None: none recorded)."""
+
+    last_success_at: str | None = None
+    entries: int = 0
+
+
+@dataclass
 class HostFacts:
     """Everything read from one host in one pass."""
 
@@ -60,6 +69,8 @@ class HostFacts:
     listening_ports: list[dict[str, Any]] | None = None
     certificates: list[CertificateFile] = field(default_factory=list)
     backup: BackupFound | None = None
+    restore: RestoreFound | None = None
+    """Set when restore evidence was read; None when not configured or unreadable."""
     failed: dict[str, str] = field(default_factory=dict)
     """fact group → why it could not be read (the scope needing it fails with this)."""
 

@@ -19,6 +19,7 @@ sources:
     certificate_paths: [/etc/nginx/ssl, /etc/haproxy/certs]
     certificate_depth: 3
     backup: {path: "/var/backups/*.tar.gz", covers: ["/"]}   # or command: ...
+    restore_evidence: {file: /var/log/restore-drill.log, max_age: 30d}   # or command: ...
 ```
 """
 
@@ -34,9 +35,9 @@ from pydantic import Field, field_validator, model_validator
 from collectors.base import SourceConfig
 from vigil.core.schema import Duration, EnvStr, SecretRef, StrictModel
 
-SUDO_FACTS = ("system", "disks", "ports", "certificates", "backup")
+SUDO_FACTS = ("system", "disks", "ports", "certificates", "backup", "restore")
 """Fact groups whose commands may run under `sudo -n` when listed in `ssh.sudo`."""
-SudoFact = Literal["system", "disks", "ports", "certificates", "backup"]
+SudoFact = Literal["system", "disks", "ports", "certificates", "backup", "restore"]
 
 
 def _check_ports(ports: list[int] | None) -> list[int] | None:
@@ -154,6 +155,38 @@ class Backup(StrictModel):
         return self
 
 
+class RestoreEvidence(StrictModel):
+    """Where the host's restore drills record their outcome: a file or a command printing it.
+
+    Each line reads `TIME [STATUS]`: TIME in ISO 8601 or Unix seconds; STATUS (optional, any
+    case) `ok`, `success`, `succeeded`, `successful`, `passed` or `completed` for a successful
+    restore, any other word for a failed one. The newest successful line counts
+    (`backup.restore_untested`); a missing file means no restore on record. `max_age` overrides
+    the rule's `max_age` for this source's resources; `covers` lists the mountpoints the drill
+    proves (default: every filesystem found), and the server itself counts too.
+
+    ```yaml
+    restore_evidence: {file: /var/log/restore-drill.log, max_age: 30d}
+    restore_evidence: {command: "/usr/local/bin/restore-drill --last", covers: [/srv]}
+    ```
+    """
+
+    file: str | None = None
+    command: str | None = None
+    max_age: Duration | None = None
+    covers: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> RestoreEvidence:
+        if (self.file is None) == (self.command is None):
+            raise ValueError("restore_evidence needs exactly one of file or command")
+        if self.file is not None and not posixpath.isabs(self.file):
+            raise ValueError(f"restore_evidence.file {self.file!r} must be an absolute path")
+        if self.max_age is not None and self.max_age <= timedelta(0):
+            raise ValueError("restore_evidence.max_age must be positive, e.g. 90d")
+        return self
+
+
 class FromInventory(StrictModel):
     """Also log in to servers other sources found (opt-in; wired by vigil/)."""
 
@@ -175,6 +208,7 @@ class HostsSourceConfig(SourceConfig):
     certificate_depth: int = Field(default=3, ge=1, le=10)
     include_ca_certificates: bool = False
     backup: Backup | None = None
+    restore_evidence: RestoreEvidence | None = None
 
     @field_validator("certificate_paths")
     @classmethod

@@ -26,7 +26,15 @@ from typing import Any
 
 import asyncssh
 
-from collectors.hosts.base import BACKUP, CERTIFICATES, DISKS, PORTS, SYSTEM, HostFacts
+from collectors.hosts.base import (
+    BACKUP,
+    CERTIFICATES,
+    DISKS,
+    PORTS,
+    RESTORE,
+    SYSTEM,
+    HostFacts,
+)
 from collectors.hosts.config import HostsSourceConfig, SshSettings, Target
 from collectors.hosts.facts import (
     FILE_MARK,
@@ -37,6 +45,8 @@ from collectors.hosts.facts import (
     parse_backup_listing,
     parse_certificate_dump,
     parse_df,
+    parse_restore_file,
+    parse_restore_log,
     parse_ss,
     parse_system,
 )
@@ -100,6 +110,17 @@ def backup_command(config: HostsSourceConfig) -> str | None:
     )
 
 
+def restore_command(config: HostsSourceConfig) -> str | None:
+    """The configured restore evidence command, or `cat` of its file."""
+    evidence = config.restore_evidence
+    if evidence is None:
+        return None
+    if evidence.command is not None:
+        return evidence.command
+    assert evidence.file is not None  # one of the two, by validation
+    return f"cat -- {shlex.quote(evidence.file)}"
+
+
 def commands(config: HostsSourceConfig) -> list[Command]:
     """Every command a pass runs on a host, in order (docs/sources/hosts.md lists them)."""
     found = [Command(name, SYSTEM, text) for name, text in SYSTEM_COMMANDS]
@@ -110,6 +131,9 @@ def commands(config: HostsSourceConfig) -> list[Command]:
     backup = backup_command(config)
     if backup is not None:
         found.append(Command("backup", BACKUP, backup))
+    restore = restore_command(config)
+    if restore is not None:
+        found.append(Command("restore", RESTORE, restore))
     return found
 
 
@@ -152,6 +176,8 @@ def facts_from_outputs(outputs: Mapping[str, Output], config: HostsSourceConfig)
         _group(facts, CERTIFICATES, lambda: _certificates(facts, outputs["certificates"]))
     if config.backup is not None:
         _group(facts, BACKUP, lambda: _backup(facts, outputs["backup"], config))
+    if config.restore_evidence is not None:
+        _group(facts, RESTORE, lambda: _restore(facts, outputs["restore"], config))
     return facts
 
 
@@ -180,6 +206,14 @@ def _backup(facts: HostFacts, output: Output, config: HostsSourceConfig) -> None
         facts.backup = parse_backup_command(output.ok())
     else:
         facts.backup = parse_backup_listing(output.ok())
+
+
+def _restore(facts: HostFacts, output: Output, config: HostsSourceConfig) -> None:
+    assert config.restore_evidence is not None
+    if config.restore_evidence.file is not None:
+        facts.restore = parse_restore_file(output)
+    else:
+        facts.restore = parse_restore_log(output.ok())
 
 
 # -- I/O ---------------------------------------------------------------------------------------
