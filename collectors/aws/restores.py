@@ -1,9 +1,9 @@
 """AWS Backup restore evidence → attributes of the resources it proves restorable (read-only).
 
 The parts that collect what AWS Backup restores (EBS volumes, RDS instances, Aurora clusters,
-DynamoDB tables) are wrapped by `restored`: with its first non-empty page, one ListRestoreJobs pass filtered
-to the part's AWS Backup resource type, plus the region's restore testing plans and their
-selections. Every resource of the part then carries (docs/attributes.md):
+DynamoDB tables) are wrapped by `restored`: with a part's first non-empty page, one
+ListRestoreJobs pass filtered to its AWS Backup resource type, plus the region's restore
+testing plans and their selections. Every resource of the part then carries (docs/attributes.md):
 
 - `restore_evidence`: `aws_backup`, or null when the endpoint does not implement the restore
   APIs or the role may not call them (unknown: `backup.restore_untested` stays undecided, and
