@@ -11,7 +11,8 @@ testing plans and their selections. Every resource of the part then carries (doc
 - `restore_evidence_error`: why it is null;
 - `last_restore_at`, `last_restore_kind` (`restore` or `restore_test`): the newest successful
   restore of the resource, a job COMPLETED whose validation (restore tests) did not fail;
-- `restore_test_plans`: restore testing plans with a selection for the resource's type;
+- `restore_test_plans`: restore testing plans with a selection for the resource's type (null
+  when they cannot be read: plans name what is tested, they prove nothing);
 - `restores_unattributed`: some successful restore names no resource (older jobs carry no
   `SourceResourceArn`), so it may be this resource's.
 
@@ -102,7 +103,8 @@ class RestoreEvidence:
     error: str | None = None
     """Why restores could not be read (None: they were)."""
     newest: Mapping[str, Restore] = field(default_factory=dict)
-    test_plans: tuple[str, ...] = ()
+    test_plans: tuple[str, ...] | None = ()
+    """Restore testing plans with a selection of the type; None when they could not be read."""
     unattributed: bool = False
 
     def attributes(self, uid: str) -> dict[str, Any]:
@@ -122,7 +124,7 @@ class RestoreEvidence:
             "restore_evidence_error": None,
             "last_restore_at": iso_time(restore.at) if restore else None,
             "last_restore_kind": restore.kind if restore else None,
-            "restore_test_plans": list(self.test_plans),
+            "restore_test_plans": None if self.test_plans is None else list(self.test_plans),
             "restores_unattributed": self.unattributed,
         }
 
@@ -158,31 +160,44 @@ def normalize_restores(payload: Mapping[str, Any], backup_type: str) -> RestoreE
         )
         if uid not in newest or restore.at > newest[uid].at:
             newest[uid] = restore
-    plans = sorted(
-        {
-            str(selection["RestoreTestingPlanName"])
-            for selection in payload.get("RestoreTestingSelections", [])
-            if selection.get("ProtectedResourceType") == backup_type
-        }
-    )
-    return RestoreEvidence(None, newest, tuple(plans), unattributed)
+    selections = payload.get("RestoreTestingSelections")
+    plans = None
+    if selections is not None:
+        plans = tuple(
+            sorted(
+                {
+                    str(selection["RestoreTestingPlanName"])
+                    for selection in selections
+                    if selection.get("ProtectedResourceType") == backup_type
+                }
+            )
+        )
+    return RestoreEvidence(None, newest, plans, unattributed)
 
 
 def fetch_restores(backup: BaseClient, backup_type: str) -> dict[str, Any]:
-    """The region's restore jobs of `backup_type`, restore testing plans and their selections.
-    I/O only."""
+    """The region's restore testing plans and their selections (None when the endpoint or the
+    role cannot read them: they only name plans, they prove nothing), then its restore jobs of
+    `backup_type`. I/O only."""
+    plans: list[dict[str, Any]] | None
+    selections: list[dict[str, Any]] | None
+    try:
+        plans = _all(backup, "list_restore_testing_plans", "RestoreTestingPlans")
+        selections = [
+            selection
+            for plan in plans
+            for selection in _all(
+                backup,
+                "list_restore_testing_selections",
+                "RestoreTestingSelections",
+                RestoreTestingPlanName=plan["RestoreTestingPlanName"],
+            )
+        ]
+    except ClientError as exc:
+        if not (unsupported(exc) or error_code(exc) in ACCESS_CODES):
+            raise
+        plans = selections = None
     jobs = _all(backup, "list_restore_jobs", "RestoreJobs", ByResourceType=backup_type)
-    plans = _all(backup, "list_restore_testing_plans", "RestoreTestingPlans")
-    selections = [
-        selection
-        for plan in plans
-        for selection in _all(
-            backup,
-            "list_restore_testing_selections",
-            "RestoreTestingSelections",
-            RestoreTestingPlanName=plan["RestoreTestingPlanName"],
-        )
-    ]
     return {
         "RestoreJobs": jobs,
         "RestoreTestingPlans": plans,

@@ -98,6 +98,7 @@ def test_moto_answers_404_and_the_disk_scope_completes_with_unknown_restores(mot
 
     assert disk.native_id == volume
     assert disk.attributes["restore_evidence"] is None
+    assert disk.attributes["restore_test_plans"] is None
     assert (
         "ListRestoreJobs is not supported by the endpoint (404)"
         in (disk.attributes["restore_evidence_error"])
@@ -121,3 +122,12 @@ def test_unsupported_restore_apis_give_no_finding_and_no_failed_scope(
     assert not [f for f in check.evaluation.findings if f.rule == "backup.restore_untested"]
     uid = make_uid("aws", ACCOUNT, "us-east-1", "database", "orders-db")
     assert fingerprint("backup.restore_untested", uid) in check.evaluation.unjudged
+
+
+def test_unreadable_testing_plans_name_no_plan_and_prove_nothing() -> None:
+    answer = recorded() | {"RestoreTestingPlans": None, "RestoreTestingSelections": None}
+
+    attributes = restores.normalize_restores(answer, "EBS").attributes(ORIGIN.uid("disk", VOLUME))
+
+    assert attributes["restore_test_plans"] is None
+    assert attributes["last_restore_at"] == "2026-09-14T02:09:47Z"
