@@ -36,7 +36,7 @@ from collectors.aws.guard import iam_action
 from collectors.aws.links import arn_uid
 from collectors.base import Page
 from vigil.core.errors import grant_hint
-from vigil.core.model import ResourceType
+from vigil.core.model import Resource, ResourceType
 
 PAGE_SIZE = 1000
 """MaxResults: 1000 is the maximum of all three list operations."""
@@ -47,6 +47,7 @@ FAILED_VALIDATION = frozenset({"FAILED"})
 and VALIDATING still prove the restore itself completed."""
 
 PagesFn = Callable[..., Iterator[Page]]
+Covers = Callable[[Resource], bool]
 
 
 def _volume_id(arn: str) -> str | None:
@@ -66,6 +67,12 @@ _NATIVE_IDS: dict[str, tuple[str, Callable[[str], str | None]]] = {
     "Aurora": (ResourceType.DATABASE.value, lambda arn: arn),
     "DynamoDB": (ResourceType.DATABASE.value, lambda arn: arn),
 }
+
+
+def is_aurora(resource: Resource) -> bool:
+    """An Aurora cluster (AWS Backup type `Aurora`), not a Neptune, DocumentDB or Multi-AZ DB
+    cluster, whose restore jobs carry other types."""
+    return str(resource.attributes.get("engine") or "").startswith("aurora")
 
 
 def protected_uid(arn: str | None, backup_type: str) -> str | None:
@@ -128,10 +135,15 @@ class RestoreEvidence:
             "restores_unattributed": self.unattributed,
         }
 
-    def annotate(self, page: Page) -> Page:
-        """The page, each resource with its restore attributes added."""
+    def annotate(self, page: Page, covers: Covers | None = None) -> Page:
+        """The page, each resource with its restore attributes added; a resource `covers`
+        rejects is not of this AWS Backup type, so its restores are unknown."""
         for resource in page:
-            resource.attributes.update(self.attributes(resource.uid))
+            if covers is None or covers(resource):
+                resource.attributes.update(self.attributes(resource.uid))
+            else:
+                reason = f"restores of engine {resource.attributes.get('engine')} are not read"
+                resource.attributes.update(RestoreEvidence(reason).attributes(resource.uid))
         return page
 
 
@@ -226,9 +238,10 @@ def read_restores(backup: BaseClient, backup_type: str) -> RestoreEvidence:
         raise
 
 
-def restored(pages: PagesFn, backup_type: str) -> PagesFn:
+def restored(pages: PagesFn, backup_type: str, covers: Covers | None = None) -> PagesFn:
     """`pages` with each resource's restore evidence added; the first `also` client is the
-    `backup` one (services.py: `also=("backup", ...)`)."""
+    `backup` one (services.py: `also=("backup", ...)`). `covers` tells which resources the
+    type's restore jobs can name (DescribeDBClusters also lists Neptune and DocumentDB)."""
 
     def with_restores(
         client: BaseClient, origin: Origin, backup: BaseClient, *also: BaseClient
@@ -239,7 +252,7 @@ def restored(pages: PagesFn, backup_type: str) -> PagesFn:
                 # After the part's own first page: its errors come first, and a region
                 # without such resources costs no Backup call.
                 evidence = read_restores(backup, backup_type)
-            yield evidence.annotate(page) if evidence else page
+            yield evidence.annotate(page, covers) if evidence else page
 
     with_restores.__name__ = getattr(pages, "__name__", "pages")
     return with_restores

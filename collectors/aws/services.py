@@ -51,9 +51,11 @@ class TypeSpec:
     regional: bool = True
 
 
-def _restored(service: str, pages: PagesFn, backup_type: str) -> Part:
+def _restored(
+    service: str, pages: PagesFn, backup_type: str, covers: restores.Covers | None = None
+) -> Part:
     """A part whose resources also carry AWS Backup's restore evidence (restores.py)."""
-    return Part(service, restores.restored(pages, backup_type), also=("backup",))
+    return Part(service, restores.restored(pages, backup_type, covers), also=("backup",))
 
 
 TYPES: dict[str, TypeSpec] = {
@@ -73,7 +75,7 @@ TYPES: dict[str, TypeSpec] = {
             ResourceType.DATABASE,
             (
                 _restored("rds", rds.instance_pages, "RDS"),
-                _restored("rds", rds.cluster_pages, "Aurora"),
+                _restored("rds", rds.cluster_pages, "Aurora", restores.is_aurora),
                 _restored("dynamodb", dynamodb.pages, "DynamoDB"),
             ),
         ),

@@ -131,3 +131,18 @@ def test_unreadable_testing_plans_name_no_plan_and_prove_nothing() -> None:
 
     assert attributes["restore_test_plans"] is None
     assert attributes["last_restore_at"] == "2026-09-14T02:09:47Z"
+
+
+def test_a_neptune_cluster_is_not_judged_on_aurora_restore_jobs() -> None:
+    evidence = restores.normalize_restores(recorded(), "Aurora")
+    arn = f"arn:aws:rds:eu-west-1:{ACCOUNT}:cluster:"
+    aurora, neptune = (
+        ORIGIN.resource("database", arn + name, name=name, tags={}, attributes={"engine": engine})
+        for name, engine in (("orders", "aurora-postgresql"), ("graph", "neptune"))
+    )
+
+    evidence.annotate([aurora, neptune], restores.is_aurora)
+
+    assert aurora.attributes["restore_evidence"] == "aws_backup"
+    assert neptune.attributes["restore_evidence"] is None
+    assert "engine neptune" in neptune.attributes["restore_evidence_error"]
