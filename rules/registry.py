@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from rules.availability import SingleZone, UnhealthyTargets
-from rules.backup import BackupMissing, BackupStale
+from rules.backup import BackupMissing, BackupStale, RestoreUntested
 from rules.base import Rule
 from rules.certificates import CertificateExpired, CertificateExpiring, CertificateInvalid
 from rules.config import ESCALATE, RulesConfig, escalation_problem, own_params
@@ -36,6 +36,7 @@ _BUILTIN: tuple[type[Rule], ...] = (
     CertificateInvalid,
     BackupMissing,
     BackupStale,
+    RestoreUntested,
     OpenPort,
     PortExposed,
     DanglingRecord,
