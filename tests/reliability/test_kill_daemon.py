@@ -2,9 +2,9 @@
 
 The same churning estate as the kill -9 of `vigil collect` (conftest.Estate), collected by
 the daemon instead: its first pass starts at once, the check follows the collection. Each
-round kills the daemon at one point, the rounds in a seeded random order: while it starts (imports, lock,
-clean-up), after a random number of its scopes committed (plus up to 10 ms), once its pass
-committed every scope (the check and notify step), or idle after a finished cycle. After
+round kills the daemon at one point, in a seeded random order: while it starts (imports,
+lock, clean-up), after a random number of its scopes committed (plus up to 10 ms), once its
+pass committed every scope (the check and notify step), or idle after a finished cycle. After
 every kill: the database is sound, no `deleted` event names a live resource, no finding of a
 live resource was resolved, and the next `vigil run` takes the lock the dead one held,
 completes a cycle (its metrics say so), stops cleanly on SIGTERM, and leaves the inventory
@@ -91,8 +91,7 @@ def test_daemon_killed_at_random_points_loses_nothing_and_the_next_run_completes
 ) -> None:
     port = free_port()
     schedule = (
-        "schedule:\n  collect_every: 1h\n  jitter: 0s\n"
-        f"metrics:\n  listen: 127.0.0.1:{port}\n"
+        f"schedule:\n  collect_every: 1h\n  jitter: 0s\nmetrics:\n  listen: 127.0.0.1:{port}\n"
     )
     configure(vigil_cli, moto, schedule)
     first = run_one_cycle(vigil_cli, port)
