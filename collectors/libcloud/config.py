@@ -138,10 +138,13 @@ class LibcloudSourceConfig(SourceConfig):
 
     @model_validator(mode="after")
     def _lb_target(self) -> LibcloudSourceConfig:
-        if self.lb_driver == "cloudstack" and not self.host:
+        if self.lb_driver == "cloudstack" and not (
+            self.host or self.load_balancer_options.get("url")
+        ):
             raise ValueError(
                 "lb_driver cloudstack needs host: the CloudStack API host, e.g. host: "
-                "cloud.example.com (and options: {path: /client/api} unless it is that)"
+                "cloud.example.com (and options: {path: /client/api} unless it is that), "
+                "or options: {url: https://cloud.example.com/client/api}"
             )
         return self
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from libcloud.loadbalancer.drivers.cloudstack import CloudStackLBDriver
 
@@ -30,6 +31,9 @@ PAGE_SIZE = 500
 """CloudStack's `default.page.size`; `lb_options: {ex_page_size: N}` changes it."""
 DEFAULT_PATH = "/client/api"
 """Where CloudStack serves its API unless `options: {path: ...}` says otherwise."""
+_IGNORED = frozenset({"region", "api_version"})
+"""Options the compute driver may share with this one that mean nothing here (zones are in
+each rule)."""
 HEALTH = {"UP": "healthy", "DOWN": "unhealthy"}
 """A member's `servicestate` as a target's `health`; anything else (absent) is unknown."""
 
@@ -45,12 +49,21 @@ class CloudStackLBReader(CloudStackLBDriver):
         host: str | None = None,
         path: str | None = None,
         port: int | None = None,
+        url: str | None = None,
         *,
         ex_page_size: int = PAGE_SIZE,
         timeout: int | None = None,
-        **_ignored: Any,  # region: CloudStack's zones are in each rule
+        **others: Any,
     ) -> None:
-        super().__init__(key, secret, secure, host, path or DEFAULT_PATH, port)  # type: ignore[no-untyped-call]
+        unknown = sorted(set(others) - _IGNORED)
+        if unknown:
+            raise TypeError(f"unexpected option(s) {', '.join(unknown)}")
+        if url:  # as libcloud's CloudStack compute driver takes it: https://host:port/path
+            parts = urlsplit(url)
+            host, path, port = host or parts.hostname, path or parts.path, port or parts.port
+            secure = parts.scheme == "https"
+        args = (key, secret, secure, host, path or DEFAULT_PATH, port)
+        super().__init__(*args)  # type: ignore[no-untyped-call]
         if int(ex_page_size) < 1:
             raise TypeError(f"ex_page_size must be at least 1, not {ex_page_size}")
         self.page_size = int(ex_page_size)

@@ -131,6 +131,17 @@ def test_rules_and_members_are_read_page_by_page(
     assert [p for _, p in cloud.requests].count(MEMBERS) == 4 + member_pages
 
 
+def test_the_api_may_be_named_by_url_as_for_the_compute_driver(cloud: FakeCloud) -> None:
+    config = cs_config(cloud, host=None, port=None, options={"url": f"{cloud.base}{CS_PATH}"})
+    assert len(collect(config, "load_balancer")) == 5  # http: the scheme decides
+
+
+def test_a_misspelt_option_is_refused_naming_it(cloud: FakeCloud) -> None:
+    config = cs_config(cloud, lb_options={"ex_page_sise": 2})
+    with pytest.raises(CollectError, match="rejected its options: unexpected option.*page_sise"):
+        collect(config, "load_balancer")
+
+
 def test_a_member_listing_error_fails_only_the_load_balancer_scope(cloud: FakeCloud) -> None:
     config = cs_config(cloud)
     error = {"uuidList": [], "errorcode": 530, "errortext": "Internal error executing command"}
