@@ -134,7 +134,10 @@ def normalize_rule(
         "kind": "network",  # layer 4: public port to private port
         "scheme": "internet-facing",  # rules listed here sit on public IP addresses
         "dns_name": None,
-        "zones": [str(zone)] if zone else [],
+        # A CloudStack zone is a data centre, not an availability zone: how the members are
+        # spread over its pods is not in a user's view, so the AZ spread is unknown.
+        "zones": None,
+        "zone": str(zone) if zone else None,
         "listeners": [listener],
         "targets": targets,
         "security_groups": [],
