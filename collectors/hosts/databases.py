@@ -321,7 +321,7 @@ def parse_mysql(text: str) -> DatabaseFacts:
         return DatabaseFacts(running=True, role="primary", version=version, replicas=replicas)
 
     def field_(row: dict[str, str], *names: str) -> str | None:
-        return next((_mysql_null(row.get(n)) for n in names if n in row), None)
+        return next((v for n in names if (v := _mysql_null(row.get(n))) is not None), None)
 
     row = status[0]
     io = field_(row, "Replica_IO_Running", "Slave_IO_Running")
@@ -351,7 +351,7 @@ def read_databases(target: Target, outputs: Mapping[str, Output], facts: HostFac
         try:
             found = parse_client(database.engine, output)
         except (FactError, ValueError) as exc:
-            facts.failed[group(database)] = f"{database.label}: {exc}"
+            facts.failed[group(database)] = f"{database.label}: {exc}{_hint(database, output)}"
             continue
         facts.databases[database.label] = found
         if database.backup is None:
@@ -366,6 +366,17 @@ def read_databases(target: Target, outputs: Mapping[str, Output], facts: HostFac
                 found.backup = parse_backup_listing(backup.ok())
         except (FactError, ValueError) as exc:
             facts.failed[backup_group(database)] = f"{database.label} backup: {exc}"
+
+
+def _hint(database: DatabaseTarget, output: Output) -> str:
+    """The fix for a refused `sudo -n -u USER`: the sudoers line it needs."""
+    if database.run_as is None or "sudo:" not in output.text:
+        return ""
+    client = {"postgresql": "psql", "redis": "redis-cli", "mysql": "mysql"}[database.engine]
+    return (
+        f"; let the SSH user run the client as {database.run_as} without a password "
+        f"(sudoers: vigil ALL=({database.run_as}) NOPASSWD: /usr/bin/{client})"
+    )
 
 
 # -- resources ---------------------------------------------------------------------------------
@@ -507,6 +518,8 @@ def needed_groups(target: Target, type_: str) -> list[str]:
     """The database fact groups a scope of `type_` of this host is built from."""
     if type_ == SNAPSHOT:
         return [backup_group(d) for d in target.databases if d.backup is not None]
+    if type_ not in (DATABASE, CACHE):
+        return []
     cache = type_ == CACHE
     found = []
     for database in target.databases:
