@@ -54,13 +54,15 @@ POSTGRES_QUERY = """SELECT json_build_object(
  'receiver', (SELECT json_build_object('status', status, 'sender_host', sender_host,
    'sender_port', sender_port) FROM pg_stat_wal_receiver LIMIT 1),
  'lag_seconds', CASE WHEN NOT pg_is_in_recovery() THEN NULL
-   WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+   WHEN pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0
    ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END,
- 'lag_bytes', CASE WHEN pg_is_in_recovery()
-   THEN pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) END)"""
+ 'lag_bytes', CASE WHEN pg_is_in_recovery() THEN greatest(0,
+   pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())) END)"""
 """One row, one JSON document: NULLs stay null, names with separators stay whole. A replica's
 lag is 0 when it has replayed all it received (an idle primary sends nothing, and the replay
-timestamp alone would age); `lag_bytes` is what it received and has not replayed yet."""
+timestamp alone would age). After a restart the WAL receiver's position starts at the
+beginning of a segment, behind what was already replayed from local WAL: that is caught up
+too (`<=`), not unknown. `lag_bytes` is what it received and has not replayed yet."""
 
 MYSQL_QUERY = (
     "SELECT VERSION() AS vigil_version, (SELECT COUNT(*) FROM information_schema.PROCESSLIST "

@@ -10,6 +10,7 @@ PostgreSQL and Redis samples were recorded from the servers test_replication.py 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from collectors.hosts.config import HostsSourceConfig, Target
 from collectors.hosts.dbconfig import DatabaseTarget
 from collectors.hosts.facts import FactError, Output
 from collectors.hosts.ssh import commands, script
+from vigil.app.config import ConfigError, load_config
 
 PG_PRIMARY = (
     '{"version" : "15.18 (Debian 15.18-0+deb12u1)", "in_recovery" : false, "replicas" : '
@@ -392,3 +394,33 @@ def test_a_failed_client_fails_only_its_own_scope_type() -> None:
     assert planned == {"server", "disk", "certificate", "snapshot", "database"}  # no cache
     assert databases.needed_groups(PRIMARY_TARGET, "database") == ["database:main"]
     assert databases.needed_groups(PRIMARY_TARGET, "server") == []
+
+
+BAD_DATABASE = """sources:
+  - name: colo
+    provider: hosts
+    ssh: {key_file: /k, known_hosts: /k}
+    targets:
+      - host: 10.0.0.5
+        databases:
+          - engine: redis
+            password: hunter2-literal
+"""
+
+
+def test_a_bad_database_in_the_config_file_names_file_line_and_fix(tmp_path: Path) -> None:
+    path = tmp_path / "vigil.yaml"
+    path.write_text(BAD_DATABASE)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = caught.value.message
+    assert f"{path}:9:" in message and "databases[0].password" in message
+    assert "environment reference such as ${MY_TOKEN}" in message
+    assert "hunter2-literal" not in message
+
+
+def test_a_bad_max_lag_fails_at_config_load(tmp_path: Path) -> None:
+    path = tmp_path / "vigil.yaml"
+    path.write_text("rules:\n  params:\n    database.replication_broken: {max_lag: -5}\n")
+    with pytest.raises(ConfigError, match="max_lag"):
+        load_config(path)
