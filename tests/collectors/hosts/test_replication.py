@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -247,3 +248,47 @@ def _until_primaries_see_replicas(pg: PgPair, redis: RedisPair, timeout: float =
             return
         time.sleep(0.2)
     raise TimeoutError(json.dumps({"pg": rows, "redis": redis.primary.info()}))
+
+
+def test_a_replica_whose_replay_is_paused_lags_past_max_lag_and_then_catches_up(
+    sshd: SshServer, pg_pair: PgPair, redis_pair: RedisPair, sqlite_db: Database
+) -> None:
+    ssh = {"user": sshd.user, "key_file": sshd.client_key, "known_hosts": sshd.known_hosts}
+    source = {"name": "colo", "provider": "hosts", "ssh": ssh}
+    source["targets"] = targets(sshd, pg_pair, redis_pair)[:2]
+    rules = {"params": {"database.replication_broken": {"max_lag": "1s"}}}
+    runner = CycleRunner(sqlite_db, parse_config({"sources": [source], "rules": rules}))
+    pg_pair.primary.sql("CREATE TABLE IF NOT EXISTS lag_probe (x int)")
+    pg_pair.wait_streaming()  # that commit is replayed: the replica has a replay timestamp
+
+    pg_pair.replica.sql("SELECT pg_wal_replay_pause()")
+    try:
+        pg_pair.primary.sql("INSERT INTO lag_probe VALUES (1)")
+        _until(lambda: pg_pair.replica.sql(RECEIVED_NOT_REPLAYED) == "t")
+        time.sleep(1.5)  # the last replayed commit is now more than max_lag old
+        behind = runner.run_source("colo")
+        assert behind.outcome == Outcome.OK, behind
+        query = FindingQuery(rules=("database.replication_broken",))
+        (found,) = FindingStore(sqlite_db).findings(query)
+        assert found.native_id == "pg-2:main" and "behind its primary" in found.title
+        assert found.evidence["lag_seconds"] > 1 and found.evidence["lag_bytes"] > 0
+        assert found.evidence["max_lag"] == 1
+    finally:
+        pg_pair.replica.sql("SELECT pg_wal_replay_resume()")
+    pg_pair.wait_streaming()
+
+    caught_up = runner.run_source("colo")
+    assert caught_up.outcome == Outcome.OK, caught_up
+    assert open_findings(sqlite_db, "database.replication_broken") == set()
+    assert resolved_findings(sqlite_db, "database.replication_broken") == {"pg-2:main"}
+
+
+RECEIVED_NOT_REPLAYED = "SELECT pg_last_wal_receive_lsn() > pg_last_wal_replay_lsn()"
+
+
+def _until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the condition did not hold within 20s")
+        time.sleep(0.1)
