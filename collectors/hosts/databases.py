@@ -6,7 +6,8 @@ Each declared server gets one read-only client call in the host's facts script:
 - PostgreSQL (11+): `psql` runs one `SELECT json_build_object(...)` over `pg_is_in_recovery()`,
   `pg_stat_replication` (a primary's replicas, their state and lag), `pg_stat_wal_receiver`
   and `pg_last_xact_replay_timestamp()` (a replica's link and lag).
-- Redis: `redis-cli INFO replication` (role, `master_link_status`, the replicas' offsets).
+- Redis: `redis-cli INFO` (`redis_version`; replication: role, `master_link_status`, the
+  replicas' offsets).
 - MySQL 8.0.22+ / MariaDB 10.5+: `mysql -e 'SHOW REPLICA STATUS\\G'` and the number of
   `Binlog Dump` threads (connected replicas).
 
@@ -106,7 +107,7 @@ def client_command(database: DatabaseTarget, *, shown: bool = False) -> str:
         else:
             args += ["-h", host or "127.0.0.1", "-p", port]
         args += ["--user", database.user] if database.user else []
-        args += ["INFO", "replication"]
+        args += ["INFO"]  # the default sections: server (version) and replication among them
     else:
         args = ["mysql", "--batch", "--connect-timeout=10"]
         if host and host.startswith("/"):
@@ -238,8 +239,9 @@ def info_fields(text: str) -> dict[str, str]:
 
 
 def parse_redis(text: str) -> DatabaseFacts:
-    """`INFO replication`: `role:master` with `slaveN:ip=..,port=..,state=..,offset=..,lag=..`,
-    or `role:slave` with `master_link_status`, `master_last_io_seconds_ago`, offsets."""
+    """`INFO`: `redis_version`, and from its replication section `role:master` with
+    `slaveN:ip=..,port=..,state=..,offset=..,lag=..`, or `role:slave` with
+    `master_link_status`, `master_last_io_seconds_ago`, offsets."""
     info = info_fields(text)
     role = info.get("role")
     if role not in ("master", "slave"):
@@ -267,7 +269,9 @@ def parse_redis(text: str) -> DatabaseFacts:
                     ),
                 }
             )
-        return DatabaseFacts(running=True, role="primary", replicas=replicas)
+        return DatabaseFacts(
+            running=True, role="primary", version=info.get("redis_version"), replicas=replicas
+        )
     link = info.get("master_link_status")
     syncing = info.get("master_sync_in_progress") == "1"
     streaming = None if link is None else (link == "up" and not syncing)
@@ -281,6 +285,7 @@ def parse_redis(text: str) -> DatabaseFacts:
     return DatabaseFacts(
         running=True,
         role="replica",
+        version=info.get("redis_version"),
         streaming=streaming,
         state="sync" if syncing else link,
         lag_seconds=lag,

@@ -48,7 +48,11 @@ slave1:ip=10.0.0.8,port=6379,state=wait_bgsave,offset=400,lag=3
 master_failover_state:no-failover
 master_repl_offset:1000
 """
-REDIS_REPLICA_UP = """# Replication
+REDIS_REPLICA_UP = """# Server
+redis_version:7.0.15
+redis_mode:standalone
+
+# Replication
 role:slave
 master_host:10.0.0.6
 master_port:6379
@@ -191,6 +195,7 @@ def test_a_redis_primary_lists_replicas_with_their_offsets_behind() -> None:
 def test_a_redis_replica_up_streams_and_one_down_does_not() -> None:
     up = databases.parse_client("redis", out(REDIS_REPLICA_UP))
     assert (up.role, up.streaming, up.state, up.lag_seconds) == ("replica", True, "up", 1.0)
+    assert up.version == "7.0.15"
     assert (up.upstream_host, up.upstream_port) == ("10.0.0.6", 6379)
     down = databases.parse_client("redis", out(REDIS_REPLICA_DOWN))
     assert (down.streaming, down.state, down.lag_seconds) == (False, "down", 812.0)
@@ -315,7 +320,7 @@ def test_client_commands_run_as_the_os_user_and_quote_everything() -> None:
     assert databases.client_command(pg, shown=True).endswith("-c ...")
     redis = DatabaseTarget(engine="redis", host="/run/redis/redis.sock")
     assert databases.client_command(redis) == (
-        "redis-cli --no-auth-warning -s /run/redis/redis.sock INFO replication"
+        "redis-cli --no-auth-warning -s /run/redis/redis.sock INFO"
     )
     mysql = DatabaseTarget(engine="mysql", user="monitor", host="10.0.0.5")
     assert databases.client_command(mysql).startswith(

@@ -129,6 +129,7 @@ def test_primary_and_replica_are_read_over_ssh(
         found["cache-2:redis:" + str(redis_pair.replica.port)],
     )
     assert cache_primary.type == "cache" and cache_primary.attributes["role"] == "primary"
+    assert cache_primary.attributes["version"].startswith(("6.", "7.", "8."))
     assert cache_primary.attributes["replicas"] == [f"127.0.0.1:{redis_pair.replica.port}"]
     assert cache_replica.attributes["role"] == "replica"
     assert cache_replica.attributes["streaming"] is True
