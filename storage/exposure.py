@@ -22,12 +22,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from storage.tables import LinkRow, ResourceRow, ScopeRunRow, chunks
+from storage.tables import chunks, links, resources, scope_runs
 from vigil.core.model import LinkKind, ResourceState, ResourceType
-
-links = LinkRow.__table__  # type: ignore[attr-defined]
-resources = ResourceRow.__table__  # type: ignore[attr-defined]
-scope_runs = ScopeRunRow.__table__  # type: ignore[attr-defined]
 
 MAX_DEPTH = 6
 """Steps walked from a resource: a security group → server → load balancer → CDN → name is 4."""

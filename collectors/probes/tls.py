@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from collectors.certs import certificate_attributes, verify_reason
-from collectors.probes.base import Outcome, error_text
+from collectors.probes.base import ProbeResult, error_text
 from collectors.probes.config import TlsTarget
 from vigil.core.errors import CollectError
 
@@ -64,8 +64,8 @@ def make_contexts(ca_bundle: str | None) -> Contexts:
     return Contexts(verifying, lenient)
 
 
-async def probe_tls(target: TlsTarget, contexts: Contexts, timeout: float) -> Outcome:
-    """Probe one endpoint; a failure to connect is an `Outcome` with an error, never a raise."""
+async def probe_tls(target: TlsTarget, contexts: Contexts, timeout: float) -> ProbeResult:
+    """Probe one endpoint; a failure to connect is an `ProbeResult` with an error, never a raise."""
     base: dict[str, Any] = {
         "origin": "probe",
         "host": target.host,
@@ -80,8 +80,8 @@ async def probe_tls(target: TlsTarget, contexts: Contexts, timeout: float) -> Ou
         # UnicodeError: a name IDNA cannot encode (a label over 63 characters); one bad
         # target is that target's error, never the failure of every other target's probe.
         detail = exc.message if isinstance(exc, StartTlsError) else error_text(exc)
-        return Outcome(target.native_id, target.sni, base, error=detail)
-    return Outcome(target.native_id, target.sni, {**base, **handshake_attributes(seen)})
+        return ProbeResult(target.native_id, target.sni, base, error=detail)
+    return ProbeResult(target.native_id, target.sni, {**base, **handshake_attributes(seen)})
 
 
 def handshake_attributes(seen: Handshake) -> dict[str, Any]:

@@ -10,12 +10,13 @@ from vigil.app.output import OutputFormat, render
 from vigil.cli.options import FormatOption, SourceOption, TimeHelp, TypeOption, parse_time_option
 from vigil.cli.state import state
 from vigil.core.lazy import lazy_import
+from vigil.core.model import ChangeKind
 
 if TYPE_CHECKING:
-    from storage import queries
+    from storage import history, inventory
 else:
-    queries = lazy_import("storage.queries")
-from vigil.core.model import ChangeKind
+    history = lazy_import("storage.history")
+    inventory = lazy_import("storage.inventory")
 
 INVENTORY_COLUMNS = (
     "type",
@@ -57,7 +58,7 @@ def inventory_command(
     Example: vigil inventory --type database --as-of 2026-11-01T00:00:00Z
     """
     when = parse_time_option(as_of, end=True)
-    filters = queries.InventoryFilter(
+    filters = inventory.InventoryFilter(
         types=tuple(type_ or ()),
         sources=tuple(source or ()),
         regions=tuple(region or ()),
@@ -65,7 +66,7 @@ def inventory_command(
     )
     app_state = state(ctx)
     app_state.require_history(when)
-    rows = (r.to_dict() for r in queries.inventory(app_state.database(), filters, as_of=when))
+    rows = (r.to_dict() for r in inventory.inventory(app_state.database(), filters, as_of=when))
     render(rows, fmt, columns=INVENTORY_COLUMNS, empty="no resources: run `vigil collect` first")
 
 
@@ -92,12 +93,12 @@ def changes_command(
     for value in kind or []:
         if value not in kinds:
             raise typer.BadParameter(f"unknown kind {value!r}; use {', '.join(kinds)}")
-    filters = queries.InventoryFilter(
+    filters = inventory.InventoryFilter(
         types=tuple(type_ or ()), sources=tuple(source or ()), include_deleted=True
     )
     # Parsed before the database is opened: a bad time is exit 2 and creates nothing.
     start, end = parse_time_option(since), parse_time_option(until, end=True)
-    events = queries.changes(
+    events = history.changes(
         state(ctx).database(), since=start, until=end, filters=filters, kinds=tuple(kind or ())
     )
     render(

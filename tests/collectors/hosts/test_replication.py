@@ -21,7 +21,7 @@ import pytest
 from collectors.hosts import HostsCollector
 from collectors.hosts.config import HostsSourceConfig
 from collectors.hosts.ssh import commands, script
-from storage import queries
+from storage import inventory
 from storage.db import Database
 from storage.findings import FindingQuery, FindingStore
 from tests.collectors.hosts.conftest import hosts_config
@@ -217,7 +217,7 @@ def test_a_stopped_replica_opens_replication_broken_and_starting_it_resolves(
             redis_replica,
         }
         assert open_findings(sqlite_db, "database.no_replica") == {"pg-1:main"}
-        stored = {r.native_id: r for r in queries.inventory(sqlite_db)}
+        stored = {r.native_id: r for r in inventory.inventory(sqlite_db)}
         assert stored["pg-2:main"].attributes["running"] is False
         assert "No such file or directory" in stored["pg-2:main"].attributes["error"]
     finally:
@@ -229,7 +229,7 @@ def test_a_stopped_replica_opens_replication_broken_and_starting_it_resolves(
     _until_primaries_see_replicas(pg_pair, redis_pair)
     again = runner.run_source("colo")
     assert again.outcome == Outcome.OK, again
-    stored = {r.native_id: r for r in queries.inventory(sqlite_db)}
+    stored = {r.native_id: r for r in inventory.inventory(sqlite_db)}
     assert open_findings(sqlite_db, "database.replication_broken") == set(), stored[
         "pg-2:main"
     ].attributes

@@ -12,8 +12,8 @@ from html import escape
 from typing import Any, TextIO
 
 from rules.compliance import control_title
+from vigil.app.reports.contents import Report, ReportFinding, framework_name
 from vigil.app.reports.controls import ControlResult
-from vigil.app.reports.model import Report, ReportFinding, framework_name
 from vigil.core.model import Severity, iso
 
 _CSS = """

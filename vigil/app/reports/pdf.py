@@ -20,7 +20,7 @@ from typing import BinaryIO
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from vigil.app.reports.model import Report, framework_name
+from vigil.app.reports.contents import Report, framework_name
 from vigil.core.model import Severity, iso
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
