@@ -215,10 +215,11 @@ def _entry(node: Node, parent: Mapping[str, str], nodes: Mapping[str, Node]) -> 
     while path[-1] in parent:
         path.append(parent[path[-1]])
     hops = tuple(nodes[uid].label for uid in path[1:-1])
-    return EntryPoint(_public_name(node), node.uid, tuple(path), hops)
+    return EntryPoint(public_name(node), node.uid, tuple(path), hops)
 
 
-def _public_name(node: Node) -> str:
+def public_name(node: Node) -> str:
+    """The name users type: a DNS record's name, a load balancer's or CDN's DNS name."""
     if node.type == _LOAD_BALANCER:
         named = node.attributes.get("dns_name")
     elif node.type == _CDN:

@@ -93,6 +93,20 @@ def _named(conn: Connection, wanted: str) -> list[str]:
     ]
 
 
+def with_links(db: Database, uids: Iterable[str], *, as_of: datetime | None = None) -> set[str]:
+    """The uids among `uids` with a link from them alive now, or at `as_of`."""
+    found: set[str] = set()
+    with db.connect() as conn:
+        for chunk in chunks(sorted(set(uids))):
+            query = (
+                sa.select(links.c.from_uid)
+                .where(links.c.from_uid.in_(chunk), alive(as_of))
+                .distinct()
+            )
+            found.update(uid for (uid,) in conn.execute(query))
+    return found
+
+
 def topology(
     db: Database,
     start: Iterable[str] | None,

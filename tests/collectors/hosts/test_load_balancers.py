@@ -14,7 +14,7 @@ import pytest
 from collectors.hosts import HostsCollector
 from rules.availability import UnhealthyTargets
 from rules.exposure import PlaintextWeb
-from storage import queries
+from storage import inventory
 from storage.db import Database
 from storage.topology import topology
 from tests.collectors.hosts.conftest import hosts_config
@@ -131,7 +131,7 @@ def test_the_rules_flag_them_end_to_end(
     assert (lb, "serves", cert) in edges
     haproxy_cert = f"hosts/local/global/certificate/local:{webservers.api_pem}"
     assert ("hosts/local/global/load_balancer/local:haproxy", "serves", haproxy_cert) in edges
-    assert {r.type for r in queries.inventory(sqlite_db)} >= {"load_balancer", "certificate"}
+    assert {r.type for r in inventory.inventory(sqlite_db)} >= {"load_balancer", "certificate"}
 
 
 def test_health_is_unknown_without_a_readable_stats_socket(
@@ -201,7 +201,7 @@ def test_a_config_broken_later_deletes_nothing(
     sshd: SshServer, webservers: WebServers, sqlite_db: Database, tmp_path: Path
 ) -> None:
     assert not Collection(sqlite_db, [web_config(sshd, webservers)]).run().failed
-    before = {r.uid: r.attributes for r in queries.inventory(sqlite_db)}
+    before = {r.uid: r.attributes for r in inventory.inventory(sqlite_db)}
     broken = tmp_path / "haproxy.cfg"
     broken.write_text("frontend fe\n    bind :http\n")
     later = web_config(
@@ -215,6 +215,6 @@ def test_a_config_broken_later_deletes_nothing(
     assert [o.scope.type for o in failed] == ["load_balancer"]
     assert f"{broken}:2: frontend fe: bind :http" in (failed[0].error or "")
     assert all(o.deleted == 0 for o in result.outcomes)
-    after = {r.uid: r.attributes for r in queries.inventory(sqlite_db)}
+    after = {r.uid: r.attributes for r in inventory.inventory(sqlite_db)}
     lbs = [uid for uid in before if "/load_balancer/" in uid]
     assert len(lbs) == 2 and {uid: after[uid] for uid in lbs} == {uid: before[uid] for uid in lbs}

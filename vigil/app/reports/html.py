@@ -12,6 +12,7 @@ from html import escape
 from typing import Any, TextIO
 
 from rules.compliance import control_title
+from vigil.app.reports import diagram
 from vigil.app.reports.contents import Report, ReportFinding, framework_name
 from vigil.app.reports.controls import ControlResult
 from vigil.core.model import Severity, iso
@@ -78,6 +79,7 @@ def _page(report: Report) -> Iterator[str]:
     yield from _controls(report)
     yield from _findings(report.findings)
     yield from _exceptions(report)
+    yield from diagram.html_section(report)
     yield from _inventory(report)
     yield from _changes(report)
     yield "</body></html>\n"
