@@ -28,7 +28,7 @@ from tests.collectors.hosts.conftest import hosts_config
 from tests.fixtures.replication import REDIS_PASSWORD, PgPair, RedisPair
 from tests.fixtures.sshd import SshServer
 from vigil.app.config import parse_config
-from vigil.app.cycle import CycleRunner, Outcome
+from vigil.app.cycle import CycleOutcome, CycleRunner
 from vigil.core.errors import CollectError
 from vigil.core.model import Resource, canonical_json
 
@@ -203,7 +203,7 @@ def test_a_stopped_replica_opens_replication_broken_and_starting_it_resolves(
     redis_replica = f"cache-2:redis:{redis_pair.replica.port}"
 
     first = runner.run_source("colo")
-    assert first.outcome == Outcome.OK, first
+    assert first.outcome == CycleOutcome.OK, first
     assert open_findings(sqlite_db, "database.replication_broken") == set()
     assert open_findings(sqlite_db, "database.no_replica") == set()
 
@@ -211,7 +211,7 @@ def test_a_stopped_replica_opens_replication_broken_and_starting_it_resolves(
     redis_pair.replica.stop()
     try:
         down = runner.run_source("colo")
-        assert down.outcome == Outcome.OK, down
+        assert down.outcome == CycleOutcome.OK, down
         assert open_findings(sqlite_db, "database.replication_broken") == {
             "pg-2:main",
             redis_replica,
@@ -228,7 +228,7 @@ def test_a_stopped_replica_opens_replication_broken_and_starting_it_resolves(
 
     _until_primaries_see_replicas(pg_pair, redis_pair)
     again = runner.run_source("colo")
-    assert again.outcome == Outcome.OK, again
+    assert again.outcome == CycleOutcome.OK, again
     stored = {r.native_id: r for r in inventory.inventory(sqlite_db)}
     assert open_findings(sqlite_db, "database.replication_broken") == set(), stored[
         "pg-2:main"
@@ -268,7 +268,7 @@ def test_a_replica_whose_replay_is_paused_lags_past_max_lag_and_then_catches_up(
         _until(lambda: pg_pair.replica.sql(RECEIVED_NOT_REPLAYED) == "t")
         time.sleep(1.5)  # the last replayed commit is now more than max_lag old
         behind = runner.run_source("colo")
-        assert behind.outcome == Outcome.OK, behind
+        assert behind.outcome == CycleOutcome.OK, behind
         query = FindingQuery(rules=("database.replication_broken",))
         (found,) = FindingStore(sqlite_db).findings(query)
         assert found.native_id == "pg-2:main" and "behind its primary" in found.title
@@ -279,7 +279,7 @@ def test_a_replica_whose_replay_is_paused_lags_past_max_lag_and_then_catches_up(
     pg_pair.wait_streaming()
 
     caught_up = runner.run_source("colo")
-    assert caught_up.outcome == Outcome.OK, caught_up
+    assert caught_up.outcome == CycleOutcome.OK, caught_up
     assert open_findings(sqlite_db, "database.replication_broken") == set()
     assert resolved_findings(sqlite_db, "database.replication_broken") == {"pg-2:main"}
 
