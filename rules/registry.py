@@ -17,6 +17,7 @@ from rules.backup import BackupMissing, BackupStale, RestoreUntested
 from rules.base import Rule
 from rules.certificates import CertificateExpired, CertificateExpiring, CertificateInvalid
 from rules.config import ESCALATE, RulesConfig, escalation_problem, own_params
+from rules.database import NoReplica, ReplicationBroken
 from rules.disk import DiskFilling, DiskFull
 from rules.dns import DanglingRecord
 from rules.drift import AttributeChanged
@@ -54,6 +55,8 @@ _BUILTIN: tuple[type[Rule], ...] = (
     PublicExposure,
     KubernetesUnsupported,
     FunctionRuntimeDeprecated,
+    ReplicationBroken,
+    NoReplica,
 )
 
 

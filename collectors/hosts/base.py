@@ -111,6 +111,34 @@ class RestoreFound:
 
 
 @dataclass
+class DatabaseFacts:
+    """What one database or cache server said about itself (replication, from its client).
+
+    `running: false` means its client was refused at the server's socket or port: the server
+    is down (an observation). A client that failed otherwise (sudo, auth) records the fact
+    group as failed instead: unknown, never "down".
+    """
+
+    running: bool
+    role: str | None = None
+    """`primary` or `replica` (a server that is down: None)."""
+    version: str | None = None
+    streaming: bool | None = None
+    """A replica: whether it is receiving changes from its primary now; a primary: None."""
+    state: str | None = None
+    """A replica's link state as the server names it (`streaming`, `up`, `Yes/No`...)."""
+    lag_seconds: float | None = None
+    lag_bytes: int | None = None
+    upstream_host: str | None = None
+    upstream_port: int | None = None
+    replicas: list[dict[str, Any]] = field(default_factory=list)
+    """A primary's connected replicas: {name, address, port, state, lag_seconds, lag_bytes}."""
+    error: str | None = None
+    """Why the server is taken as not running (the client's first error line)."""
+    backup: BackupFound | None = None
+
+
+@dataclass
 class HostFacts:
     """Everything read from one host in one pass."""
 
@@ -123,6 +151,8 @@ class HostFacts:
     load_balancers: list[Balancer] = field(default_factory=list)
     restore: RestoreFound | None = None
     """Set when restore evidence was read; None when not configured or unreadable."""
+    databases: dict[str, DatabaseFacts] = field(default_factory=dict)
+    """Declared database label → what it said (collectors/hosts/databases.py)."""
     failed: dict[str, str] = field(default_factory=dict)
     """fact group → why it could not be read (the scope needing it fails with this)."""
 

@@ -14,6 +14,8 @@ sources:
     targets:
       - {host: 10.0.0.5, port: 22, name: db-1, allowed_ports: [22, 5432]}
       - {host: 10.0.0.9, name: edge-1, node_exporter: {port: 9100}}   # no SSH: scrape instead
+      - host: 10.0.0.6
+        databases: [{engine: postgresql, run_as: postgres, replication: required}]
     ansible_inventory: /etc/ansible/hosts    # INI or YAML; adds its hosts
     from_inventory: {enabled: false, address: private}   # servers other sources found
     certificate_paths: [/etc/nginx/ssl, /etc/haproxy/certs]
@@ -36,6 +38,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from collectors.base import SourceConfig
+from collectors.hosts.dbconfig import DatabaseTarget, check_unique
 from vigil.core.schema import Duration, EnvStr, SecretRef, StrictModel
 
 SUDO_FACTS = ("system", "disks", "ports", "certificates", "backup", "load_balancers", "restore")
@@ -94,6 +97,9 @@ class Target(StrictModel):
     tags: dict[str, str] = Field(default_factory=dict)
     groups: list[str] = Field(default_factory=list, description="Ansible groups, for display")
     node_exporter: NodeExporter | None = None
+    databases: list[DatabaseTarget] = Field(
+        default_factory=list, description="databases and caches to read over SSH"
+    )
 
     @field_validator("host")
     @classmethod
@@ -104,6 +110,19 @@ class Target(StrictModel):
     @classmethod
     def _ports(cls, value: list[int] | None) -> list[int] | None:
         return _check_ports(value)
+
+    @field_validator("databases")
+    @classmethod
+    def _databases(cls, value: list[DatabaseTarget]) -> list[DatabaseTarget]:
+        return check_unique(value)
+
+    @model_validator(mode="after")
+    def _databases_over_ssh(self) -> Target:
+        if self.databases and self.node_exporter is not None:
+            raise ValueError(
+                "databases are read over SSH; a node_exporter target cannot declare them"
+            )
+        return self
 
     @property
     def label(self) -> str:

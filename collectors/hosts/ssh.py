@@ -20,13 +20,14 @@ import secrets
 import shlex
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import asyncssh
+from pydantic import SecretStr
 
-from collectors.hosts import haproxy, nginx
+from collectors.hosts import databases, haproxy, nginx
 from collectors.hosts.base import (
     BACKUP,
     CERTIFICATES,
@@ -37,7 +38,14 @@ from collectors.hosts.base import (
     SYSTEM,
     HostFacts,
 )
-from collectors.hosts.config import Haproxy, HostsSourceConfig, Nginx, SshSettings, Target
+from collectors.hosts.config import (
+    SUDO_FACTS,
+    Haproxy,
+    HostsSourceConfig,
+    Nginx,
+    SshSettings,
+    Target,
+)
 from collectors.hosts.facts import (
     FILE_MARK,
     FactError,
@@ -83,6 +91,11 @@ class Command:
     text: str
     prefixed: bool = False
     """The text already puts `sudo -n` where it belongs (a compound command): never prefix it."""
+    env: tuple[tuple[str, SecretStr], ...] = field(default=(), repr=False)
+    """Variables set for this command only (a database password): put in the script text
+    that travels over the SSH channel's stdin, never in argv, never in `text` or errors."""
+    label: str | None = None
+    """How errors name the command when its text is long (a database client's query)."""
 
 
 def certificate_command(paths: list[str], depth: int) -> str:
@@ -198,7 +211,7 @@ def restore_command(config: HostsSourceConfig) -> str | None:
     return f"cat -- {shlex.quote(evidence.file)}"
 
 
-def commands(config: HostsSourceConfig) -> list[Command]:
+def commands(config: HostsSourceConfig, target: Target | None = None) -> list[Command]:
     """Every command a pass runs on a host, in order (docs/sources/hosts.md lists them)."""
     found = [Command(name, SYSTEM, text) for name, text in SYSTEM_COMMANDS]
     found += [Command("df", DISKS, DF), Command("ss", PORTS, "ss -Htlnp")]
@@ -211,15 +224,29 @@ def commands(config: HostsSourceConfig) -> list[Command]:
     restore = restore_command(config)
     if restore is not None:
         found.append(Command("restore", RESTORE, restore))
-    return found + load_balancer_commands(config)
+    found += load_balancer_commands(config)
+    for database in target.databases if target is not None else ():
+        name = databases.group(database)
+        client = databases.client_command(database)
+        label = databases.client_command(database, shown=True)
+        env = databases.client_env(database)
+        found.append(Command(name, name, client, env=env, label=label))
+        backup = databases.backup_command(database)
+        if backup is not None:
+            name = databases.backup_group(database)
+            found.append(Command(name, name, backup))
+    return found
 
 
 def script(cmds: list[Command], settings: SshSettings, nonce: str) -> str:
     """The `sh` script: each command framed by `<nonce> begin NAME` / `<nonce> end NAME RC`."""
     lines = ["export LC_ALL=C"]  # stable, parseable output whatever the host's locale
     for cmd in cmds:
-        sudo = settings.sudo_for(cmd.group) and not cmd.prefixed
+        sudo = cmd.group in SUDO_FACTS and settings.sudo_for(cmd.group) and not cmd.prefixed
         text = f"sudo -n {cmd.text}" if sudo else cmd.text
+        if cmd.env:
+            assigned = " ".join(f"{k}={shlex.quote(v.get_secret_value())}" for k, v in cmd.env)
+            text = f"{assigned} {text}"
         lines.append(f"printf '\\n%s begin {cmd.name}\\n' {nonce}")
         lines.append(f"{text} 2>&1 </dev/null")
         lines.append(f"printf '\\n%s end {cmd.name} %s\\n' {nonce} \"$?\"")
@@ -239,12 +266,15 @@ def split_sections(text: str, nonce: str, cmds: list[Command]) -> dict[str, Outp
         elif parts[1] == "begin":
             name, body = parts[2], []
         elif parts[1] == "end" and name == parts[2] and len(parts) == 4:
-            outputs[name] = Output(known[name].text, int(parts[3]), "\n".join(body).strip("\n"))
+            command = known[name].label or known[name].text
+            outputs[name] = Output(command, int(parts[3]), "\n".join(body).strip("\n"))
             name = None
     return outputs
 
 
-def facts_from_outputs(outputs: Mapping[str, Output], config: HostsSourceConfig) -> HostFacts:
+def facts_from_outputs(
+    outputs: Mapping[str, Output], config: HostsSourceConfig, target: Target | None = None
+) -> HostFacts:
     """Parse each fact group; a group that fails is recorded, the others still count."""
     facts = HostFacts(via="ssh")
     _group(facts, SYSTEM, lambda: facts.system.update(parse_system(outputs)))
@@ -258,6 +288,8 @@ def facts_from_outputs(outputs: Mapping[str, Output], config: HostsSourceConfig)
         _group(facts, LOAD_BALANCERS, lambda: _load_balancers(facts, outputs, config))
     if config.restore_evidence is not None:
         _group(facts, RESTORE, lambda: _restore(facts, outputs["restore"], config))
+    if target is not None:
+        databases.read_databases(target, outputs, facts)
     return facts
 
 
@@ -435,8 +467,8 @@ async def _tcp(host: str, port: int) -> socket.socket:
 
 def fetch_facts(target: Target, config: HostsSourceConfig, credentials: Credentials) -> HostFacts:
     """One host's facts, read over SSH (blocking: runs its own event loop in this thread)."""
-    cmds = commands(config)
+    cmds = commands(config, target)
     nonce = secrets.token_hex(8)
     text = script(cmds, credentials.settings, nonce)
     output = asyncio.run(run_script(target, credentials, text))
-    return facts_from_outputs(split_sections(output, nonce, cmds), config)
+    return facts_from_outputs(split_sections(output, nonce, cmds), config, target)
