@@ -18,7 +18,7 @@ from functools import cached_property
 from typing import Any
 
 from vigil.core.errors import denied_action
-from vigil.core.facts import USABLE_SNAPSHOT_STATES, dns_name
+from vigil.core.facts import STALE_AFTER_INTERVALS, USABLE_SNAPSHOT_STATES, dns_name
 from vigil.core.model import Resource, ResourceType, RunStatus, fingerprint
 from vigil.core.timeutil import instant_or_none
 
@@ -27,7 +27,6 @@ FAILED = RunStatus.FAILED
 PROBE_PROVIDER = "probe"
 """Probe sources observe targets; they own no address or name (DESIGN.md, Probes)."""
 FALLBACK_STALENESS = timedelta(hours=1)
-INTERVALS_PER_WINDOW = 3
 """A scope's data stays current for three collection intervals after its last completion."""
 
 # Attributes that hold DNS names a record may point at (LBs, databases, servers, CDNs).
@@ -172,7 +171,7 @@ class InventoryView:
             return self.staleness
         if self.collect_every is None:
             return FALLBACK_STALENESS
-        return INTERVALS_PER_WINDOW * self.collect_every
+        return STALE_AFTER_INTERVALS * self.collect_every
 
     @cached_property
     def configured_scopes(self) -> list[ScopeState]:

@@ -46,6 +46,7 @@ from vigil.app.cron import cron_trigger
 from vigil.app.cycle import CycleOutcome, CycleReport, CycleRunner, CycleStatus
 from vigil.app.lock import DaemonLock, daemon_lock
 from vigil.core.errors import VigilError
+from vigil.core.facts import STALE_AFTER_INTERVALS
 from vigil.core.model import utcnow
 
 log = logging.getLogger(__name__)
@@ -298,7 +299,7 @@ class Daemon:
             self.db.ping()
         except (VigilError, sa.exc.SQLAlchemyError) as exc:
             return False, f"database unreachable: {type(exc).__name__}"
-        window = metrics.STALE_INTERVALS * max(self.intervals.values(), default=900.0)
+        window = STALE_AFTER_INTERVALS * max(self.intervals.values(), default=900.0)
         status = self.status.snapshot()
         reference = status.last_finished or status.started_at
         age = (utcnow() - reference).total_seconds()

@@ -17,6 +17,20 @@ expires first breaks the leaf too. Both are ISO 8601 UTC text in every collector
 USABLE_SNAPSHOT_STATES = frozenset({"completed", "available", ""})
 """Snapshot states that count as a backup (a pending or failed snapshot restores nothing)."""
 
+STALE_AFTER_INTERVALS = 3
+"""A completed scope's data stays current for this many collection intervals (unless a
+staleness is configured): `collector.failing`, the rules' known inputs and the exporter's
+stale-scope gauge all judge staleness by it."""
+
+_PROTOCOL_NAMES = {"-1": "all", "6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
+
+
+def protocol_name(value: str) -> str:
+    """An IP protocol as every stage names it: `-1` → `all`, well-known numbers → names, other
+    numbers and names as they are (lower case)."""
+    value = str(value).lower()
+    return _PROTOCOL_NAMES.get(value, value)
+
 
 def dns_name(value: str) -> str:
     """A DNS name as every stage compares it: lower case, without the root dot or AWS's

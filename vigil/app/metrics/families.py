@@ -21,11 +21,11 @@ from storage import findings, inventory, runs
 from vigil import __version__
 from vigil.app.cycle import OUTCOMES, CycleStatus
 from vigil.app.metrics import snapshot
+from vigil.core.facts import STALE_AFTER_INTERVALS
 from vigil.core.model import SEVERITY_ORDER, FindingStatus, RunStatus
 
 SCOPE_LABELS = ["source", "account", "region", "type"]
 SCOPE_STATES = (RunStatus.COMPLETE, RunStatus.FAILED, RunStatus.RUNNING)
-STALE_INTERVALS = 3
 """A scope is stale when its last success is older than this many of its source's intervals
 (the same window as the `collector.failing` rule's default)."""
 
@@ -180,12 +180,12 @@ def _scope_families(scopes: list[runs.ScopeHealth]) -> Iterator[Metric]:
 def stale(
     scope: runs.ScopeHealth, interval: float, now: float, newest_success: float | None
 ) -> bool:
-    """Whether a scope's data is stale: no success within STALE_INTERVALS intervals.
+    """Whether a scope's data is stale: no success within STALE_AFTER_INTERVALS intervals.
 
     A plan pseudo-scope (type `*`, recorded when a source could not even be listed) counts
     only until any scope of its source succeeds after it.
     """
-    window = STALE_INTERVALS * interval
+    window = STALE_AFTER_INTERVALS * interval
     if scope.type == "*":
         started = _ts(scope.started_at) or 0.0
         return scope.status == RunStatus.FAILED and (newest_success or 0.0) < started
@@ -202,7 +202,7 @@ def stale_scopes(
 ) -> Metric:
     family = GaugeMetricFamily(
         "vigil_scopes_stale",
-        f"Scopes of each source with no success in the last {STALE_INTERVALS} intervals.",
+        f"Scopes of each source with no success in the last {STALE_AFTER_INTERVALS} intervals.",
         labels=["source"],
     )
     scopes = [s for s in scopes if not intervals or s.source in intervals]
