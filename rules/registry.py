@@ -15,7 +15,12 @@ from pydantic import ValidationError
 from rules.availability import SingleZone, UnhealthyTargets
 from rules.backup import BackupMissing, BackupStale
 from rules.base import Rule
-from rules.certificates import CertificateExpired, CertificateExpiring, CertificateInvalid
+from rules.certificates import (
+    CertificateExpired,
+    CertificateExpiring,
+    CertificateInvalid,
+    CertificateNotServed,
+)
 from rules.config import ESCALATE, RulesConfig, escalation_problem, own_params
 from rules.disk import DiskFilling, DiskFull
 from rules.dns import DanglingRecord
@@ -34,6 +39,7 @@ _BUILTIN: tuple[type[Rule], ...] = (
     CertificateExpiring,
     CertificateExpired,
     CertificateInvalid,
+    CertificateNotServed,
     BackupMissing,
     BackupStale,
     OpenPort,
