@@ -15,6 +15,7 @@ import streamlit as st
 
 from storage import aggregates, history_queries, queries
 from storage.aggregates import FindingFilter, InventoryQuery, Page
+from storage.certificate_usage import certificate_usage as _certificate_usage
 from storage.db import Database
 from storage.findings import FindingStore, Silence
 from vigil.app.config import VigilConfig
@@ -57,6 +58,11 @@ def inventory_size_per_day(url: str, days: int = 30) -> list[tuple[str, int]]:
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def certificates(url: str, within_days: int | None = None) -> list[dict[str, Any]]:
     return aggregates.certificates(database(url), utcnow(), within_days=within_days)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def certificate_usage(url: str) -> list[dict[str, Any]]:
+    return [usage.to_dict() for usage in _certificate_usage(database(url))]
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
