@@ -267,6 +267,16 @@ def endpoint_name(endpoint: Resource) -> str:
     return dns_name(str(attributes.get("server_name") or attributes.get("host") or ""))
 
 
+def bindings_complete(front: Resource) -> bool:
+    """Whether every certificate a load balancer's listeners serve is known (collectors/aws/elb.py:
+    a role that may not read a listener's SNI certificates leaves `certificates_complete` false).
+    """
+    return not any(
+        isinstance(listener, dict) and listener.get("certificates_complete") is False
+        for listener in front.attributes.get("listeners") or ()
+    )
+
+
 def _label(resource: Resource) -> str:
     return f"{resource.type} {describe(resource)}"
 
@@ -341,6 +351,7 @@ class CertificateNotServed:
             else:
                 known.append(certificate)
         sides = [resource for pair in routed for resource in pair]
+        unknown = unknown or any(not bindings_complete(front) for _, front in routed)
         if unknown or not all(view.observed(resource) for resource in sides):
             view.undecided(self.id, endpoint.uid)
             return None

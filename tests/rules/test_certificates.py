@@ -407,3 +407,17 @@ def test_stored_links_are_read_through_the_view_loader() -> None:
 
     assert one(evaluate(NOT_SERVED, inventory)).resource_uid == endpoint.uid
     assert sorted(asked) == [["routes_to"], ["serves"]]  # once per kind
+
+
+def test_a_load_balancer_whose_sni_certificates_could_not_be_read_is_undecided() -> None:
+    cert = acm()
+    lb = balancer(cert)
+    lb.attributes["listeners"] = [
+        {"protocol": "HTTPS", "port": 443, "certificates": [cert.native_id],
+         "certificates_complete": False}
+    ]  # fmt: skip
+    endpoint = probed()
+    inventory = view(cert, lb, routed("www.example.com", lb), endpoint)
+
+    assert evaluate(NOT_SERVED, inventory) == []
+    assert inventory.unjudged == {fingerprint(NOT_SERVED.id, endpoint.uid)}
