@@ -1,6 +1,7 @@
 """`vigil collect` + `vigil check` end to end: a name routed (Route 53 alias, in moto) to a load
 balancer whose HTTPS listener binds an ACM certificate, while the real TLS endpoint the name
-reaches serves another certificate: `cert.not_served`, until the served one is bound too."""
+reaches serves another certificate: `cert.not_served`, until the served one is bound too; and
+where each certificate is bound and served, and which one is unused."""
 
 from __future__ import annotations
 
@@ -114,6 +115,7 @@ def test_a_name_whose_endpoint_serves_another_certificate_than_its_load_balancer
     bound = test_ca.leaf("www.example.test", sans=names)
     stale = test_ca.leaf("www.example.test")  # same name, another certificate (serial)
     arn = _import(moto, bound, test_ca)
+    spare = _import(moto, test_ca.leaf("spare.example.test"), test_ca)  # bound and served nowhere
     lb, listener = _balancer(moto, arn)
     _aliases(moto, lb, names)
     ports = {
@@ -141,8 +143,17 @@ def test_a_name_whose_endpoint_serves_another_certificate_than_its_load_balancer
     # ok.example.test was judged, not left undecided: its probe completed and presented the
     # serial ACM reports for the bound certificate.
     listed = vigil_cli("inventory", "--type", "certificate", "--format", "json")
-    serials = {r["native_id"]: r["attributes"]["serial"] for r in json.loads(listed.stdout)}
+    certificates = {r["native_id"]: r for r in json.loads(listed.stdout)}
+    serials = {native_id: r["attributes"]["serial"] for native_id, r in certificates.items()}
     assert serials[arn] == serials[f"127.0.0.1:{ports['ok.example.test']}"] != stale_serial
+
+    # Where each ACM certificate is bound and served, and which is unused (inventory JSON).
+    assert certificates[arn]["usage"] == {
+        "bound_to": ["load_balancer web"],
+        "served_at": [f"ok.example.test:{ports['ok.example.test']}"],
+        "unused": False,
+    }
+    assert certificates[spare]["usage"] == {"bound_to": [], "served_at": [], "unused": True}
 
     # The stale certificate is bound to the listener too (SNI): served == bound, resolved.
     seed_client(moto, "elbv2").add_listener_certificates(
