@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 
 from tests.factories.aws import seed_client
 from tests.fixtures.cli import VigilCli
+from tests.fixtures.dnsserver import start_dns_server
 from tests.fixtures.tls import Issued, TestCA, TlsServers, server_context
 
 PEM = serialization.Encoding.PEM
@@ -161,3 +162,44 @@ def test_a_name_whose_endpoint_serves_another_certificate_than_its_load_balancer
     )
     (found,) = _cycle(vigil_cli)
     assert found["status"] == "resolved"
+
+
+@pytest.mark.slow
+def test_from_inventory_probes_the_routed_name_where_dns_points_it(
+    vigil_cli: VigilCli,
+    moto: str,
+    test_ca: TestCA,
+    tls_servers: TlsServers,
+    tmp_path: Path,
+) -> None:
+    """The probe takes its targets from the inventory (`from_inventory.tls_ports`): the Route 53
+    name, resolved by a real DNS server that points it at the loopback endpoint."""
+    bound, stale = test_ca.leaf("www.example.test"), test_ca.leaf("www.example.test")
+    lb, _ = _balancer(moto, _import(moto, bound, test_ca))
+    _aliases(moto, lb, ["www.example.test"])
+    port = _serve(tls_servers, stale, tmp_path, "stale-inventory")
+    info, server = start_dns_server("www.example.test. 300 IN A 127.0.0.1\n")
+    (vigil_cli.cwd / "vigil.yaml").write_text(
+        "sources:\n"
+        "  - name: aws\n    provider: aws\n    regions: [us-east-1]\n"
+        f"    endpoint_url: {moto}\n"
+        "    types: [certificate, load_balancer, dns_zone, dns_record]\n"
+        "  - name: edge\n    provider: probe\n    timeout: 2s\n"
+        f"    ca_bundle: {test_ca.bundle}\n    resolvers: ['{info.resolver}']\n"
+        f"    tls_resolve: resolvers\n    from_inventory: {{tls_ports: [{port}]}}\n"
+    )
+    try:
+        # The inventory first, so that the probe source finds the name in it.
+        for source in ("aws", "edge"):
+            collected = vigil_cli("collect", "--source", source)
+            assert collected.returncode == 0, collected.stdout + collected.stderr
+    finally:
+        server.stop()
+    checked = vigil_cli("check", "--no-notify")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    result = vigil_cli("findings", "--format", "json", "--rule", "cert.not_served")
+
+    (found,) = json.loads(result.stdout)
+    assert found["native_id"] == f"www.example.test:{port}"
+    assert found["evidence"]["served_serial"] == format(stale.cert.serial_number, "x")
+    assert found["evidence"]["bound"][0]["serial"] == format(bound.cert.serial_number, "x")
