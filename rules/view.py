@@ -117,8 +117,8 @@ class InventoryView:
     """The stored links; without it, the links the resources themselves carry (as emitted)."""
     _by_type: dict[str, list[Resource]] = field(default_factory=dict, repr=False)
     unjudged: set[str] = field(default_factory=set, repr=False)
-    _links: dict[str, dict[str, list[str]]] = field(default_factory=dict, repr=False)
     """Fingerprints (rule + resource) a rule could not judge: their inputs were unknown."""
+    _links: dict[str, dict[str, list[str]]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, resources: Iterable[Resource], **options: Any) -> InventoryView:
