@@ -20,10 +20,10 @@ from pydantic import Field
 
 from rules.base import describe, finding
 from rules.compliance import Controls
-from rules.view import InventoryView, parse_time
+from rules.view import InventoryView
 from vigil.core.model import Finding, Resource, ResourceType, Severity
 from vigil.core.schema import Duration, StrictModel
-from vigil.core.timeutil import format_duration, parse_duration
+from vigil.core.timeutil import format_duration, instant_or_none, parse_duration
 
 _TYPES = (
     ResourceType.DISK.value,
@@ -83,7 +83,7 @@ def restore_point(resource: Resource) -> datetime | None:
     """A database's latest restorable time, when point-in-time recovery is on (else None)."""
     if not point_in_time_recovery(resource):
         return None
-    return parse_time(resource.attributes.get("latest_restorable_time"))
+    return instant_or_none(resource.attributes.get("latest_restorable_time"))
 
 
 def is_table(resource: Resource) -> bool:
@@ -225,7 +225,7 @@ class BackupStale:
         keeps a restore point minutes old at all times (AWS does not report it here)."""
         if table.attributes.get("point_in_time_recovery") is True:
             return None
-        newest = parse_time(table.attributes.get("latest_backup_at"))
+        newest = instant_or_none(table.attributes.get("latest_backup_at"))
         if newest is None or view.now - newest <= rpo:
             return None
         if not view.observed(table):

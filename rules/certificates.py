@@ -13,7 +13,7 @@ from pydantic import Field, model_validator
 
 from rules.base import NoParams, describe, finding
 from rules.compliance import Controls
-from rules.view import PROBE_PROVIDER, InventoryView, parse_time
+from rules.view import PROBE_PROVIDER, InventoryView
 from vigil.core.facts import certificate_expiry, dns_name
 from vigil.core.model import Finding, LinkKind, Resource, ResourceType, Severity
 from vigil.core.schema import StrictModel
@@ -27,7 +27,7 @@ _RENEW = (
 
 def expiry(resource: Resource) -> tuple[datetime | None, str]:
     """When the certificate stops working, and which field says so (vigil.core.facts)."""
-    return certificate_expiry(resource.attributes, parse_time)
+    return certificate_expiry(resource.attributes)
 
 
 def days(delta: timedelta) -> int:

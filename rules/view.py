@@ -13,13 +13,14 @@ import ipaddress
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
 from vigil.core.errors import denied_action
 from vigil.core.facts import USABLE_SNAPSHOT_STATES, dns_name
 from vigil.core.model import Link, Resource, ResourceType, RunStatus, fingerprint
+from vigil.core.timeutil import instant_or_none
 
 COMPLETE = RunStatus.COMPLETE
 FAILED = RunStatus.FAILED
@@ -264,7 +265,7 @@ class InventoryView:
                 continue
             if str(attributes.get("state") or "").lower() not in USABLE_SNAPSHOT_STATES:
                 continue
-            started = parse_time(attributes.get("started_at")) or snapshot.first_seen
+            started = instant_or_none(attributes.get("started_at")) or snapshot.first_seen
             if started is None:
                 continue
             if source_uid not in newest or started > newest[source_uid]:
@@ -359,19 +360,6 @@ class InventoryView:
         if self.change_loader is None:
             return []
         return list(self.change_loader(since))
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An ISO 8601 attribute value as aware UTC; None when absent or unreadable."""
-    if isinstance(value, str) and value:
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    if not isinstance(value, datetime):
-        return None
-    # Offsets are converted, not kept: titles print these times with a `Z`.
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def held_addresses(attributes: Mapping[str, Any]) -> Iterator[str]:

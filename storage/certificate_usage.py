@@ -21,11 +21,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from storage.db import Database
-from storage.tables import LinkRow, ResourceRow
+from storage.tables import links, resources
 from vigil.core.model import LinkKind, ResourceState, ResourceType
 
-links = LinkRow.__table__  # type: ignore[attr-defined]
-resources = ResourceRow.__table__  # type: ignore[attr-defined]
 PRESENT = ResourceState.PRESENT.value
 PROBE = "probe"
 ACM = "acm"

@@ -20,7 +20,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from storage.tables import LinkRow, ResourceRow, StagedLinkRow, chunks
+from storage.tables import (
+    chunks,
+    links,
+    resources,
+    staged_links,
+)
 from vigil.core.model import (
     DNS_REF,
     NAMED_BY,
@@ -32,10 +37,6 @@ from vigil.core.model import (
     dns_ref,
     is_reference,
 )
-
-links = LinkRow.__table__  # type: ignore[attr-defined]
-staged_links = StagedLinkRow.__table__  # type: ignore[attr-defined]
-resources = ResourceRow.__table__  # type: ignore[attr-defined]
 
 LinkKey = tuple[str, str, str]
 """(from_uid, kind, target): a link as a collector emits it."""

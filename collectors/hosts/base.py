@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 SYSTEM, DISKS, PORTS, CERTIFICATES, BACKUP = "system", "disks", "ports", "certificates", "backup"
+LOAD_BALANCERS = "load_balancers"
 
 
 @dataclass
@@ -51,6 +52,56 @@ class BackupFound:
 
 
 @dataclass
+class Listener:
+    """One address and port a web server or proxy accepts connections on, as configured.
+
+    `default_action` is `forward` (to `target_groups`), `redirect` (`redirect_https` when to
+    https), `fixed-response` (a configured answer or error) or `serve` (content of its own, e.g.
+    static files: plain HTTP like `forward`, but with no targets behind it).
+    """
+
+    protocol: str
+    address: str
+    port: int
+    tls: bool = False
+    certificate_files: list[str] = field(default_factory=list)
+    default_action: str = "forward"
+    redirect_https: bool = False
+    target_groups: list[str] = field(default_factory=list)
+    server_names: list[str] = field(default_factory=list)
+    file: str = ""
+    line: int = 0
+
+
+@dataclass
+class Backend:
+    """One server behind a target group (nginx upstream, HAProxy backend); health from the
+    stats socket, None when unknown."""
+
+    address: str
+    port: int | None
+    target_group: str
+    name: str | None = None
+    health: str | None = None
+    backup: bool = False
+
+
+@dataclass
+class Balancer:
+    """One nginx or HAProxy instance's configuration (and HAProxy's live server states)."""
+
+    kind: str
+    config_files: list[str]
+    listeners: list[Listener]
+    backends: list[Backend]
+    health_source: str | None = None
+    """Where target health came from (`stats socket PATH`); None when it is unknown."""
+    health_note: str | None = None
+    """Why health is unknown (no stats socket configured, socket not readable, ...)."""
+    stats_sockets: list[str] = field(default_factory=list)
+
+
+@dataclass
 class HostFacts:
     """Everything read from one host in one pass."""
 
@@ -60,6 +111,7 @@ class HostFacts:
     listening_ports: list[dict[str, Any]] | None = None
     certificates: list[CertificateFile] = field(default_factory=list)
     backup: BackupFound | None = None
+    load_balancers: list[Balancer] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     """fact group → why it could not be read (the scope needing it fails with this)."""
 

@@ -17,6 +17,7 @@ from collectors.hosts.base import (
     BACKUP,
     CERTIFICATES,
     DISKS,
+    LOAD_BALANCERS,
     PORTS,
     SYSTEM,
     HostAccounts,
@@ -31,12 +32,15 @@ from vigil.core.model import ABSENT_RETIRES, GLOBAL_REGION, Resource, Scope
 log = logging.getLogger(__name__)
 PROVIDER = resources.PROVIDER
 SSH_TYPES = (resources.SERVER, resources.DISK, resources.CERTIFICATE, resources.SNAPSHOT)
+ALL_TYPES = (*SSH_TYPES, resources.LOAD_BALANCER)
+"""`load_balancer` scopes are planned only for sources with `load_balancers` configured."""
 EXPORTER_TYPES = (resources.SERVER, resources.DISK)
 _NEEDS: dict[str, tuple[str, ...]] = {
     resources.SERVER: (SYSTEM, PORTS),
     resources.DISK: (DISKS,),
     resources.CERTIFICATE: (CERTIFICATES,),
     resources.SNAPSHOT: (DISKS, BACKUP),
+    resources.LOAD_BALANCER: (LOAD_BALANCERS,),
 }
 """The fact groups each scope type is built from: if one failed, the scope fails."""
 
@@ -47,7 +51,7 @@ class HostsCollector:
     provider: ClassVar[str] = PROVIDER
     uses_inventory: ClassVar[bool] = True
     config_model: ClassVar[type[SourceConfig]] = HostsSourceConfig
-    resource_types: ClassVar[tuple[str, ...]] = SSH_TYPES
+    resource_types: ClassVar[tuple[str, ...]] = ALL_TYPES
     volatile_attributes: ClassVar[dict[str, tuple[str, ...]]] = {
         resources.SERVER: ("uptime_seconds",)
     }
@@ -86,6 +90,8 @@ class HostsCollector:
         scopes = []
         for type_ in self.resource_types:
             if types is not None and type_ not in types:
+                continue
+            if type_ == resources.LOAD_BALANCER and self.config.load_balancers is None:
                 continue
             scopes += [self._scope(t.label, type_) for t in targets.values() if type_ in _types(t)]
             scopes += [self._scope(label, type_, retired=True) for label in retired]
@@ -179,7 +185,19 @@ class HostsCollector:
             return resources.disks(source, target, facts)
         if type_ == resources.CERTIFICATE:
             return resources.certificates(source, target, facts, self.config)
+        if type_ == resources.LOAD_BALANCER:
+            return resources.load_balancers(source, target, facts, self._host_names())
         return resources.snapshots(source, target, facts, self.config)
+
+    def _host_names(self) -> dict[str, str]:
+        """Address or name → host name, for every target of the pass (backends link to them)."""
+        with self._lock:
+            targets = list((self._targets or {}).values())
+        names: dict[str, str] = {}
+        for target in targets:
+            names.setdefault(target.host.lower(), target.label)
+            names.setdefault(target.label.lower(), target.label)
+        return names
 
     def _facts(self, target: Target) -> HostFacts:
         """The host's facts: the first scope of a host reads them, the others wait for it."""
@@ -210,7 +228,7 @@ class HostsCollector:
 
 
 def _types(target: Target) -> tuple[str, ...]:
-    return EXPORTER_TYPES if target.node_exporter is not None else SSH_TYPES
+    return EXPORTER_TYPES if target.node_exporter is not None else ALL_TYPES
 
 
 def _where(target: Target) -> str:

@@ -19,6 +19,9 @@ sources:
     certificate_paths: [/etc/nginx/ssl, /etc/haproxy/certs]
     certificate_depth: 3
     backup: {path: "/var/backups/*.tar.gz", covers: ["/"]}   # or command: ...
+    load_balancers:                          # opt-in: nginx / HAProxy as load_balancer resources
+      nginx: {}                              # `nginx -T`; or {config: /etc/nginx/nginx.conf}
+      haproxy: {}                            # /etc/haproxy/haproxy.cfg and its stats socket
 ```
 """
 
@@ -34,9 +37,9 @@ from pydantic import Field, field_validator, model_validator
 from collectors.base import SourceConfig
 from vigil.core.schema import Duration, EnvStr, SecretRef, StrictModel
 
-SUDO_FACTS = ("system", "disks", "ports", "certificates", "backup")
+SUDO_FACTS = ("system", "disks", "ports", "certificates", "backup", "load_balancers")
 """Fact groups whose commands may run under `sudo -n` when listed in `ssh.sudo`."""
-SudoFact = Literal["system", "disks", "ports", "certificates", "backup"]
+SudoFact = Literal["system", "disks", "ports", "certificates", "backup", "load_balancers"]
 
 
 def _check_ports(ports: list[int] | None) -> list[int] | None:
@@ -154,6 +157,56 @@ class Backup(StrictModel):
         return self
 
 
+def _absolute_path(path: str, what: str) -> str:
+    if not posixpath.isabs(path) or any(c in path for c in "\n\0"):
+        raise ValueError(f"{what} {path!r} must be an absolute path")
+    return path
+
+
+class Nginx(StrictModel):
+    """Read nginx's configuration with `nginx -T` (it checks and prints every file it reads)."""
+
+    config: str | None = Field(
+        default=None, description="the main file, passed as `nginx -T -c FILE`; default nginx's"
+    )
+    binary: str | None = Field(
+        default=None, description="nginx's path; default `nginx` on PATH, else /usr/sbin/nginx"
+    )
+
+    @field_validator("config", "binary")
+    @classmethod
+    def _absolute(cls, value: str | None) -> str | None:
+        return _absolute_path(value, "nginx path") if value is not None else None
+
+
+class Haproxy(StrictModel):
+    """Read HAProxy's configuration files (as `haproxy -f` would) and its stats socket."""
+
+    config_paths: list[str] = Field(
+        default_factory=lambda: ["/etc/haproxy/haproxy.cfg"],
+        description="files, or directories whose *.cfg files are read in name order",
+    )
+    stats_sockets: list[str] | None = Field(
+        default=None,
+        description="UNIX sockets asked `show stat` (with socat); default those the config's "
+        "`stats socket` lines name; [] to not ask",
+    )
+
+    @field_validator("config_paths", "stats_sockets")
+    @classmethod
+    def _absolute(cls, paths: list[str] | None) -> list[str] | None:
+        for path in paths or ():
+            _absolute_path(path, "haproxy path")
+        return paths
+
+
+class LoadBalancers(StrictModel):
+    """Which web servers and proxies of each SSH host become `load_balancer` resources."""
+
+    nginx: Nginx | None = None
+    haproxy: Haproxy | None = None
+
+
 class FromInventory(StrictModel):
     """Also log in to servers other sources found (opt-in; wired by vigil/)."""
 
@@ -175,6 +228,9 @@ class HostsSourceConfig(SourceConfig):
     certificate_depth: int = Field(default=3, ge=1, le=10)
     include_ca_certificates: bool = False
     backup: Backup | None = None
+    load_balancers: LoadBalancers | None = Field(
+        default=None, description="nginx / HAProxy as load_balancer resources (SSH hosts only)"
+    )
 
     @field_validator("certificate_paths")
     @classmethod

@@ -16,6 +16,7 @@ from typing import Any
 
 from collectors.hosts.base import BackupFound, CertificateFile, Filesystem
 from vigil.core.model import iso
+from vigil.core.timeutil import parse_instant
 
 _PROCESS = re.compile(r'\("([^"]+)",pid=\d+')
 _PEM = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
@@ -224,13 +225,13 @@ def parse_backup_command(text: str) -> BackupFound | None:
     except ValueError:
         pass
     try:
-        parsed = datetime.fromisoformat(word.replace("Z", "+00:00"))
+        parsed = parse_instant(word)
     except ValueError:
         raise FactError(
             f"the backup command printed {word!r}; it must print the newest backup's time "
             "(ISO 8601 or Unix seconds) first"
         ) from None
-    return BackupFound(iso(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)) or "")
+    return BackupFound(iso(parsed) or "")
 
 
 def _epoch(seconds: float) -> str:

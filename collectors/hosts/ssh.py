@@ -26,8 +26,17 @@ from typing import Any
 
 import asyncssh
 
-from collectors.hosts.base import BACKUP, CERTIFICATES, DISKS, PORTS, SYSTEM, HostFacts
-from collectors.hosts.config import HostsSourceConfig, SshSettings, Target
+from collectors.hosts import haproxy, nginx
+from collectors.hosts.base import (
+    BACKUP,
+    CERTIFICATES,
+    DISKS,
+    LOAD_BALANCERS,
+    PORTS,
+    SYSTEM,
+    HostFacts,
+)
+from collectors.hosts.config import Haproxy, HostsSourceConfig, Nginx, SshSettings, Target
 from collectors.hosts.facts import (
     FILE_MARK,
     FactError,
@@ -69,6 +78,8 @@ class Command:
     name: str
     group: str
     text: str
+    prefixed: bool = False
+    """The text already puts `sudo -n` where it belongs (a compound command): never prefix it."""
 
 
 def certificate_command(paths: list[str], depth: int) -> str:
@@ -100,6 +111,79 @@ def backup_command(config: HostsSourceConfig) -> str | None:
     )
 
 
+NGINX_PATHS = ("nginx", "/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx")
+_SOCKET_AWK = (
+    '$1=="stats" && $2=="socket" && $3 ~ /^(unix@)?\\/[A-Za-z0-9._\\/@-]+$/ '
+    '{sub(/^unix@/, "", $3); print $3}'
+)
+"""The `stats socket` paths a HAProxy config names (only plain paths: they go to socat)."""
+
+
+def nginx_command(settings: Nginx, sudo: bool) -> str:
+    """`nginx -T` with the first nginx found; `vigil: nginx not found` when there is none."""
+    s = "sudo -n " if sudo else ""
+    found = " || ".join(f"command -v {shlex.quote(p)}" for p in _nginx_paths(settings))
+    config = f" -c {shlex.quote(settings.config)}" if settings.config else ""
+    return (
+        f'( n=$({found}); if [ -z "$n" ]; then echo {shlex.quote(nginx.NOT_FOUND)}; '
+        f'else {s}"$n" -T{config}; fi )'
+    )
+
+
+def _nginx_paths(settings: Nginx) -> tuple[str, ...]:
+    return (settings.binary,) if settings.binary else NGINX_PATHS
+
+
+def haproxy_command(settings: Haproxy, sudo: bool) -> str:
+    """Print each config file after `==> PATH` (directories: their *.cfg in name order), then
+    each stats socket's `show stat` after `=== stats PATH` (sockets named in the config unless
+    configured)."""
+    s = "sudo -n " if sudo else ""
+    paths = " ".join(shlex.quote(p) for p in settings.config_paths)
+    if settings.stats_sockets is None:
+        sockets = f"printf '%s\\n' \"$d\" | awk {shlex.quote(_SOCKET_AWK)} | sort -u"
+    elif settings.stats_sockets:
+        sockets = "printf '%s\\n' " + " ".join(shlex.quote(p) for p in settings.stats_sockets)
+    else:
+        sockets = "true"
+    return "\n".join(
+        [
+            "( d=$(for f in " + paths + "; do",
+            f'  if {s}test -d "$f"; then {s}find "$f" -maxdepth 1 -type f -name \'*.cfg\' '
+            "| LC_ALL=C sort",
+            f'  elif {s}test -e "$f"; then printf \'%s\\n\' "$f"',
+            f"  else printf '{haproxy.MISSING_MARK}%s\\n' \"$f\"; fi",
+            'done | while IFS= read -r f; do case "$f" in',
+            f"  '{haproxy.MISSING_MARK}'*) printf '%s\\n' \"$f\" ;;",
+            f'  *) printf \'{haproxy.FILE_MARK}%s\\n\' "$f"; {s}cat -- "$f" '
+            f"|| printf '{haproxy.UNREADABLE_MARK}%s\\n' \"$f\"; echo ;;",
+            "esac; done)",
+            "printf '%s\\n' \"$d\"",
+            f"{sockets} | while IFS= read -r s; do",
+            f"  printf '{haproxy.STATS_MARK}%s\\n' \"$s\"",
+            f'  echo "show stat" | {s}socat -t 2 stdio "UNIX-CONNECT:$s" 2>&1 '
+            "|| echo 'vigil: socat failed'",
+            "done )",
+        ]
+    )
+
+
+def load_balancer_commands(config: HostsSourceConfig) -> list[Command]:
+    """The read-only commands of `load_balancers` (none unless configured)."""
+    wanted = config.load_balancers
+    if wanted is None:
+        return []
+    sudo = config.ssh.sudo_for(LOAD_BALANCERS) if config.ssh else False
+    found = []
+    if wanted.nginx is not None:
+        text = nginx_command(wanted.nginx, sudo)
+        found.append(Command("nginx", LOAD_BALANCERS, text, prefixed=True))
+    if wanted.haproxy is not None:
+        text = haproxy_command(wanted.haproxy, sudo)
+        found.append(Command("haproxy", LOAD_BALANCERS, text, prefixed=True))
+    return found
+
+
 def commands(config: HostsSourceConfig) -> list[Command]:
     """Every command a pass runs on a host, in order (docs/sources/hosts.md lists them)."""
     found = [Command(name, SYSTEM, text) for name, text in SYSTEM_COMMANDS]
@@ -110,14 +194,15 @@ def commands(config: HostsSourceConfig) -> list[Command]:
     backup = backup_command(config)
     if backup is not None:
         found.append(Command("backup", BACKUP, backup))
-    return found
+    return found + load_balancer_commands(config)
 
 
 def script(cmds: list[Command], settings: SshSettings, nonce: str) -> str:
     """The `sh` script: each command framed by `<nonce> begin NAME` / `<nonce> end NAME RC`."""
     lines = ["export LC_ALL=C"]  # stable, parseable output whatever the host's locale
     for cmd in cmds:
-        text = f"sudo -n {cmd.text}" if settings.sudo_for(cmd.group) else cmd.text
+        sudo = settings.sudo_for(cmd.group) and not cmd.prefixed
+        text = f"sudo -n {cmd.text}" if sudo else cmd.text
         lines.append(f"printf '\\n%s begin {cmd.name}\\n' {nonce}")
         lines.append(f"{text} 2>&1 </dev/null")
         lines.append(f"printf '\\n%s end {cmd.name} %s\\n' {nonce} \"$?\"")
@@ -152,6 +237,8 @@ def facts_from_outputs(outputs: Mapping[str, Output], config: HostsSourceConfig)
         _group(facts, CERTIFICATES, lambda: _certificates(facts, outputs["certificates"]))
     if config.backup is not None:
         _group(facts, BACKUP, lambda: _backup(facts, outputs["backup"], config))
+    if config.load_balancers is not None:
+        _group(facts, LOAD_BALANCERS, lambda: _load_balancers(facts, outputs, config))
     return facts
 
 
@@ -180,6 +267,26 @@ def _backup(facts: HostFacts, output: Output, config: HostsSourceConfig) -> None
         facts.backup = parse_backup_command(output.ok())
     else:
         facts.backup = parse_backup_listing(output.ok())
+
+
+def _load_balancers(
+    facts: HostFacts, outputs: Mapping[str, Output], config: HostsSourceConfig
+) -> None:
+    """nginx's and HAProxy's configs; one that cannot be read fails the group (file, line)."""
+    assert config.load_balancers is not None
+    found = []
+    if config.load_balancers.nginx is not None:
+        output = outputs["nginx"]
+        if output.status != 0:
+            raise nginx.dump_error(output.text)
+        balancer = nginx.parse_dump(output.text)
+        if balancer is not None:
+            found.append(balancer)
+    if config.load_balancers.haproxy is not None:
+        balancer = haproxy.parse_output(outputs["haproxy"].ok())
+        if balancer is not None:
+            found.append(balancer)
+    facts.load_balancers = found
 
 
 # -- I/O ---------------------------------------------------------------------------------------

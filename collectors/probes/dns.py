@@ -23,7 +23,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 
-from collectors.probes.base import Outcome, error_text
+from collectors.probes.base import ProbeResult, error_text
 from vigil.core.errors import CollectError
 
 MAX_CHAIN = 8
@@ -64,16 +64,18 @@ def system_resolvers() -> list[tuple[str, int]]:
     return found
 
 
-async def probe_name(name: str, resolvers: Sequence[tuple[str, int]], timeout: float) -> Outcome:
+async def probe_name(
+    name: str, resolvers: Sequence[tuple[str, int]], timeout: float
+) -> ProbeResult:
     """Resolve `name` to addresses; NXDOMAIN and dangling CNAMEs are data, not failures."""
     base: dict[str, Any] = {"origin": "probe", "name": name, "resolver": None}
     try:
         attributes = await _resolve(name, resolvers, timeout)
     except Unknown as exc:
-        return Outcome(name, name, base, error=exc.message)
+        return ProbeResult(name, name, base, error=exc.message)
     except (OSError, dns.exception.DNSException) as exc:
-        return Outcome(name, name, base, error=error_text(exc))
-    return Outcome(name, name, {**base, **attributes})
+        return ProbeResult(name, name, base, error=error_text(exc))
+    return ProbeResult(name, name, {**base, **attributes})
 
 
 async def _resolve(

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from collectors.certs import certificate_attributes, verify_reason
-from collectors.probes.base import Outcome, error_text
+from collectors.probes.base import ProbeResult, error_text
 from collectors.probes.config import TlsTarget
 from collectors.probes.dns import NotResolved, address_of
 from vigil.core.errors import CollectError
@@ -72,8 +72,8 @@ async def probe_tls(
     contexts: Contexts,
     timeout: float,
     resolvers: Sequence[tuple[str, int]] | None = None,
-) -> Outcome:
-    """Probe one endpoint; a failure to connect is an `Outcome` with an error, never a raise.
+) -> ProbeResult:
+    """Probe one endpoint; a failure to connect is a `ProbeResult` with an error, never a raise.
 
     With `resolvers` (`tls_resolve: resolvers`), a host name is looked up through them, as the
     DNS probes do, and the address connected to is recorded as `address`; otherwise the
@@ -95,8 +95,8 @@ async def probe_tls(
         # UnicodeError: a name IDNA cannot encode (a label over 63 characters); one bad
         # target is that target's error, never the failure of every other target's probe.
         detail = exc.message if isinstance(exc, StartTlsError | NotResolved) else error_text(exc)
-        return Outcome(target.native_id, target.sni, base, error=detail)
-    return Outcome(target.native_id, target.sni, {**base, **handshake_attributes(seen)})
+        return ProbeResult(target.native_id, target.sni, base, error=detail)
+    return ProbeResult(target.native_id, target.sni, {**base, **handshake_attributes(seen)})
 
 
 def _is_address(host: str) -> bool:

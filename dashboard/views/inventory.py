@@ -9,15 +9,15 @@ from typing import Any
 import streamlit as st
 
 from dashboard import data, ui
-from storage import aggregates
-from storage.aggregates import InventoryQuery
+from storage import inventory
+from storage.inventory import InventoryQuery
 from vigil.app.output import OutputFormat
 from vigil.app.output import render as render_rows
 from vigil.core.model import iso
 from vigil.core.text import printable
 
 COLUMNS = ["type", "name", "native_id", "source", "account", "region", "tags", "last_seen", "uid"]
-CSV_COLUMNS = (*aggregates.INVENTORY_FIELDS, "tags", "first_seen", "last_seen")
+CSV_COLUMNS = (*inventory.INVENTORY_FIELDS, "tags", "first_seen", "last_seen")
 PAGE_SIZES = (50, 100, 500)
 
 
@@ -100,7 +100,7 @@ def inventory_csv(url: str, query: InventoryQuery) -> str:
     out = io.StringIO()
     rows = (
         row | {"first_seen": iso(row["first_seen"]), "last_seen": iso(row["last_seen"])}
-        for row in aggregates.inventory_rows(data.database(url), query)
+        for row in inventory.inventory_rows(data.database(url), query)
     )
     render_rows(rows, OutputFormat.CSV, columns=CSV_COLUMNS, out=out)
     return out.getvalue()

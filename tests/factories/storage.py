@@ -9,8 +9,8 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from storage.db import Database
-from storage.findings import findings_table
 from storage.reconcile import Reconciler, RunStats
+from storage.tables import findings_table
 from vigil.core.model import Resource, Scope, dns_ref
 
 

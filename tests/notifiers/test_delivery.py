@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from notifiers.base import Message, NotifierSettings
 from notifiers.delivery import LEASE, MAX_BACKOFF, backoff_delay, deliver_due
 from storage import outbox as store
+from storage import tables
 from storage.db import Database
 from tests.factories.notifiers import T0, check, config, finding, webhook
 from vigil.core.errors import NotifyError
@@ -38,7 +39,7 @@ class _Failing:
         self.leases: list[datetime] = []
 
     def send(self, message: Message) -> None:
-        (entry,) = store.entries(self.db, (store.SENDING,))
+        (entry,) = store.entries(self.db, (tables.SENDING,))
         self.leases.append(entry.next_attempt_at)
         raise NotifyError("down", retryable=True)
 

@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Connection
 
 from storage.db import Database
-from storage.findings import FindingQuery, FindingStore, findings_table
+from storage.findings import FindingQuery, FindingStore
 from storage.reconcile import Reconciler
+from storage.silences import SilenceStore
+from storage.tables import findings_table
 from tests.factories import resource, scope
 from vigil.app.check import run_check
 from vigil.app.config import parse_config
@@ -195,8 +197,7 @@ def test_silence_then_expiry(db: Database) -> None:
     estate, volume = Estate(db), disk(team="storage")
     estate.scan(DISKS, volume)
     assert kinds(estate.check()) == ["new"]
-    store = FindingStore(db)
-    silence = store.add_silence(
+    silence = SilenceStore(db).add_silence(
         rule="backup.missing",
         labels={"team": "storage"},
         reason="migrating to AWS Backup",
@@ -211,14 +212,14 @@ def test_silence_then_expiry(db: Database) -> None:
     estate.clock.tick(90)
     assert kinds(estate.check()) == ["unsilenced"]
     assert estate.status("backup.missing", volume.uid) is FindingStatus.OPEN
-    assert [s.id for s in store.silences()] == [silence.id]  # kept for auditors
-    assert store.silences(now=estate.clock.now) == []
+    assert [s.id for s in SilenceStore(db).silences()] == [silence.id]  # kept for auditors
+    assert SilenceStore(db).silences(now=estate.clock.now) == []
 
 
 def test_silence_matching_another_label_does_not_apply(db: Database) -> None:
     estate, volume = Estate(db), disk(team="storage")
     estate.scan(DISKS, volume)
-    FindingStore(db).add_silence(
+    SilenceStore(db).add_silence(
         rule="backup.missing",
         labels={"team": "web"},
         reason="x",

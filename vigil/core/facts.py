@@ -4,9 +4,11 @@ dashboard and reports all read them from here, so they cannot disagree.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+
+from vigil.core.timeutil import instant_or_none
 
 CERTIFICATE_EXPIRY_ATTRIBUTES = ("not_after", "chain_not_after")
 """A certificate stops working at the earliest of these: an intermediate in its chain that
@@ -28,14 +30,12 @@ def optional_dns_name(value: str | None) -> str | None:
     return dns_name(value) if value else value
 
 
-def certificate_expiry(
-    attributes: Mapping[str, Any], parse: Callable[[Any], datetime | None]
-) -> tuple[datetime | None, str]:
+def certificate_expiry(attributes: Mapping[str, Any]) -> tuple[datetime | None, str]:
     """When a certificate stops working, and which attribute says so (None, "" if unknown)."""
     candidates = [
         (when, key)
         for key in CERTIFICATE_EXPIRY_ATTRIBUTES
-        if (when := parse(attributes.get(key))) is not None
+        if (when := instant_or_none(attributes.get(key))) is not None
     ]
     if not candidates:
         return None, ""

@@ -235,8 +235,7 @@ def test_an_unreadable_certificate_is_an_observation_not_a_crash() -> None:
 
 
 RESOLVED_ZONE = (
-    "valid.test.       300 IN A     127.0.0.1\n"
-    "alias.test.       300 IN CNAME valid.test.\n"
+    "valid.test.       300 IN A     127.0.0.1\nalias.test.       300 IN CNAME valid.test.\n"
 )
 
 

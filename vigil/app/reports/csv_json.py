@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
 from vigil.app.output import csv_cell
-from vigil.app.reports.model import (
+from vigil.app.reports.contents import (
     CHANGE_COLUMNS,
     EXCEPTION_COLUMNS,
     FINDING_COLUMNS,

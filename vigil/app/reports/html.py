@@ -12,8 +12,9 @@ from html import escape
 from typing import Any, TextIO
 
 from rules.compliance import control_title
+from vigil.app.reports import diagram
+from vigil.app.reports.contents import Report, ReportFinding, framework_name
 from vigil.app.reports.controls import ControlResult
-from vigil.app.reports.model import Report, ReportFinding, framework_name
 from vigil.core.model import Severity, iso
 
 _CSS = """
@@ -78,6 +79,7 @@ def _page(report: Report) -> Iterator[str]:
     yield from _controls(report)
     yield from _findings(report.findings)
     yield from _exceptions(report)
+    yield from diagram.html_section(report)
     yield from _inventory(report)
     yield from _changes(report)
     yield "</body></html>\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from storage import history_queries, queries
+from storage import history
 from storage.db import Database
 from tests.dashboard.estate import seed
 
@@ -12,7 +12,7 @@ from tests.dashboard.estate import seed
 def test_changes(db: Database) -> None:
     estate = seed(db)
     since = estate.now - timedelta(days=7)
-    page = history_queries.recent_changes(db, since, kinds=("deleted",))
+    page = history.recent_changes(db, since, kinds=("deleted",))
     assert [r["native_id"] for r in page.rows] == ["i-0011"]
-    per_day = history_queries.changes_per_day(db, since)
-    assert sum(n for _, _, n in per_day) == len(list(queries.changes(db, since=since)))
+    per_day = history.changes_per_day(db, since)
+    assert sum(n for _, _, n in per_day) == len(list(history.changes(db, since=since)))
