@@ -6,6 +6,8 @@ from collections.abc import Collection
 from datetime import timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rules.certificates import (
     CertificateExpired,
@@ -13,6 +15,7 @@ from rules.certificates import (
     CertificateInvalid,
     CertificateNotServed,
 )
+from rules.view import ScopeState
 from tests.factories.rules import (
     NOW,
     PROBE_SOURCE,
@@ -421,3 +424,54 @@ def test_a_load_balancer_whose_sni_certificates_could_not_be_read_is_undecided()
 
     assert evaluate(NOT_SERVED, inventory) == []
     assert inventory.unjudged == {fingerprint(NOT_SERVED.id, endpoint.uid)}
+
+
+KNOWN_OR_NOT = ("complete", "recent", "stale")  # each completed once: its resources exist
+
+
+def _scope(type_: str, region: str, status: str, *, probe: bool = False) -> ScopeState:
+    make = probe_scope if probe else scope_state
+    if status == "complete":
+        return make(type_, region=region) if not probe else make(type_)
+    ago = timedelta(minutes=20) if status == "recent" else timedelta(hours=3)
+    extra = {"status": "failed", "last_complete": NOW - ago}
+    return make(type_, region=region, **extra) if not probe else make(type_, **extra)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    statuses=st.tuples(*[st.sampled_from(KNOWN_OR_NOT)] * 4),
+    bound_serial=st.sampled_from((BOUND_SERIAL, None)),
+    served_serial=st.sampled_from((BOUND_SERIAL, OTHER_SERIAL)),
+    reachable=st.booleans(),
+)
+def test_not_served_is_judged_on_known_inputs_only(
+    statuses: tuple[str, str, str, str],
+    bound_serial: str | None,
+    served_serial: str,
+    reachable: bool,
+) -> None:
+    """Any mix of scope states: a finding only when every input is known and it is true;
+    a true finding whose inputs are not all known is undecided, never resolved."""
+    cert = acm(serial=bound_serial)
+    lb = balancer(cert)
+    endpoint = probed(serial=served_serial, reachable=reachable)
+    estate = (cert, lb, routed("www.example.com", lb), endpoint)
+    kinds = [("certificate", "us-east-1"), ("load_balancer", "us-east-1"), ("dns_record", "global")]
+    scopes = [_scope(t, r, s) for (t, r), s in zip(kinds, statuses, strict=False)]
+    scopes.append(_scope("certificate", "global", statuses[3], probe=True))
+    truth = evaluate(NOT_SERVED, view(*estate))
+    under = view(*estate, scopes=scopes)
+    produced = evaluate(NOT_SERVED, under)
+
+    assert [f.fingerprint for f in truth] == (
+        [fingerprint(NOT_SERVED.id, endpoint.uid)]
+        if reachable and bound_serial and served_serial != bound_serial
+        else []
+    )
+    if "stale" not in statuses:
+        assert [f.fingerprint for f in produced] == [f.fingerprint for f in truth]
+    else:
+        assert produced == []
+        for found in truth:
+            assert found.fingerprint in under.unjudged
