@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from rules.availability import SingleZone, UnhealthyTargets
-from rules.backup import BackupMissing, BackupStale
+from rules.backup import BackupMissing, BackupStale, RestoreUntested
 from rules.base import Rule
 from rules.certificates import (
     CertificateExpired,
@@ -42,6 +42,7 @@ _BUILTIN: tuple[type[Rule], ...] = (
     CertificateNotServed,
     BackupMissing,
     BackupStale,
+    RestoreUntested,
     OpenPort,
     PortExposed,
     DanglingRecord,

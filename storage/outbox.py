@@ -114,6 +114,17 @@ def due(db: Database, now: datetime, *, after_id: int = 0, limit: int = 200) -> 
         return [_entry(row) for row in conn.execute(query).mappings()]
 
 
+def waiting(db: Database, now: datetime) -> list[OutboxEntry]:
+    """Unsent rows not due at `now` (backing off, or leased to a sender), oldest first."""
+    query = (
+        sa.select(outbox)
+        .where(outbox.c.status.in_((PENDING, FAILED, SENDING)), outbox.c.next_attempt_at > now)
+        .order_by(outbox.c.id)
+    )
+    with db.connect() as conn:
+        return [_entry(row) for row in conn.execute(query).mappings()]
+
+
 def claim(db: Database, entry: OutboxEntry, lease_until: datetime) -> bool:
     """Take a row for sending; False when another sender changed it first."""
     statement = (

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 SYSTEM, DISKS, PORTS, CERTIFICATES, BACKUP = "system", "disks", "ports", "certificates", "backup"
 LOAD_BALANCERS = "load_balancers"
+RESTORE = "restore"
 
 
 @dataclass
@@ -102,6 +103,14 @@ class Balancer:
 
 
 @dataclass
+class RestoreFound:
+    """What the restore evidence showed: the newest successful restore (None: none recorded)."""
+
+    last_success_at: str | None = None
+    entries: int = 0
+
+
+@dataclass
 class HostFacts:
     """Everything read from one host in one pass."""
 
@@ -112,6 +121,8 @@ class HostFacts:
     certificates: list[CertificateFile] = field(default_factory=list)
     backup: BackupFound | None = None
     load_balancers: list[Balancer] = field(default_factory=list)
+    restore: RestoreFound | None = None
+    """Set when restore evidence was read; None when not configured or unreadable."""
     failed: dict[str, str] = field(default_factory=dict)
     """fact group → why it could not be read (the scope needing it fails with this)."""
 

@@ -180,9 +180,9 @@ class HostsCollector:
     def _build(self, type_: str, target: Target, facts: HostFacts) -> list[Resource]:
         source = self.config.name
         if type_ == resources.SERVER:
-            return [resources.server(source, target, facts)]
+            return [resources.server(source, target, facts, self.config)]
         if type_ == resources.DISK:
-            return resources.disks(source, target, facts)
+            return resources.disks(source, target, facts, self.config)
         if type_ == resources.CERTIFICATE:
             return resources.certificates(source, target, facts, self.config)
         if type_ == resources.LOAD_BALANCER:

@@ -22,6 +22,7 @@ sources:
     load_balancers:                          # opt-in: nginx / HAProxy as load_balancer resources
       nginx: {}                              # `nginx -T`; or {config: /etc/nginx/nginx.conf}
       haproxy: {}                            # /etc/haproxy/haproxy.cfg and its stats socket
+    restore_evidence: {file: /var/log/restore-drill.log, max_age: 30d}   # or command: ...
 ```
 """
 
@@ -37,9 +38,11 @@ from pydantic import Field, field_validator, model_validator
 from collectors.base import SourceConfig
 from vigil.core.schema import Duration, EnvStr, SecretRef, StrictModel
 
-SUDO_FACTS = ("system", "disks", "ports", "certificates", "backup", "load_balancers")
+SUDO_FACTS = ("system", "disks", "ports", "certificates", "backup", "load_balancers", "restore")
 """Fact groups whose commands may run under `sudo -n` when listed in `ssh.sudo`."""
-SudoFact = Literal["system", "disks", "ports", "certificates", "backup", "load_balancers"]
+SudoFact = Literal[
+    "system", "disks", "ports", "certificates", "backup", "load_balancers", "restore"
+]
 
 
 def _check_ports(ports: list[int] | None) -> list[int] | None:
@@ -207,6 +210,38 @@ class LoadBalancers(StrictModel):
     haproxy: Haproxy | None = None
 
 
+class RestoreEvidence(StrictModel):
+    """Where the host's restore drills record their outcome: a file or a command printing it.
+
+    Each line reads `TIME [STATUS]`: TIME in ISO 8601 or Unix seconds; STATUS (optional, any
+    case) `ok`, `success`, `succeeded`, `successful`, `passed` or `completed` for a successful
+    restore, any other word for a failed one. The newest successful line counts
+    (`backup.restore_untested`); a missing file means no restore on record. `max_age` overrides
+    the rule's `max_age` for this source's resources; `covers` lists the mountpoints the drill
+    proves (default: every filesystem found), and the server itself counts too.
+
+    ```yaml
+    restore_evidence: {file: /var/log/restore-drill.log, max_age: 30d}
+    restore_evidence: {command: "/usr/local/bin/restore-drill --last", covers: [/srv]}
+    ```
+    """
+
+    file: str | None = None
+    command: str | None = None
+    max_age: Duration | None = None
+    covers: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> RestoreEvidence:
+        if (self.file is None) == (self.command is None):
+            raise ValueError("restore_evidence needs exactly one of file or command")
+        if self.file is not None and not posixpath.isabs(self.file):
+            raise ValueError(f"restore_evidence.file {self.file!r} must be an absolute path")
+        if self.max_age is not None and self.max_age <= timedelta(0):
+            raise ValueError("restore_evidence.max_age must be positive, e.g. 90d")
+        return self
+
+
 class FromInventory(StrictModel):
     """Also log in to servers other sources found (opt-in; wired by vigil/)."""
 
@@ -231,6 +266,7 @@ class HostsSourceConfig(SourceConfig):
     load_balancers: LoadBalancers | None = Field(
         default=None, description="nginx / HAProxy as load_balancer resources (SSH hosts only)"
     )
+    restore_evidence: RestoreEvidence | None = None
 
     @field_validator("certificate_paths")
     @classmethod

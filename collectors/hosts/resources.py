@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from collectors.certs import certificate_attributes, der_from_pem, is_ca
-from collectors.hosts.base import Balancer, HostFacts, Listener
+from collectors.hosts.base import RESTORE, Balancer, HostFacts, Listener
 from collectors.hosts.config import HostsSourceConfig, Target
 from collectors.hosts.listeners import INTERNAL, INTERNET_FACING, scheme
 from vigil.core.model import GLOBAL_REGION, LinkKind, Resource, ResourceType, make_uid
@@ -45,8 +45,11 @@ def _resource(
     )
 
 
-def server(source: str, target: Target, facts: HostFacts) -> Resource:
-    """The host itself: system facts, listening ports (SSH only), policy, how it was read."""
+def server(
+    source: str, target: Target, facts: HostFacts, config: HostsSourceConfig | None = None
+) -> Resource:
+    """The host itself: system facts, listening ports (SSH only), policy, how it was read,
+    and the restore evidence when configured."""
     attributes: dict[str, Any] = {
         **facts.system,
         "address": target.host,
@@ -59,7 +62,34 @@ def server(source: str, target: Target, facts: HostFacts) -> Resource:
         attributes["listening_ports"] = facts.listening_ports
     if target.allowed_ports is not None:
         attributes["allowed_ports"] = target.allowed_ports
+    if config is not None:
+        attributes.update(restore_attributes(facts, config))
     return _resource(source, target, SERVER, target.label, attributes)
+
+
+def restore_attributes(facts: HostFacts, config: HostsSourceConfig) -> dict[str, Any]:
+    """The restore evidence attributes (`backup.restore_untested`); none when not configured.
+
+    `restore_evidence` names how it was read, or is null (unknown) when the file or command
+    failed: the scope still completes, the rule stays undecided."""
+    evidence = config.restore_evidence
+    if evidence is None:
+        return {}
+    found = facts.restore
+    return {
+        "restore_evidence": ("file" if evidence.file else "command") if found else None,
+        "restore_evidence_error": facts.failed.get(RESTORE),
+        "last_restore_at": found.last_success_at if found else None,
+        "last_restore_kind": "restore" if found and found.last_success_at else None,
+        "restore_max_age_seconds": (
+            int(evidence.max_age.total_seconds()) if evidence.max_age else None
+        ),
+    }
+
+
+def _covered(mountpoint: str, config: HostsSourceConfig) -> bool:
+    evidence = config.restore_evidence
+    return evidence is not None and (evidence.covers is None or mountpoint in evidence.covers)
 
 
 def _addresses(host: str) -> dict[str, list[str]]:
@@ -76,8 +106,12 @@ def disk_native_id(target: Target, mountpoint: str) -> str:
     return f"{target.label}:{mountpoint}"
 
 
-def disks(source: str, target: Target, facts: HostFacts) -> list[Resource]:
-    """One disk per filesystem, attached to the server (so backup rules apply)."""
+def disks(
+    source: str, target: Target, facts: HostFacts, config: HostsSourceConfig | None = None
+) -> list[Resource]:
+    """One disk per filesystem, attached to the server (so backup rules apply), with the
+    restore evidence where `restore_evidence.covers` includes it."""
+    restored = restore_attributes(facts, config) if config is not None else {}
     return [
         _resource(
             source,
@@ -94,6 +128,7 @@ def disks(source: str, target: Target, facts: HostFacts) -> list[Resource]:
                 "used_percent": fs.used_percent,
                 "attached_to": [target.label],
                 "state": "in-use",
+                **(restored if config is not None and _covered(fs.mountpoint, config) else {}),
             },
         )
         for fs in facts.filesystems

@@ -33,6 +33,7 @@ from collectors.hosts.base import (
     DISKS,
     LOAD_BALANCERS,
     PORTS,
+    RESTORE,
     SYSTEM,
     HostFacts,
 )
@@ -46,6 +47,8 @@ from collectors.hosts.facts import (
     parse_backup_listing,
     parse_certificate_dump,
     parse_df,
+    parse_restore_file,
+    parse_restore_log,
     parse_ss,
     parse_system,
 )
@@ -184,6 +187,17 @@ def load_balancer_commands(config: HostsSourceConfig) -> list[Command]:
     return found
 
 
+def restore_command(config: HostsSourceConfig) -> str | None:
+    """The configured restore evidence command, or `cat` of its file."""
+    evidence = config.restore_evidence
+    if evidence is None:
+        return None
+    if evidence.command is not None:
+        return evidence.command
+    assert evidence.file is not None  # one of the two, by validation
+    return f"cat -- {shlex.quote(evidence.file)}"
+
+
 def commands(config: HostsSourceConfig) -> list[Command]:
     """Every command a pass runs on a host, in order (docs/sources/hosts.md lists them)."""
     found = [Command(name, SYSTEM, text) for name, text in SYSTEM_COMMANDS]
@@ -194,6 +208,9 @@ def commands(config: HostsSourceConfig) -> list[Command]:
     backup = backup_command(config)
     if backup is not None:
         found.append(Command("backup", BACKUP, backup))
+    restore = restore_command(config)
+    if restore is not None:
+        found.append(Command("restore", RESTORE, restore))
     return found + load_balancer_commands(config)
 
 
@@ -239,6 +256,8 @@ def facts_from_outputs(outputs: Mapping[str, Output], config: HostsSourceConfig)
         _group(facts, BACKUP, lambda: _backup(facts, outputs["backup"], config))
     if config.load_balancers is not None:
         _group(facts, LOAD_BALANCERS, lambda: _load_balancers(facts, outputs, config))
+    if config.restore_evidence is not None:
+        _group(facts, RESTORE, lambda: _restore(facts, outputs["restore"], config))
     return facts
 
 
@@ -287,6 +306,14 @@ def _load_balancers(
         if balancer is not None:
             found.append(balancer)
     facts.load_balancers = found
+
+
+def _restore(facts: HostFacts, output: Output, config: HostsSourceConfig) -> None:
+    assert config.restore_evidence is not None
+    if config.restore_evidence.file is not None:
+        facts.restore = parse_restore_file(output)
+    else:
+        facts.restore = parse_restore_log(output.ok())
 
 
 # -- I/O ---------------------------------------------------------------------------------------
