@@ -13,6 +13,7 @@ from typing import Any
 import streamlit as st
 
 from storage import findings, history, inventory, outbox, runs
+from storage.certificate_usage import certificate_usage as _certificate_usage
 from storage.db import Database
 from storage.expressions import Page
 from storage.findings import FindingQuery
@@ -58,6 +59,11 @@ def inventory_size_per_day(url: str, days: int = 30) -> list[tuple[str, int]]:
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def certificates(url: str, within_days: int | None = None) -> list[dict[str, Any]]:
     return inventory.expiring_certificates(database(url), utcnow(), within_days=within_days)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def certificate_usage(url: str) -> list[dict[str, Any]]:
+    return [usage.to_dict() for usage in _certificate_usage(database(url))]
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)

@@ -15,7 +15,12 @@ from pydantic import ValidationError
 from rules.availability import SingleZone, UnhealthyTargets
 from rules.backup import BackupMissing, BackupStale, RestoreUntested
 from rules.base import Rule
-from rules.certificates import CertificateExpired, CertificateExpiring, CertificateInvalid
+from rules.certificates import (
+    CertificateExpired,
+    CertificateExpiring,
+    CertificateInvalid,
+    CertificateNotServed,
+)
 from rules.config import ESCALATE, RulesConfig, escalation_problem, own_params
 from rules.database import NoReplica, ReplicationBroken
 from rules.disk import DiskFilling, DiskFull
@@ -35,6 +40,7 @@ _BUILTIN: tuple[type[Rule], ...] = (
     CertificateExpiring,
     CertificateExpired,
     CertificateInvalid,
+    CertificateNotServed,
     BackupMissing,
     BackupStale,
     RestoreUntested,

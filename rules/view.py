@@ -19,7 +19,7 @@ from typing import Any
 
 from vigil.core.errors import denied_action
 from vigil.core.facts import STALE_AFTER_INTERVALS, USABLE_SNAPSHOT_STATES, dns_name
-from vigil.core.model import Resource, ResourceType, RunStatus, fingerprint
+from vigil.core.model import Link, Resource, ResourceType, RunStatus, fingerprint
 from vigil.core.timeutil import instant_or_none
 
 COMPLETE = RunStatus.COMPLETE
@@ -95,6 +95,9 @@ class PastState:
 ChangeLoader = Callable[[datetime], Iterable[Change]]
 HistoryLoader = Callable[[Collection[str]], Iterable[PastState]]
 """Given values (addresses, DNS names), the recorded past states that mention any of them."""
+LinkLoader = Callable[[Collection[str]], Iterable[Link]]
+"""Given link kinds, the present links of those kinds (`to_uid` a uid, or the reference the
+collector emitted while nothing in the inventory answers to it)."""
 
 
 @dataclass
@@ -110,9 +113,12 @@ class InventoryView:
     """The configured source names, when known: scopes of other sources are ignored."""
     staleness: timedelta | None = None
     """`collector.failing`'s `staleness` param when set: one window for both questions."""
+    link_loader: LinkLoader | None = None
+    """The stored links; without it, the links the resources themselves carry (as emitted)."""
     _by_type: dict[str, list[Resource]] = field(default_factory=dict, repr=False)
     unjudged: set[str] = field(default_factory=set, repr=False)
     """Fingerprints (rule + resource) a rule could not judge: their inputs were unknown."""
+    _links: dict[str, dict[str, list[str]]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, resources: Iterable[Resource], **options: Any) -> InventoryView:
@@ -321,6 +327,25 @@ class InventoryView:
             held.update(held_addresses(state.attributes))
             held.update(held_names(state.attributes))
         return frozenset(held & wanted)
+
+    # -- links --------------------------------------------------------------------------
+
+    def links_from(self, kind: str) -> dict[str, list[str]]:
+        """from uid -> the targets of its present `kind` links (uids, or unresolved
+        references), each list sorted; read once per kind and shared by every rule."""
+        cached = self._links.get(kind)
+        if cached is not None:
+            return cached
+        if self.link_loader is not None:
+            found: Iterable[Link] = self.link_loader([kind])
+        else:
+            found = (link for r in self.by_uid.values() for link in r.links)
+        targets: dict[str, set[str]] = defaultdict(set)
+        for link in found:
+            if link.kind == kind:
+                targets[link.from_uid].add(link.to_uid)
+        self._links[kind] = {uid: sorted(to) for uid, to in targets.items()}
+        return self._links[kind]
 
     # -- drift --------------------------------------------------------------------------
 

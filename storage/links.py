@@ -208,5 +208,13 @@ def has_reference(keys: Iterable[LinkKey]) -> bool:
     return any(is_reference(target) for _, _, target in keys)
 
 
+def present_of_kinds(conn: Connection, kinds: Iterable[str]) -> list[Link]:
+    """The present links of `kinds`: to the resolved uid, else to the reference as emitted."""
+    query = sa.select(links.c.from_uid, links.c.kind, links.c.to_uid, links.c.target).where(
+        links.c.kind.in_(list(kinds)), links.c.deleted_at.is_(None)
+    )
+    return as_links(conn.execute(query))
+
+
 def as_links(rows: Iterable[Any]) -> list[Link]:
     return [Link(row.from_uid, row.kind, row.to_uid or row.target) for row in rows]

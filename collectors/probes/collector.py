@@ -71,8 +71,12 @@ class ProbeCollector:
 
     async def _tls(self) -> list[ProbeResult]:
         contexts = make_contexts(self.config.ca_bundle)
+        resolvers = None
+        if self.config.tls_resolve == "resolvers":
+            resolvers = self.config.resolver_addresses() or dns_probe.system_resolvers()
         probes = [
-            lambda t=target: probe_tls(t, contexts, self.timeout) for target in self.tls_targets()
+            lambda t=target: probe_tls(t, contexts, self.timeout, resolvers)
+            for target in self.tls_targets()
         ]
         return await bounded(probes, self.config.concurrency, self.config.rate)
 

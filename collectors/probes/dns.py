@@ -34,6 +34,25 @@ class Unknown(CollectError):
     """The resolvers gave no definitive answer (timeout, SERVFAIL, REFUSED)."""
 
 
+class NotResolved(CollectError):
+    """A host name the resolvers gave no address for (NXDOMAIN, no A/AAAA, or no answer)."""
+
+
+async def address_of(name: str, resolvers: Sequence[tuple[str, int]], timeout: float) -> str:
+    """The address a TLS probe connects to for `name`: the first of its A records (else AAAA),
+    as the resolvers answer, CNAME chains followed. Raises `NotResolved`."""
+    try:
+        attributes = await _resolve(name, resolvers, timeout)
+    except Unknown as exc:
+        raise NotResolved(f"{name} did not resolve: {exc.message}") from None
+    except dns.exception.DNSException as exc:
+        raise NotResolved(f"{name} did not resolve: {error_text(exc)}") from None
+    addresses: list[str] = attributes["resolved_addresses"]
+    if not addresses:
+        raise NotResolved(f"{name} did not resolve: {attributes['resolve_error']}")
+    return sorted(addresses, key=lambda address: (":" in address, address))[0]
+
+
 def system_resolvers() -> list[tuple[str, int]]:
     """The host's resolvers (/etc/resolv.conf), used when the source configures none."""
     found: list[tuple[str, int]] = []

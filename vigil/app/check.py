@@ -18,11 +18,12 @@ from storage import history, inventory, runs
 from storage.db import Database
 from storage.exposure import entry_points
 from storage.findings import FindingStore, TransitionHook
+from storage.links import present_of_kinds
 from storage.runs import finished_status
 from vigil.app.baselines import fetch_remote_states
 from vigil.app.config import VigilConfig
 from vigil.app.gc_tuning import fewer_gc_pauses
-from vigil.core.model import Finding, FindingStatus, RunStatus, Severity, utcnow
+from vigil.core.model import Finding, FindingStatus, Link, RunStatus, Severity, utcnow
 from vigil.core.transitions import Transition
 
 
@@ -60,6 +61,7 @@ def build_view(
         scopes=scope_states(db),
         change_loader=lambda since: _changes(db, since),
         history_loader=lambda needles: _past_states(db, needles),
+        link_loader=lambda kinds: _links(db, kinds),
         collect_every=config.schedule.collect_every if config else None,
         sources=sources,
         staleness=staleness,
@@ -102,6 +104,11 @@ def scope_states(db: Database) -> list[ScopeState]:
 def _changes(db: Database, since: datetime) -> Iterator[Change]:
     for event in history.changes(db, since=since, kinds=("changed",)):
         yield Change(uid=event.uid, changes=event.changes, at=event.at)
+
+
+def _links(db: Database, kinds: Collection[str]) -> list[Link]:
+    with db.connect() as conn:
+        return present_of_kinds(conn, kinds)
 
 
 def _past_states(db: Database, needles: Collection[str]) -> Iterator[PastState]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -13,8 +14,9 @@ from vigil.core.lazy import lazy_import
 from vigil.core.model import ChangeKind
 
 if TYPE_CHECKING:
-    from storage import history, inventory
+    from storage import certificate_usage, history, inventory
 else:
+    certificate_usage = lazy_import("storage.certificate_usage")
     history = lazy_import("storage.history")
     inventory = lazy_import("storage.inventory")
 
@@ -66,8 +68,27 @@ def inventory_command(
     )
     app_state = state(ctx)
     app_state.require_history(when)
-    rows = (r.to_dict() for r in inventory.inventory(app_state.database(), filters, as_of=when))
+    db = app_state.database()
+    rows: Iterable[dict[str, Any]] = (
+        r.to_dict() for r in inventory.inventory(db, filters, as_of=when)
+    )
+    if fmt is OutputFormat.JSON and when is None and (not type_ or "certificate" in type_):
+        rows = _with_usage(rows, certificate_usage.certificate_usage(db))
     render(rows, fmt, columns=INVENTORY_COLUMNS, empty="no resources: run `vigil collect` first")
+
+
+def _with_usage(rows: Iterable[dict[str, Any]], found: list[Any]) -> Iterator[dict[str, Any]]:
+    """Certificates (now, in JSON) with `usage`: where bound and served, and whether unused."""
+    by_uid = {usage.uid: usage for usage in found}
+    for row in rows:
+        usage = by_uid.get(row["uid"]) if row["type"] == "certificate" else None
+        if usage is not None:
+            row["usage"] = {
+                "bound_to": list(usage.bound_to),
+                "served_at": list(usage.served_at),
+                "unused": usage.unused,
+            }
+        yield row
 
 
 def changes_command(
