@@ -1,4 +1,4 @@
-"""kill -9 of `vigil run` (the daemon) at random points, on SQLite.
+"""kill -9 of `vigil run` (the daemon) at random points, on SQLite and PostgreSQL.
 
 The same churning estate as the kill -9 of `vigil collect` (conftest.Estate), collected by
 the daemon instead: its first pass starts at once, the check follows the collection. Each
@@ -31,6 +31,7 @@ from tests.reliability.conftest import (
     Estate,
     Views,
     assert_no_false_deletion,
+    backend,
     configure,
     kill_when,
     progress_point,
@@ -87,15 +88,15 @@ def run_one_cycle(cli: VigilCli, port: int, timeout: float = 90) -> float:
 
 @pytest.mark.slow
 def test_daemon_killed_at_random_points_loses_nothing_and_the_next_run_completes(
-    vigil_cli: VigilCli, moto: str, estate: Estate, rng: random.Random
+    cli_on: VigilCli, db_url: str, moto: str, estate: Estate, rng: random.Random
 ) -> None:
     port = free_port()
     schedule = (
         f"schedule:\n  collect_every: 1h\n  jitter: 0s\nmetrics:\n  listen: 127.0.0.1:{port}\n"
     )
-    configure(vigil_cli, moto, schedule)
-    first = run_one_cycle(vigil_cli, port)
-    views = Views(f"sqlite:///{vigil_cli.database_path}")
+    configure(cli_on, moto, schedule)
+    first = run_one_cycle(cli_on, port)
+    views = Views(db_url)
     assert views.inventory() == estate.truth()
     assert views.open_findings(), "the estate has findings that a false resolution would close"
 
@@ -112,7 +113,7 @@ def test_daemon_killed_at_random_points_loses_nothing_and_the_next_run_completes
             completed = views.runs("complete")
             ready = kill_point(point, views, port, rng)
             jitter = rng.uniform(0, 0.01) if point in ("collecting", "checking") else 0
-            killed = kill_when(vigil_cli, ready, jitter, "run")
+            killed = kill_when(cli_on, ready, jitter, "run")
             committed = views.runs("complete") - completed
             timings.append(f"{point} {killed.after:.2f}s/{committed}")
             outcomes["exited before the kill" if killed.finished else f"killed {point}"] += 1
@@ -124,7 +125,7 @@ def test_daemon_killed_at_random_points_loses_nothing_and_the_next_run_completes
             falsely = {fp: r for fp, r in before.items() if fp not in after and r in live}
             assert not falsely, f"live findings resolved by a killed daemon: {falsely}"
 
-            took = run_one_cycle(vigil_cli, port)  # the lock the dead daemon held is free
+            took = run_one_cycle(cli_on, port)  # the lock the dead daemon held is free
             outcomes["recovered"] += 1
             timings[-1] += f", next run {took:.1f}s"
             assert views.healthy() == []
@@ -134,8 +135,8 @@ def test_daemon_killed_at_random_points_loses_nothing_and_the_next_run_completes
     finally:
         views.close()
     report(
-        f"kill -9 vigil run [sqlite]: {len(POINTS)} rounds, {dict(outcomes)}, first cycle "
-        f"{first:.1f}s; killed at (point after s/scopes committed of {SCOPES}) "
+        f"kill -9 vigil run [{backend(db_url)}]: {len(POINTS)} rounds, {dict(outcomes)}, "
+        f"first cycle {first:.1f}s; killed at (point after s/scopes committed of {SCOPES}) "
         f"{'; '.join(timings)}; 0 false deletions, 0 live findings resolved, inventory == "
         "moto after every next run"
     )
