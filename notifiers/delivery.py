@@ -89,7 +89,7 @@ def deliver_due(
     # failed or taken by another sender in this pass): younger ones of the group wait.
     blocked: dict[GroupKey, int] = {}
     for waiting in store.waiting(db, now):
-        blocked.setdefault(group_of(waiting), waiting.id)
+        _block(blocked, group_of(waiting), waiting.id)
     while not (stop and stop.is_set()):
         batch = store.due(db, now, after_id=after)
         if not batch:
@@ -103,12 +103,17 @@ def deliver_due(
                 report.held += 1
                 continue
             if not _deliver_one(db, entry, notifiers.get(entry.notifier), tick, report):
-                blocked.setdefault(group, entry.id)
+                _block(blocked, group, entry.id)
     report.seconds = time.monotonic() - started
     return report
 
 
 GroupKey = tuple[str, str, str]
+
+
+def _block(blocked: dict[GroupKey, int], group: GroupKey, entry_id: int) -> None:
+    """Hold `group` from `entry_id` on: every younger message of it waits."""
+    blocked[group] = min(blocked.get(group, entry_id), entry_id)
 
 
 def group_of(entry: store.OutboxEntry) -> GroupKey:

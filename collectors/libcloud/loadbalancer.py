@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from libcloud.loadbalancer.drivers.cloudstack import CloudStackLBDriver
 
 from collectors.libcloud.compute import Origin
+from vigil.core.errors import CollectError
 from vigil.core.model import LinkKind, Resource, ResourceType, make_uid
 
 PAGE_SIZE = 500
@@ -93,7 +94,14 @@ class CloudStackLBReader(CloudStackLBDriver):
             seen.update(_item_id(item) for item in new)
             yield from new
             total = int(body.get("count") or 0)
-            if not new or len(items) < self.page_size or (total and len(seen) >= total):
+            if total and len(seen) >= total:
+                return
+            if not new or len(items) < self.page_size:
+                if total:  # the listing ended before the count it announced: not all seen
+                    raise CollectError(
+                        f"CloudStack {command} announced {total} items but its pages ended "
+                        f"after {len(seen)}; not judging a partial listing"
+                    )
                 return
             page += 1
 

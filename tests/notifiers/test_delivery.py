@@ -94,3 +94,21 @@ def test_a_dead_message_holds_its_group_back_no_longer(
     assert deliver(db, cfg, now=T0).dead == 1
     check(db, [], cfg, now=T0 + timedelta(minutes=5))
     assert deliver(db, cfg, now=T0 + timedelta(minutes=5)).sent == 1
+
+
+def test_a_failure_holds_its_group_back_from_the_oldest_message_on(
+    sqlite_db: Database, http_recorder: HttpRecorder
+) -> None:
+    """A trigger that fails holds back the resolve behind it even when a younger message of
+    the group (the reopening, not due yet) was already waiting."""
+    db = sqlite_db
+    cfg = config([webhook("w", f"{http_recorder.url}/hook", backoff="30s")])
+    check(db, [finding("sg-1")], cfg)  # trigger, due at T0
+    check(db, [], cfg, now=T0 + timedelta(minutes=1))  # resolve, due at T0+1m
+    check(db, [finding("sg-1")], cfg, now=T0 + timedelta(minutes=3))  # reopened: not due yet
+    http_recorder.then("/hook", 503)
+    early = deliver(db, cfg, now=T0 + timedelta(minutes=2))
+    assert (early.sent, early.held) == (0, 1)  # the trigger failed; its resolve waits
+    assert deliver(db, cfg, now=T0 + timedelta(minutes=4)).sent == 3
+    events = [[a["event"] for a in r.json["alerts"]] for r in http_recorder.ok("/hook")]
+    assert events == [["firing"], ["resolved"], ["firing"]]

@@ -10,17 +10,24 @@ from urllib.parse import unquote
 
 
 def _split(url: str) -> tuple[str, str, str, str] | None:
-    """(scheme and separator, user, password, host and the rest); None without a password."""
-    head, at, host = url.rpartition("@")
-    if not at:
+    """(what precedes the credentials, user, password, host and the rest); None without a
+    password.
+
+    Credentials end at the last `@` before the query: a query may hold an `@`
+    (`?application_name=vigil@prod`), an unencoded password may hold a `/` or an `@`.
+    """
+    scheme, sep, rest = url.partition("://")
+    base = len(scheme) + len(sep) if sep else 0
+    end = min((i for i in (url.find("?", base), url.find("#", base)) if i >= 0), default=len(url))
+    at = url.rfind("@", base, end)
+    if at < 0:
         return None
-    scheme, sep, userinfo = head.partition("://")
-    if not sep:  # a malformed URL: the credentials follow the last slash, if any
-        scheme, sep, userinfo = head.rpartition("/")
-    user, colon, password = userinfo.partition(":")
+    # A malformed URL (no `://`): the credentials follow the last slash before the `@`.
+    start = base if sep else url.rfind("/", 0, at) + 1
+    user, colon, password = url[start:at].partition(":")
     if not colon:
         return None
-    return scheme + sep, user, password, host
+    return url[:start], user, password, url[at + 1 :]
 
 
 def url_password(url: str) -> str | None:

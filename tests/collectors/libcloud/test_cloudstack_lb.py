@@ -131,6 +131,17 @@ def test_rules_and_members_are_read_page_by_page(
     assert [p for _, p in cloud.requests].count(MEMBERS) == 4 + member_pages
 
 
+def test_a_listing_that_ends_before_its_count_fails_the_scope(cloud: FakeCloud) -> None:
+    """`count` says 7 rules, the pages end after 5: the scope fails, so nothing is deleted."""
+    cloud.cs_hidden_rules = 2
+    config = cs_config(cloud, lb_options={"path": CS_PATH, "ex_page_size": 2})
+    try:
+        with pytest.raises(CollectError, match="announced 7 items but its pages ended after 5"):
+            collect(config, "load_balancer")
+    finally:
+        cloud.cs_hidden_rules = 0  # the fake cloud is shared by the module's tests
+
+
 def test_the_api_may_be_named_by_url_as_for_the_compute_driver(cloud: FakeCloud) -> None:
     config = cs_config(cloud, host=None, port=None, options={"url": f"{cloud.base}{CS_PATH}"})
     assert len(collect(config, "load_balancer")) == 5  # http: the scheme decides
