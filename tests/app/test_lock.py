@@ -9,7 +9,7 @@ import pytest
 
 from storage.db import Database
 from tests.fixtures.cli import VigilCli
-from vigil.app.lock import daemon_lock
+from vigil.app.lock import LOCK_KEEPALIVES, daemon_lock
 from vigil.core.errors import LockedError
 
 
@@ -57,3 +57,20 @@ def test_second_vigil_run_exits_1_with_a_clear_message(
     assert "another `vigil run` already runs on this database" in result.stderr
     assert f"pid {os.getpid()}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_postgres_lock_session_is_probed_so_a_vanished_daemon_frees_it(
+    request: pytest.FixtureRequest,
+) -> None:
+    """The server probes the lock's session every 10 s after a minute of silence: a daemon
+    whose host died frees the lock in about two minutes, not the OS default of two hours."""
+    db = Database(request.getfixturevalue("postgres").create_database())
+    lock = daemon_lock(db)
+    lock.acquire()
+    try:
+        conn = lock._conn  # type: ignore[attr-defined]
+        shown = {n: conn.exec_driver_sql(f"SHOW {n}").scalar_one() for n in LOCK_KEEPALIVES}
+        assert shown == LOCK_KEEPALIVES  # in force on the lock's own session, over TCP
+    finally:
+        lock.release()
+        db.dispose()

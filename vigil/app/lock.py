@@ -93,6 +93,15 @@ class SqliteFileLock:
         return data if isinstance(data, dict) else None
 
 
+LOCK_KEEPALIVES = {
+    "tcp_keepalives_idle": "60",
+    "tcp_keepalives_interval": "10",
+    "tcp_keepalives_count": "6",
+    "tcp_user_timeout": "120000",
+}
+"""The lock session's TCP keepalives: a vanished daemon's lock is free within about 2 minutes."""
+
+
 class PostgresAdvisoryLock:
     """A session advisory lock on a connection kept open while the daemon runs."""
 
@@ -111,6 +120,10 @@ class PostgresAdvisoryLock:
         # application_name is what pg_stat_activity shows: the refused daemon reads it back.
         name = f"vigil run pid={holder['pid']} host={holder['host']} since={holder['since']}"
         conn.execute(sa.text("SELECT set_config('application_name', :name, false)"), {"name": name})
+        # A daemon whose machine dies or whose network drops never closes its session: without
+        # keepalives the server holds the lock until the OS gives up (two hours by default).
+        for setting, value in LOCK_KEEPALIVES.items():
+            conn.execute(sa.text("SELECT set_config(:s, :v, false)"), {"s": setting, "v": value})
         got = conn.execute(
             sa.text("SELECT pg_try_advisory_lock(:ns, :key)"),
             {"ns": ADVISORY_NAMESPACE, "key": ADVISORY_DAEMON},
