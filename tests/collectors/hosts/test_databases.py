@@ -394,7 +394,8 @@ def test_client_commands_run_as_the_os_user_and_quote_everything() -> None:
     )
     mysql = DatabaseTarget(engine="mysql", user="monitor", host="10.0.0.5")
     assert databases.client_command(mysql).startswith(
-        "timeout -k 2 5 mysql --batch --connect-timeout=10 -h 10.0.0.5 -P 3306 -u monitor -e 'SELECT VERSION()"
+        "timeout -k 2 5 mysql --batch --connect-timeout=10 -h 10.0.0.5 -P 3306 -u monitor "
+        "-e 'SELECT VERSION()"
     )
 
 
