@@ -9,7 +9,10 @@ Each declared server gets one read-only client call in the host's facts script:
 - Redis: `redis-cli INFO` (`redis_version`; replication: role, `master_link_status`, the
   replicas' offsets).
 - MySQL 8.0.22+ / MariaDB 10.5+: `mysql -e 'SHOW REPLICA STATUS\\G'` and the number of
-  `Binlog Dump` threads (connected replicas).
+  `Binlog Dump` threads (connected replicas; believed only when the user holds PROCESS).
+
+Each client runs under `timeout` (CLIENT_TIMEOUT_SECONDS), so a hung server fails only its own
+group. A replica count or link state the server hides from an unprivileged user is None.
 
 A client refused at the server's socket or port means the server is down (`running: false`);
 any other failure (sudo refused, authentication, a permission) fails the fact group, so the
