@@ -133,6 +133,9 @@ class DatabaseFacts:
     upstream_port: int | None = None
     replicas: list[dict[str, Any]] = field(default_factory=list)
     """A primary's connected replicas: {name, address, port, state, lag_seconds, lag_bytes}."""
+    replica_count: int | None = None
+    """How many of `replicas` stream now (PostgreSQL `streaming`, Redis `online`, MySQL binlog
+    dump threads); None when the server cannot show it (a privilege the user lacks)."""
     error: str | None = None
     """Why the server is taken as not running (the client's first error line)."""
     backup: BackupFound | None = None

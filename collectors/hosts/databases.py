@@ -9,7 +9,10 @@ Each declared server gets one read-only client call in the host's facts script:
 - Redis: `redis-cli INFO` (`redis_version`; replication: role, `master_link_status`, the
   replicas' offsets).
 - MySQL 8.0.22+ / MariaDB 10.5+: `mysql -e 'SHOW REPLICA STATUS\\G'` and the number of
-  `Binlog Dump` threads (connected replicas).
+  `Binlog Dump` threads (connected replicas; believed only when the user holds PROCESS).
+
+Each client runs under `timeout` (CLIENT_TIMEOUT_SECONDS), so a hung server fails only its own
+group. A replica count or link state the server hides from an unprivileged user is None.
 
 A client refused at the server's socket or port means the server is down (`running: false`);
 any other failure (sudo refused, authentication, a permission) fails the fact group, so the
@@ -67,8 +70,23 @@ too (`<=`), not unknown. `lag_bytes` is what it received and has not replayed ye
 
 MYSQL_QUERY = (
     "SELECT VERSION() AS vigil_version, (SELECT COUNT(*) FROM information_schema.PROCESSLIST "
-    "WHERE COMMAND LIKE 'Binlog Dump%') AS vigil_replicas\\G SHOW REPLICA STATUS\\G"
+    "WHERE COMMAND LIKE 'Binlog Dump%') AS vigil_replicas, "
+    "(SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE = 'PROCESS' "
+    "AND GRANTEE = CONCAT(QUOTE(SUBSTRING_INDEX(CURRENT_USER(), '@', 1)), '@', "
+    "QUOTE(SUBSTRING_INDEX(CURRENT_USER(), '@', -1)))) AS vigil_process"
+    "\\G SHOW REPLICA STATUS\\G"
 )
+"""Without the PROCESS privilege PROCESSLIST shows only the user's own threads, so the count of
+`Binlog Dump` threads would be 0 whatever is connected: `vigil_process` (the user's own global
+PROCESS grant, `ALL PRIVILEGES` included; not one held through a role) says whether the count
+can be believed."""
+CLIENT_TIMEOUT_SECONDS = 5
+"""Each client runs under `timeout`: a server that accepts and never answers fails only its
+own fact group, well within `ssh.timeout` (default 15 s) that covers the whole script."""
+STREAMING_STATES = {"postgresql": "streaming", "redis": "online"}
+"""The replica state (pg_stat_replication.state, Redis `slaveN:state=`) of a replica that
+streams now; others (`backup` of pg_basebackup, `startup`, `catchup`, `wait_bgsave`...) are
+listed but not counted."""
 
 _DOWN = (
     re.compile(r"connection to server .*failed: (No such file or directory|Connection refused)"),
@@ -119,7 +137,7 @@ def client_command(database: DatabaseTarget, *, shown: bool = False) -> str:
     text = " ".join(a if a == "..." else shlex.quote(a) for a in args)
     if database.run_as:
         text = f"sudo -n -u {shlex.quote(database.run_as)} {text}"
-    return text
+    return f"timeout -k 2 {CLIENT_TIMEOUT_SECONDS} {text}"
 
 
 def client_env(database: DatabaseTarget) -> tuple[tuple[str, SecretStr], ...]:
@@ -215,17 +233,30 @@ def parse_postgres(text: str) -> DatabaseFacts:
         role="replica" if data["in_recovery"] else "primary",
         version=str(data["version"]) if data.get("version") is not None else None,
         replicas=replicas,
+        replica_count=streaming_count("postgresql", replicas),
     )
     if facts.role == "replica":
         receiver = data.get("receiver")
-        receiver = receiver if isinstance(receiver, dict) else {}
-        facts.state = receiver.get("status")  # no wal receiver process: None, not streaming
-        facts.streaming = facts.state == "streaming"
+        if isinstance(receiver, dict):
+            # a WAL receiver row; a user without pg_monitor sees it with NULL columns: unknown
+            facts.state = receiver.get("status")
+            facts.streaming = None if facts.state is None else facts.state == "streaming"
+        else:
+            receiver = {}
+            facts.streaming = False  # no WAL receiver process: not streaming
         facts.upstream_host = receiver.get("sender_host")
         facts.upstream_port = _integer(receiver.get("sender_port"))
         facts.lag_seconds = _number(data.get("lag_seconds"))
         facts.lag_bytes = _integer(data.get("lag_bytes"))
     return facts
+
+
+def streaming_count(engine: str, replicas: list[dict[str, Any]]) -> int | None:
+    """How many replicas stream now; None when one's state is not shown (PostgreSQL without
+    pg_monitor shows the rows with NULL columns): it may be the one that streams."""
+    if any(r.get("state") is None for r in replicas):
+        return None
+    return sum(1 for r in replicas if r.get("state") == STREAMING_STATES[engine])
 
 
 def info_fields(text: str) -> dict[str, str]:
@@ -270,7 +301,11 @@ def parse_redis(text: str) -> DatabaseFacts:
                 }
             )
         return DatabaseFacts(
-            running=True, role="primary", version=info.get("redis_version"), replicas=replicas
+            running=True,
+            role="primary",
+            version=info.get("redis_version"),
+            replicas=replicas,
+            replica_count=streaming_count("redis", replicas),
         )
     link = info.get("master_link_status")
     syncing = info.get("master_sync_in_progress") == "1"
@@ -286,6 +321,7 @@ def parse_redis(text: str) -> DatabaseFacts:
         running=True,
         role="replica",
         version=info.get("redis_version"),
+        replica_count=0,  # a Redis replica's own replicas are not read
         streaming=streaming,
         state="sync" if syncing else link,
         lag_seconds=lag,
@@ -322,10 +358,14 @@ def parse_mysql(text: str) -> DatabaseFacts:
         raise FactError(f"mysql printed no result: {text.strip()[:200] or 'no output'}")
     head, status = rows[0], rows[1:]
     version = head.get("vigil_version")
+    # without PROCESS the user sees only its own threads: no replica count can be believed
+    privileged = (_integer(head.get("vigil_process")) or 0) > 0
+    count = _integer(head.get("vigil_replicas")) if privileged else None
     if not status:
-        count = _integer(head.get("vigil_replicas")) or 0
-        replicas = [{"id": f"replica-{n + 1}", "state": "connected"} for n in range(count)]
-        return DatabaseFacts(running=True, role="primary", version=version, replicas=replicas)
+        replicas = [{"id": f"replica-{n + 1}", "state": "connected"} for n in range(count or 0)]
+        return DatabaseFacts(
+            running=True, role="primary", version=version, replicas=replicas, replica_count=count
+        )
 
     def field_(row: dict[str, str], *names: str) -> str | None:
         return next((v for n in names if (v := _mysql_null(row.get(n))) is not None), None)
@@ -338,6 +378,7 @@ def parse_mysql(text: str) -> DatabaseFacts:
         running=True,
         role="replica",
         version=version,
+        replica_count=count,
         streaming=streaming,
         state=f"io={io} sql={sql}",
         lag_seconds=_number(field_(row, "Seconds_Behind_Source", "Seconds_Behind_Master")),
@@ -353,12 +394,12 @@ def read_databases(target: Target, outputs: Mapping[str, Output], facts: HostFac
     for database in target.databases:
         output = outputs.get(group(database))
         if output is None:
-            facts.failed[group(database)] = "the script stopped before its client finished"
+            _client_failed(facts, database, "the script stopped before its client finished")
             continue
         try:
             found = parse_client(database.engine, output)
         except (FactError, ValueError) as exc:
-            facts.failed[group(database)] = f"{database.label}: {exc}{_hint(database, output)}"
+            _client_failed(facts, database, f"{database.label}: {exc}{_hint(database, output)}")
             continue
         facts.databases[database.label] = found
         if database.backup is None:
@@ -375,8 +416,22 @@ def read_databases(target: Target, outputs: Mapping[str, Output], facts: HostFac
             facts.failed[backup_group(database)] = f"{database.label} backup: {exc}"
 
 
+def _client_failed(facts: HostFacts, database: DatabaseTarget, reason: str) -> None:
+    """The client's group failed, and with it the backup's: its snapshot is not built without
+    the database, and a snapshot scope completed without it would delete the stored one."""
+    facts.failed[group(database)] = reason
+    if database.backup is not None:
+        facts.failed[backup_group(database)] = f"{database.label} backup not read: {reason}"
+
+
 def _hint(database: DatabaseTarget, output: Output) -> str:
-    """The fix for a refused `sudo -n -u USER`: the sudoers line it needs."""
+    """The fix for a client stopped by `timeout`, or for a refused `sudo -n -u USER`: the
+    sudoers line it needs."""
+    if output.status in (124, 137):  # timeout's own status; KILLed after its -k grace
+        return (
+            f"; no answer within {CLIENT_TIMEOUT_SECONDS}s, so the client was stopped: check "
+            "that the server answers (load, locks, a full disk) at that socket or port"
+        )
     if database.run_as is None or "sudo:" not in output.text:
         return ""
     client = {"postgresql": "psql", "redis": "redis-cli", "mysql": "mysql"}[database.engine]
@@ -455,7 +510,7 @@ def _resource(
         "upstream": _address(seen.upstream_host, seen.upstream_port),
         "replica_of": replica_of,
         "replicas": sorted(str(r.get("id") or "?") for r in seen.replicas),
-        "replica_count": len(seen.replicas) if seen.running else None,
+        "replica_count": seen.replica_count if seen.running else None,
         "replica_details": seen.replicas,
         "error": seen.error,
     }
@@ -523,8 +578,8 @@ def backups(source: str, target: Target, facts: HostFacts) -> list[Resource]:
 
 def needed_groups(target: Target, type_: str) -> list[str]:
     """The database fact groups a scope of `type_` of this host is built from."""
-    if type_ == SNAPSHOT:
-        return [backup_group(d) for d in target.databases if d.backup is not None]
+    if type_ == SNAPSHOT:  # a database's snapshot is built from its client's facts too
+        return [g for d in target.databases if d.backup for g in (group(d), backup_group(d))]
     if type_ not in (DATABASE, CACHE):
         return []
     cache = type_ == CACHE

@@ -8,6 +8,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from collectors.hosts import databases
+from collectors.hosts.base import HostFacts
+from collectors.hosts.config import Target
+from collectors.hosts.facts import Output
 from rules.config import RulesConfig
 from rules.database import NoReplica, ReplicationBroken
 from rules.registry import check_rules_config
@@ -160,3 +164,64 @@ def test_a_primary_whose_scope_is_failing_is_undecided() -> None:
     scopes = [scope_state("database", status="failed", last_complete=None)]
     inventory = view(target, scopes=scopes)
     assert evaluate(NO_REPLICA, inventory) == [] and unjudged(NO_REPLICA, inventory, target)
+
+
+# -- judged on what the hosts source parsed from the server ---------------------------------
+
+HOST = Target(
+    host="10.0.0.5",
+    name="db-1",
+    databases=[  # type: ignore[list-item]
+        {"engine": "postgresql", "name": "main", "replication": "required"},
+        {"engine": "mysql", "name": "my", "replication": "required"},
+    ],
+)
+PG_HEAD = '{"version" : "16.2", "in_recovery" : %s, "lag_seconds" : 0, "lag_bytes" : 0, '
+SENDER = (
+    '{"name" : "%s", "address" : "10.0.0.9", "port" : 40000, "state" : "%s", '
+    '"sync_state" : "async", "lag_seconds" : null, "lag_bytes" : null}'
+)
+
+
+def parsed(label: str, text: str) -> Resource:
+    """The resource the hosts source builds of `label` from its client's output `text`."""
+    facts = HostFacts(via="ssh")
+    (database,) = [d for d in HOST.databases if d.label == label]
+    databases.read_databases(
+        Target(host=HOST.host, name=HOST.name, databases=[database]),
+        {databases.group(database): Output("client ...", 0, text)},
+        facts,
+    )
+    kind = "cache" if database.is_cache else "database"
+    (found,) = databases.resources("colo", HOST, facts, {}, cache=kind == "cache")
+    return found
+
+
+def test_a_replica_read_without_pg_monitor_is_undecided_not_high() -> None:
+    hidden = '"receiver" : {"status" : null, "sender_host" : null, "sender_port" : null}'
+    target = parsed("main", PG_HEAD % "true" + f'"replicas" : [], {hidden}}}')
+    inventory = view(target)
+    assert evaluate(BROKEN, inventory) == [] and unjudged(BROKEN, inventory, target)
+
+
+def test_a_base_backup_is_not_the_replica_a_primary_requires() -> None:
+    only_backup = parsed(
+        "main", PG_HEAD % "false" + f'"replicas" : [{SENDER % ("pg_basebackup", "backup")}]}}'
+    )
+    assert one(evaluate(NO_REPLICA, view(only_backup))).resource_uid == only_backup.uid
+    streaming = parsed(
+        "main", PG_HEAD % "false" + f'"replicas" : [{SENDER % ("walreceiver", "streaming")}]}}'
+    )
+    assert evaluate(NO_REPLICA, view(streaming)) == []
+
+
+@pytest.mark.parametrize(("process", "flagged"), [(0, False), (1, True)])
+def test_a_mysql_primary_read_without_process_is_undecided(process: int, flagged: bool) -> None:
+    text = (
+        "*************************** 1. row ***************************\n"
+        f" vigil_version: 8.0.36\nvigil_replicas: 0\n vigil_process: {process}\n"
+    )
+    target = parsed("my", text)
+    inventory = view(target)
+    assert len(evaluate(NO_REPLICA, inventory)) == flagged
+    assert unjudged(NO_REPLICA, inventory, target) is not flagged

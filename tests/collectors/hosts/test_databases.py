@@ -75,6 +75,7 @@ connected_slaves:0
 MYSQL_HEAD = """*************************** 1. row ***************************
  vigil_version: 8.0.36
 vigil_replicas: {replicas}
+ vigil_process: {process}
 """
 MYSQL_REPLICA = """*************************** 2. row ***************************
              Replica_IO_State: Waiting for source to send event
@@ -128,6 +129,51 @@ def test_a_postgres_replica_without_a_wal_receiver_is_not_streaming() -> None:
     assert facts.role == "replica" and facts.streaming is False and facts.state is None
 
 
+def test_a_wal_receiver_row_hidden_without_pg_monitor_is_undecided_not_broken() -> None:
+    """Without pg_monitor the row is there with every column but pid NULL: the replica may well
+    stream, so `streaming` is unknown (no "not streaming" finding on a guess)."""
+    text = PG_REPLICA.replace(
+        '{"status" : "streaming", "sender_host" : "10.0.0.5", "sender_port" : 5432}',
+        '{"status" : null, "sender_host" : null, "sender_port" : null}',
+    )
+    facts = databases.parse_client("postgresql", out(text))
+    assert facts.role == "replica" and facts.streaming is None and facts.state is None
+    (replica,) = databases.resources(
+        "colo", REPLICA_TARGET, facts_of(REPLICA_TARGET, text), TARGETS, cache=False
+    )
+    assert replica.attributes["streaming"] is None
+
+
+def test_only_streaming_senders_count_as_replicas() -> None:
+    """pg_basebackup (`backup`) and a sender still in `startup`/`catchup` are listed, not
+    counted: a primary whose only sender is a base backup has 0 replicas."""
+    entry = (
+        '{{"name" : "{name}", "address" : "10.0.0.{n}", "port" : 4000{n}, "state" : "{state}", '
+        '"sync_state" : "async", "lag_seconds" : null, "lag_bytes" : null}}'
+    )
+    senders = [
+        ("pg_basebackup", "backup"),
+        ("walreceiver", "catchup"),
+        ("walreceiver", "streaming"),
+    ]
+    rows = [entry.format(name=name, n=n, state=state) for n, (name, state) in enumerate(senders)]
+
+    def primary(*picked: int) -> str:
+        listed = ", ".join(rows[i] for i in picked)
+        return PG_PRIMARY.split('"replicas" : ')[0] + (
+            f'"replicas" : [{listed}], "receiver" : null, "lag_seconds" : null, '
+            '"lag_bytes" : null}'
+        )
+
+    facts = databases.parse_client("postgresql", out(primary(0, 1, 2)))
+    assert len(facts.replicas) == 3 and facts.replica_count == 1
+    (resource,) = databases.resources(
+        "colo", PRIMARY_TARGET, facts_of(PRIMARY_TARGET, primary(0)), TARGETS, cache=False
+    )
+    assert resource.attributes["replica_count"] == 0
+    assert resource.attributes["replicas"] == ["pg_basebackup@10.0.0.0"]
+
+
 def test_null_columns_of_an_unprivileged_user_stay_unknown() -> None:
     """Without pg_monitor, pg_stat_replication shows rows with NULL state and lag."""
     text = (
@@ -135,8 +181,10 @@ def test_null_columns_of_an_unprivileged_user_stay_unknown() -> None:
         'null, "port" : null, "state" : null, "sync_state" : null, "lag_seconds" : null, '
         '"lag_bytes" : null}], "receiver" : null, "lag_seconds" : null, "lag_bytes" : null}'
     )
-    (replica,) = databases.parse_client("postgresql", out(text)).replicas
+    facts = databases.parse_client("postgresql", out(text))
+    (replica,) = facts.replicas
     assert replica["state"] is None and replica["lag_seconds"] is None and replica["id"] == ""
+    assert facts.replica_count is None  # its state is hidden: it may be the streaming one
 
 
 def test_a_warning_line_before_the_result_is_ignored() -> None:
@@ -190,6 +238,7 @@ def test_a_redis_primary_lists_replicas_with_their_offsets_behind() -> None:
         ("10.0.0.7:6379", "online", 0),
         ("10.0.0.8:6379", "wait_bgsave", 600),
     ]
+    assert facts.replica_count == 1  # the one still waiting for its full sync is no copy yet
 
 
 def test_a_redis_replica_up_streams_and_one_down_does_not() -> None:
@@ -231,13 +280,30 @@ def test_redis_refusing_or_loading_is_down() -> None:
 
 
 def test_a_mysql_primary_counts_its_binlog_dump_threads() -> None:
-    facts = databases.parse_client("mysql", out(MYSQL_HEAD.format(replicas=2)))
+    facts = databases.parse_client("mysql", out(MYSQL_HEAD.format(replicas=2, process=1)))
     assert facts.role == "primary" and facts.version == "8.0.36"
     assert [r["id"] for r in facts.replicas] == ["replica-1", "replica-2"]
+    assert facts.replica_count == 2
+
+
+@pytest.mark.parametrize(
+    ("head", "count"),
+    [
+        (MYSQL_HEAD.format(replicas=0, process=0), None),  # PROCESSLIST shows own threads only
+        (MYSQL_HEAD.format(replicas=0, process=1).replace(" vigil_process: 1\n", ""), None),
+        (MYSQL_HEAD.format(replicas=0, process=1), 0),
+    ],
+)
+def test_a_mysql_replica_count_needs_the_process_privilege(head: str, count: int | None) -> None:
+    facts = databases.parse_client("mysql", out(head))
+    assert facts.role == "primary" and facts.replica_count == count
+    assert "USER_PRIVILEGES WHERE PRIVILEGE_TYPE = 'PROCESS'" in databases.MYSQL_QUERY
 
 
 def test_a_mysql_replica_reports_threads_lag_and_source() -> None:
-    text = MYSQL_HEAD.format(replicas=0) + MYSQL_REPLICA.format(io="Yes", error="", behind=5)
+    text = MYSQL_HEAD.format(replicas=0, process=1) + MYSQL_REPLICA.format(
+        io="Yes", error="", behind=5
+    )
     facts = databases.parse_client("mysql", out(text))
     assert (facts.role, facts.streaming, facts.lag_seconds) == ("replica", True, 5.0)
     assert (facts.upstream_host, facts.upstream_port) == ("10.0.0.5", 3306)
@@ -246,7 +312,7 @@ def test_a_mysql_replica_reports_threads_lag_and_source() -> None:
 
 def test_a_mysql_replica_whose_io_thread_stopped_has_null_lag() -> None:
     error = "error connecting to master 'repl@10.0.0.5:3306' - retry-time: 60 retries: 3"
-    text = MYSQL_HEAD.format(replicas=0) + MYSQL_REPLICA.format(
+    text = MYSQL_HEAD.format(replicas=0, process=1) + MYSQL_REPLICA.format(
         io="Connecting", error=error, behind="NULL"
     )
     facts = databases.parse_client("mysql", out(text))
@@ -254,7 +320,9 @@ def test_a_mysql_replica_whose_io_thread_stopped_has_null_lag() -> None:
 
 
 def test_mariadb_and_old_mysql_names_are_read() -> None:
-    facts = databases.parse_client("mysql", out(MYSQL_HEAD.format(replicas=0) + MARIADB_REPLICA))
+    facts = databases.parse_client(
+        "mysql", out(MYSQL_HEAD.format(replicas=0, process=1) + MARIADB_REPLICA)
+    )
     assert (facts.streaming, facts.lag_seconds, facts.upstream_host) == (True, 7.0, "db-1.internal")
 
 
@@ -315,16 +383,19 @@ def test_a_node_exporter_target_cannot_declare_databases() -> None:
 def test_client_commands_run_as_the_os_user_and_quote_everything() -> None:
     pg = DatabaseTarget(engine="postgresql", run_as="postgres", host="/var/run/postgresql")
     text = databases.client_command(pg)
-    assert text.startswith("sudo -n -u postgres psql -X -q -A -t -v ON_ERROR_STOP=1 -h ")
+    assert text.startswith(
+        "timeout -k 2 5 sudo -n -u postgres psql -X -q -A -t -v ON_ERROR_STOP=1 -h "
+    )
     assert "-p 5432 -d postgres -c 'SELECT json_build_object(" in text
     assert databases.client_command(pg, shown=True).endswith("-c ...")
     redis = DatabaseTarget(engine="redis", host="/run/redis/redis.sock")
     assert databases.client_command(redis) == (
-        "redis-cli --no-auth-warning -s /run/redis/redis.sock INFO"
+        "timeout -k 2 5 redis-cli --no-auth-warning -s /run/redis/redis.sock INFO"
     )
     mysql = DatabaseTarget(engine="mysql", user="monitor", host="10.0.0.5")
     assert databases.client_command(mysql).startswith(
-        "mysql --batch --connect-timeout=10 -h 10.0.0.5 -P 3306 -u monitor -e 'SELECT VERSION()"
+        "timeout -k 2 5 mysql --batch --connect-timeout=10 -h 10.0.0.5 -P 3306 -u monitor "
+        "-e 'SELECT VERSION()"
     )
 
 
@@ -332,7 +403,7 @@ def test_ssh_sudo_true_never_wraps_a_database_client_in_root_sudo() -> None:
     config = source({"engine": "postgresql", "run_as": "postgres"}, sudo=True)
     cmds = commands(config, config.targets[0])
     text = script(cmds, config.settings(), "n")
-    assert "sudo -n sudo" not in text and "\nsudo -n -u postgres psql" in text
+    assert "sudo -n sudo" not in text and "\ntimeout -k 2 5 sudo -n -u postgres psql" in text
     assert "sudo -n df -PTB1" in text  # the host's own groups still use it
 
 
@@ -399,6 +470,44 @@ def test_a_failed_client_fails_only_its_own_scope_type() -> None:
     assert planned == {"server", "disk", "certificate", "snapshot", "database"}  # no cache
     assert databases.needed_groups(PRIMARY_TARGET, "database") == ["database:main"]
     assert databases.needed_groups(PRIMARY_TARGET, "server") == []
+
+
+BACKED_UP = Target(
+    host="10.0.0.5",
+    name="db-1",
+    databases=[  # type: ignore[list-item]
+        {"engine": "postgresql", "name": "main", "backup": {"path": "/var/backups/pg/*.dump"}}
+    ],
+)
+
+
+def test_a_failed_client_fails_the_snapshot_scope_so_its_backup_is_not_deleted() -> None:
+    """The backup listing would read fine, but the snapshot is built only with the database's
+    facts: a snapshot scope completed without it would delete `db-1:main@backup`."""
+    (database,) = BACKED_UP.databases
+    listing = Output("find ...", 0, "1764800000.0 1024 /var/backups/pg/main.dump")
+    healthy = HostFacts(via="ssh")
+    outputs = {
+        databases.group(database): out(PG_PRIMARY),
+        databases.backup_group(database): listing,
+    }
+    databases.read_databases(BACKED_UP, outputs, healthy)
+    assert [b.native_id for b in databases.backups("colo", BACKED_UP, healthy)] == [
+        "db-1:main@backup"
+    ]
+
+    facts = HostFacts(via="ssh")
+    outputs[databases.group(database)] = out("sudo: a password is required", 1)
+    databases.read_databases(BACKED_UP, outputs, facts)
+    needed = databases.needed_groups(BACKED_UP, "snapshot")
+    assert needed == ["database:main", "database-backup:main"]
+    assert all(g in facts.failed for g in needed)  # so the collector fails the snapshot scope
+    assert "password is required" in facts.failed["database-backup:main"]
+
+
+def test_a_client_stopped_by_its_timeout_fails_its_group_with_the_reason() -> None:
+    facts = facts_of(PRIMARY_TARGET, "", 124)
+    assert "no answer within 5s" in facts.failed["database:main"]
 
 
 BAD_DATABASE = """sources:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -154,7 +155,8 @@ def test_the_password_travels_only_in_the_scripts_environment(
     assert REDIS_PASSWORD not in client.text and REDIS_PASSWORD not in repr(client)
     assert REDIS_PASSWORD not in (client.label or "")
     text = script(cmds, config.settings(), "n0nce")
-    assert f"REDISCLI_AUTH={REDIS_PASSWORD} redis-cli" in text  # stdin of `sh -s`, not argv
+    # in the stdin of `sh -s`, not argv; `timeout` passes the environment on to the client
+    assert f"REDISCLI_AUTH={REDIS_PASSWORD} timeout -k 2 5 redis-cli" in text
     assert "-a " not in text and "--pass" not in text
 
 
@@ -293,3 +295,41 @@ def _until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("the condition did not hold within 20s")
         time.sleep(0.1)
+
+
+def test_a_server_that_never_answers_fails_only_its_own_group(
+    sshd: SshServer, pg_pair: PgPair
+) -> None:
+    """A Redis port that accepts connections and never replies (a hung server): its client is
+    stopped by `timeout`, so only the cache scope fails; the PostgreSQL on the same host and
+    the host's own scopes are still read in the same pass."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepted by the kernel, never read
+        port = silent.getsockname()[1]
+        pg = {
+            "engine": "postgresql",
+            "name": "main",
+            "host": str(pg_pair.primary.dir),
+            "port": pg_pair.primary.port,
+            "run_as": "postgres",
+        }
+        host = {
+            "host": "127.0.0.1",
+            "port": sshd.port,
+            "name": "busy-1",
+            "databases": [pg, {"engine": "redis", "port": port}],
+        }
+        config = hosts_config(sshd, host, ssh={"timeout": 20})
+        collector = HostsCollector(config)
+        outcomes: dict[str, str] = {}
+        started = time.monotonic()
+        for scope in collector.plan():
+            try:
+                list(collector.collect(scope))
+                outcomes[scope.type] = "complete"
+            except CollectError as exc:
+                outcomes[scope.type] = str(exc)
+        elapsed = time.monotonic() - started
+    assert outcomes["server"] == outcomes["disk"] == outcomes["database"] == "complete"
+    assert f"could not read its database:redis:{port}" in outcomes["cache"]
+    assert "no answer within 5s" in outcomes["cache"]
+    assert elapsed < 20
