@@ -18,6 +18,8 @@ from storage.aggregates import RANK, Page, day_text
 from storage.db import Database
 from storage.findings import findings_table
 from storage.queries import events, resources
+from storage.tables import chunks
+from vigil.core.model import FindingStatus, Severity
 
 
 def resource(db: Database, uid: str) -> dict[str, Any] | None:
@@ -46,6 +48,26 @@ def resource_findings(db: Database, uid: str) -> list[dict[str, Any]]:
     )
     with db.connect() as conn:
         return [dict(row) for row in conn.execute(select).mappings()]
+
+
+def worst_open(db: Database, uids: Collection[str]) -> dict[str, Severity]:
+    """uid → the severity of its most severe open finding, for the resources among `uids`
+    that have one (silenced and resolved findings left out): one indexed read per chunk."""
+    worst: dict[str, Severity] = {}
+    query = sa.select(findings_table.c.resource_uid, sa.func.max(RANK)).group_by(
+        findings_table.c.resource_uid
+    )
+    ranked = {s.rank: s for s in Severity}
+    with db.connect() as conn:
+        for chunk in chunks(sorted(uids)):
+            selected = query.where(
+                findings_table.c.resource_uid.in_(chunk),
+                findings_table.c.status == FindingStatus.OPEN.value,
+            )
+            for uid, rank in conn.execute(selected):
+                if rank in ranked:
+                    worst[uid] = ranked[rank]
+    return worst
 
 
 def resource_history(db: Database, uid: str, *, limit: int = 200) -> list[dict[str, Any]]:
