@@ -111,7 +111,7 @@ def _start(url: str) -> tuple[str, ...]:
     picked = st.selectbox(
         "Entry point",
         list(choices),
-        format_func=lambda uid: printable(choices.get(uid, uid)),
+        format_func=lambda uid: printable(choices.get(uid) or uid),
         key="topology_entry",
     )
     if len(choices) == ENTRY_LIMIT:
