@@ -140,13 +140,21 @@ def ingest(path: Path, scopes: list[list[Resource]], at: Any) -> tuple[float, li
 
 def build(directory: Path, size: int, finding_count: int) -> tuple[Path, dict[str, Any]]:
     """Two fresh databases of the same estate, with and without links; findings on the first."""
-    now = utcnow()
+    now, at = utcnow(), utcnow() - timedelta(minutes=10)
     bare = [records for records in estate(size, now) if records]
-    plain_seconds, _ = ingest(directory / "plain.db", bare, now - timedelta(minutes=10))
     scopes = [records for records in estate(size, now) if records]
     links = add_links(scopes)
-    path = directory / "vigil.db"
-    linked_seconds, seen = ingest(path, scopes, now - timedelta(minutes=10))
+    # Twice each, alternating, into fresh files; the faster of each (a shared machine).
+    plain, linked = [], []
+    for attempt in range(2):
+        plain.append(ingest(directory / f"plain-{attempt}.db", bare, at)[0])
+        (directory / f"plain-{attempt}.db").unlink()
+        path = directory / ("vigil.db" if attempt else "linked-0.db")
+        seconds, seen = ingest(path, scopes, at)
+        linked.append(seconds)
+        if not attempt:
+            path.unlink()
+    plain_seconds, linked_seconds = min(plain), min(linked)
     db = Database(f"sqlite:///{path}")
     FindingStore(db).apply(findings(seen, finding_count), now - timedelta(minutes=5))
     db.dispose()
