@@ -198,16 +198,19 @@ def queries(path: Path) -> str:
         f"{group_edges} links)"
     )
     open_uids = [f.resource_uid for f in FindingStore(db).findings()]
+    runs = []
     with db.connect() as conn:
         exposure.entry_points(conn, open_uids[:100])  # warm
-        started = time.perf_counter()
-        paths = exposure.entry_points(conn, open_uids)
-        seconds = time.perf_counter() - started
+        for _ in range(3):
+            started = time.perf_counter()
+            paths = exposure.entry_points(conn, open_uids)
+            runs.append(time.perf_counter() - started)
     reached = sum(1 for entries in paths.values() if entries)
     hops = sum(len(entries or []) for entries in paths.values())
     print(
-        f"exposure paths for {len(open_uids):,} findings: {seconds:.2f} s "
-        f"({reached:,} reachable, {hops:,} entry points in all)  (target < 2 s)"
+        f"exposure paths for {len(open_uids):,} findings: {min(runs):.2f} s, "
+        f"{max(runs):.2f} s the slowest of 3 ({reached:,} reachable, {hops:,} entry points "
+        f"in all)  (target < 2 s)"
     )
     (record,) = topology.starts(db, names[0])
     print(f"topology page's reads (first view, in-process): {_page_reads(db) * 1000:.0f} ms")
@@ -241,12 +244,15 @@ def page(path: Path, record: str) -> None:
 
     from tests.fixtures.browser import launch_chromium, serve_dashboard
 
-    def drawn(page: Page, url: str) -> float:
+    def drawn(page: Page, url: str) -> str:
+        """`graph drawn 1.23 s (page shown 0.80 s)`: until the first box, and the title."""
         started = time.monotonic()
         page.goto(url, wait_until="commit")
+        expect(page.get_by_role("heading", name="Topology")).to_be_visible(timeout=60_000)
+        shown = time.monotonic() - started
         boxes = page.get_by_test_id("stGraphVizChart").locator("g.node")
         expect(boxes.first).to_be_visible(timeout=60_000)
-        return time.monotonic() - started
+        return f"{time.monotonic() - started:.2f} s (page shown {shown:.2f} s)"
 
     url = f"sqlite:///{path}"
     with sync_playwright() as playwright:
@@ -261,10 +267,10 @@ def page(path: Path, record: str) -> None:
             expect(collectors.get_by_text("Collectors").first).to_be_visible(timeout=60_000)
             first = drawn(browser.new_page(), f"{base}/topology")
         browser.close()
-    print(f"topology page, new visitor, data not cached yet:  {first:.2f} s  (target < 2 s)")
-    print(f"topology page, new visitor, data cached (TTL 30s): {cached:.2f} s")
-    print(f"topology page, centred on a DNS record (?uid=):    {centred:.2f} s")
-    print(f"topology page, very first session of the server:   {cold:.2f} s  (imports included)")
+    print(f"topology page, new visitor, data not cached yet:  {first}  (target < 2 s)")
+    print(f"topology page, new visitor, data cached (TTL 30s): {cached}")
+    print(f"topology page, centred on a DNS record (?uid=):    {centred}")
+    print(f"topology page, very first session of the server:   {cold}  (imports included)")
 
 
 def main() -> None:
