@@ -34,7 +34,9 @@ def test_links_walks_exposure_and_the_page_are_measured_and_name_the_estate() ->
     )
     assert walk and int(walk[2]) > 3, output  # the walk from a routed name reaches servers
     exposed = re.search(
-        r"exposure paths for ([\d,]+) findings: [\d.]+ s \(([\d,]+) reachable", output
+        r"exposure paths for ([\d,]+) findings: [\d.]+ s, [\d.]+ s .*\(([\d,]+) reachable", output
     )
     assert exposed and int(exposed[2].replace(",", "")) > 0, output
-    assert re.search(r"topology page, new visitor, data not cached yet: +[\d.]+ s", output), output
+    shown = r"[\d.]+ s \(page shown [\d.]+ s\)"
+    assert re.search(r"topology page, new visitor, data not cached yet: +" + shown, output), output
+    assert re.search(r"topology page's reads \(first view, in-process\): \d+ ms", output), output
