@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
 from bench.synthetic import SyntheticCollector  # noqa: E402
-from storage import queries  # noqa: E402
+from storage import inventory  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.findings import FindingStore  # noqa: E402
 from storage.reconcile import Reconciler  # noqa: E402
@@ -170,7 +170,7 @@ def main() -> None:
         if not database.exists():
             seconds = build(database, args.resources, args.findings)
         db = Database(f"sqlite:///{database}")
-        present = queries.count_resources(db)
+        present = inventory.count_resources(db)
         open_findings = len(list(FindingStore(db).findings()))
         db.dispose()
         print(

@@ -32,8 +32,9 @@ from rules.network import OpenPort  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.findings import FindingStore  # noqa: E402
 from storage.reconcile import Reconciler  # noqa: E402
+from storage.silences import SilenceStore  # noqa: E402
+from vigil.app.reports.contents import FORMATS, ReportParams, gather  # noqa: E402
 from vigil.app.reports.formats import write_report  # noqa: E402
-from vigil.app.reports.model import FORMATS, ReportParams, gather  # noqa: E402
 from vigil.core.model import Resource, Scope  # noqa: E402
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -59,7 +60,7 @@ def seed(db: Database, resources: int, findings: int) -> None:
     failed = reconciler.start(Scope("aws-prod", "aws", "123456789012", "ap-south-1", "server"))
     reconciler.fail(failed, "AccessDenied")
     store = FindingStore(db)
-    store.add_silence(
+    SilenceStore(db).add_silence(
         rule="backup.missing",
         reason="legacy",
         author="bench",

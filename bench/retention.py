@@ -25,11 +25,12 @@ sys.path.insert(0, str(REPO))
 
 import sqlalchemy as sa  # noqa: E402
 
-from storage import queries  # noqa: E402
+from storage import inventory  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.reconcile import Reconciler  # noqa: E402
 from storage.retention import prune  # noqa: E402
-from storage.tables import ChangeEventRow, ScopeRunRow  # noqa: E402
+from storage.tables import events  # noqa: E402
+from storage.tables import scope_runs as runs  # noqa: E402
 from vigil.core.model import Resource, Scope  # noqa: E402
 from vigil.core.retention import RetentionPolicy  # noqa: E402
 
@@ -72,8 +73,6 @@ def simulate(
     reconciler = Reconciler(db, clock=lambda: clock[0])
     chooser = random.Random(7)
     usage = [50] * args.resources
-    events = ChangeEventRow.__table__  # type: ignore[attr-defined]
-    runs = ScopeRunRow.__table__  # type: ignore[attr-defined]
     for cycle in range(1, args.cycles + 1):
         clock[0] = START + timedelta(days=cycle)
         for i in chooser.sample(range(args.resources), int(args.resources * args.churn)):
@@ -120,10 +119,10 @@ def main() -> None:
     end = START + timedelta(days=args.cycles)
     edge = end - policy.changes + timedelta(hours=1)
     began = time.perf_counter()
-    after = list(queries.inventory(pruned, as_of=edge))
+    after = list(inventory.inventory(pruned, as_of=edge))
     as_of_seconds = time.perf_counter() - began
     exact = [r.to_dict() for r in after] == [
-        r.to_dict() for r in queries.inventory(kept, as_of=edge)
+        r.to_dict() for r in inventory.inventory(kept, as_of=edge)
     ]
     timings.sort()
     print(

@@ -36,10 +36,10 @@ sys.path.insert(0, str(REPO))
 import sqlalchemy as sa  # noqa: E402
 
 from bench.dashboard import collect, estate, findings  # noqa: E402
-from storage import exposure, history_queries, topology  # noqa: E402
+from storage import exposure, topology  # noqa: E402
 from storage.db import Database  # noqa: E402
-from storage.findings import FindingStore  # noqa: E402
-from storage.tables import ResourceRow  # noqa: E402
+from storage.findings import FindingStore, worst_open  # noqa: E402
+from storage.tables import resources  # noqa: E402
 from vigil.core.model import Direction, LinkKind, Resource, dns_ref, utcnow  # noqa: E402
 
 TARGETS_PER_BALANCER = 20
@@ -225,13 +225,12 @@ def _page_reads(db: Database) -> float:
     with db.connect() as conn:
         (first, _), *_ = exposure.search_entry_points(conn, "", 200)
     graph = topology.topology(db, [first], depth=DEPTH, direction=Direction.BOTH)
-    history_queries.worst_open(db, [node.uid for node in graph.nodes])
+    worst_open(db, [node.uid for node in graph.nodes])
     return time.perf_counter() - started
 
 
 def _first_uid(db: Database, type_: str) -> str:
-    table = ResourceRow.__table__  # type: ignore[attr-defined]
-    query = sa.select(sa.func.min(table.c.uid)).where(table.c.type == type_)
+    query = sa.select(sa.func.min(resources.c.uid)).where(resources.c.type == type_)
     with db.connect() as conn:
         return str(conn.execute(query).scalar_one())
 

@@ -57,7 +57,7 @@ def certificate_attributes(chain: Sequence[bytes]) -> dict[str, Any]:
         "sans": subject_alt_names(leaf),
         "subject": leaf.subject.rfc4514_string(),
         "issuer": leaf.issuer.rfc4514_string(),
-        "serial": format(leaf.serial_number, "x"),
+        "serial": format_serial(leaf.serial_number),
         "fingerprint_sha256": hashlib.sha256(chain[0]).hexdigest(),
         "not_before": _time(leaf.not_valid_before_utc),
         "not_after": _time(leaf.not_valid_after_utc),
@@ -69,6 +69,34 @@ def certificate_attributes(chain: Sequence[bytes]) -> dict[str, Any]:
         "signature_algorithm": signature_algorithm(leaf),
         "self_signed": leaf.issuer == leaf.subject,
     }
+
+
+def format_serial(number: int) -> str:
+    """A serial number as certificates are compared: lower-case hex, no separators, no zeros
+    in front (`1a2b`)."""
+    return format(number, "x")
+
+
+def canonical_serial(value: Any) -> str | None:
+    """A serial number as an API spells it, in `format_serial`'s form; None when unreadable.
+
+    ACM's DescribeCertificate says `0f:a2:...` (hex bytes, colon-separated); moto says the
+    number in decimal. Colons, or a single byte, mean hex; digits alone (more than one byte's
+    worth of them) mean decimal; other hex digits mean hex.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return format_serial(value) if value >= 0 else None
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower()
+    if not text:
+        return None
+    try:
+        if ":" in text or len(text) <= 2 or not text.isdigit():
+            return format_serial(int(text.replace(":", ""), 16))
+        return format_serial(int(text, 10))
+    except ValueError:
+        return None
 
 
 def key_type(cert: x509.Certificate) -> tuple[str, int | None]:

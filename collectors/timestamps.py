@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from vigil.core.model import iso
+from vigil.core.timeutil import parse_instant
 
 
 def iso_time(value: Any) -> str | None:
@@ -21,7 +22,7 @@ def iso_time(value: Any) -> str | None:
         except (OverflowError, OSError) as exc:  # past year 9999 or the platform's time_t
             raise ValueError(f"timestamp out of range: {value!r}") from exc
     if isinstance(value, str):
-        return iso(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        return iso(parse_instant(value))
     if isinstance(value, datetime):
         return iso(value)
     raise TypeError(f"not a timestamp: {value!r}")

@@ -1,6 +1,6 @@
 """Vigil's dashboard: `vigil dashboard`, or `streamlit run dashboard/app.py`.
 
-It only reads storage (storage.aggregates, storage.queries). The database comes from
+It only reads storage (through dashboard/data.py). The database comes from
 VIGIL_DATABASE_URL and the config from VIGIL_CONFIG, both set by `vigil dashboard`. When the
 config has `dashboard.oidc`, every page asks for a login first (dashboard/auth.py).
 """

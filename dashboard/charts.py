@@ -116,7 +116,7 @@ def changes_timeline(frame: pd.DataFrame) -> alt.Chart:
 
 def scope_durations(frame: pd.DataFrame) -> alt.Chart:
     """Duration of each scope's newest run, coloured by status: `scope`, `seconds`, `status`."""
-    colors = {
+    colors: dict[str, str] = {
         RunStatus.COMPLETE: "#2e7d32",
         RunStatus.FAILED: "#b71c1c",
         RunStatus.RUNNING: "#1565c0",

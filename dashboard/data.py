@@ -1,4 +1,4 @@
-"""Cached reads for the pages: storage.aggregates and storage.queries behind `st.cache_data`.
+"""Cached reads for the pages: storage's query modules behind `st.cache_data`.
 
 Every function takes the database URL (the cache key) and filter values; results live for
 TTL_SECONDS, so a page refresh within that window costs no query and a new collection shows
@@ -7,16 +7,18 @@ up within it. Arguments and results are small: pages, counts, a few hundred rows
 
 from __future__ import annotations
 
-import importlib
 from datetime import timedelta
 from typing import Any
 
 import streamlit as st
 
-from storage import aggregates, exposure, history_queries, queries, topology
-from storage.aggregates import FindingFilter, InventoryQuery, Page
+from storage import exposure, findings, history, inventory, outbox, runs, topology
+from storage.certificate_usage import certificate_usage as _certificate_usage
 from storage.db import Database
-from storage.findings import FindingStore, Silence
+from storage.expressions import Page
+from storage.findings import FindingQuery
+from storage.inventory import InventoryQuery
+from storage.silences import Silence, SilenceStore
 from vigil.app.config import VigilConfig
 from vigil.core.model import Direction, Severity, utcnow
 
@@ -30,78 +32,83 @@ def database(url: str) -> Database:
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def open_by_severity(url: str) -> list[aggregates.SeverityCount]:
-    return aggregates.open_by_severity(database(url), utcnow())
+def open_by_severity(url: str) -> list[findings.SeverityCount]:
+    return findings.open_by_severity(database(url), utcnow())
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def counts_by_source_type(url: str) -> list[tuple[str, str, int]]:
-    return aggregates.counts_by_source_type(database(url))
+    return inventory.counts_by_source_type(database(url))
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def source_health(url: str) -> list[aggregates.SourceHealth]:
-    return aggregates.source_health(database(url))
+def source_health(url: str) -> list[runs.SourceHealth]:
+    return runs.source_health(database(url))
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def findings_per_day(url: str, days: int = 30) -> list[tuple[str, int, int]]:
-    return aggregates.findings_per_day(database(url), utcnow(), days)
+    return findings.findings_per_day(database(url), utcnow(), days)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def inventory_size_per_day(url: str, days: int = 30) -> list[tuple[str, int]]:
-    return aggregates.inventory_size_per_day(database(url), utcnow(), days)
+    return history.inventory_size_per_day(database(url), utcnow(), days)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def certificates(url: str, within_days: int | None = None) -> list[dict[str, Any]]:
-    return aggregates.certificates(database(url), utcnow(), within_days=within_days)
+    return inventory.expiring_certificates(database(url), utcnow(), within_days=within_days)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def scope_statuses(url: str) -> list[queries.ScopeStatus]:
-    return queries.scope_statuses(database(url))
+def certificate_usage(url: str) -> list[dict[str, Any]]:
+    return [usage.to_dict() for usage in _certificate_usage(database(url))]
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def scope_statuses(url: str) -> list[runs.ScopeStatus]:
+    return runs.scope_statuses(database(url))
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def facets(url: str) -> dict[str, list[str]]:
-    return aggregates.facets(database(url))
+    return inventory.facets(database(url))
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def inventory_page(url: str, query: InventoryQuery, limit: int, offset: int) -> Page:
-    return aggregates.inventory_page(database(url), query, limit=limit, offset=offset)
+    return inventory.inventory_page(database(url), query, limit=limit, offset=offset)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def findings_page(url: str, query: FindingFilter, limit: int, offset: int) -> Page:
-    return aggregates.findings_page(database(url), query, limit=limit, offset=offset)
+def findings_page(url: str, query: FindingQuery, limit: int, offset: int) -> Page:
+    return findings.findings_page(database(url), query, limit=limit, offset=offset)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def findings_by_rule(url: str, query: FindingFilter) -> list[tuple[str, str, int]]:
-    return aggregates.findings_by_rule(database(url), query)
+def findings_by_rule(url: str, query: FindingQuery) -> list[tuple[str, str, int]]:
+    return findings.findings_by_rule(database(url), query)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def active_silences(url: str) -> list[Silence]:
-    return FindingStore(database(url)).silences(now=utcnow())
+    return SilenceStore(database(url)).silences(now=utcnow())
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def resource(url: str, uid: str) -> dict[str, Any] | None:
-    return history_queries.resource(database(url), uid)
+    return inventory.resource(database(url), uid)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def resource_findings(url: str, uid: str) -> list[dict[str, Any]]:
-    return history_queries.resource_findings(database(url), uid)
+    return findings.resource_findings(database(url), uid)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def resource_history(url: str, uid: str) -> list[dict[str, Any]]:
-    return history_queries.resource_history(database(url), uid)
+    return history.resource_history(database(url), uid)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
@@ -125,32 +132,25 @@ def entry_points(url: str, text: str, limit: int) -> list[tuple[str, str]]:
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def worst_open(url: str, uids: tuple[str, ...]) -> dict[str, Severity]:
-    return history_queries.worst_open(database(url), uids)
+    return findings.worst_open(database(url), uids)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def changes_per_day(url: str, days: int, types: tuple[str, ...]) -> list[tuple[str, str, int]]:
     since = utcnow() - timedelta(days=days)
-    return history_queries.changes_per_day(database(url), since, types=types)
+    return history.changes_per_day(database(url), since, types=types)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def recent_changes(url: str, days: int, kinds: tuple[str, ...], types: tuple[str, ...]) -> Page:
     since = utcnow() - timedelta(days=days)
-    return history_queries.recent_changes(database(url), since, kinds=kinds, types=types)
+    return history.recent_changes(database(url), since, kinds=kinds, types=types)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def outbox_counts(url: str) -> dict[str, int] | None:
-    """Notification outbox counts (pending, sent, failed, dead), or None before alerting exists."""
-    try:
-        notify = importlib.import_module("vigil.app.notify")
-    except ModuleNotFoundError as exc:
-        if exc.name != "vigil.app.notify":
-            raise
-        return None
-    counts: dict[str, int] = notify.outbox_counts(database(url))
-    return counts
+def outbox_counts(url: str) -> dict[str, int]:
+    """Notification outbox counts: pending (sending included), sent, failed and dead."""
+    return outbox.counts(database(url))
 
 
 @st.cache_resource(show_spinner=False)

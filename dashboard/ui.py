@@ -19,6 +19,7 @@ from dashboard import data
 from dashboard.context import Settings, config_path, load_settings
 from vigil.core.model import utcnow
 from vigil.core.text import printable
+from vigil.core.urls import redact_url
 
 
 def settings() -> Settings:
@@ -94,9 +95,4 @@ def has_data(config: Settings) -> bool:
 
 def _redacted(url: str) -> str:
     """The database URL without its password."""
-    import sqlalchemy as sa
-
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return "(invalid URL)"
+    return redact_url(url)

@@ -7,10 +7,16 @@ the next sender takes it when the lease runs out and sends it again, with the sa
 key (`Message.key`), which each channel carries so the receiver can drop it. A retryable failure
 waits `backoff × 2^(attempts-1)` (at most an hour) before the next try; the notifier's
 `max_attempts`-th failure, or any failure that cannot succeed on retry, makes it `dead`.
+
+Messages of one (notifier, route, group) go out in the order they were enqueued: a message
+waits while an older one of its group is unsent (backing off, or claimed by another sender),
+so after an outage a resolve never overtakes the trigger it resolves, although the older
+message has backed off longer. A dead message no longer holds its group back.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -36,6 +42,8 @@ class DeliveryReport:
     sent: int = 0
     failed: int = 0
     dead: int = 0
+    held: int = 0
+    """Due messages kept back behind an older unsent message of their group."""
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
 
@@ -77,6 +85,11 @@ def deliver_due(
     report = DeliveryReport()
     started = time.monotonic()
     after = 0
+    # group -> the oldest unsent message of it that this pass cannot send (not due yet, or
+    # failed or taken by another sender in this pass): younger ones of the group wait.
+    blocked: dict[GroupKey, int] = {}
+    for waiting in store.waiting(db, now):
+        blocked.setdefault(group_of(waiting), waiting.id)
     while not (stop and stop.is_set()):
         batch = store.due(db, now, after_id=after)
         if not batch:
@@ -85,9 +98,23 @@ def deliver_due(
             if stop and stop.is_set():
                 break
             after = entry.id
-            _deliver_one(db, entry, notifiers.get(entry.notifier), tick, report)
+            group = group_of(entry)
+            if blocked.get(group, entry.id) < entry.id:
+                report.held += 1
+                continue
+            if not _deliver_one(db, entry, notifiers.get(entry.notifier), tick, report):
+                blocked.setdefault(group, entry.id)
     report.seconds = time.monotonic() - started
     return report
+
+
+GroupKey = tuple[str, str, str]
+
+
+def group_of(entry: store.OutboxEntry) -> GroupKey:
+    """(notifier, route, group): the messages whose order is kept (`Message.group_key`)."""
+    group = entry.payload.get("group") or {}
+    return entry.notifier, entry.route, json.dumps(group, sort_keys=True)
 
 
 def _deliver_one(
@@ -96,25 +123,26 @@ def _deliver_one(
     notifier: tuple[NotifierSettings, Notifier] | None,
     clock: Callable[[], datetime],
     report: DeliveryReport,
-) -> None:
+) -> bool:
+    """Send one message; False while it stays unsent (failed, or another sender has it)."""
     now = clock()
     if notifier is None:
         error = f"notifier {entry.notifier!r} is no longer configured"
         store.mark_failed(db, entry.id, error=error, next_attempt_at=now, dead=True)
         report.dead += 1
         report.errors.append(error)
-        return
+        return True  # dead: it holds nothing back
     settings, sender = notifier
     if not store.claim(db, entry, now + LEASE):
-        return  # another sender has it
+        return False  # another sender has it
     try:
         sender.send(Message.from_dict(entry.payload))
     except NotifyError as exc:
-        _failed(db, entry, settings, exc, clock(), report)
-        return
+        return _failed(db, entry, settings, exc, clock(), report)
     store.mark_sent(db, entry.id, clock())
     report.sent += 1
     log.info("sent message %s to %s: %s", entry.id, entry.notifier, entry.summary)
+    return True
 
 
 def _failed(
@@ -124,7 +152,8 @@ def _failed(
     exc: NotifyError,
     now: datetime,
     report: DeliveryReport,
-) -> None:
+) -> bool:
+    """Record a failed send; True when the message is dead (it holds its group no longer)."""
     attempts = entry.attempts + 1
     dead = not exc.retryable or attempts >= settings.max_attempts
     next_at = now + backoff_delay(settings, attempts)
@@ -137,3 +166,4 @@ def _failed(
     else:
         report.failed += 1
         log.warning("message %s failed (attempt %d), retrying: %s", entry.id, attempts, error)
+    return dead

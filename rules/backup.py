@@ -9,6 +9,11 @@ counts as one too: a volatile attribute, current as of the last completed scan o
 own source, account and region is known (DESIGN.md, Invariants). Elsewhere the backup state is
 unknown: no finding opens and a stored one keeps its status, while `collector.failing` reports
 the scope.
+
+Restore evidence (`backup.restore_untested`) is read from the resource's own attributes, set by
+the scope that owns it: `restore_evidence` names where restores were read (`aws_backup`,
+`command`, `file`) and is null when they could not be read; `last_restore_at` is the newest
+successful restore or restore test (null: none).
 """
 
 from __future__ import annotations
@@ -20,10 +25,10 @@ from pydantic import Field
 
 from rules.base import describe, finding
 from rules.compliance import Controls
-from rules.view import InventoryView, parse_time
+from rules.view import InventoryView
 from vigil.core.model import Finding, Resource, ResourceType, Severity
 from vigil.core.schema import Duration, StrictModel
-from vigil.core.timeutil import format_duration, parse_duration
+from vigil.core.timeutil import format_duration, instant_or_none, parse_duration
 
 _TYPES = (
     ResourceType.DISK.value,
@@ -83,7 +88,7 @@ def restore_point(resource: Resource) -> datetime | None:
     """A database's latest restorable time, when point-in-time recovery is on (else None)."""
     if not point_in_time_recovery(resource):
         return None
-    return parse_time(resource.attributes.get("latest_restorable_time"))
+    return instant_or_none(resource.attributes.get("latest_restorable_time"))
 
 
 def is_table(resource: Resource) -> bool:
@@ -225,7 +230,7 @@ class BackupStale:
         keeps a restore point minutes old at all times (AWS does not report it here)."""
         if table.attributes.get("point_in_time_recovery") is True:
             return None
-        newest = parse_time(table.attributes.get("latest_backup_at"))
+        newest = instant_or_none(table.attributes.get("latest_backup_at"))
         if newest is None or view.now - newest <= rpo:
             return None
         if not view.observed(table):
@@ -266,3 +271,108 @@ def rpo_of(resource: Resource, params: BackupParams) -> tuple[timedelta, str]:
         except ValueError:
             return params.default_rpo, f"default (tag {params.rpo_tag}={tagged!r} is unreadable)"
     return params.default_rpo, "default_rpo"
+
+
+RESTORE_TIME = "last_restore_at"
+RESTORE_SOURCE = "restore_evidence"
+
+
+class RestoreParams(BackupParams):
+    """`rules.params.backup.restore_untested`: the backup tag settings, and how recent the
+    newest proven restore must be (a hosts source's `restore_evidence.max_age` overrides it)."""
+
+    max_age: Duration = timedelta(days=90)
+
+
+class RestoreUntested:
+    """A resource that needs a backup and has no successful restore (or AWS Backup restore test)
+    within `max_age` (default 90 days): a backup nobody has restored is a hope, not a backup.
+
+    ```yaml
+    rules:
+      params:
+        backup.restore_untested: {max_age: 30d}
+    ```
+
+    Judged only where restores were read: `restore_evidence` set and the resource's scope known.
+    Aurora cluster members and replicas are judged through their cluster or source.
+    """
+
+    id = "backup.restore_untested"
+    title = "Backup restore not tested"
+    severity = Severity.MEDIUM
+    resource_types = _TYPES
+    params_model = RestoreParams
+    remediation = (
+        "Restore the newest backup into a scratch environment and check the data, or schedule "
+        "an AWS Backup restore testing plan for the resource type; on a host, have the restore "
+        "drill record its success where restore_evidence reads it."
+    )
+    compliance = _COMPLIANCE
+
+    def evaluate(self, view: InventoryView, params: RestoreParams) -> Iterator[Finding]:
+        for resource in view.of_type(*self.resource_types):
+            attributes = resource.attributes
+            if not needs_backup(resource, params) or attributes.get("cluster"):
+                continue
+            if attributes.get("replica_of"):
+                continue  # a copy: its source's restores prove the data
+            max_age, max_age_from = restore_max_age(resource, params)
+            last = instant_or_none(attributes.get(RESTORE_TIME))
+            if last is not None and view.now - last <= max_age:
+                continue
+            if not attributes.get(RESTORE_SOURCE) or not view.observed(resource):
+                view.undecided(self.id, resource.uid)  # restores were not read: unknown
+                continue
+            if attributes.get("restores_unattributed") is True:
+                # Completed restores that name no resource: one of them may be this one's.
+                view.undecided(self.id, resource.uid)
+                continue
+            yield self._finding(view, resource, last, max_age, max_age_from)
+
+    def _finding(
+        self,
+        view: InventoryView,
+        resource: Resource,
+        last: datetime | None,
+        max_age: timedelta,
+        max_age_from: str,
+    ) -> Finding:
+        attributes = resource.attributes
+        plans = list(attributes.get("restore_test_plans") or [])
+        evidence: dict[str, object] = {
+            "last_restore_at": last.isoformat() if last else None,
+            "max_age_seconds": int(max_age.total_seconds()),
+            "max_age_from": max_age_from,
+            "restore_evidence": attributes.get(RESTORE_SOURCE),
+            "restore_test_plans": plans,
+        }
+        if last is None:
+            title = (
+                f"{resource.type} {describe(resource)} has no successful restore on record "
+                f"(max age {format_duration(max_age)})"
+            )
+            detail = f"No completed restore or restore test read from {attributes[RESTORE_SOURCE]}."
+        else:
+            age = view.now - last
+            evidence["age_seconds"] = int(age.total_seconds())
+            title = (
+                f"{resource.type} {describe(resource)} last proven restore is "
+                f"{format_duration(age)} old (max age {format_duration(max_age)})"
+            )
+            kind = attributes.get("last_restore_kind") or "restore"
+            detail = (
+                f"Newest successful restore {last:%Y-%m-%d %H:%M}Z ({kind}); "
+                f"max age from {max_age_from}."
+            )
+        if plans:
+            detail += f" Restore testing plans for its type: {', '.join(map(str, plans))}."
+        return finding(self, resource, title, detail, evidence=evidence)
+
+
+def restore_max_age(resource: Resource, params: RestoreParams) -> tuple[timedelta, str]:
+    """The resource's own `restore_max_age_seconds` (a hosts source's setting), else the param."""
+    seconds = resource.attributes.get("restore_max_age_seconds")
+    if isinstance(seconds, int) and not isinstance(seconds, bool) and seconds > 0:
+        return timedelta(seconds=seconds), "the source's restore_evidence.max_age"
+    return params.max_age, "max_age"

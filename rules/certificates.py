@@ -1,4 +1,6 @@
-"""Certificate rules: expiring, expired, invalid (hostname, trust, weak key, SHA-1)."""
+"""Certificate rules: expiring, expired, invalid (hostname, trust, weak key, SHA-1), and not
+served (a probed endpoint serves another certificate than the load balancer or CDN it is
+routed to has bound)."""
 
 from __future__ import annotations
 
@@ -11,9 +13,9 @@ from pydantic import Field, model_validator
 
 from rules.base import NoParams, describe, finding
 from rules.compliance import Controls
-from rules.view import InventoryView, parse_time
-from vigil.core.facts import certificate_expiry
-from vigil.core.model import Finding, Resource, ResourceType, Severity
+from rules.view import PROBE_PROVIDER, InventoryView
+from vigil.core.facts import certificate_expiry, dns_name
+from vigil.core.model import Finding, LinkKind, Resource, ResourceType, Severity
 from vigil.core.schema import StrictModel
 
 _CERT = (ResourceType.CERTIFICATE.value,)
@@ -25,7 +27,7 @@ _RENEW = (
 
 def expiry(resource: Resource) -> tuple[datetime | None, str]:
     """When the certificate stops working, and which field says so (vigil.core.facts)."""
-    return certificate_expiry(resource.attributes, parse_time)
+    return certificate_expiry(resource.attributes)
 
 
 def days(delta: timedelta) -> int:
@@ -235,3 +237,148 @@ def certificate_problems(attributes: dict[str, Any], params: InvalidParams) -> l
 def _evidence(attributes: dict[str, Any]) -> dict[str, Any]:
     keys = ("verified", "verify_error", "key_algorithm", "key_size", "signature_algorithm")
     return {key: attributes[key] for key in keys if key in attributes}
+
+
+_FRONTS = frozenset({ResourceType.LOAD_BALANCER.value, ResourceType.CDN.value})
+"""What a DNS name may be routed to for `cert.not_served`: the resources that bind certificates."""
+
+
+def routed_fronts(view: InventoryView) -> dict[str, list[tuple[Resource, Resource]]]:
+    """DNS name -> (record, load balancer or CDN) along the records' `routes_to` links.
+
+    Only resolved links count: a name routed to something not in the inventory is not known to
+    be routed to a load balancer or CDN. Probe records observe names; they route nothing.
+    """
+    routes = view.links_from(LinkKind.ROUTES_TO.value)
+    fronts: dict[str, list[tuple[Resource, Resource]]] = {}
+    for record in view.of_type(ResourceType.DNS_RECORD.value):
+        if record.provider == PROBE_PROVIDER:
+            continue
+        for target in routes.get(record.uid, ()):
+            front = view.by_uid.get(target)
+            if front is not None and front.type in _FRONTS:
+                fronts.setdefault(dns_name(record.name), []).append((record, front))
+    return fronts
+
+
+def endpoint_name(endpoint: Resource) -> str:
+    """The DNS name a probed endpoint was asked for: its server name (SNI), else its host."""
+    attributes = endpoint.attributes
+    return dns_name(str(attributes.get("server_name") or attributes.get("host") or ""))
+
+
+def bindings_complete(front: Resource) -> bool:
+    """Whether every certificate a load balancer's listeners serve is known (collectors/aws/elb.py:
+    a role that may not read a listener's SNI certificates leaves `certificates_complete` false).
+    """
+    return not any(
+        isinstance(listener, dict) and listener.get("certificates_complete") is False
+        for listener in front.attributes.get("listeners") or ()
+    )
+
+
+def _label(resource: Resource) -> str:
+    return f"{resource.type} {describe(resource)}"
+
+
+class CertificateNotServed:
+    """The endpoint of a DNS name routed to a load balancer or CDN serves another certificate
+    than the ones bound to it: a listener or distribution changed, a proxy or an old server
+    answers in front, or the name points elsewhere than the records say.
+
+    It follows the links: the DNS record's `routes_to` to a load balancer or CDN, then their
+    `serves` to certificates. A TLS probe of the name (its `server_name`, else its `host`)
+    compares the leaf's `serial` with the bound certificates' (ACM's `serial`). Unknown is not
+    empty: a probe that did not complete, a bound certificate not in the inventory or without
+    a serial, or a scope not known leaves the endpoint undecided, never flagged.
+    """
+
+    id = "cert.not_served"
+    title = "Endpoint serves another certificate than the one bound"
+    severity = Severity.MEDIUM
+    resource_types = _CERT
+    params_model = NoParams
+    remediation = (
+        "Find what answers for the name (`vigil topology --from NAME`): point the DNS record "
+        "at the load balancer or CDN, remove the proxy or old server in front, or bind the "
+        "certificate that should be served to the listener or distribution."
+    )
+    compliance: Controls = {"soc2-2017": ("CC7.1",), "iso27001-2022": ("A.8.24",)}
+
+    def evaluate(self, view: InventoryView, params: NoParams) -> Iterator[Finding]:
+        endpoints = [r for r in view.of_type(*self.resource_types) if r.provider == PROBE_PROVIDER]
+        if not endpoints:
+            return
+        fronts = routed_fronts(view)
+        serves = view.links_from(LinkKind.SERVES.value)
+        for endpoint in endpoints:
+            routed = fronts.get(endpoint_name(endpoint))
+            if not routed:
+                continue  # not a name routed to a load balancer or CDN
+            bound = sorted({to for _, front in routed for to in serves.get(front.uid, ())})
+            if not bound:
+                continue  # nothing bound (plain HTTP, CloudFront's default certificate)
+            found = self._judge(view, endpoint, routed, bound)
+            if found is not None:
+                yield found
+
+    def _judge(
+        self,
+        view: InventoryView,
+        endpoint: Resource,
+        routed: list[tuple[Resource, Resource]],
+        bound: list[str],
+    ) -> Finding | None:
+        attributes = endpoint.attributes
+        served = attributes.get("serial")
+        if (
+            not view.observed(endpoint)
+            or attributes.get("reachable") is not True
+            or not isinstance(served, str)
+            or not served
+        ):
+            view.undecided(self.id, endpoint.uid)  # no completed probe: nothing was seen
+            return None
+        known: list[Resource] = []
+        unknown = False
+        for uid in bound:
+            certificate = view.by_uid.get(uid)
+            serial = certificate.attributes.get("serial") if certificate is not None else None
+            if certificate is None or not serial or not view.observed(certificate):
+                unknown = True
+            elif serial == served:
+                return None  # the endpoint serves one of the bound certificates
+            else:
+                known.append(certificate)
+        sides = [resource for pair in routed for resource in pair]
+        unknown = unknown or any(not bindings_complete(front) for _, front in routed)
+        if unknown or not all(view.observed(resource) for resource in sides):
+            view.undecided(self.id, endpoint.uid)
+            return None
+        name = endpoint_name(endpoint)
+        fronts = sorted({_label(front) for _, front in routed})
+        subject_ = attributes.get("common_name") or "no common name"
+        issuer = attributes.get("issuer") or "an unknown issuer"
+        bound_text = ", ".join(
+            f"{c.native_id} (serial {c.attributes.get('serial')})" for c in known
+        )
+        return finding(
+            self,
+            endpoint,
+            f"{endpoint.native_id} ({name}) serves certificate {subject_} "
+            f"(serial {served}), not the one bound to {', '.join(fronts)}",
+            f"{name} is routed to {', '.join(fronts)}, bound to {bound_text}; "
+            f"the probe of {endpoint.native_id} was served serial {served} "
+            f"({subject_}, issued by {issuer}).",
+            evidence={
+                "dns_name": name,
+                "served_serial": served,
+                "served_common_name": attributes.get("common_name"),
+                "records": sorted({record.uid for record, _ in routed}),
+                "routed_to": sorted({front.uid for _, front in routed}),
+                "bound": [
+                    {"uid": c.uid, "native_id": c.native_id, "serial": c.attributes.get("serial")}
+                    for c in known
+                ],
+            },
+        )

@@ -14,8 +14,9 @@ from rules.base import Rule
 from rules.config import RulesConfig, own_params
 from rules.registry import all_rules
 from rules.view import InventoryView
+from vigil.core.canonical import canonical_json
 from vigil.core.errors import ConfigError
-from vigil.core.model import Finding, Severity, canonical_json
+from vigil.core.model import Finding, Severity
 
 
 @dataclass(frozen=True)

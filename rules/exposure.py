@@ -121,8 +121,10 @@ class PlaintextWeb:
     """An internet-facing load balancer listener or a CDN that serves HTTP without
     redirecting to HTTPS.
 
-    A load balancer's HTTP listener counts when it forwards to targets; one that redirects
-    to HTTPS or answers a fixed response serves no application in plain text. A CDN counts
+    A load balancer's HTTP listener counts when it forwards to targets (or, for a web server,
+    serves its own content); one that redirects to HTTPS or answers a fixed response serves no
+    application in plain text. A listener with its own `scheme` (hosts' nginx and HAProxy:
+    bound to loopback or a private address) is judged by that. A CDN counts
     when a cache behaviour's viewer protocol policy is `allow-all`; a disabled one does not.
     """
 
@@ -176,7 +178,8 @@ class PlaintextWeb:
             for listener in balancer.attributes.get("listeners") or ()
             if isinstance(listener, dict)
             and str(listener.get("protocol") or "").upper() == "HTTP"
-            and listener.get("default_action") == "forward"
+            and listener.get("default_action") in SERVING
+            and listener.get("scheme", INTERNET_FACING) == INTERNET_FACING
         ]
         if not plain:
             return None
@@ -185,6 +188,19 @@ class PlaintextWeb:
             balancer,
             f"load balancer {describe(balancer)} serves HTTP without redirecting to HTTPS "
             f"on {', '.join(plain)}",
-            "Internet-facing; the listener(s) forward plain HTTP to the targets.",
+            "Internet-facing; the listener(s) forward plain HTTP to the targets"
+            + (" or serve content of their own." if _serves(balancer) else "."),
             evidence={"listeners": plain},
         )
+
+
+SERVING = frozenset({"forward", "serve"})
+"""Listener actions that answer requests with an application's content (`serve`: a web
+server's own files, e.g. nginx `root`)."""
+
+
+def _serves(balancer: Resource) -> bool:
+    return any(
+        isinstance(listener, dict) and listener.get("default_action") == "serve"
+        for listener in balancer.attributes.get("listeners") or ()
+    )

@@ -17,13 +17,13 @@ from pydantic import Field
 from rules.base import describe, finding
 from rules.compliance import Controls
 from rules.view import InventoryView
+from vigil.core.facts import protocol_name
 from vigil.core.model import Finding, Resource, ResourceType, Severity
 from vigil.core.schema import StrictModel
 
 DEFAULT_SENSITIVE = [22, 3389, 3306, 5432, 1433, 1521, 6379, 9200, 27017, 11211, 2375, 5900]
 DEFAULT_SENSITIVE_UDP = [161, 3389, 11211]
 _ALL_PORTS = (0, 65535)
-_PROTOCOLS = {"-1": "all", "6": "tcp", "17": "udp"}
 
 
 class OpenPortParams(StrictModel):
@@ -45,8 +45,7 @@ def is_world(entry: dict[str, Any]) -> bool:
 
 def exposed_ports(entry: dict[str, Any], params: OpenPortParams) -> tuple[str, list[int]]:
     """(protocol, the sensitive ports an entry covers); protocol `all` means everything."""
-    protocol = str(entry.get("protocol", "")).lower()
-    protocol = _PROTOCOLS.get(protocol, protocol)
+    protocol = protocol_name(str(entry.get("protocol", "")))
     if protocol == "all":
         return "all", sorted(set(params.sensitive_ports) | set(params.sensitive_udp_ports))
     if protocol not in ("tcp", "udp"):

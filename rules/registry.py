@@ -13,10 +13,16 @@ from typing import Any
 from pydantic import ValidationError
 
 from rules.availability import SingleZone, UnhealthyTargets
-from rules.backup import BackupMissing, BackupStale
+from rules.backup import BackupMissing, BackupStale, RestoreUntested
 from rules.base import Rule
-from rules.certificates import CertificateExpired, CertificateExpiring, CertificateInvalid
+from rules.certificates import (
+    CertificateExpired,
+    CertificateExpiring,
+    CertificateInvalid,
+    CertificateNotServed,
+)
 from rules.config import ESCALATE, RulesConfig, escalation_problem, own_params
+from rules.database import NoReplica, ReplicationBroken
 from rules.disk import DiskFilling, DiskFull
 from rules.dns import DanglingRecord
 from rules.drift import AttributeChanged
@@ -34,8 +40,10 @@ _BUILTIN: tuple[type[Rule], ...] = (
     CertificateExpiring,
     CertificateExpired,
     CertificateInvalid,
+    CertificateNotServed,
     BackupMissing,
     BackupStale,
+    RestoreUntested,
     OpenPort,
     PortExposed,
     DanglingRecord,
@@ -53,6 +61,8 @@ _BUILTIN: tuple[type[Rule], ...] = (
     PublicExposure,
     KubernetesUnsupported,
     FunctionRuntimeDeprecated,
+    ReplicationBroken,
+    NoReplica,
 )
 
 

@@ -13,20 +13,20 @@ import ipaddress
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
 from vigil.core.errors import denied_action
-from vigil.core.facts import USABLE_SNAPSHOT_STATES, dns_name
-from vigil.core.model import Resource, ResourceType, RunStatus, fingerprint
+from vigil.core.facts import STALE_AFTER_INTERVALS, USABLE_SNAPSHOT_STATES, dns_name
+from vigil.core.model import Link, Resource, ResourceType, RunStatus, fingerprint
+from vigil.core.timeutil import instant_or_none
 
 COMPLETE = RunStatus.COMPLETE
 FAILED = RunStatus.FAILED
 PROBE_PROVIDER = "probe"
 """Probe sources observe targets; they own no address or name (DESIGN.md, Probes)."""
 FALLBACK_STALENESS = timedelta(hours=1)
-INTERVALS_PER_WINDOW = 3
 """A scope's data stays current for three collection intervals after its last completion."""
 
 # Attributes that hold DNS names a record may point at (LBs, databases, servers, CDNs).
@@ -95,6 +95,9 @@ class PastState:
 ChangeLoader = Callable[[datetime], Iterable[Change]]
 HistoryLoader = Callable[[Collection[str]], Iterable[PastState]]
 """Given values (addresses, DNS names), the recorded past states that mention any of them."""
+LinkLoader = Callable[[Collection[str]], Iterable[Link]]
+"""Given link kinds, the present links of those kinds (`to_uid` a uid, or the reference the
+collector emitted while nothing in the inventory answers to it)."""
 
 
 @dataclass
@@ -110,9 +113,12 @@ class InventoryView:
     """The configured source names, when known: scopes of other sources are ignored."""
     staleness: timedelta | None = None
     """`collector.failing`'s `staleness` param when set: one window for both questions."""
+    link_loader: LinkLoader | None = None
+    """The stored links; without it, the links the resources themselves carry (as emitted)."""
     _by_type: dict[str, list[Resource]] = field(default_factory=dict, repr=False)
     unjudged: set[str] = field(default_factory=set, repr=False)
     """Fingerprints (rule + resource) a rule could not judge: their inputs were unknown."""
+    _links: dict[str, dict[str, list[str]]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, resources: Iterable[Resource], **options: Any) -> InventoryView:
@@ -171,7 +177,7 @@ class InventoryView:
             return self.staleness
         if self.collect_every is None:
             return FALLBACK_STALENESS
-        return INTERVALS_PER_WINDOW * self.collect_every
+        return STALE_AFTER_INTERVALS * self.collect_every
 
     @cached_property
     def configured_scopes(self) -> list[ScopeState]:
@@ -258,7 +264,7 @@ class InventoryView:
                 continue
             if str(attributes.get("state") or "").lower() not in USABLE_SNAPSHOT_STATES:
                 continue
-            started = parse_time(attributes.get("started_at")) or snapshot.first_seen
+            started = instant_or_none(attributes.get("started_at")) or snapshot.first_seen
             if started is None:
                 continue
             if source_uid not in newest or started > newest[source_uid]:
@@ -322,6 +328,25 @@ class InventoryView:
             held.update(held_names(state.attributes))
         return frozenset(held & wanted)
 
+    # -- links --------------------------------------------------------------------------
+
+    def links_from(self, kind: str) -> dict[str, list[str]]:
+        """from uid -> the targets of its present `kind` links (uids, or unresolved
+        references), each list sorted; read once per kind and shared by every rule."""
+        cached = self._links.get(kind)
+        if cached is not None:
+            return cached
+        if self.link_loader is not None:
+            found: Iterable[Link] = self.link_loader([kind])
+        else:
+            found = (link for r in self.by_uid.values() for link in r.links)
+        targets: dict[str, set[str]] = defaultdict(set)
+        for link in found:
+            if link.kind == kind:
+                targets[link.from_uid].add(link.to_uid)
+        self._links[kind] = {uid: sorted(to) for uid, to in targets.items()}
+        return self._links[kind]
+
     # -- drift --------------------------------------------------------------------------
 
     @cached_property
@@ -334,19 +359,6 @@ class InventoryView:
         if self.change_loader is None:
             return []
         return list(self.change_loader(since))
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An ISO 8601 attribute value as aware UTC; None when absent or unreadable."""
-    if isinstance(value, str) and value:
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    if not isinstance(value, datetime):
-        return None
-    # Offsets are converted, not kept: titles print these times with a `Z`.
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def held_addresses(attributes: Mapping[str, Any]) -> Iterator[str]:

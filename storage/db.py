@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from vigil.core.errors import InputError, StorageError
+from vigil.core.urls import redact_url
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -57,6 +58,11 @@ class Database:
                 yield conn
         except sa.exc.OperationalError as exc:
             raise StorageError(f"database error: {exc.orig}") from exc
+
+    def ping(self) -> None:
+        """A round trip to the database (raises when it is unreachable)."""
+        with self.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
@@ -107,19 +113,6 @@ def _normalize_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
-
-
-def redact_url(url: str) -> str:
-    """A database URL as it may be printed: the password replaced by `***`."""
-    head, at, host = url.rpartition("@")
-    if not at:
-        return url
-    scheme, sep, userinfo = head.partition("://")
-    if not sep:  # a malformed URL: the credentials follow the last slash, if any
-        scheme, slash, userinfo = head.rpartition("/")
-        sep = slash
-    user, colon, _password = userinfo.partition(":")
-    return f"{scheme}{sep}{user}:***@{host}" if colon else url
 
 
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")

@@ -23,12 +23,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from storage.expressions import attribute
-from storage.tables import LinkRow, ResourceRow, ScopeRunRow, chunks
+from storage.tables import chunks, links, resources, scope_runs
 from vigil.core.model import LinkKind, ResourceState, ResourceType
-
-links = LinkRow.__table__  # type: ignore[attr-defined]
-resources = ResourceRow.__table__  # type: ignore[attr-defined]
-scope_runs = ScopeRunRow.__table__  # type: ignore[attr-defined]
 
 MAX_DEPTH = 6
 """Steps walked from a resource: a security group → server → load balancer → CDN → name is 4."""
@@ -143,7 +139,7 @@ def search_entry_points(
     for row in conn.execute(query):
         node = _node(row)
         kind = "dns" if node.type == _DNS_RECORD else node.label
-        found.append((node.uid, f"{_public_name(node)} ({kind})"))
+        found.append((node.uid, f"{public_name(node)} ({kind})"))
     return found
 
 
@@ -268,10 +264,11 @@ def _entry(node: Node, parent: Mapping[str, str], nodes: Mapping[str, Node]) -> 
     while path[-1] in parent:
         path.append(parent[path[-1]])
     hops = tuple(nodes[uid].label for uid in path[1:-1])
-    return EntryPoint(_public_name(node), node.uid, tuple(path), hops)
+    return EntryPoint(public_name(node), node.uid, tuple(path), hops)
 
 
-def _public_name(node: Node) -> str:
+def public_name(node: Node) -> str:
+    """The name users type: a DNS record's name, a load balancer's or CDN's DNS name."""
     if node.type == _LOAD_BALANCER:
         named = node.attributes.get("dns_name")
     elif node.type == _CDN:

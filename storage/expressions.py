@@ -1,4 +1,4 @@
-"""SQL expressions over resource attributes, shared by every query module.
+"""SQL expressions and small result shapes shared by every query module.
 
 They encode the domain facts of vigil.core.facts in SQL, so a query filters and orders by the
 same definition the rules apply in Python.
@@ -6,14 +6,15 @@ same definition the rules apply in Python.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
-from storage.tables import ResourceRow
+from storage.tables import resources
 from vigil.core.facts import CERTIFICATE_EXPIRY_ATTRIBUTES
-
-resources = ResourceRow.__table__  # type: ignore[attr-defined]
 
 
 def attribute(name: str) -> sa.ColumnElement[Any]:
@@ -40,3 +41,29 @@ def certificate_expiry() -> sa.ColumnElement[Any]:
         )
     assert earliest is not None
     return earliest
+
+
+def where_in(query: sa.Select[Any], table: sa.Table, **columns: Sequence[str]) -> sa.Select[Any]:
+    """`query` narrowed to rows whose column is one of its values; no values: no narrowing."""
+    for column, values in columns.items():
+        if values:
+            query = query.where(table.c[column].in_(values))
+    return query
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of rows and how many rows match in all."""
+
+    rows: list[dict[str, Any]]
+    total: int
+
+
+def day_text(value: Any) -> str:
+    """A `date()` result as YYYY-MM-DD: text on SQLite, a date on PostgreSQL."""
+    return str(value)[:10]
+
+
+def days_before(now: datetime, days: int) -> list[str]:
+    """The last `days` days up to `now`, oldest first, as YYYY-MM-DD."""
+    return [(now - timedelta(days=n)).strftime("%Y-%m-%d") for n in range(days - 1, -1, -1)]

@@ -25,72 +25,57 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlmodel import Field, SQLModel
 
-from storage.queries import newest_finished_runs, where_in
-from storage.silences import Silence, SilenceStore, active_silences
-from storage.tables import ResourceRow, ScopeRunRow, chunks, json_column, time_column
+from storage.db import Database
+from storage.expressions import Page, day_text, days_before
+from storage.runs import finished_status
+from storage.silences import Silence, active_silences
+from storage.tables import (
+    chunks,
+    findings_table,
+    resources,
+    to_utc,
+)
 from vigil.core.model import Finding, FindingStatus, Resolution, ResourceState, RunStatus, Severity
 from vigil.core.transitions import StoredFinding, Transition, TransitionKind
 
-
-class FindingRow(SQLModel, table=True):
-    """One finding per (rule, resource), from first seen to its latest status."""
-
-    __tablename__ = "findings"
-    __table_args__ = (
-        sa.Index("ix_findings_status_severity", "status", "severity"),
-        sa.Index("ix_findings_rule", "rule"),
-        sa.Index("ix_findings_resource_uid", "resource_uid"),
-    )
-
-    fingerprint: str = Field(primary_key=True)
-    rule: str
-    severity: str
-    status: str
-    title: str
-    detail: str = ""
-    resource_uid: str
-    native_id: str = ""
-    type: str = ""
-    source: str = ""
-    account: str = ""
-    region: str = ""
-    labels: dict[str, str] = json_column()
-    evidence: dict[str, Any] = json_column()
-    first_seen: datetime = time_column(nullable=False)
-    last_seen: datetime = time_column(nullable=False)
-    resolved_at: datetime | None = time_column()
-    reopened_count: int = 0
-    silence_id: str | None = None
-    resolution: str | None = None
-    params_hash: str | None = None
-    base_severity: str | None = None
-    """The rule's severity when `severity` is escalated (exposure); null: the same."""
-
-
-findings_table = FindingRow.__table__  # type: ignore[attr-defined]
-resources = ResourceRow.__table__  # type: ignore[attr-defined]
-scope_runs = ScopeRunRow.__table__  # type: ignore[attr-defined]
-
+OPEN = FindingStatus.OPEN.value
 
 TransitionHook = Callable[[Connection, Sequence[Transition]], None]
 """Called with the check's transitions inside the findings transaction (e.g. write an outbox)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class FindingQuery:
-    """Filters for `FindingStore.findings`. Empty means everything."""
+    """Findings filters, as `vigil findings` takes them, plus the resource's owner tag.
 
-    statuses: tuple[str, ...] = (FindingStatus.OPEN.value,)
+    Empty fields match everything; frozen, so it can key the dashboard's cache.
+    """
+
+    statuses: tuple[str, ...] = (OPEN,)
     severities: tuple[str, ...] = ()
     rules: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
+    owner: str = ""  # the resource's `owner` tag, which rules copy into the finding's labels
+
+    def where(self) -> list[sa.ColumnElement[bool]]:
+        conditions: list[sa.ColumnElement[bool]] = []
+        for column, values in (
+            ("status", self.statuses),
+            ("severity", self.severities),
+            ("rule", self.rules),
+            ("source", self.sources),
+        ):
+            if values:
+                conditions.append(findings_table.c[column].in_(values))
+        if self.owner:
+            conditions.append(findings_table.c.labels["owner"].as_string() == self.owner)
+        return conditions
 
 
 @dataclass
@@ -108,8 +93,11 @@ class _Plan:
     )
 
 
-class FindingStore(SilenceStore):
-    """Reads and writes findings, and silences (`SilenceStore`)."""
+class FindingStore:
+    """Reads and writes findings (silences: `storage.silences.SilenceStore`)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     # -- the check ----------------------------------------------------------------------
 
@@ -152,18 +140,11 @@ class FindingStore(SilenceStore):
     def findings(self, query: FindingQuery | None = None) -> Iterator[StoredFinding]:
         """Findings, most severe first, then newest."""
         query = query or FindingQuery()
-        select = where_in(
-            sa.select(findings_table),
-            findings_table,
-            status=query.statuses,
-            severity=query.severities,
-            rule=query.rules,
-            source=query.sources,
+        select = (
+            sa.select(findings_table)
+            .where(*query.where())
+            .order_by(RANK.desc(), findings_table.c.last_seen.desc())
         )
-        rank = sa.case(
-            {s.value: s.rank for s in Severity}, value=findings_table.c.severity, else_=-1
-        )
-        select = select.order_by(rank.desc(), findings_table.c.last_seen.desc())
         with self.db.connect() as conn:
             for row in conn.execute(select).mappings():
                 yield _stored(row)
@@ -217,15 +198,6 @@ def _subjects(conn: Connection, uids: set[str]) -> dict[str, _Subject]:
 def _failed_scopes(conn: Connection) -> set[str]:
     """Scopes whose newest finished run failed (running runs do not count yet)."""
     return {key for key, status in finished_status(conn).items() if status != RunStatus.COMPLETE}
-
-
-def finished_status(conn: Connection) -> dict[str, str]:
-    """scope_key → status of its newest finished (complete or failed) run."""
-    newest = newest_finished_runs()
-    query = sa.select(scope_runs.c.scope_key, scope_runs.c.status).join(
-        newest, newest.c.id == scope_runs.c.id
-    )
-    return {row.scope_key: row.status for row in conn.execute(query)}
 
 
 @dataclass(frozen=True)
@@ -424,3 +396,147 @@ def _stored(row: sa.RowMapping) -> StoredFinding:
         resolution=Resolution(row["resolution"]) if row["resolution"] else None,
         base_severity=Severity(row["base_severity"]) if row["base_severity"] else None,
     )
+
+
+# -- reading: pages, groups and series for the dashboard, the exporter and the CLI ----------
+
+_FINDINGS_FROM = findings_table.outerjoin(
+    resources, resources.c.uid == findings_table.c.resource_uid
+)
+
+
+# A finding's severity as a number in SQL (critical highest), for "most severe first".
+RANK = sa.case({s.value: s.rank for s in Severity}, value=findings_table.c.severity, else_=-1)
+
+
+@dataclass(frozen=True)
+class SeverityCount:
+    """Open findings of one severity now and 24 hours earlier."""
+
+    severity: str
+    open: int
+    day_ago: int
+
+
+def open_by_severity(db: Database, now: datetime) -> list[SeverityCount]:
+    """Open findings per severity, with the count a day before for the trend.
+
+    "Open a day ago" is reconstructed from the lifecycle times: first seen by then and not
+    resolved by then (silenced findings left out). A finding resolved and reopened since
+    keeps its original first_seen, so the past figure is a close estimate, not a replay.
+    """
+    then = now - timedelta(days=1)
+    was_open = sa.and_(
+        findings_table.c.first_seen <= then,
+        findings_table.c.status != FindingStatus.SILENCED.value,
+        sa.or_(findings_table.c.resolved_at.is_(None), findings_table.c.resolved_at > then),
+    )
+    query = sa.select(
+        findings_table.c.severity,
+        sa.func.sum(sa.case((findings_table.c.status == OPEN, 1), else_=0)),
+        sa.func.sum(sa.case((was_open, 1), else_=0)),
+    ).group_by(findings_table.c.severity)
+    with db.connect() as conn:
+        rows = {row[0]: (int(row[1] or 0), int(row[2] or 0)) for row in conn.execute(query)}
+    return [SeverityCount(s.value, *rows.get(s.value, (0, 0))) for s in Severity]
+
+
+def findings_per_day(db: Database, now: datetime, days: int = 30) -> list[tuple[str, int, int]]:
+    """(day, findings first seen that day, findings resolved that day) for the last `days`."""
+    since = now - timedelta(days=days)
+    counted: dict[str, list[int]] = {day: [0, 0] for day in days_before(now, days)}
+    with db.connect() as conn:
+        for index, column in enumerate((findings_table.c.first_seen, findings_table.c.resolved_at)):
+            day = sa.func.date(column)
+            query = sa.select(day, sa.func.count()).where(column >= since).group_by(day)
+            for row in conn.execute(query):
+                counted.setdefault(day_text(row[0]), [0, 0])[index] = int(row[1])
+    return [(day, new, resolved) for day, (new, resolved) in sorted(counted.items())]
+
+
+def findings_page(db: Database, query: FindingQuery, *, limit: int = 200, offset: int = 0) -> Page:
+    """Findings most severe first, then newest (the order of `vigil findings`), paged."""
+    select = (
+        sa.select(findings_table, resources.c.name.label("resource_name"))
+        .select_from(_FINDINGS_FROM)
+        .where(*query.where())
+        .order_by(RANK.desc(), findings_table.c.last_seen.desc(), findings_table.c.fingerprint)
+        .limit(limit)
+        .offset(offset)
+    )
+    count = sa.select(sa.func.count()).select_from(_FINDINGS_FROM).where(*query.where())
+    with db.connect() as conn:
+        total = int(conn.execute(count).scalar_one())
+        return Page([dict(row) for row in conn.execute(select).mappings()], total)
+
+
+def findings_by_rule(db: Database, query: FindingQuery) -> list[tuple[str, str, int]]:
+    """(rule, severity, findings) matching the filter."""
+    select = (
+        sa.select(findings_table.c.rule, findings_table.c.severity, sa.func.count())
+        .select_from(_FINDINGS_FROM)
+        .where(*query.where())
+        .group_by(findings_table.c.rule, findings_table.c.severity)
+    )
+    with db.connect() as conn:
+        return [(row[0], row[1], int(row[2])) for row in conn.execute(select)]
+
+
+def resource_findings(db: Database, uid: str) -> list[dict[str, Any]]:
+    """Every finding of one resource, whatever its status, most severe first."""
+    select = (
+        sa.select(findings_table)
+        .where(findings_table.c.resource_uid == uid)
+        .order_by(RANK.desc(), findings_table.c.last_seen.desc())
+    )
+    with db.connect() as conn:
+        return [dict(row) for row in conn.execute(select).mappings()]
+
+
+def worst_open(db: Database, uids: Collection[str]) -> dict[str, Severity]:
+    """uid → the severity of its most severe open finding, for the resources among `uids`
+    that have one (silenced and resolved findings left out): one indexed read per chunk."""
+    worst: dict[str, Severity] = {}
+    query = sa.select(findings_table.c.resource_uid, sa.func.max(RANK)).group_by(
+        findings_table.c.resource_uid
+    )
+    ranked = {s.rank: s for s in Severity}
+    with db.connect() as conn:
+        for chunk in chunks(sorted(uids)):
+            selected = query.where(
+                findings_table.c.resource_uid.in_(chunk),
+                findings_table.c.status == FindingStatus.OPEN.value,
+            )
+            for uid, rank in conn.execute(selected):
+                if rank in ranked:
+                    worst[uid] = ranked[rank]
+    return worst
+
+
+@dataclass(frozen=True)
+class FindingGroup:
+    rule: str
+    severity: str
+    status: str
+    count: int
+    oldest_first_seen: datetime | None
+
+
+def finding_groups(conn: Connection) -> list[FindingGroup]:
+    """Open and silenced findings by rule and severity, with the oldest first-seen time."""
+    table = findings_table
+    query = (
+        sa.select(
+            table.c.rule,
+            table.c.severity,
+            table.c.status,
+            sa.func.count(),
+            sa.func.min(table.c.first_seen),
+        )
+        .where(table.c.status.in_((FindingStatus.OPEN.value, FindingStatus.SILENCED.value)))
+        .group_by(table.c.rule, table.c.severity, table.c.status)
+    )
+    return [
+        FindingGroup(row[0], row[1], row[2], int(row[3]), to_utc(row[4]))
+        for row in conn.execute(query)
+    ]

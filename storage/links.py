@@ -20,7 +20,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from storage.tables import LinkRow, ResourceRow, StagedLinkRow, chunks
+from storage.tables import (
+    chunks,
+    links,
+    resources,
+    staged_links,
+)
 from vigil.core.model import (
     DNS_REF,
     NAMED_BY,
@@ -32,10 +37,6 @@ from vigil.core.model import (
     dns_ref,
     is_reference,
 )
-
-links = LinkRow.__table__  # type: ignore[attr-defined]
-staged_links = StagedLinkRow.__table__  # type: ignore[attr-defined]
-resources = ResourceRow.__table__  # type: ignore[attr-defined]
 
 LinkKey = tuple[str, str, str]
 """(from_uid, kind, target): a link as a collector emits it."""
@@ -206,6 +207,14 @@ def _by_native_id(conn: Connection, pending: set[str]) -> dict[str, str]:
 
 def has_reference(keys: Iterable[LinkKey]) -> bool:
     return any(is_reference(target) for _, _, target in keys)
+
+
+def present_of_kinds(conn: Connection, kinds: Iterable[str]) -> list[Link]:
+    """The present links of `kinds`: to the resolved uid, else to the reference as emitted."""
+    query = sa.select(links.c.from_uid, links.c.kind, links.c.to_uid, links.c.target).where(
+        links.c.kind.in_(list(kinds)), links.c.deleted_at.is_(None)
+    )
+    return as_links(conn.execute(query))
 
 
 def as_links(rows: Iterable[Any]) -> list[Link]:

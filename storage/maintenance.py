@@ -18,8 +18,9 @@ from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
 import storage.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
-from storage.db import Database, alembic_config, redact_url
+from storage.db import Database, alembic_config
 from vigil.core.errors import InputError, StorageError
+from vigil.core.urls import redact_url
 
 PG_DUMP_FIX = (
     "back PostgreSQL up with pg_dump --format=custom (docs/operations.md, Backup and restore)"

@@ -17,52 +17,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlmodel import Field, SQLModel
 
 from storage.db import Database
-from storage.tables import chunks, json_column, time_column
+from storage.tables import DEAD, FAILED, PENDING, SENDING, SENT, chunks, outbox
+from storage.tables import notify_state as state
 from vigil.core.alerting import NotifyState, OutboxMessage, StateKey
-
-PENDING, SENDING, SENT, FAILED, DEAD = "pending", "sending", "sent", "failed", "dead"
-STATUSES = (PENDING, SENDING, SENT, FAILED, DEAD)
-
-
-class OutboxRow(SQLModel, table=True):
-    """One message for one notifier, from enqueue to sent (or dead)."""
-
-    __tablename__ = "notify_outbox"
-    __table_args__ = (sa.Index("ix_notify_outbox_status_next", "status", "next_attempt_at"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(unique=True)
-    notifier: str
-    route: str
-    rule: str
-    severity: str
-    summary: str
-    alerts: int
-    status: str = PENDING
-    attempts: int = 0
-    payload: dict[str, Any] = json_column()
-    created_at: datetime = time_column(nullable=False)
-    next_attempt_at: datetime = time_column(nullable=False)
-    sent_at: datetime | None = time_column()
-    last_error: str | None = None
-
-
-class NotifyStateRow(SQLModel, table=True):
-    """When a finding was last notified on a route, and whether that said it was firing."""
-
-    __tablename__ = "notify_state"
-
-    route: str = Field(primary_key=True)
-    fingerprint: str = Field(primary_key=True)
-    last_notified_at: datetime = time_column(nullable=False)
-    firing: bool = True
-
-
-outbox = OutboxRow.__table__  # type: ignore[attr-defined]
-state = NotifyStateRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -150,6 +109,17 @@ def due(db: Database, now: datetime, *, after_id: int = 0, limit: int = 200) -> 
         )
         .order_by(outbox.c.id)
         .limit(limit)
+    )
+    with db.connect() as conn:
+        return [_entry(row) for row in conn.execute(query).mappings()]
+
+
+def waiting(db: Database, now: datetime) -> list[OutboxEntry]:
+    """Unsent rows not due at `now` (backing off, or leased to a sender), oldest first."""
+    query = (
+        sa.select(outbox)
+        .where(outbox.c.status.in_((PENDING, FAILED, SENDING)), outbox.c.next_attempt_at > now)
+        .order_by(outbox.c.id)
     )
     with db.connect() as conn:
         return [_entry(row) for row in conn.execute(query).mappings()]

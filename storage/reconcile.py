@@ -34,26 +34,21 @@ from storage.links import LinkKey
 from storage.tables import (
     RECORD_FIELDS,
     RESOURCE_COLUMNS,
-    ChangeEventRow,
-    ResourceRow,
-    ScopeRunRow,
-    StagedResourceRow,
     chunks,
+    events,
+    resources,
+    scope_runs,
 )
+from storage.tables import staged_resources as staged
+from vigil.core.canonical import canonical_json
 from vigil.core.model import (
     ABSENT_RETIRES,
     Resource,
     ResourceState,
     RunStatus,
     Scope,
-    canonical_json,
     utcnow,
 )
-
-resources = ResourceRow.__table__  # type: ignore[attr-defined]
-events = ChangeEventRow.__table__  # type: ignore[attr-defined]
-staged = StagedResourceRow.__table__  # type: ignore[attr-defined]
-scope_runs = ScopeRunRow.__table__  # type: ignore[attr-defined]
 
 CREATED, CHANGED, DELETED = "created", "changed", "deleted"
 _JSON_COLUMNS = frozenset({"tags", "attributes", "changes"})

@@ -12,31 +12,10 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlmodel import Field, SQLModel
 
 from storage.db import Database
-from storage.tables import time_column
+from storage.tables import report_packs
 from vigil.core.errors import StorageError
-
-
-class ReportPackRow(SQLModel, table=True):
-    """One evidence pack written: its manifest digest and its predecessor's.
-
-    `previous_sha256` is unique: two packs made at once cannot both claim the same
-    predecessor, so the chain never forks silently.
-    """
-
-    __tablename__ = "report_packs"
-
-    id: int | None = Field(default=None, primary_key=True)
-    manifest_sha256: str = Field(unique=True)
-    previous_sha256: str | None = Field(default=None, unique=True)
-    created_at: datetime = time_column(nullable=False)
-    file_name: str = ""
-    key_id: str | None = None
-
-
-report_packs = ReportPackRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

@@ -23,28 +23,23 @@ from typing import Any
 import sqlalchemy as sa
 
 from storage.db import Database
-from storage.findings import findings_table as findings
-from storage.outbox import DEAD, SENT, OutboxRow
 from storage.tables import (
-    ChangeEventRow,
-    ResourceRow,
-    ResourceVolatileRow,
-    RetentionMarkRow,
-    ScopeRunRow,
+    DEAD,
+    SENT,
+    events,
+    outbox,
+    resources,
+    scope_runs,
 )
+from storage.tables import findings_table as findings
+from storage.tables import retention_marks as marks
+from storage.tables import volatile_values as volatile
 from vigil.core.errors import InputError
 from vigil.core.model import FindingStatus, ResourceState, RunStatus, iso
 from vigil.core.retention import RetentionPolicy
 
 BATCH = 5000
 CHANGES = "changes"
-
-events = ChangeEventRow.__table__  # type: ignore[attr-defined]
-resources = ResourceRow.__table__  # type: ignore[attr-defined]
-scope_runs = ScopeRunRow.__table__  # type: ignore[attr-defined]
-outbox = OutboxRow.__table__  # type: ignore[attr-defined]
-marks = RetentionMarkRow.__table__  # type: ignore[attr-defined]
-volatile = ResourceVolatileRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass

@@ -14,11 +14,9 @@ import sqlalchemy as sa
 
 from storage.db import Database
 from storage.links import end_links_from
-from storage.tables import RECORD_FIELDS, ChangeEventRow, ResourceRow
+from storage.tables import RECORD_FIELDS, events, resources
 from vigil.core.model import ResourceState, utcnow
 
-resources = ResourceRow.__table__  # type: ignore[attr-defined]
-events = ChangeEventRow.__table__  # type: ignore[attr-defined]
 RETIRED = ResourceState.RETIRED.value
 
 

@@ -13,30 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlmodel import Field, SQLModel
 
 from storage.db import Database
-from storage.tables import json_column, time_column
+from storage.tables import silences_table
 from vigil.core.model import Finding, iso
 
 if TYPE_CHECKING:
     from vigil.core.transitions import StoredFinding
-
-
-class SilenceRow(SQLModel, table=True):
-    """A silence: findings its matcher covers show as `silenced` until it expires."""
-
-    __tablename__ = "silences"
-
-    id: str = Field(primary_key=True)
-    matcher: dict[str, Any] = json_column()
-    reason: str
-    author: str
-    created_at: datetime = time_column(nullable=False)
-    expires_at: datetime = time_column(nullable=False, index=True)
-
-
-silences_table = SilenceRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -74,7 +57,7 @@ class Silence:
 
 
 class SilenceStore:
-    """Reads and writes silences (`FindingStore` is one too)."""
+    """Reads and writes silences."""
 
     def __init__(self, db: Database) -> None:
         self.db = db

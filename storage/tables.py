@@ -12,6 +12,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from vigil.core.model import RunStatus
+from vigil.core.timeutil import as_utc, parse_instant
 
 T = TypeVar("T")
 
@@ -37,10 +38,7 @@ def to_utc(value: Any) -> datetime | None:
     """A stored time (naive UTC, or text from an aggregate over SQLite) as aware UTC."""
     if value is None:
         return None
-    moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    return parse_instant(value) if isinstance(value, str) else as_utc(value)
 
 
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
@@ -240,6 +238,130 @@ class StagedLinkRow(SQLModel, table=True):
     from_uid: str
     kind: str
     target: str
+
+
+class FindingRow(SQLModel, table=True):
+    """One finding per (rule, resource), from first seen to its latest status."""
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        sa.Index("ix_findings_status_severity", "status", "severity"),
+        sa.Index("ix_findings_rule", "rule"),
+        sa.Index("ix_findings_resource_uid", "resource_uid"),
+    )
+
+    fingerprint: str = Field(primary_key=True)
+    rule: str
+    severity: str
+    status: str
+    title: str
+    detail: str = ""
+    resource_uid: str
+    native_id: str = ""
+    type: str = ""
+    source: str = ""
+    account: str = ""
+    region: str = ""
+    labels: dict[str, str] = json_column()
+    evidence: dict[str, Any] = json_column()
+    first_seen: datetime = time_column(nullable=False)
+    last_seen: datetime = time_column(nullable=False)
+    resolved_at: datetime | None = time_column()
+    reopened_count: int = 0
+    silence_id: str | None = None
+    resolution: str | None = None
+    params_hash: str | None = None
+    base_severity: str | None = None
+    """The rule's severity when `severity` is escalated (exposure); null: the same."""
+
+
+class SilenceRow(SQLModel, table=True):
+    """A silence: findings its matcher covers show as `silenced` until it expires."""
+
+    __tablename__ = "silences"
+
+    id: str = Field(primary_key=True)
+    matcher: dict[str, Any] = json_column()
+    reason: str
+    author: str
+    created_at: datetime = time_column(nullable=False)
+    expires_at: datetime = time_column(nullable=False, index=True)
+
+
+# An outbox row's statuses, in the order a message moves through them.
+PENDING, SENDING, SENT, FAILED, DEAD = "pending", "sending", "sent", "failed", "dead"
+
+
+class OutboxRow(SQLModel, table=True):
+    """One message for one notifier, from enqueue to sent (or dead)."""
+
+    __tablename__ = "notify_outbox"
+    __table_args__ = (sa.Index("ix_notify_outbox_status_next", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)
+    notifier: str
+    route: str
+    rule: str
+    severity: str
+    summary: str
+    alerts: int
+    status: str = PENDING
+    attempts: int = 0
+    payload: dict[str, Any] = json_column()
+    created_at: datetime = time_column(nullable=False)
+    next_attempt_at: datetime = time_column(nullable=False)
+    sent_at: datetime | None = time_column()
+    last_error: str | None = None
+
+
+class NotifyStateRow(SQLModel, table=True):
+    """When a finding was last notified on a route, and whether that said it was firing."""
+
+    __tablename__ = "notify_state"
+
+    route: str = Field(primary_key=True)
+    fingerprint: str = Field(primary_key=True)
+    last_notified_at: datetime = time_column(nullable=False)
+    firing: bool = True
+
+
+class ReportPackRow(SQLModel, table=True):
+    """One evidence pack written: its manifest digest and its predecessor's.
+
+    `previous_sha256` is unique: two packs made at once cannot both claim the same
+    predecessor, so the chain never forks silently.
+    """
+
+    __tablename__ = "report_packs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    manifest_sha256: str = Field(unique=True)
+    previous_sha256: str | None = Field(default=None, unique=True)
+    created_at: datetime = time_column(nullable=False)
+    file_name: str = ""
+    key_id: str | None = None
+
+
+def _table(model: type[SQLModel]) -> sa.Table:
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+# The Core tables, named once for every query module.
+resources = _table(ResourceRow)
+events = _table(ChangeEventRow)
+staged_resources = _table(StagedResourceRow)
+scope_runs = _table(ScopeRunRow)
+volatile_values = _table(ResourceVolatileRow)
+retention_marks = _table(RetentionMarkRow)
+links = _table(LinkRow)
+staged_links = _table(StagedLinkRow)
+findings_table = _table(FindingRow)
+silences_table = _table(SilenceRow)
+outbox = _table(OutboxRow)
+notify_state = _table(NotifyStateRow)
+report_packs = _table(ReportPackRow)
 
 
 IN_LIST_CHUNK = 500

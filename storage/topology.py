@@ -15,13 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from storage import queries
+from storage import inventory
 from storage.db import Database
-from storage.tables import LinkRow, ResourceRow, chunks
+from storage.tables import chunks, links, resources
 from vigil.core.model import NAMED_BY, Direction, Resource, ResourceState, ResourceType, dns_ref
-
-links = LinkRow.__table__  # type: ignore[attr-defined]
-resources = ResourceRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -62,12 +59,12 @@ def alive(as_of: datetime | None) -> sa.ColumnElement[bool]:
 def starts(db: Database, name: str, *, as_of: datetime | None = None) -> list[str]:
     """The uids `--from` names: a resource uid, else the DNS records of that name, else the
     load balancers and CDNs whose DNS name it is. Empty: nothing of that name."""
-    if any(r.uid == name for r in queries.resources_by_uid(db, [name], as_of=as_of)):
+    if any(r.uid == name for r in inventory.resources_by_uid(db, [name], as_of=as_of)):
         return [name]
     wanted = dns_ref(name).removeprefix("dns:")
     with db.connect() as conn:
         candidates = _named(conn, wanted)
-    return sorted(r.uid for r in queries.resources_by_uid(db, candidates, as_of=as_of))
+    return sorted(r.uid for r in inventory.resources_by_uid(db, candidates, as_of=as_of))
 
 
 def _named(conn: Connection, wanted: str) -> list[str]:
@@ -96,6 +93,20 @@ def _named(conn: Connection, wanted: str) -> list[str]:
     ]
 
 
+def with_links(db: Database, uids: Iterable[str], *, as_of: datetime | None = None) -> set[str]:
+    """The uids among `uids` with a link from them alive now, or at `as_of`."""
+    found: set[str] = set()
+    with db.connect() as conn:
+        for chunk in chunks(sorted(set(uids))):
+            query = (
+                sa.select(links.c.from_uid)
+                .where(links.c.from_uid.in_(chunk), alive(as_of))
+                .distinct()
+            )
+            found.update(uid for (uid,) in conn.execute(query))
+    return found
+
+
 def topology(
     db: Database,
     start: Iterable[str] | None,
@@ -113,7 +124,7 @@ def topology(
     named = {uid for row in rows for uid in (row[0], row[2]) if uid}
     if start is not None:
         named |= set(start)
-    nodes = sorted(queries.resources_by_uid(db, sorted(named), as_of=as_of), key=lambda r: r.uid)
+    nodes = sorted(inventory.resources_by_uid(db, sorted(named), as_of=as_of), key=lambda r: r.uid)
     present = {node.uid for node in nodes}
     edges = [
         Edge(from_uid, kind, to_uid or target, bool(to_uid) and to_uid in present)

@@ -22,10 +22,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from storage.tables import ResourceVolatileRow, UTCDateTime
-from vigil.core.model import Resource, canonical_json
+from storage.tables import UTCDateTime
+from storage.tables import volatile_values as volatile
+from vigil.core.canonical import canonical_json
+from vigil.core.model import Resource
 
-volatile = ResourceVolatileRow.__table__  # type: ignore[attr-defined]
 values_column: sa.Column[Any] = volatile.c["values"]  # `.c.values` is the collection's own method
 
 VOLATILE_COLUMN = "volatile_values"

@@ -6,6 +6,7 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.cli",
     "tests.fixtures.tls",
+    "tests.fixtures.webservers",
     "tests.fixtures.dnsserver",
     "tests.fixtures.libcloud_api",
     "tests.fixtures.slack_api",

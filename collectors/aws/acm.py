@@ -17,6 +17,7 @@ from collectors.aws.details import each
 from collectors.aws.failures import error_code
 from collectors.aws.fields import Origin, iso_time, name_of, normalized, tag_dict
 from collectors.base import Page
+from collectors.certs import canonical_serial
 from vigil.core.model import Resource, ResourceType
 
 PAGE_SIZE = 1000
@@ -70,6 +71,7 @@ def normalize_certificate(item: dict[str, Any], origin: Origin) -> Resource:
         "key_size": size,
         "key_type": item.get("KeyAlgorithm"),
         "signature_algorithm": item.get("SignatureAlgorithm"),
+        "serial": canonical_serial(item.get("Serial")),
         "in_use_by": list(item.get("InUseBy", [])),
         "origin": "acm",
         "managed_type": item.get("Type"),

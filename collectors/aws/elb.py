@@ -24,6 +24,8 @@ PAGE_SIZE = 400
 TAG_BATCH = 20
 """DescribeTags accepts at most 20 ARNs (classic: names) per call."""
 _HEALTH = {"InService": "healthy", "OutOfService": "unhealthy"}
+_TLS_PROTOCOLS = frozenset({"HTTPS", "TLS"})
+_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
 
 
 def fetch_v2(client: BaseClient, page_size: int | None = None) -> Iterator[list[dict[str, Any]]]:
@@ -46,8 +48,42 @@ def _with_details_v2(client: BaseClient, lb: dict[str, Any]) -> dict[str, Any]:
         )
         for listener in listeners
     ]
+    for listener in lb["Listeners"]:
+        _add_listener_certificates(client, listener)
     lb["TargetGroups"] = _target_groups(client, arn)
     return lb
+
+
+def _add_listener_certificates(client: BaseClient, listener: dict[str, Any]) -> None:
+    """Every certificate of a TLS listener in its `Certificates`.
+
+    DescribeListeners names only the default certificate; the others a listener serves by SNI
+    come from DescribeListenerCertificates. A role that may not call it (one made before Vigil
+    read it) leaves `CertificatesComplete` false: the bindings then are not all known.
+    """
+    if listener.get("Protocol") not in _TLS_PROTOCOLS or not listener.get("ListenerArn"):
+        return
+    try:
+        extra = [
+            certificate["CertificateArn"]
+            for page in paginate(
+                client,
+                "describe_listener_certificates",
+                "Certificates",
+                PAGE_SIZE,
+                ListenerArn=listener["ListenerArn"],
+            )
+            for certificate in page
+        ]
+    except ClientError as exc:
+        if error_code(exc) in _DENIED:
+            listener["CertificatesComplete"] = False
+            return
+        raise
+    certificates = list(listener.get("Certificates", []))
+    known = {certificate["CertificateArn"] for certificate in certificates}
+    certificates += [{"CertificateArn": arn} for arn in dict.fromkeys(extra) if arn not in known]
+    listener["Certificates"] = certificates
 
 
 def _target_groups(client: BaseClient, arn: str) -> list[dict[str, Any]]:
@@ -119,7 +155,7 @@ def _listener(listener: dict[str, Any]) -> dict[str, Any]:
         for group in (a.get("ForwardConfig") or {}).get("TargetGroups", [])
         if group["TargetGroupArn"] not in groups
     ]
-    return {
+    found: dict[str, Any] = {
         "protocol": listener.get("Protocol"),
         "port": listener.get("Port"),
         "certificates": sorted(c["CertificateArn"] for c in listener.get("Certificates", [])),
@@ -129,6 +165,9 @@ def _listener(listener: dict[str, Any]) -> dict[str, Any]:
         "target_groups": groups,
         "ssl_policy": listener.get("SslPolicy"),
     }
+    if listener.get("CertificatesComplete") is False:
+        found["certificates_complete"] = False  # only then: no drift on every other listener
+    return found
 
 
 def _targets(group: dict[str, Any]) -> list[dict[str, Any]]:

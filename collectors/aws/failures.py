@@ -55,6 +55,11 @@ THROTTLE_CODES = frozenset(
         "TooManyRequestsException",
     }
 )
+UNSUPPORTED_CODES = frozenset(
+    {"404", "InvalidAction", "NotImplemented", "UnknownOperationException", "UnsupportedOperation"}
+)
+"""What an endpoint answers for an API it does not implement (moto answers AWS Backup's
+restore APIs with a bare HTTP 404, whose code botocore reports as `404`)."""
 _KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AROA|AIDA)[A-Z0-9]{12,}\b")
 
 
@@ -101,6 +106,11 @@ def translate(exc: BotoCoreError | ClientError, where: Where) -> CollectError:
 def error_code(exc: ClientError) -> str:
     """The AWS error code of a ClientError (`AccessDenied`, `TargetGroupNotFound`, ...)."""
     return str(exc.response.get("Error", {}).get("Code", "")) or "Unknown"
+
+
+def unsupported(exc: ClientError) -> bool:
+    """Whether the endpoint does not implement the operation (not: the item was not found)."""
+    return error_code(exc) in UNSUPPORTED_CODES
 
 
 def _client_error(exc: ClientError, where: Where) -> CollectError:

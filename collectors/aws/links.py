@@ -47,7 +47,7 @@ def _uid(resource: Resource, type_: str, native_id: str) -> str:
     return make_uid(PROVIDER, resource.account, resource.region, type_, native_id)
 
 
-def _arn_uid(arn: str, type_: str, native_id: str | None = None) -> str | None:
+def arn_uid(arn: str, type_: str, native_id: str | None = None) -> str | None:
     """The uid of the `type_` resource an ARN names (native id the ARN unless given)."""
     parts = arn.split(":")
     if len(parts) < 6 or not parts[3] or not parts[4]:
@@ -63,7 +63,7 @@ def _protected(resource: Resource, attributes: dict[str, Any]) -> None:
 def _certificate(arn: str) -> str:
     """An ACM certificate's uid; another kind (IAM server certificates) by reference."""
     if arn.startswith("arn:") and ":acm:" in arn:
-        uid = _arn_uid(arn, ResourceType.CERTIFICATE)
+        uid = arn_uid(arn, ResourceType.CERTIFICATE)
         if uid:
             return uid
     return native_ref(ResourceType.CERTIFICATE, arn)
@@ -104,7 +104,7 @@ def _database(resource: Resource, attributes: dict[str, Any]) -> None:
     # An instance is known by its identifier, a cluster by its ARN (see rds.py).
     is_instance = source.split(":")[5:6] == ["db"]
     native_id = source.rsplit(":", 1)[-1] if is_instance else None
-    uid = _arn_uid(source, ResourceType.DATABASE, native_id)
+    uid = arn_uid(source, ResourceType.DATABASE, native_id)
     if uid:
         resource.link(LinkKind.REPLICA_OF, uid)
 

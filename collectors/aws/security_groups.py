@@ -13,11 +13,11 @@ from botocore.client import BaseClient
 
 from collectors.aws.fields import Origin, name_of, normalized, paginate, tag_dict
 from collectors.base import Page
+from vigil.core.facts import protocol_name
 from vigil.core.model import Resource, ResourceType
 
 PAGE_SIZE = 1000
 
-_PROTOCOL_NAMES = {"-1": "all", "6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
 _PORTED = frozenset({"tcp", "udp"})
 # (key in the permission, key of the source inside each entry, source_kind)
 _SOURCES = (
@@ -63,7 +63,7 @@ def normalize_permissions(permissions: list[dict[str, Any]]) -> list[dict[str, A
 
 
 def _entries(permission: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    protocol = normalize_protocol(str(permission.get("IpProtocol", "-1")))
+    protocol = protocol_name(str(permission.get("IpProtocol", "-1")))
     from_port, to_port = _ports(protocol, permission)
     for list_key, source_key, kind in _SOURCES:
         for source in permission.get(list_key, []):
@@ -75,12 +75,6 @@ def _entries(permission: dict[str, Any]) -> Iterator[dict[str, Any]]:
                 "source_kind": kind,
                 "description": source.get("Description", ""),
             }
-
-
-def normalize_protocol(value: str) -> str:
-    """`-1` → `all`, well-known numbers → names, other numbers and names as they are."""
-    value = value.lower()
-    return _PROTOCOL_NAMES.get(value, value)
 
 
 def _ports(protocol: str, permission: dict[str, Any]) -> tuple[int | None, int | None]:

@@ -20,6 +20,7 @@ from collectors.aws import (
     elb,
     lambda_,
     rds,
+    restores,
     route53,
     s3,
     security_groups,
@@ -50,11 +51,18 @@ class TypeSpec:
     regional: bool = True
 
 
+def _restored(
+    service: str, pages: PagesFn, backup_type: str, covers: restores.Covers | None = None
+) -> Part:
+    """A part whose resources also carry AWS Backup's restore evidence (restores.py)."""
+    return Part(service, restores.restored(pages, backup_type, covers), also=("backup",))
+
+
 TYPES: dict[str, TypeSpec] = {
     spec.type: spec
     for spec in (
         TypeSpec(ResourceType.SERVER, (Part("ec2", ec2.pages),)),
-        TypeSpec(ResourceType.DISK, (Part("ec2", ebs.volume_pages),)),
+        TypeSpec(ResourceType.DISK, (_restored("ec2", ebs.volume_pages, "EBS"),)),
         TypeSpec(
             ResourceType.SNAPSHOT,
             (Part("ec2", ebs.snapshot_pages), Part("rds", rds.snapshot_pages)),
@@ -66,9 +74,9 @@ TYPES: dict[str, TypeSpec] = {
         TypeSpec(
             ResourceType.DATABASE,
             (
-                Part("rds", rds.instance_pages),
-                Part("rds", rds.cluster_pages),
-                Part("dynamodb", dynamodb.pages),
+                _restored("rds", rds.instance_pages, "RDS"),
+                _restored("rds", rds.cluster_pages, "Aurora", restores.is_aurora),
+                _restored("dynamodb", dynamodb.pages, "DynamoDB"),
             ),
         ),
         TypeSpec(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -29,6 +29,7 @@ from botocore.credentials import CredentialProvider, RefreshableCredentials
 from collectors.aws.budget import Budgets
 from collectors.aws.config import AwsSourceConfig
 from collectors.aws.guard import guard
+from vigil.core.timeutil import parse_instant
 
 GLOBAL_API_REGION = "us-east-1"
 """Where the global APIs (Route 53, Organizations, STS by default) are called."""
@@ -41,11 +42,9 @@ def parse_timestamp(value: Any) -> datetime:
     library, anything else (epoch seconds, RFC 822 dates) by botocore's own parser."""
     if isinstance(value, str) and "T" in value:
         try:
-            moment = datetime.fromisoformat(value)
+            return parse_instant(value)
         except ValueError:
             pass
-        else:
-            return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     parsed: datetime = botocore.utils.parse_timestamp(value)
     return parsed
 

@@ -11,7 +11,8 @@ sources:
 ```
 
 `plan` gives one scope per (host, type) — account = the host's name, region `global`, types
-`server`, `disk`, `certificate`, `snapshot` (node_exporter hosts: `server`, `disk`) — so an
+`server`, `disk`, `certificate`, `snapshot`, and `load_balancer` (nginx, HAProxy) when
+`load_balancers` is configured (node_exporter hosts: `server`, `disk`) — so an
 unreachable host fails its own scopes only, and nothing of it is deleted or resolved. The
 scopes of one host share one read of its facts per pass (one SSH connection), memoized here
 and bounded by `ssh.concurrency`. See docs/sources/hosts.md for why.

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 SYSTEM, DISKS, PORTS, CERTIFICATES, BACKUP = "system", "disks", "ports", "certificates", "backup"
+LOAD_BALANCERS = "load_balancers"
+RESTORE = "restore"
 
 
 @dataclass
@@ -51,6 +53,92 @@ class BackupFound:
 
 
 @dataclass
+class Listener:
+    """One address and port a web server or proxy accepts connections on, as configured.
+
+    `default_action` is `forward` (to `target_groups`), `redirect` (`redirect_https` when to
+    https), `fixed-response` (a configured answer or error) or `serve` (content of its own, e.g.
+    static files: plain HTTP like `forward`, but with no targets behind it).
+    """
+
+    protocol: str
+    address: str
+    port: int
+    tls: bool = False
+    certificate_files: list[str] = field(default_factory=list)
+    default_action: str = "forward"
+    redirect_https: bool = False
+    target_groups: list[str] = field(default_factory=list)
+    server_names: list[str] = field(default_factory=list)
+    file: str = ""
+    line: int = 0
+
+
+@dataclass
+class Backend:
+    """One server behind a target group (nginx upstream, HAProxy backend); health from the
+    stats socket, None when unknown."""
+
+    address: str
+    port: int | None
+    target_group: str
+    name: str | None = None
+    health: str | None = None
+    backup: bool = False
+
+
+@dataclass
+class Balancer:
+    """One nginx or HAProxy instance's configuration (and HAProxy's live server states)."""
+
+    kind: str
+    config_files: list[str]
+    listeners: list[Listener]
+    backends: list[Backend]
+    health_source: str | None = None
+    """Where target health came from (`stats socket PATH`); None when it is unknown."""
+    health_note: str | None = None
+    """Why health is unknown (no stats socket configured, socket not readable, ...)."""
+    stats_sockets: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RestoreFound:
+    """What the restore evidence showed: the newest successful restore (None: none recorded)."""
+
+    last_success_at: str | None = None
+    entries: int = 0
+
+
+@dataclass
+class DatabaseFacts:
+    """What one database or cache server said about itself (replication, from its client).
+
+    `running: false` means its client was refused at the server's socket or port: the server
+    is down (an observation). A client that failed otherwise (sudo, auth) records the fact
+    group as failed instead: unknown, never "down".
+    """
+
+    running: bool
+    role: str | None = None
+    """`primary` or `replica` (a server that is down: None)."""
+    version: str | None = None
+    streaming: bool | None = None
+    """A replica: whether it is receiving changes from its primary now; a primary: None."""
+    state: str | None = None
+    """A replica's link state as the server names it (`streaming`, `up`, `Yes/No`...)."""
+    lag_seconds: float | None = None
+    lag_bytes: int | None = None
+    upstream_host: str | None = None
+    upstream_port: int | None = None
+    replicas: list[dict[str, Any]] = field(default_factory=list)
+    """A primary's connected replicas: {name, address, port, state, lag_seconds, lag_bytes}."""
+    error: str | None = None
+    """Why the server is taken as not running (the client's first error line)."""
+    backup: BackupFound | None = None
+
+
+@dataclass
 class HostFacts:
     """Everything read from one host in one pass."""
 
@@ -60,6 +148,11 @@ class HostFacts:
     listening_ports: list[dict[str, Any]] | None = None
     certificates: list[CertificateFile] = field(default_factory=list)
     backup: BackupFound | None = None
+    load_balancers: list[Balancer] = field(default_factory=list)
+    restore: RestoreFound | None = None
+    """Set when restore evidence was read; None when not configured or unreadable."""
+    databases: dict[str, DatabaseFacts] = field(default_factory=dict)
+    """Declared database label → what it said (collectors/hosts/databases.py)."""
     failed: dict[str, str] = field(default_factory=dict)
     """fact group → why it could not be read (the scope needing it fails with this)."""
 

@@ -11,12 +11,13 @@ from typing import ClassVar
 from pydantic import ValidationError
 
 from collectors.base import Page, SourceConfig
-from collectors.hosts import node_exporter, resources
+from collectors.hosts import databases, node_exporter, resources
 from collectors.hosts.ansible import load_inventory
 from collectors.hosts.base import (
     BACKUP,
     CERTIFICATES,
     DISKS,
+    LOAD_BALANCERS,
     PORTS,
     SYSTEM,
     HostAccounts,
@@ -31,12 +32,17 @@ from vigil.core.model import ABSENT_RETIRES, GLOBAL_REGION, Resource, Scope
 log = logging.getLogger(__name__)
 PROVIDER = resources.PROVIDER
 SSH_TYPES = (resources.SERVER, resources.DISK, resources.CERTIFICATE, resources.SNAPSHOT)
+ALL_TYPES = (*SSH_TYPES, resources.LOAD_BALANCER)
+"""`load_balancer` scopes are planned only for sources with `load_balancers` configured."""
 EXPORTER_TYPES = (resources.SERVER, resources.DISK)
+DATABASE_TYPES = (databases.DATABASE, databases.CACHE)
+"""Planned only for the hosts that declare a database (or a cache) of that kind."""
 _NEEDS: dict[str, tuple[str, ...]] = {
     resources.SERVER: (SYSTEM, PORTS),
     resources.DISK: (DISKS,),
     resources.CERTIFICATE: (CERTIFICATES,),
     resources.SNAPSHOT: (DISKS, BACKUP),
+    resources.LOAD_BALANCER: (LOAD_BALANCERS,),
 }
 """The fact groups each scope type is built from: if one failed, the scope fails."""
 
@@ -47,9 +53,11 @@ class HostsCollector:
     provider: ClassVar[str] = PROVIDER
     uses_inventory: ClassVar[bool] = True
     config_model: ClassVar[type[SourceConfig]] = HostsSourceConfig
-    resource_types: ClassVar[tuple[str, ...]] = SSH_TYPES
+    resource_types: ClassVar[tuple[str, ...]] = ALL_TYPES + DATABASE_TYPES
     volatile_attributes: ClassVar[dict[str, tuple[str, ...]]] = {
-        resources.SERVER: ("uptime_seconds",)
+        resources.SERVER: ("uptime_seconds",),
+        databases.DATABASE: ("lag_seconds", "lag_bytes", "replica_details"),
+        databases.CACHE: ("lag_seconds", "lag_bytes", "replica_details"),
     }
 
     def __init__(
@@ -87,8 +95,11 @@ class HostsCollector:
         for type_ in self.resource_types:
             if types is not None and type_ not in types:
                 continue
+            if type_ == resources.LOAD_BALANCER and self.config.load_balancers is None:
+                continue
             scopes += [self._scope(t.label, type_) for t in targets.values() if type_ in _types(t)]
-            scopes += [self._scope(label, type_, retired=True) for label in retired]
+            if type_ not in DATABASE_TYPES:  # unplanned database scopes retire by themselves
+                scopes += [self._scope(label, type_, retired=True) for label in retired]
         return scopes
 
     def _scope(self, label: str, type_: str, *, retired: bool = False) -> Scope:
@@ -155,7 +166,7 @@ class HostsCollector:
         if target is None:
             return  # a host no longer configured: an empty, complete scope deletes its records
         facts = self._facts(target)
-        for group in _NEEDS[scope.type]:
+        for group in (*_NEEDS.get(scope.type, ()), *databases.needed_groups(target, scope.type)):
             if group in facts.failed:
                 raise CollectError(
                     f"{_where(target)}: could not read its {group} facts: {facts.failed[group]}"
@@ -174,12 +185,30 @@ class HostsCollector:
     def _build(self, type_: str, target: Target, facts: HostFacts) -> list[Resource]:
         source = self.config.name
         if type_ == resources.SERVER:
-            return [resources.server(source, target, facts)]
+            return [resources.server(source, target, facts, self.config)]
         if type_ == resources.DISK:
-            return resources.disks(source, target, facts)
+            return resources.disks(source, target, facts, self.config)
         if type_ == resources.CERTIFICATE:
             return resources.certificates(source, target, facts, self.config)
-        return resources.snapshots(source, target, facts, self.config)
+        if type_ == resources.LOAD_BALANCER:
+            return resources.load_balancers(source, target, facts, self._host_names())
+        if type_ in DATABASE_TYPES:
+            with self._lock:
+                targets = dict(self._targets or {})
+            cache = type_ == databases.CACHE
+            return databases.resources(source, target, facts, targets, cache=cache)
+        found = resources.snapshots(source, target, facts, self.config)
+        return found + databases.backups(source, target, facts)
+
+    def _host_names(self) -> dict[str, str]:
+        """Address or name → host name, for every target of the pass (backends link to them)."""
+        with self._lock:
+            targets = list((self._targets or {}).values())
+        names: dict[str, str] = {}
+        for target in targets:
+            names.setdefault(target.host.lower(), target.label)
+            names.setdefault(target.label.lower(), target.label)
+        return names
 
     def _facts(self, target: Target) -> HostFacts:
         """The host's facts: the first scope of a host reads them, the others wait for it."""
@@ -210,7 +239,10 @@ class HostsCollector:
 
 
 def _types(target: Target) -> tuple[str, ...]:
-    return EXPORTER_TYPES if target.node_exporter is not None else SSH_TYPES
+    if target.node_exporter is not None:
+        return EXPORTER_TYPES
+    kinds = {databases.CACHE if d.is_cache else databases.DATABASE for d in target.databases}
+    return ALL_TYPES + tuple(t for t in DATABASE_TYPES if t in kinds)
 
 
 def _where(target: Target) -> str:

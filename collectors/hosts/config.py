@@ -14,11 +14,17 @@ sources:
     targets:
       - {host: 10.0.0.5, port: 22, name: db-1, allowed_ports: [22, 5432]}
       - {host: 10.0.0.9, name: edge-1, node_exporter: {port: 9100}}   # no SSH: scrape instead
+      - host: 10.0.0.6
+        databases: [{engine: postgresql, run_as: postgres, replication: required}]
     ansible_inventory: /etc/ansible/hosts    # INI or YAML; adds its hosts
     from_inventory: {enabled: false, address: private}   # servers other sources found
     certificate_paths: [/etc/nginx/ssl, /etc/haproxy/certs]
     certificate_depth: 3
     backup: {path: "/var/backups/*.tar.gz", covers: ["/"]}   # or command: ...
+    load_balancers:                          # opt-in: nginx / HAProxy as load_balancer resources
+      nginx: {}                              # `nginx -T`; or {config: /etc/nginx/nginx.conf}
+      haproxy: {}                            # /etc/haproxy/haproxy.cfg and its stats socket
+    restore_evidence: {file: /var/log/restore-drill.log, max_age: 30d}   # or command: ...
 ```
 """
 
@@ -32,11 +38,14 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from collectors.base import SourceConfig
+from collectors.hosts.dbconfig import DatabaseTarget, check_unique
 from vigil.core.schema import Duration, EnvStr, SecretRef, StrictModel
 
-SUDO_FACTS = ("system", "disks", "ports", "certificates", "backup")
+SUDO_FACTS = ("system", "disks", "ports", "certificates", "backup", "load_balancers", "restore")
 """Fact groups whose commands may run under `sudo -n` when listed in `ssh.sudo`."""
-SudoFact = Literal["system", "disks", "ports", "certificates", "backup"]
+SudoFact = Literal[
+    "system", "disks", "ports", "certificates", "backup", "load_balancers", "restore"
+]
 
 
 def _check_ports(ports: list[int] | None) -> list[int] | None:
@@ -88,6 +97,9 @@ class Target(StrictModel):
     tags: dict[str, str] = Field(default_factory=dict)
     groups: list[str] = Field(default_factory=list, description="Ansible groups, for display")
     node_exporter: NodeExporter | None = None
+    databases: list[DatabaseTarget] = Field(
+        default_factory=list, description="databases and caches to read over SSH"
+    )
 
     @field_validator("host")
     @classmethod
@@ -98,6 +110,19 @@ class Target(StrictModel):
     @classmethod
     def _ports(cls, value: list[int] | None) -> list[int] | None:
         return _check_ports(value)
+
+    @field_validator("databases")
+    @classmethod
+    def _databases(cls, value: list[DatabaseTarget]) -> list[DatabaseTarget]:
+        return check_unique(value)
+
+    @model_validator(mode="after")
+    def _databases_over_ssh(self) -> Target:
+        if self.databases and self.node_exporter is not None:
+            raise ValueError(
+                "databases are read over SSH; a node_exporter target cannot declare them"
+            )
+        return self
 
     @property
     def label(self) -> str:
@@ -154,6 +179,88 @@ class Backup(StrictModel):
         return self
 
 
+def _absolute_path(path: str, what: str) -> str:
+    if not posixpath.isabs(path) or any(c in path for c in "\n\0"):
+        raise ValueError(f"{what} {path!r} must be an absolute path")
+    return path
+
+
+class Nginx(StrictModel):
+    """Read nginx's configuration with `nginx -T` (it checks and prints every file it reads)."""
+
+    config: str | None = Field(
+        default=None, description="the main file, passed as `nginx -T -c FILE`; default nginx's"
+    )
+    binary: str | None = Field(
+        default=None, description="nginx's path; default `nginx` on PATH, else /usr/sbin/nginx"
+    )
+
+    @field_validator("config", "binary")
+    @classmethod
+    def _absolute(cls, value: str | None) -> str | None:
+        return _absolute_path(value, "nginx path") if value is not None else None
+
+
+class Haproxy(StrictModel):
+    """Read HAProxy's configuration files (as `haproxy -f` would) and its stats socket."""
+
+    config_paths: list[str] = Field(
+        default_factory=lambda: ["/etc/haproxy/haproxy.cfg"],
+        description="files, or directories whose *.cfg files are read in name order",
+    )
+    stats_sockets: list[str] | None = Field(
+        default=None,
+        description="UNIX sockets asked `show stat` (with socat); default those the config's "
+        "`stats socket` lines name; [] to not ask",
+    )
+
+    @field_validator("config_paths", "stats_sockets")
+    @classmethod
+    def _absolute(cls, paths: list[str] | None) -> list[str] | None:
+        for path in paths or ():
+            _absolute_path(path, "haproxy path")
+        return paths
+
+
+class LoadBalancers(StrictModel):
+    """Which web servers and proxies of each SSH host become `load_balancer` resources."""
+
+    nginx: Nginx | None = None
+    haproxy: Haproxy | None = None
+
+
+class RestoreEvidence(StrictModel):
+    """Where the host's restore drills record their outcome: a file or a command printing it.
+
+    Each line reads `TIME [STATUS]`: TIME in ISO 8601 or Unix seconds; STATUS (optional, any
+    case) `ok`, `success`, `succeeded`, `successful`, `passed` or `completed` for a successful
+    restore, any other word for a failed one. The newest successful line counts
+    (`backup.restore_untested`); a missing file means no restore on record. `max_age` overrides
+    the rule's `max_age` for this source's resources; `covers` lists the mountpoints the drill
+    proves (default: every filesystem found), and the server itself counts too.
+
+    ```yaml
+    restore_evidence: {file: /var/log/restore-drill.log, max_age: 30d}
+    restore_evidence: {command: "/usr/local/bin/restore-drill --last", covers: [/srv]}
+    ```
+    """
+
+    file: str | None = None
+    command: str | None = None
+    max_age: Duration | None = None
+    covers: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> RestoreEvidence:
+        if (self.file is None) == (self.command is None):
+            raise ValueError("restore_evidence needs exactly one of file or command")
+        if self.file is not None and not posixpath.isabs(self.file):
+            raise ValueError(f"restore_evidence.file {self.file!r} must be an absolute path")
+        if self.max_age is not None and self.max_age <= timedelta(0):
+            raise ValueError("restore_evidence.max_age must be positive, e.g. 90d")
+        return self
+
+
 class FromInventory(StrictModel):
     """Also log in to servers other sources found (opt-in; wired by vigil/)."""
 
@@ -175,6 +282,10 @@ class HostsSourceConfig(SourceConfig):
     certificate_depth: int = Field(default=3, ge=1, le=10)
     include_ca_certificates: bool = False
     backup: Backup | None = None
+    load_balancers: LoadBalancers | None = Field(
+        default=None, description="nginx / HAProxy as load_balancer resources (SSH hosts only)"
+    )
+    restore_evidence: RestoreEvidence | None = None
 
     @field_validator("certificate_paths")
     @classmethod

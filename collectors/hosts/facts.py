@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from collectors.hosts.base import BackupFound, CertificateFile, Filesystem
+from collectors.hosts.base import BackupFound, CertificateFile, Filesystem, RestoreFound
 from vigil.core.model import iso
+from vigil.core.timeutil import parse_instant
 
 _PROCESS = re.compile(r'\("([^"]+)",pid=\d+')
 _PEM = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
@@ -224,13 +225,59 @@ def parse_backup_command(text: str) -> BackupFound | None:
     except ValueError:
         pass
     try:
-        parsed = datetime.fromisoformat(word.replace("Z", "+00:00"))
+        parsed = parse_instant(word)
     except ValueError:
         raise FactError(
             f"the backup command printed {word!r}; it must print the newest backup's time "
             "(ISO 8601 or Unix seconds) first"
         ) from None
-    return BackupFound(iso(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)) or "")
+    return BackupFound(iso(parsed) or "")
+
+
+RESTORE_SUCCESS = frozenset({"ok", "success", "succeeded", "successful", "passed", "completed"})
+_MISSING_FILE = "No such file or directory"
+
+
+def parse_restore_file(output: Output) -> RestoreFound:
+    """`cat FILE` of the restore evidence file; a missing file means no restore on record."""
+    if output.status != 0 and _MISSING_FILE in output.text:
+        return RestoreFound()
+    return parse_restore_log(output.ok())
+
+
+def parse_restore_log(text: str) -> RestoreFound:
+    """Lines of `TIME [STATUS]`: the newest successful time (a line without STATUS succeeded).
+
+    An unreadable time fails the evidence (unknown), never skips a line: a skipped line could
+    be the one success that matters."""
+    newest: datetime | None = None
+    entries = 0
+    for number, line in enumerate(text.splitlines(), 1):
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        entries += 1
+        when = _restore_time(words[0], number)
+        if len(words) > 1 and words[1].lower().rstrip(":,") not in RESTORE_SUCCESS:
+            continue  # a failed drill
+        if newest is None or when > newest:
+            newest = when
+    return RestoreFound(iso(newest) if newest else None, entries)
+
+
+def _restore_time(word: str, number: int) -> datetime:
+    try:
+        return datetime.fromtimestamp(float(word), UTC)
+    except (ValueError, OverflowError, OSError):
+        pass
+    try:
+        parsed = datetime.fromisoformat(word.replace("Z", "+00:00"))
+    except ValueError:
+        raise FactError(
+            f"restore evidence line {number} starts with {word!r}; each line must start with "
+            "the restore's time (ISO 8601 or Unix seconds), then optionally ok or failed"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _epoch(seconds: float) -> str:

@@ -1,27 +1,32 @@
 """Turn one host's facts into the resources of one scope type. Pure.
 
 Identity (docs/sources/hosts.md): account = the host's name, region `global`; native ids are
-`NAME` (server), `NAME:MOUNTPOINT` (disk), `NAME:PATH` (certificate) and
-`NAME:MOUNTPOINT@backup` (snapshot), so they stay stable when the host's address changes.
+`NAME` (server), `NAME:MOUNTPOINT` (disk), `NAME:PATH` (certificate),
+`NAME:MOUNTPOINT@backup` (snapshot) and `NAME:nginx` / `NAME:haproxy` (load balancer), so they
+stay stable when the host's address changes.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from typing import Any
 
 from collectors.certs import certificate_attributes, der_from_pem, is_ca
-from collectors.hosts.base import HostFacts
+from collectors.hosts.base import RESTORE, Balancer, HostFacts, Listener
 from collectors.hosts.config import HostsSourceConfig, Target
-from vigil.core.model import GLOBAL_REGION, Resource, ResourceType, make_uid
+from collectors.hosts.listeners import INTERNAL, INTERNET_FACING, scheme
+from vigil.core.model import GLOBAL_REGION, LinkKind, Resource, ResourceType, make_uid
 
 PROVIDER = "hosts"
-SERVER, DISK, CERTIFICATE, SNAPSHOT = (
+SERVER, DISK, CERTIFICATE, SNAPSHOT, LOAD_BALANCER = (
     ResourceType.SERVER.value,
     ResourceType.DISK.value,
     ResourceType.CERTIFICATE.value,
     ResourceType.SNAPSHOT.value,
+    ResourceType.LOAD_BALANCER.value,
 )
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost", "ip6-localhost"})
 
 
 def _resource(
@@ -40,8 +45,11 @@ def _resource(
     )
 
 
-def server(source: str, target: Target, facts: HostFacts) -> Resource:
-    """The host itself: system facts, listening ports (SSH only), policy, how it was read."""
+def server(
+    source: str, target: Target, facts: HostFacts, config: HostsSourceConfig | None = None
+) -> Resource:
+    """The host itself: system facts, listening ports (SSH only), policy, how it was read,
+    and the restore evidence when configured."""
     attributes: dict[str, Any] = {
         **facts.system,
         "address": target.host,
@@ -54,7 +62,34 @@ def server(source: str, target: Target, facts: HostFacts) -> Resource:
         attributes["listening_ports"] = facts.listening_ports
     if target.allowed_ports is not None:
         attributes["allowed_ports"] = target.allowed_ports
+    if config is not None:
+        attributes.update(restore_attributes(facts, config))
     return _resource(source, target, SERVER, target.label, attributes)
+
+
+def restore_attributes(facts: HostFacts, config: HostsSourceConfig) -> dict[str, Any]:
+    """The restore evidence attributes (`backup.restore_untested`); none when not configured.
+
+    `restore_evidence` names how it was read, or is null (unknown) when the file or command
+    failed: the scope still completes, the rule stays undecided."""
+    evidence = config.restore_evidence
+    if evidence is None:
+        return {}
+    found = facts.restore
+    return {
+        "restore_evidence": ("file" if evidence.file else "command") if found else None,
+        "restore_evidence_error": facts.failed.get(RESTORE),
+        "last_restore_at": found.last_success_at if found else None,
+        "last_restore_kind": "restore" if found and found.last_success_at else None,
+        "restore_max_age_seconds": (
+            int(evidence.max_age.total_seconds()) if evidence.max_age else None
+        ),
+    }
+
+
+def _covered(mountpoint: str, config: HostsSourceConfig) -> bool:
+    evidence = config.restore_evidence
+    return evidence is not None and (evidence.covers is None or mountpoint in evidence.covers)
 
 
 def _addresses(host: str) -> dict[str, list[str]]:
@@ -71,8 +106,12 @@ def disk_native_id(target: Target, mountpoint: str) -> str:
     return f"{target.label}:{mountpoint}"
 
 
-def disks(source: str, target: Target, facts: HostFacts) -> list[Resource]:
-    """One disk per filesystem, attached to the server (so backup rules apply)."""
+def disks(
+    source: str, target: Target, facts: HostFacts, config: HostsSourceConfig | None = None
+) -> list[Resource]:
+    """One disk per filesystem, attached to the server (so backup rules apply), with the
+    restore evidence where `restore_evidence.covers` includes it."""
+    restored = restore_attributes(facts, config) if config is not None else {}
     return [
         _resource(
             source,
@@ -89,6 +128,7 @@ def disks(source: str, target: Target, facts: HostFacts) -> list[Resource]:
                 "used_percent": fs.used_percent,
                 "attached_to": [target.label],
                 "state": "in-use",
+                **(restored if config is not None and _covered(fs.mountpoint, config) else {}),
             },
         )
         for fs in facts.filesystems
@@ -152,3 +192,90 @@ def snapshots(
         }
         found.append(_resource(source, target, SNAPSHOT, f"{disk_id}@backup", attributes))
     return found
+
+
+def uid_of(target_label: str, type_: str, native_id: str) -> str:
+    return make_uid(PROVIDER, target_label, GLOBAL_REGION, type_, native_id)
+
+
+def load_balancers(
+    source: str, target: Target, facts: HostFacts, hosts: Mapping[str, str]
+) -> list[Resource]:
+    """nginx and HAProxy of the host, in the `load_balancer` shape of the clouds.
+
+    `hosts` maps the addresses and names of the source's hosts to their names: a backend on
+    one of them (or on loopback: this host) links `targets` to that server; each TLS
+    listener's certificate files link `serves` to the certificates this source inventoried.
+    """
+    found = []
+    inventoried = {file.path for file in facts.certificates}
+    for balancer in facts.load_balancers:
+        resource = _balancer(source, target, balancer, inventoried)
+        for backend in balancer.backends:
+            label = target.label if backend.address in LOOPBACK else hosts.get(backend.address)
+            if label is not None:
+                resource.link(LinkKind.TARGETS, uid_of(label, SERVER, label))
+        for listener in resource.attributes["listeners"]:
+            for native_id in listener["certificates"]:
+                path = native_id.removeprefix(f"{target.label}:")
+                if path in inventoried:
+                    resource.link(LinkKind.SERVES, uid_of(target.label, CERTIFICATE, native_id))
+        found.append(resource)
+    return found
+
+
+def _balancer(source: str, target: Target, balancer: Balancer, inventoried: set[str]) -> Resource:
+    listeners = [_listener(target, listener, inventoried) for listener in balancer.listeners]
+    public = any(listener["scheme"] == INTERNET_FACING for listener in listeners)
+    attributes: dict[str, Any] = {
+        "kind": balancer.kind,
+        "scheme": INTERNET_FACING if public else INTERNAL,
+        "dns_name": None,
+        "host": target.label,
+        "listeners": listeners,
+        "targets": [
+            {
+                "id": backend.address,
+                "port": backend.port,
+                "target_group": backend.target_group,
+                "health": backend.health,
+                "name": backend.name,
+                "backup": backend.backup,
+            }
+            for backend in balancer.backends
+        ],
+        "config_files": balancer.config_files,
+        "health_source": balancer.health_source,
+        "health_note": balancer.health_note,
+    }
+    native_id = f"{target.label}:{balancer.kind}"
+    return _resource(source, target, LOAD_BALANCER, native_id, attributes)
+
+
+def _listener(target: Target, listener: Listener, inventoried: set[str]) -> dict[str, Any]:
+    return {
+        "protocol": listener.protocol,
+        "port": listener.port,
+        "address": listener.address,
+        "scheme": scheme(listener.address),
+        "certificates": certificate_ids(target, listener.certificate_files, inventoried),
+        "certificate_files": listener.certificate_files,
+        "default_action": listener.default_action,
+        "redirect_https": listener.redirect_https,
+        "target_groups": listener.target_groups,
+        "server_names": listener.server_names,
+        "config": f"{listener.file}:{listener.line}" if listener.file else None,
+    }
+
+
+def certificate_ids(target: Target, files: list[str], inventoried: set[str]) -> list[str]:
+    """Native ids of the certificates a listener names: a file, or (HAProxy `crt DIR`) every
+    inventoried certificate file in the directory."""
+    ids: list[str] = []
+    for path in files:
+        inside = sorted(p for p in inventoried if p.startswith(path.rstrip("/") + "/"))
+        for each in inside or [path]:
+            native_id = f"{target.label}:{each}"
+            if native_id not in ids:
+                ids.append(native_id)
+    return ids

@@ -20,14 +20,32 @@ import secrets
 import shlex
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import asyncssh
+from pydantic import SecretStr
 
-from collectors.hosts.base import BACKUP, CERTIFICATES, DISKS, PORTS, SYSTEM, HostFacts
-from collectors.hosts.config import HostsSourceConfig, SshSettings, Target
+from collectors.hosts import databases, haproxy, nginx
+from collectors.hosts.base import (
+    BACKUP,
+    CERTIFICATES,
+    DISKS,
+    LOAD_BALANCERS,
+    PORTS,
+    RESTORE,
+    SYSTEM,
+    HostFacts,
+)
+from collectors.hosts.config import (
+    SUDO_FACTS,
+    Haproxy,
+    HostsSourceConfig,
+    Nginx,
+    SshSettings,
+    Target,
+)
 from collectors.hosts.facts import (
     FILE_MARK,
     FactError,
@@ -37,6 +55,8 @@ from collectors.hosts.facts import (
     parse_backup_listing,
     parse_certificate_dump,
     parse_df,
+    parse_restore_file,
+    parse_restore_log,
     parse_ss,
     parse_system,
 )
@@ -69,6 +89,13 @@ class Command:
     name: str
     group: str
     text: str
+    prefixed: bool = False
+    """The text already puts `sudo -n` where it belongs (a compound command): never prefix it."""
+    env: tuple[tuple[str, SecretStr], ...] = field(default=(), repr=False)
+    """Variables set for this command only (a database password): put in the script text
+    that travels over the SSH channel's stdin, never in argv, never in `text` or errors."""
+    label: str | None = None
+    """How errors name the command when its text is long (a database client's query)."""
 
 
 def certificate_command(paths: list[str], depth: int) -> str:
@@ -100,7 +127,91 @@ def backup_command(config: HostsSourceConfig) -> str | None:
     )
 
 
-def commands(config: HostsSourceConfig) -> list[Command]:
+NGINX_PATHS = ("nginx", "/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx")
+_SOCKET_AWK = (
+    '$1=="stats" && $2=="socket" && $3 ~ /^(unix@)?\\/[A-Za-z0-9._\\/@-]+$/ '
+    '{sub(/^unix@/, "", $3); print $3}'
+)
+"""The `stats socket` paths a HAProxy config names (only plain paths: they go to socat)."""
+
+
+def nginx_command(settings: Nginx, sudo: bool) -> str:
+    """`nginx -T` with the first nginx found; `vigil: nginx not found` when there is none."""
+    s = "sudo -n " if sudo else ""
+    found = " || ".join(f"command -v {shlex.quote(p)}" for p in _nginx_paths(settings))
+    config = f" -c {shlex.quote(settings.config)}" if settings.config else ""
+    return (
+        f'( n=$({found}); if [ -z "$n" ]; then echo {shlex.quote(nginx.NOT_FOUND)}; '
+        f'else {s}"$n" -T{config}; fi )'
+    )
+
+
+def _nginx_paths(settings: Nginx) -> tuple[str, ...]:
+    return (settings.binary,) if settings.binary else NGINX_PATHS
+
+
+def haproxy_command(settings: Haproxy, sudo: bool) -> str:
+    """Print each config file after `==> PATH` (directories: their *.cfg in name order), then
+    each stats socket's `show stat` after `=== stats PATH` (sockets named in the config unless
+    configured)."""
+    s = "sudo -n " if sudo else ""
+    paths = " ".join(shlex.quote(p) for p in settings.config_paths)
+    if settings.stats_sockets is None:
+        sockets = f"printf '%s\\n' \"$d\" | awk {shlex.quote(_SOCKET_AWK)} | sort -u"
+    elif settings.stats_sockets:
+        sockets = "printf '%s\\n' " + " ".join(shlex.quote(p) for p in settings.stats_sockets)
+    else:
+        sockets = "true"
+    return "\n".join(
+        [
+            "( d=$(for f in " + paths + "; do",
+            f'  if {s}test -d "$f"; then {s}find "$f" -maxdepth 1 -type f -name \'*.cfg\' '
+            "| LC_ALL=C sort",
+            f'  elif {s}test -e "$f"; then printf \'%s\\n\' "$f"',
+            f"  else printf '{haproxy.MISSING_MARK}%s\\n' \"$f\"; fi",
+            'done | while IFS= read -r f; do case "$f" in',
+            f"  '{haproxy.MISSING_MARK}'*) printf '%s\\n' \"$f\" ;;",
+            f'  *) printf \'{haproxy.FILE_MARK}%s\\n\' "$f"; {s}cat -- "$f" '
+            f"|| printf '{haproxy.UNREADABLE_MARK}%s\\n' \"$f\"; echo ;;",
+            "esac; done)",
+            "printf '%s\\n' \"$d\"",
+            f"{sockets} | while IFS= read -r s; do",
+            f"  printf '{haproxy.STATS_MARK}%s\\n' \"$s\"",
+            f'  echo "show stat" | {s}socat -t 2 stdio "UNIX-CONNECT:$s" 2>&1 '
+            "|| echo 'vigil: socat failed'",
+            "done )",
+        ]
+    )
+
+
+def load_balancer_commands(config: HostsSourceConfig) -> list[Command]:
+    """The read-only commands of `load_balancers` (none unless configured)."""
+    wanted = config.load_balancers
+    if wanted is None:
+        return []
+    sudo = config.ssh.sudo_for(LOAD_BALANCERS) if config.ssh else False
+    found = []
+    if wanted.nginx is not None:
+        text = nginx_command(wanted.nginx, sudo)
+        found.append(Command("nginx", LOAD_BALANCERS, text, prefixed=True))
+    if wanted.haproxy is not None:
+        text = haproxy_command(wanted.haproxy, sudo)
+        found.append(Command("haproxy", LOAD_BALANCERS, text, prefixed=True))
+    return found
+
+
+def restore_command(config: HostsSourceConfig) -> str | None:
+    """The configured restore evidence command, or `cat` of its file."""
+    evidence = config.restore_evidence
+    if evidence is None:
+        return None
+    if evidence.command is not None:
+        return evidence.command
+    assert evidence.file is not None  # one of the two, by validation
+    return f"cat -- {shlex.quote(evidence.file)}"
+
+
+def commands(config: HostsSourceConfig, target: Target | None = None) -> list[Command]:
     """Every command a pass runs on a host, in order (docs/sources/hosts.md lists them)."""
     found = [Command(name, SYSTEM, text) for name, text in SYSTEM_COMMANDS]
     found += [Command("df", DISKS, DF), Command("ss", PORTS, "ss -Htlnp")]
@@ -110,6 +221,20 @@ def commands(config: HostsSourceConfig) -> list[Command]:
     backup = backup_command(config)
     if backup is not None:
         found.append(Command("backup", BACKUP, backup))
+    restore = restore_command(config)
+    if restore is not None:
+        found.append(Command("restore", RESTORE, restore))
+    found += load_balancer_commands(config)
+    for database in target.databases if target is not None else ():
+        name = databases.group(database)
+        client = databases.client_command(database)
+        label = databases.client_command(database, shown=True)
+        env = databases.client_env(database)
+        found.append(Command(name, name, client, env=env, label=label))
+        backup = databases.backup_command(database)
+        if backup is not None:
+            name = databases.backup_group(database)
+            found.append(Command(name, name, backup))
     return found
 
 
@@ -117,7 +242,11 @@ def script(cmds: list[Command], settings: SshSettings, nonce: str) -> str:
     """The `sh` script: each command framed by `<nonce> begin NAME` / `<nonce> end NAME RC`."""
     lines = ["export LC_ALL=C"]  # stable, parseable output whatever the host's locale
     for cmd in cmds:
-        text = f"sudo -n {cmd.text}" if settings.sudo_for(cmd.group) else cmd.text
+        sudo = cmd.group in SUDO_FACTS and settings.sudo_for(cmd.group) and not cmd.prefixed
+        text = f"sudo -n {cmd.text}" if sudo else cmd.text
+        if cmd.env:
+            assigned = " ".join(f"{k}={shlex.quote(v.get_secret_value())}" for k, v in cmd.env)
+            text = f"{assigned} {text}"
         lines.append(f"printf '\\n%s begin {cmd.name}\\n' {nonce}")
         lines.append(f"{text} 2>&1 </dev/null")
         lines.append(f"printf '\\n%s end {cmd.name} %s\\n' {nonce} \"$?\"")
@@ -137,12 +266,15 @@ def split_sections(text: str, nonce: str, cmds: list[Command]) -> dict[str, Outp
         elif parts[1] == "begin":
             name, body = parts[2], []
         elif parts[1] == "end" and name == parts[2] and len(parts) == 4:
-            outputs[name] = Output(known[name].text, int(parts[3]), "\n".join(body).strip("\n"))
+            command = known[name].label or known[name].text
+            outputs[name] = Output(command, int(parts[3]), "\n".join(body).strip("\n"))
             name = None
     return outputs
 
 
-def facts_from_outputs(outputs: Mapping[str, Output], config: HostsSourceConfig) -> HostFacts:
+def facts_from_outputs(
+    outputs: Mapping[str, Output], config: HostsSourceConfig, target: Target | None = None
+) -> HostFacts:
     """Parse each fact group; a group that fails is recorded, the others still count."""
     facts = HostFacts(via="ssh")
     _group(facts, SYSTEM, lambda: facts.system.update(parse_system(outputs)))
@@ -152,6 +284,12 @@ def facts_from_outputs(outputs: Mapping[str, Output], config: HostsSourceConfig)
         _group(facts, CERTIFICATES, lambda: _certificates(facts, outputs["certificates"]))
     if config.backup is not None:
         _group(facts, BACKUP, lambda: _backup(facts, outputs["backup"], config))
+    if config.load_balancers is not None:
+        _group(facts, LOAD_BALANCERS, lambda: _load_balancers(facts, outputs, config))
+    if config.restore_evidence is not None:
+        _group(facts, RESTORE, lambda: _restore(facts, outputs["restore"], config))
+    if target is not None:
+        databases.read_databases(target, outputs, facts)
     return facts
 
 
@@ -180,6 +318,34 @@ def _backup(facts: HostFacts, output: Output, config: HostsSourceConfig) -> None
         facts.backup = parse_backup_command(output.ok())
     else:
         facts.backup = parse_backup_listing(output.ok())
+
+
+def _load_balancers(
+    facts: HostFacts, outputs: Mapping[str, Output], config: HostsSourceConfig
+) -> None:
+    """nginx's and HAProxy's configs; one that cannot be read fails the group (file, line)."""
+    assert config.load_balancers is not None
+    found = []
+    if config.load_balancers.nginx is not None:
+        output = outputs["nginx"]
+        if output.status != 0:
+            raise nginx.dump_error(output.text)
+        balancer = nginx.parse_dump(output.text)
+        if balancer is not None:
+            found.append(balancer)
+    if config.load_balancers.haproxy is not None:
+        balancer = haproxy.parse_output(outputs["haproxy"].ok())
+        if balancer is not None:
+            found.append(balancer)
+    facts.load_balancers = found
+
+
+def _restore(facts: HostFacts, output: Output, config: HostsSourceConfig) -> None:
+    assert config.restore_evidence is not None
+    if config.restore_evidence.file is not None:
+        facts.restore = parse_restore_file(output)
+    else:
+        facts.restore = parse_restore_log(output.ok())
 
 
 # -- I/O ---------------------------------------------------------------------------------------
@@ -301,8 +467,8 @@ async def _tcp(host: str, port: int) -> socket.socket:
 
 def fetch_facts(target: Target, config: HostsSourceConfig, credentials: Credentials) -> HostFacts:
     """One host's facts, read over SSH (blocking: runs its own event loop in this thread)."""
-    cmds = commands(config)
+    cmds = commands(config, target)
     nonce = secrets.token_hex(8)
     text = script(cmds, credentials.settings, nonce)
     output = asyncio.run(run_script(target, credentials, text))
-    return facts_from_outputs(split_sections(output, nonce, cmds), config)
+    return facts_from_outputs(split_sections(output, nonce, cmds), config, target)

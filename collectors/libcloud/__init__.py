@@ -1,4 +1,5 @@
-"""The libcloud collector: any libcloud compute driver (and DNS driver), read-only.
+"""The libcloud collector: any libcloud compute driver (and DNS driver, and CloudStack load
+balancers with `lb_driver: cloudstack`), read-only.
 
 ```yaml
 sources:
@@ -9,8 +10,9 @@ sources:
 ```
 
 `plan` gives one scope per type (account = `account` or the source name, region = `region` or
-`global`); DNS types only with a `dns_driver`. `collect` builds a guarded driver for the scope
-(drivers are not thread-safe) and streams normalized pages. A type the driver cannot list is a
+`global`); DNS types only with a `dns_driver`, `load_balancer` only with an `lb_driver`.
+`collect` builds a guarded driver for the scope (drivers are not thread-safe) and streams
+normalized pages. A type the driver cannot list is a
 failed scope ("driver X cannot list Y"): unknown, never empty, so nothing is deleted or
 resolved. Rejected credentials are `AccessDeniedError`. Coverage: docs/sources/libcloud.md.
 """

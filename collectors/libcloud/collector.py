@@ -6,10 +6,10 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar
 
 from collectors.base import Page, SourceConfig
-from collectors.libcloud import compute, dns
+from collectors.libcloud import compute, dns, loadbalancer
 from collectors.libcloud.compute import Origin
 from collectors.libcloud.config import LibcloudSourceConfig
-from collectors.libcloud.drivers import build_compute, build_dns, method, translated
+from collectors.libcloud.drivers import build_compute, build_dns, build_lb, method, translated
 from collectors.libcloud.hypervisors import close
 from collectors.paging import chunked
 from vigil.core.model import GLOBAL_REGION, ResourceType, Scope
@@ -17,6 +17,7 @@ from vigil.core.model import GLOBAL_REGION, ResourceType, Scope
 PROVIDER = "libcloud"
 COMPUTE_TYPES = ("server", "disk", "snapshot", "security_group")
 DNS_TYPES = ("dns_zone", "dns_record")
+LB_TYPES = ("load_balancer",)
 
 # type -> (the driver method that must exist, a description for errors)
 _NEEDS: dict[str, tuple[str, str]] = {
@@ -26,6 +27,7 @@ _NEEDS: dict[str, tuple[str, str]] = {
     "security_group": ("ex_list_security_groups", "security groups"),
     "dns_zone": ("list_zones", "DNS zones"),
     "dns_record": ("list_records", "DNS records"),
+    "load_balancer": ("list_balancers", "load balancers"),
 }
 
 
@@ -34,7 +36,7 @@ class LibcloudCollector:
 
     provider: ClassVar[str] = PROVIDER
     config_model: ClassVar[type[SourceConfig]] = LibcloudSourceConfig
-    resource_types: ClassVar[tuple[str, ...]] = COMPUTE_TYPES + DNS_TYPES
+    resource_types: ClassVar[tuple[str, ...]] = COMPUTE_TYPES + DNS_TYPES + LB_TYPES
     volatile_attributes: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(self, config: LibcloudSourceConfig) -> None:
@@ -42,8 +44,10 @@ class LibcloudCollector:
 
     def plan(self, types: set[str] | None = None) -> Iterable[Scope]:
         """One scope per type the config enables (all compute types with `driver`, ...)."""
-        available = (COMPUTE_TYPES if self.config.driver else ()) + (
-            DNS_TYPES if self.config.dns_driver else ()
+        available = (
+            (COMPUTE_TYPES if self.config.driver else ())
+            + (DNS_TYPES if self.config.dns_driver else ())
+            + (LB_TYPES if self.config.lb_driver else ())
         )
         configured = set(self.config.types) if self.config.types else set(available)
         region = self.config.region or GLOBAL_REGION
@@ -59,15 +63,24 @@ class LibcloudCollector:
             raise ValueError(
                 f"scope {scope.key} does not belong to libcloud source {self.config.name}"
             )
-        is_dns = scope.type in DNS_TYPES
-        name = str(self.config.dns_driver if is_dns else self.config.driver)
+        kind = "dns" if scope.type in DNS_TYPES else "lb" if scope.type in LB_TYPES else ""
+        name = str(
+            {"dns": self.config.dns_driver, "lb": self.config.lb_driver}.get(kind)
+            or self.config.driver
+        )
         needed, what = _NEEDS[scope.type]
         origin = Origin(scope.source, name, scope.account, scope.region)
         with translated(self.config.name, name, what, self.config.secret_values()):
-            driver = build_dns(self.config) if is_dns else build_compute(self.config)
+            driver = _BUILDERS[kind](self.config)
             try:
                 method(driver, needed, self.config.name, name, what)
-                yield from chunked(_RESOURCES[scope.type](driver, origin))
+                if kind == "lb":
+                    # Targets link to the servers this source's compute driver lists (same
+                    # account and region); without one, to the uids such a source would give.
+                    servers = self.config.driver or name
+                    yield from chunked(_load_balancers(driver, origin, servers))
+                else:
+                    yield from chunked(_RESOURCES[scope.type](driver, origin))
             finally:
                 close(driver)
 
@@ -96,6 +109,19 @@ def _zones(driver: Any, origin: Origin) -> Iterator[Any]:
 def _records(driver: Any, origin: Origin) -> Iterator[Any]:
     return (dns.normalize_record(z, r, origin) for z, r in dns.fetch_records(driver))
 
+
+def _load_balancers(driver: Any, origin: Origin, servers: str) -> Iterator[Any]:
+    return (
+        loadbalancer.normalize_rule(rule, members, origin, servers)
+        for rule, members in loadbalancer.fetch_rules(driver)
+    )
+
+
+_BUILDERS: dict[str, Callable[[LibcloudSourceConfig], Any]] = {
+    "": build_compute,
+    "dns": build_dns,
+    "lb": build_lb,
+}
 
 _RESOURCES: dict[str, Callable[[Any, Origin], Iterator[Any]]] = {
     ResourceType.SERVER: _servers,

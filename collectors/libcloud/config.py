@@ -12,6 +12,15 @@ sources:
     provider: libcloud
     dns_driver: dnsimple                # API v2; cloudflare likewise (an API token)
     dns_key: ${DNSIMPLE_TOKEN}
+  - name: lab
+    provider: libcloud
+    driver: cloudstack
+    key: ${CS_KEY}
+    secret: ${CS_SECRET}
+    host: cloud.lab.example.com
+    options: {path: /client/api}
+    lb_driver: cloudstack               # optional: load-balancer rules (lb_key etc. default
+                                        # to key, secret, and options for the same driver)
   - name: private-cloud
     provider: libcloud
     driver: openstack
@@ -50,6 +59,12 @@ _NEEDS = {
 }
 
 
+LB_DRIVERS = ("cloudstack",)
+"""`lb_driver` names Vigil can read: load balancers need per-member health, which libcloud's
+generic `Member` lacks, so each is read by Vigil's own driver (collectors/libcloud/
+loadbalancer.py)."""
+
+
 def _known(kind: str, name: str) -> str:
     drivers = COMPUTE_DRIVERS if kind == "compute" else DNS_DRIVERS
     if name not in drivers:
@@ -81,6 +96,15 @@ class LibcloudSourceConfig(SourceConfig):
     dns_key: SecretRef | None = None
     dns_secret: SecretRef | None = None
     dns_options: dict[str, Any] = Field(default_factory=dict)
+    lb_driver: str | None = Field(
+        default=None, description="libcloud load-balancer driver name (cloudstack)"
+    )
+    lb_key: SecretRef | None = None
+    lb_secret: SecretRef | None = None
+    lb_options: dict[str, Any] | None = Field(
+        default=None,
+        description="load-balancer driver kwargs (default: options, when lb_driver is driver)",
+    )
     types: list[str] | None = Field(default=None, description="resource types to collect")
     timeout: int = Field(default=60, gt=0, description="seconds per API request")
 
@@ -102,9 +126,33 @@ class LibcloudSourceConfig(SourceConfig):
     def _dns_driver(cls, value: str | None) -> str | None:
         return None if value is None else _known("dns", value)
 
-    @field_validator("options", "dns_options")
+    @field_validator("lb_driver")
     @classmethod
-    def _expand(cls, options: dict[str, Any]) -> dict[str, Any]:
+    def _lb_driver(cls, value: str | None) -> str | None:
+        if value is not None and value not in LB_DRIVERS:
+            raise ValueError(
+                f"unsupported libcloud load-balancer driver {value!r}; supported: "
+                f"{', '.join(LB_DRIVERS)}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _lb_target(self) -> LibcloudSourceConfig:
+        if self.lb_driver == "cloudstack" and not (
+            self.host or self.load_balancer_options.get("url")
+        ):
+            raise ValueError(
+                "lb_driver cloudstack needs host: the CloudStack API host, e.g. host: "
+                "cloud.example.com (and options: {path: /client/api} unless it is that), "
+                "or options: {url: https://cloud.example.com/client/api}"
+            )
+        return self
+
+    @field_validator("options", "dns_options", "lb_options")
+    @classmethod
+    def _expand(cls, options: dict[str, Any] | None) -> dict[str, Any] | None:
+        if options is None:
+            return None
         for name, value in options.items():
             if is_credential_name(name) and value is not None and not is_env_reference(value):
                 # The value itself is never echoed: it is the secret.
@@ -122,14 +170,22 @@ class LibcloudSourceConfig(SourceConfig):
         return self.api_version
 
     @property
+    def load_balancer_options(self) -> dict[str, Any]:
+        """`lb_options`, else the compute driver's `options` when it is the same driver (one
+        CloudStack endpoint serves both)."""
+        if self.lb_options is not None:
+            return self.lb_options
+        return dict(self.options) if self.lb_driver == self.driver else {}
+
+    @property
     def account_label(self) -> str:
         return self.account or self.name
 
     def secret_values(self) -> list[str]:
         """Plain credential values, to redact from messages: keys, secrets, secret options."""
-        refs = (self.key, self.secret, self.dns_key, self.dns_secret)
+        refs = (self.key, self.secret, self.dns_key, self.dns_secret, self.lb_key, self.lb_secret)
         values = [ref.get_secret_value() for ref in refs if ref is not None]
-        for options in (self.options, self.dns_options):
+        for options in (self.options, self.dns_options, self.lb_options or {}):
             values += [
                 str(value) for name, value in options.items() if value and is_credential_name(name)
             ]

@@ -32,6 +32,7 @@ from collectors.libcloud import hypervisors
 from collectors.libcloud.cloudflare import CloudflareDNSDriver
 from collectors.libcloud.config import LibcloudSourceConfig
 from collectors.libcloud.dnsimple import DNSimpleV2DNSDriver
+from collectors.libcloud.loadbalancer import CloudStackLBReader
 from vigil.core.errors import REDACTED, AccessDeniedError, CollectError, ReadOnlyViolation, scrub
 
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -49,6 +50,8 @@ DNS_DRIVER_CLASSES: dict[str, type] = {
 """`dns_driver` names Vigil serves with its own class instead of libcloud's: libcloud's
 DNSimple driver speaks API v1, which DNSimple no longer serves; its Cloudflare driver reports
 a rejected API token as a plain error (see each module)."""
+LB_DRIVER_CLASSES: dict[str, type] = {"cloudstack": CloudStackLBReader}
+"""`lb_driver` names and Vigil's drivers for them (libcloud's lack member health and paging)."""
 _QUERY_STRING = re.compile(r"\?[^\s'\")]+")
 
 
@@ -71,6 +74,14 @@ def build_dns(config: LibcloudSourceConfig) -> Any:
     key, secret = config.dns_key or config.key, config.dns_secret
     cls = DNS_DRIVER_CLASSES.get(config.dns_driver) or dns_driver(config.dns_driver)
     return _build(cls, config, key, secret, config.dns_options)
+
+
+def build_lb(config: LibcloudSourceConfig) -> Any:
+    """The load-balancer driver named by `lb_driver` (credentials default to the compute's)."""
+    assert config.lb_driver is not None
+    key, secret = config.lb_key or config.key, config.lb_secret or config.secret
+    cls = LB_DRIVER_CLASSES[config.lb_driver]
+    return _build(cls, config, key, secret, config.load_balancer_options)
 
 
 def _build(

@@ -45,7 +45,7 @@ class ProbeInventory(Protocol):
 
 
 @dataclass
-class Outcome:
+class ProbeResult:
     """What probing one target gave: attributes when observed, or the reason it was not."""
 
     native_id: str
@@ -86,8 +86,8 @@ class Pacer:
 
 
 async def bounded(
-    probes: Iterable[Callable[[], Awaitable[Outcome]]], concurrency: int, rate: float
-) -> list[Outcome]:
+    probes: Iterable[Callable[[], Awaitable[ProbeResult]]], concurrency: int, rate: float
+) -> list[ProbeResult]:
     """Run every probe under one `Pacer`; results in input order."""
     pacer = Pacer(concurrency, rate)
     return list(await asyncio.gather(*(pacer.run(probe) for probe in probes)))
@@ -106,7 +106,7 @@ def error_text(exc: BaseException) -> str:
 
 def pages(
     scope: Scope,
-    outcomes: list[Outcome],
+    outcomes: list[ProbeResult],
     inventory: ProbeInventory | None,
     provider: str,
 ) -> Iterator[Page]:
@@ -125,7 +125,7 @@ def pages(
     yield from chunked(resources)
 
 
-def _resource(scope: Scope, outcome: Outcome, provider: str) -> Resource:
+def _resource(scope: Scope, outcome: ProbeResult, provider: str) -> Resource:
     attributes = dict(outcome.attributes)
     attributes["reachable"] = outcome.observed
     attributes["error"] = outcome.error

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from collectors.base import Page, SourceConfig
 from collectors.probes import dns as dns_probe
-from collectors.probes.base import Outcome, Pacer, ProbeInventory, bounded, pages
+from collectors.probes.base import Pacer, ProbeInventory, ProbeResult, bounded, pages
 from collectors.probes.config import ProbeSourceConfig, TlsTarget
 from collectors.probes.ports import HostPlan, merge_plans, probe_host
 from collectors.probes.tls import make_contexts, probe_tls
@@ -61,7 +61,7 @@ class ProbeCollector:
         outcomes = asyncio.run(self.probe(scope.type))
         yield from pages(scope, outcomes, self.inventory, PROVIDER)
 
-    async def probe(self, type_: str) -> list[Outcome]:
+    async def probe(self, type_: str) -> list[ProbeResult]:
         """The outcomes of one kind, in target order."""
         if type_ == CERTIFICATE:
             return await self._tls()
@@ -69,14 +69,18 @@ class ProbeCollector:
             return await self._dns()
         return await self._ports()
 
-    async def _tls(self) -> list[Outcome]:
+    async def _tls(self) -> list[ProbeResult]:
         contexts = make_contexts(self.config.ca_bundle)
+        resolvers = None
+        if self.config.tls_resolve == "resolvers":
+            resolvers = self.config.resolver_addresses() or dns_probe.system_resolvers()
         probes = [
-            lambda t=target: probe_tls(t, contexts, self.timeout) for target in self.tls_targets()
+            lambda t=target: probe_tls(t, contexts, self.timeout, resolvers)
+            for target in self.tls_targets()
         ]
         return await bounded(probes, self.config.concurrency, self.config.rate)
 
-    async def _dns(self) -> list[Outcome]:
+    async def _dns(self) -> list[ProbeResult]:
         resolvers = self.config.resolver_addresses() or dns_probe.system_resolvers()
         probes = [
             lambda n=name: dns_probe.probe_name(n, resolvers, self.timeout)
@@ -84,7 +88,7 @@ class ProbeCollector:
         ]
         return await bounded(probes, self.config.concurrency, self.config.rate)
 
-    async def _ports(self) -> list[Outcome]:
+    async def _ports(self) -> list[ProbeResult]:
         pacer = Pacer(self.config.concurrency, self.config.rate)
         plans = self.port_plans()
         return list(await asyncio.gather(*(probe_host(p, pacer, self.timeout) for p in plans)))

@@ -14,6 +14,7 @@ sources:
       - {host: mail.example.com, port: 25, starttls: smtp}
     dns: [www.example.com, shop.example.com]
     resolvers: [1.1.1.1, "10.0.0.2:5353"]   # default: the system's resolvers
+    tls_resolve: system                     # or `resolvers`: TLS probes resolve through them
     ports:
       - {host: 203.0.113.10, ports: [22, 80, 443, 5432], allowed: [80, 443]}
     from_inventory:                         # targets the inventory owns (wired by vigil/)
@@ -142,6 +143,13 @@ class ProbeSourceConfig(SourceConfig):
     tls: list[TlsTarget] = Field(default_factory=list)
     dns: list[str] = Field(default_factory=list)
     resolvers: list[str] = Field(default_factory=list)
+    tls_resolve: Literal["system", "resolvers"] = Field(
+        default="system",
+        description=(
+            "how TLS probes find a host name's address: the system's resolver, or `resolvers` "
+            "(as the DNS probes do; the address connected to is recorded as `address`)"
+        ),
+    )
     ports: list[PortTarget] = Field(default_factory=list)
     from_inventory: FromInventory = Field(default_factory=FromInventory)
 

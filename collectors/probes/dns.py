@@ -23,7 +23,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 
-from collectors.probes.base import Outcome, error_text
+from collectors.probes.base import ProbeResult, error_text
 from vigil.core.errors import CollectError
 
 MAX_CHAIN = 8
@@ -32,6 +32,25 @@ ADDRESS_TYPES = (dns.rdatatype.A, dns.rdatatype.AAAA)
 
 class Unknown(CollectError):
     """The resolvers gave no definitive answer (timeout, SERVFAIL, REFUSED)."""
+
+
+class NotResolved(CollectError):
+    """A host name the resolvers gave no address for (NXDOMAIN, no A/AAAA, or no answer)."""
+
+
+async def address_of(name: str, resolvers: Sequence[tuple[str, int]], timeout: float) -> str:
+    """The address a TLS probe connects to for `name`: the first of its A records (else AAAA),
+    as the resolvers answer, CNAME chains followed. Raises `NotResolved`."""
+    try:
+        attributes = await _resolve(name, resolvers, timeout)
+    except Unknown as exc:
+        raise NotResolved(f"{name} did not resolve: {exc.message}") from None
+    except dns.exception.DNSException as exc:
+        raise NotResolved(f"{name} did not resolve: {error_text(exc)}") from None
+    addresses: list[str] = attributes["resolved_addresses"]
+    if not addresses:
+        raise NotResolved(f"{name} did not resolve: {attributes['resolve_error']}")
+    return sorted(addresses, key=lambda address: (":" in address, address))[0]
 
 
 def system_resolvers() -> list[tuple[str, int]]:
@@ -45,16 +64,18 @@ def system_resolvers() -> list[tuple[str, int]]:
     return found
 
 
-async def probe_name(name: str, resolvers: Sequence[tuple[str, int]], timeout: float) -> Outcome:
+async def probe_name(
+    name: str, resolvers: Sequence[tuple[str, int]], timeout: float
+) -> ProbeResult:
     """Resolve `name` to addresses; NXDOMAIN and dangling CNAMEs are data, not failures."""
     base: dict[str, Any] = {"origin": "probe", "name": name, "resolver": None}
     try:
         attributes = await _resolve(name, resolvers, timeout)
     except Unknown as exc:
-        return Outcome(name, name, base, error=exc.message)
+        return ProbeResult(name, name, base, error=exc.message)
     except (OSError, dns.exception.DNSException) as exc:
-        return Outcome(name, name, base, error=error_text(exc))
-    return Outcome(name, name, {**base, **attributes})
+        return ProbeResult(name, name, base, error=error_text(exc))
+    return ProbeResult(name, name, {**base, **attributes})
 
 
 async def _resolve(

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from collectors.probes.base import Outcome, Pacer, error_text
+from collectors.probes.base import Pacer, ProbeResult, error_text
 
 OPEN, CLOSED, FILTERED = "open", "closed", "filtered"
 
@@ -28,7 +28,7 @@ class HostPlan:
     allowed: set[int] = field(default_factory=set)
 
 
-async def probe_host(plan: HostPlan, pacer: Pacer, timeout: float) -> Outcome:
+async def probe_host(plan: HostPlan, pacer: Pacer, timeout: float) -> ProbeResult:
     """Every port of one host, each connection paced by the shared `pacer`."""
     ports = sorted(plan.ports)
     results = await asyncio.gather(*(_paced(pacer, plan.host, port, timeout) for port in ports))
@@ -41,10 +41,10 @@ async def probe_host(plan: HostPlan, pacer: Pacer, timeout: float) -> Outcome:
     }
     if not any(state in (OPEN, CLOSED) for state, _ in states.values()):
         reasons = sorted({reason for _, reason in states.values()})
-        return Outcome(plan.host, plan.host, base, error="; ".join(reasons))
+        return ProbeResult(plan.host, plan.host, base, error="; ".join(reasons))
     base["open_ports"] = [port for port, (state, _) in states.items() if state == OPEN]
     base["filtered_ports"] = [port for port, (state, _) in states.items() if state == FILTERED]
-    return Outcome(plan.host, plan.host, base)
+    return ProbeResult(plan.host, plan.host, base)
 
 
 async def _paced(pacer: Pacer, host: str, port: int, timeout: float) -> tuple[str, str]:

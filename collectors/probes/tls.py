@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import _ssl  # ENCODING_DER for the private chain API's Certificate objects
 import asyncio
+import ipaddress
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from collectors.certs import certificate_attributes, verify_reason
-from collectors.probes.base import Outcome, error_text
+from collectors.probes.base import ProbeResult, error_text
 from collectors.probes.config import TlsTarget
+from collectors.probes.dns import NotResolved, address_of
 from vigil.core.errors import CollectError
 
 
@@ -64,8 +67,17 @@ def make_contexts(ca_bundle: str | None) -> Contexts:
     return Contexts(verifying, lenient)
 
 
-async def probe_tls(target: TlsTarget, contexts: Contexts, timeout: float) -> Outcome:
-    """Probe one endpoint; a failure to connect is an `Outcome` with an error, never a raise."""
+async def probe_tls(
+    target: TlsTarget,
+    contexts: Contexts,
+    timeout: float,
+    resolvers: Sequence[tuple[str, int]] | None = None,
+) -> ProbeResult:
+    """Probe one endpoint; a failure to connect is a `ProbeResult` with an error, never a raise.
+
+    With `resolvers` (`tls_resolve: resolvers`), a host name is looked up through them, as the
+    DNS probes do, and the address connected to is recorded as `address`; otherwise the
+    system's resolver finds it."""
     base: dict[str, Any] = {
         "origin": "probe",
         "host": target.host,
@@ -75,13 +87,24 @@ async def probe_tls(target: TlsTarget, contexts: Contexts, timeout: float) -> Ou
     }
     try:
         async with asyncio.timeout(timeout):
-            seen = await _observe(target, contexts)
-    except (OSError, TimeoutError, StartTlsError, UnicodeError) as exc:
+            address = target.host
+            if resolvers is not None and not _is_address(target.host):
+                address = base["address"] = await address_of(target.host, resolvers, timeout)
+            seen = await _observe(target, contexts, address)
+    except (OSError, TimeoutError, StartTlsError, NotResolved, UnicodeError) as exc:
         # UnicodeError: a name IDNA cannot encode (a label over 63 characters); one bad
         # target is that target's error, never the failure of every other target's probe.
-        detail = exc.message if isinstance(exc, StartTlsError) else error_text(exc)
-        return Outcome(target.native_id, target.sni, base, error=detail)
-    return Outcome(target.native_id, target.sni, {**base, **handshake_attributes(seen)})
+        detail = exc.message if isinstance(exc, StartTlsError | NotResolved) else error_text(exc)
+        return ProbeResult(target.native_id, target.sni, base, error=detail)
+    return ProbeResult(target.native_id, target.sni, {**base, **handshake_attributes(seen)})
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def handshake_attributes(seen: Handshake) -> dict[str, Any]:
@@ -106,22 +129,24 @@ def handshake_attributes(seen: Handshake) -> dict[str, Any]:
     return attributes
 
 
-async def _observe(target: TlsTarget, contexts: Contexts) -> Handshake:
+async def _observe(target: TlsTarget, contexts: Contexts, address: str) -> Handshake:
     """Verify first; only if that fails, look again without verifying."""
     try:
-        return await _handshake(target, contexts.verifying, "get_verified_chain")
+        return await _handshake(target, contexts.verifying, "get_verified_chain", address)
     except ssl.SSLCertVerificationError as exc:
         reason, detail = verify_reason(exc.verify_code), exc.verify_message or str(exc)
     except ssl.SSLError as exc:
         # Not a certificate problem: the server and a modern client share no protocol/cipher.
         reason, detail = "handshake_failed", f"no handshake with a verifying client: {exc}"
-    seen = await _handshake(target, contexts.lenient, "get_unverified_chain")
+    seen = await _handshake(target, contexts.lenient, "get_unverified_chain", address)
     return Handshake(seen.chain, seen.tls_version, False, reason, detail)
 
 
-async def _handshake(target: TlsTarget, context: ssl.SSLContext, chain_method: str) -> Handshake:
+async def _handshake(
+    target: TlsTarget, context: ssl.SSLContext, chain_method: str, address: str
+) -> Handshake:
     if target.starttls == "smtp":
-        reader, writer = await asyncio.open_connection(target.host, target.port)
+        reader, writer = await asyncio.open_connection(address, target.port)
         try:
             await smtp_starttls(reader, writer)
             await writer.start_tls(context, server_hostname=target.sni)
@@ -130,7 +155,7 @@ async def _handshake(target: TlsTarget, context: ssl.SSLContext, chain_method: s
             raise
     else:
         _, writer = await asyncio.open_connection(
-            target.host, target.port, ssl=context, server_hostname=target.sni
+            address, target.port, ssl=context, server_hostname=target.sni
         )
     try:
         ssl_object = writer.get_extra_info("ssl_object")

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data, ui
-from storage.aggregates import FindingFilter
+from storage.findings import FindingQuery
 from vigil.core.model import FindingStatus, Severity, utcnow
 
 PAGE_SIZE = 200
@@ -52,9 +52,9 @@ def render() -> None:
     _silences(list(silences.values()))
 
 
-def _filters(url: str, rules: list[str]) -> FindingFilter:
+def _filters(url: str, rules: list[str]) -> FindingQuery:
     status, severity, rule, source, owner = st.columns(5)
-    return FindingFilter(
+    return FindingQuery(
         statuses=tuple(
             status.multiselect(
                 "status", [s.value for s in FindingStatus], default=["open"], key="findings_status"

@@ -10,8 +10,8 @@ from urllib.parse import quote
 import streamlit as st
 
 from dashboard import data, ui
-from storage import aggregates
-from storage.aggregates import InventoryQuery
+from storage import inventory
+from storage.inventory import InventoryQuery
 from vigil.app.output import OutputFormat
 from vigil.app.output import render as render_rows
 from vigil.app.topology import NEIGHBOUR_COLUMNS, neighbour_rows
@@ -19,7 +19,7 @@ from vigil.core.model import Direction, iso
 from vigil.core.text import printable
 
 COLUMNS = ["type", "name", "native_id", "source", "account", "region", "tags", "last_seen", "uid"]
-CSV_COLUMNS = (*aggregates.INVENTORY_FIELDS, "tags", "first_seen", "last_seen")
+CSV_COLUMNS = (*inventory.INVENTORY_FIELDS, "tags", "first_seen", "last_seen")
 PAGE_SIZES = (50, 100, 500)
 
 
@@ -102,7 +102,7 @@ def inventory_csv(url: str, query: InventoryQuery) -> str:
     out = io.StringIO()
     rows = (
         row | {"first_seen": iso(row["first_seen"]), "last_seen": iso(row["last_seen"])}
-        for row in aggregates.inventory_rows(data.database(url), query)
+        for row in inventory.inventory_rows(data.database(url), query)
     )
     render_rows(rows, OutputFormat.CSV, columns=CSV_COLUMNS, out=out)
     return out.getvalue()

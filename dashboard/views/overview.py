@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data, ui
-from storage.aggregates import HEALTH_FORMULA
+from storage.runs import HEALTH_FORMULA
 from vigil.core.model import RunStatus
 
 
@@ -53,9 +53,8 @@ def _estate(url: str) -> None:
         ("Scopes failing", failing, f"Of {len(scopes)} scopes, by their newest run."),
     ]
     outbox = data.outbox_counts(url)
-    if outbox is not None:
-        tiles.append(("Notifications pending", outbox.get("pending", 0), "Waiting in the outbox."))
-        tiles.append(("Notifications dead", outbox.get("dead", 0), "Gave up after retries."))
+    tiles.append(("Notifications pending", outbox["pending"], "Waiting in the outbox."))
+    tiles.append(("Notifications dead", outbox["dead"], "Gave up after retries."))
     for column, (label, value, helptext) in zip(st.columns(len(tiles)), tiles, strict=True):
         column.metric(label, value, help=helptext)
 

@@ -52,8 +52,8 @@ def render() -> None:
 
 def build(url: str, framework: str, fmt: str, days: int, settings: Settings) -> bytes:
     """Render one report into memory through a private temporary file."""
+    from vigil.app.reports.contents import ReportParams, gather
     from vigil.app.reports.formats import write_report
-    from vigil.app.reports.model import ReportParams, gather
 
     now = utcnow()
     config = settings.config

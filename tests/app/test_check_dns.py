@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from storage import history_queries
+from storage import history
 from storage.db import Database
 from storage.findings import FindingQuery, FindingStore
 from storage.reconcile import Reconciler
@@ -92,7 +92,7 @@ def test_states_mentioning_finds_past_states_of_deleted_resources(db: Database) 
     estate = Estate(db)
     estate.scan(SERVERS, server("i-old", "52.9.9.9"), server("i-other", "52.8.8.8"))
     estate.scan(SERVERS)
-    found = list(history_queries.states_mentioning(db, ["52.9.9.9", "NOT-THERE.example"]))
+    found = list(history.states_mentioning(db, ["52.9.9.9", "NOT-THERE.example"]))
     assert found and all("52.9.9.9" in f["attributes"]["public_ips"] for f in found)
     assert {f["type"] for f in found} == {"server"}
-    assert list(history_queries.states_mentioning(db, [])) == []
+    assert list(history.states_mentioning(db, [])) == []

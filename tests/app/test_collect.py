@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from collectors.aws.config import AwsSourceConfig
-from storage import queries
+from storage import history, inventory, runs
 from storage.db import Database
 from tests.factories.aws import seed_client
 from tests.fixtures.awsproxy import AwsProxy
@@ -30,7 +30,7 @@ def source(endpoint_url: str, **options: Any) -> AwsSourceConfig:
 
 def by_type(db: Database) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for item in queries.inventory(db):
+    for item in inventory.inventory(db):
         counts[item.type] = counts.get(item.type, 0) + 1
     return counts
 
@@ -71,8 +71,8 @@ def test_denied_region_fails_alone_and_deletes_nothing(
     sqlite_db: Database, moto: str, estate: Any, aws_proxy: Callable[..., AwsProxy]
 ) -> None:
     assert collect(sqlite_db, [source(moto)]).failed == []
-    eu_only = queries.InventoryFilter(types=("security_group",), regions=("eu-west-1",))
-    eu_before = [r.uid for r in queries.inventory(sqlite_db, eu_only)]
+    eu_only = inventory.InventoryFilter(types=("security_group",), regions=("eu-west-1",))
+    eu_before = [r.uid for r in inventory.inventory(sqlite_db, eu_only)]
     for region in REGIONS:  # a real deletion in both regions...
         ec2 = boto3.client("ec2", region_name=region, endpoint_url=moto)
         ec2.delete_security_group(GroupId=_deletable_group(ec2))
@@ -86,10 +86,10 @@ def test_denied_region_fails_alone_and_deletes_nothing(
         "UnauthorizedOperation" in (o.error or "") or "denied" in (o.error or "").lower()
         for o in result.failed
     )
-    deleted = [e for e in queries.changes(sqlite_db, kinds=("deleted",))]
+    deleted = [e for e in history.changes(sqlite_db, kinds=("deleted",))]
     # ...is recorded where the scope completed, and not where the scope failed.
     assert [e.region for e in deleted] == ["us-east-1"]
-    assert [r.uid for r in queries.inventory(sqlite_db, eu_only)] == eu_before
+    assert [r.uid for r in inventory.inventory(sqlite_db, eu_only)] == eu_before
 
 
 def test_throttled_requests_are_retried_to_success(
@@ -108,7 +108,7 @@ def test_scopes_run_concurrently(
     proxy = aws_proxy(latency=0.3)
     result = collect(sqlite_db, [source(proxy.url, types=["server", "disk", "database"])])
     assert result.failed == []
-    statuses = queries.scope_statuses(sqlite_db)
+    statuses = runs.scope_statuses(sqlite_db)
     assert len(statuses) == 6
     # Every scope was in flight at once: each started before any other finished.
     latest_start = max(s.started_at for s in statuses)
@@ -130,7 +130,7 @@ def test_stopping_abandons_scopes_in_flight_without_deleting(
     assert result.outcomes and all(o.failed for o in result.outcomes)
     assert all("abandoned" in (o.error or "") for o in result.outcomes)
     assert by_type(sqlite_db) == before
-    assert list(queries.changes(sqlite_db, kinds=("deleted",))) == []
+    assert list(history.changes(sqlite_db, kinds=("deleted",))) == []
 
 
 def test_unreachable_endpoint_fails_the_source_plan(
@@ -139,7 +139,7 @@ def test_unreachable_endpoint_fails_the_source_plan(
     result = collect(sqlite_db, [source("http://127.0.0.1:9", max_attempts=1)])
     assert len(result.outcomes) == 1
     assert result.failed[0].scope.type == "*"
-    statuses = queries.scope_statuses(sqlite_db)
+    statuses = runs.scope_statuses(sqlite_db)
     assert statuses[0].status == "failed"
 
 
@@ -181,7 +181,7 @@ def test_a_database_restore_point_is_current_after_each_pass_with_no_change_even
     )
 
     def restore_point() -> str:
-        (orders,) = [r for r in queries.inventory(sqlite_db) if r.native_id == "orders"]
+        (orders,) = [r for r in inventory.inventory(sqlite_db) if r.native_id == "orders"]
         return str(orders.attributes["latest_restorable_time"])
 
     collect(sqlite_db, [databases])
@@ -191,4 +191,4 @@ def test_a_database_restore_point_is_current_after_each_pass_with_no_change_even
 
     assert again.failed == [] and restore_point() > first  # moto moves it on every read
     assert sum(o.created + o.changed + o.deleted for o in again.outcomes) == 0
-    assert [e.kind for e in queries.changes(sqlite_db) if e.native_id == "orders"] == ["created"]
+    assert [e.kind for e in history.changes(sqlite_db) if e.native_id == "orders"] == ["created"]

@@ -10,6 +10,7 @@ from typing import ClassVar
 import pytest
 
 from collectors.base import SourceConfig
+from storage import runs
 from storage.db import Database
 from storage.links import LinkKey
 from storage.reconcile import Reconciler, RunStats, StorageRow
@@ -124,7 +125,6 @@ def test_an_unexpected_error_is_stored_without_the_sources_secret(
     sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from collectors.aws.config import AwsSourceConfig
-    from storage import queries
 
     monkeypatch.setenv("LEAKY_KEY", SECRET)
     source = AwsSourceConfig.model_validate(
@@ -136,7 +136,7 @@ def test_an_unexpected_error_is_stored_without_the_sources_secret(
     (failed,) = result.failed
     assert "internal error: RuntimeError" in (failed.error or "")
     assert SECRET not in (failed.error or "")
-    stored = queries.scope_statuses(sqlite_db)
+    stored = runs.scope_statuses(sqlite_db)
     assert stored and all(SECRET not in (s.error or "") for s in stored)
 
 

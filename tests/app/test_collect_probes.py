@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from collectors.probes.config import ProbeSourceConfig
-from storage import queries
+from storage import history, inventory
 from storage.db import Database
 from tests.fixtures.tls import TestCA, TlsServers, server_context
 from vigil.app.collect import collect
@@ -17,7 +17,7 @@ def serve_leaf(servers: TlsServers, ca: TestCA, tmp_path: Path, host: str) -> in
 
 
 def certificates(db: Database) -> dict[str, dict]:
-    found = queries.inventory(db, queries.InventoryFilter(types=("certificate",)))
+    found = inventory.inventory(db, inventory.InventoryFilter(types=("certificate",)))
     return {r.native_id: r.attributes for r in found}
 
 
@@ -51,8 +51,8 @@ def test_unreachable_target_keeps_its_last_certificate_and_deletes_nothing(
     assert after[down]["reachable"] is False
     assert after[down]["not_after"] == before[down]["not_after"]
     assert after[down]["common_name"] == "flaky.test"
-    assert list(queries.changes(sqlite_db, kinds=("deleted",))) == []
-    changed = [e.changes for e in queries.changes(sqlite_db, kinds=("changed",))]
+    assert list(history.changes(sqlite_db, kinds=("deleted",))) == []
+    changed = [e.changes for e in history.changes(sqlite_db, kinds=("changed",))]
     assert len(changed) == 1 and "attributes.reachable" in changed[0]
 
 
@@ -75,7 +75,7 @@ def test_a_target_removed_from_the_config_is_retired_not_deleted(
 
     removed = f"127.0.0.1:{ports[1]}"
     assert set(certificates(sqlite_db)) == {f"127.0.0.1:{ports[0]}"}
-    assert [e.native_id for e in queries.changes(sqlite_db, kinds=("retired",))] == [removed]
-    assert list(queries.changes(sqlite_db, kinds=("deleted",))) == []
-    shown = queries.inventory(sqlite_db, queries.InventoryFilter(include_deleted=True))
+    assert [e.native_id for e in history.changes(sqlite_db, kinds=("retired",))] == [removed]
+    assert list(history.changes(sqlite_db, kinds=("deleted",))) == []
+    shown = inventory.inventory(sqlite_db, inventory.InventoryFilter(include_deleted=True))
     assert {r.native_id: r.state for r in shown}[removed] == "retired"

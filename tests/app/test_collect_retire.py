@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from collectors.aws.config import AwsSourceConfig
-from storage import queries
+from storage import history, inventory
 from storage.db import Database
 from vigil.app.collect import collect
 from vigil.app.demo_estate import seed_estate
@@ -25,7 +25,7 @@ def estate(moto: str) -> Any:
 
 
 def _regions(db: Database) -> set[str]:
-    return {item.region for item in queries.inventory(db)}
+    return {item.region for item in inventory.inventory(db)}
 
 
 def test_a_region_removed_from_the_config_retires_its_resources(
@@ -38,7 +38,7 @@ def test_a_region_removed_from_the_config_retires_its_resources(
 
     assert result.retired > 0
     assert "eu-west-1" not in _regions(sqlite_db)
-    shown = queries.inventory(sqlite_db, queries.InventoryFilter(include_deleted=True))
+    shown = inventory.inventory(sqlite_db, inventory.InventoryFilter(include_deleted=True))
     assert {r.state for r in shown if r.region == "eu-west-1"} == {"retired"}
 
 
@@ -67,18 +67,18 @@ def test_a_renamed_source_is_one_changed_event_per_resource(
     sqlite_db: Database, moto: str, estate: Any
 ) -> None:
     collect(sqlite_db, [_source(moto, REGIONS)], retire=True)
-    before = {item.uid for item in queries.inventory(sqlite_db)}
+    before = {item.uid for item in inventory.inventory(sqlite_db)}
     renamed = AwsSourceConfig(name="aws-renamed", regions=list(REGIONS), endpoint_url=moto)
 
     result = collect(sqlite_db, [renamed], retire=True)
 
     assert result.retired == 0
-    after = list(queries.inventory(sqlite_db))
+    after = list(inventory.inventory(sqlite_db))
     assert {item.uid for item in after} == before
     assert {item.source for item in after} == {"aws-renamed"}
-    kinds = [e.kind for e in queries.changes(sqlite_db) if e.uid in before]
+    kinds = [e.kind for e in history.changes(sqlite_db) if e.uid in before]
     assert kinds.count("retired") == 0 and kinds.count("created") == len(before)
-    renames = [e for e in queries.changes(sqlite_db, kinds=("changed",)) if e.uid in before]
+    renames = [e for e in history.changes(sqlite_db, kinds=("changed",)) if e.uid in before]
     assert len(renames) == len(before)
     assert all(e.changes["source"] == {"old": "aws-test", "new": "aws-renamed"} for e in renames)
 
@@ -89,10 +89,11 @@ def test_vigil_changes_and_include_deleted_show_retired_resources(
     collect(sqlite_db, [_source(moto, REGIONS)], retire=True)
     collect(sqlite_db, [_source(moto, ("us-east-1",))], retire=True)
 
-    retired = [e for e in queries.changes(sqlite_db) if e.kind == "retired"]
+    retired = [e for e in history.changes(sqlite_db) if e.kind == "retired"]
     assert retired and {e.region for e in retired} == {"eu-west-1"}
     shown = {
-        r.uid for r in queries.inventory(sqlite_db, queries.InventoryFilter(include_deleted=True))
+        r.uid
+        for r in inventory.inventory(sqlite_db, inventory.InventoryFilter(include_deleted=True))
     }
     assert {e.uid for e in retired} <= shown
-    assert not {e.uid for e in retired} & {r.uid for r in queries.inventory(sqlite_db)}
+    assert not {e.uid for e in retired} & {r.uid for r in inventory.inventory(sqlite_db)}

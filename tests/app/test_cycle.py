@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from storage import queries
+from storage import history, inventory, runs
 from storage.db import Database
 from storage.findings import FindingQuery, FindingStore
 from tests.factories.aws import source_entry
 from vigil.app.config import VigilConfig, parse_config
-from vigil.app.cycle import CycleRunner, Outcome
+from vigil.app.cycle import CycleOutcome, CycleRunner
 from vigil.app.demo_estate import seed_estate
 
 
@@ -72,7 +72,7 @@ def test_a_cycle_collects_checks_and_notifies(
 
     report = runner.run_source("aws-us-east-1")
 
-    assert report.outcome == Outcome.OK, report
+    assert report.outcome == CycleOutcome.OK, report
     assert report.collection is not None and report.collection.seen > 0
     assert report.check is not None and report.check.findings
     assert report.delivery is not None and report.delivery.sent == len(receiver.bodies) > 0
@@ -94,7 +94,7 @@ def test_two_sources_finishing_together_send_each_message_once(
 
     keys = [body["key"] for body in receiver.bodies]
     assert keys and len(keys) == len(set(keys))
-    assert runner.status.outcomes[Outcome.OK] == 2
+    assert runner.status.outcomes[CycleOutcome.OK] == 2
 
 
 def test_a_stopped_cycle_changes_nothing_and_skips_the_check(
@@ -103,17 +103,17 @@ def test_a_stopped_cycle_changes_nothing_and_skips_the_check(
     seed_estate(moto, regions=("us-east-1",), servers_per_region=2)
     config = config_for(moto)
     CycleRunner(sqlite_db, config).run_source("aws-us-east-1")
-    before = sorted(r.uid for r in queries.inventory(sqlite_db))
+    before = sorted(r.uid for r in inventory.inventory(sqlite_db))
     findings_before = FindingStore(sqlite_db).counts()
     stop = threading.Event()
     stop.set()
 
     report = CycleRunner(sqlite_db, config, stop=stop).run_source("aws-us-east-1")
 
-    assert report.outcome == Outcome.ABANDONED and report.check is None
-    assert sorted(r.uid for r in queries.inventory(sqlite_db)) == before
+    assert report.outcome == CycleOutcome.ABANDONED and report.check is None
+    assert sorted(r.uid for r in inventory.inventory(sqlite_db)) == before
     assert FindingStore(sqlite_db).counts() == findings_before
-    statuses = queries.scope_statuses(sqlite_db, source="aws-us-east-1")
+    statuses = runs.scope_statuses(sqlite_db, source="aws-us-east-1")
     assert statuses and all(s.status == "failed" for s in statuses)
 
 
@@ -134,7 +134,7 @@ def one_source(
 
 
 def regions_present(db: Database) -> set[str]:
-    return {r.region for r in queries.inventory(db)}
+    return {r.region for r in inventory.inventory(db)}
 
 
 @pytest.mark.slow
@@ -150,10 +150,10 @@ def test_a_cycle_retires_a_removed_region_and_resolves_its_findings_silently(
 
     report = CycleRunner(sqlite_db, one_source(moto, ("eu-west-1",), receiver)).run_source("aws")
 
-    assert report.outcome == Outcome.OK and report.collection is not None
+    assert report.outcome == CycleOutcome.OK and report.collection is not None
     assert report.collection.retired > 0
     assert regions_present(sqlite_db) == {"eu-west-1"}
-    retired = {e.region for e in queries.changes(sqlite_db, kinds=("retired",))}
+    retired = {e.region for e in history.changes(sqlite_db, kinds=("retired",))}
     assert retired == {"us-east-1"}
     resolved = [
         f
@@ -171,7 +171,7 @@ def test_the_daemons_start_retires_nothing_of_a_renamed_source_before_its_first_
 ) -> None:
     seed_estate(moto, regions=("us-east-1",), servers_per_region=1)
     CycleRunner(sqlite_db, one_source(moto, ("us-east-1",))).run_source("aws")
-    before = {r.uid for r in queries.inventory(sqlite_db)}
+    before = {r.uid for r in inventory.inventory(sqlite_db)}
     renamed = parse_config({"sources": [source_entry(moto, "aws-renamed", types=TYPES)]})
     runner = CycleRunner(sqlite_db, renamed)
 
@@ -179,10 +179,10 @@ def test_the_daemons_start_retires_nothing_of_a_renamed_source_before_its_first_
     report = runner.run_source("aws-renamed")
 
     assert report.collection is not None and report.collection.retired == 0
-    after = list(queries.inventory(sqlite_db))
+    after = list(inventory.inventory(sqlite_db))
     assert {r.uid for r in after} == before and {r.source for r in after} == {"aws-renamed"}
-    assert list(queries.changes(sqlite_db, kinds=("retired",))) == []
-    moved = [e for e in queries.changes(sqlite_db, kinds=("changed",)) if e.uid in before]
+    assert list(history.changes(sqlite_db, kinds=("retired",))) == []
+    moved = [e for e in history.changes(sqlite_db, kinds=("changed",)) if e.uid in before]
     assert len(moved) == len(before)
 
 

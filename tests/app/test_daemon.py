@@ -20,7 +20,7 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEve
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from collectors.aws.config import AwsSourceConfig
-from storage import queries
+from storage import history, inventory, runs
 from storage.db import Database
 from storage.reconcile import Reconciler
 from tests import factories
@@ -233,7 +233,7 @@ def test_start_marks_runs_a_crashed_daemon_left_running_and_serves_health(
     daemon = Daemon(sqlite_db, config)
     daemon.start()
     try:
-        statuses = {s.scope_key: s for s in queries.scope_statuses(sqlite_db, source="gone")}
+        statuses = {s.scope_key: s for s in runs.scope_statuses(sqlite_db, source="gone")}
         left = statuses[crashed.scope.key]
         assert left.status == "failed" and "abandoned" in (left.error or "")
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
@@ -290,7 +290,7 @@ def test_sigterm_during_a_slow_scope_stops_in_time_and_deletes_nothing(
     db = Database(sqlite_url)
     fast = AwsSourceConfig(name="aws-test", regions=["us-east-1"], endpoint_url=moto, types=types)
     assert collect(db, [fast]).failed == []
-    before = sorted(r.uid for r in queries.inventory(db))
+    before = sorted(r.uid for r in inventory.inventory(db))
     proxy = aws_proxy(latency=2)
     config = {
         "database_url": sqlite_url,
@@ -313,9 +313,9 @@ def test_sigterm_during_a_slow_scope_stops_in_time_and_deletes_nothing(
 
     assert code == 0, daemon.logs()
     assert seconds < 10
-    assert sorted(r.uid for r in queries.inventory(db)) == before
-    assert list(queries.changes(db, kinds=("deleted",))) == []
-    newest = queries.scope_statuses(db, source="aws-test")
+    assert sorted(r.uid for r in inventory.inventory(db)) == before
+    assert list(history.changes(db, kinds=("deleted",))) == []
+    newest = runs.scope_statuses(db, source="aws-test")
     abandoned = [s for s in newest if s.status == "failed" and "abandoned" in (s.error or "")]
     assert abandoned and not [s for s in newest if s.status == "running"]
     db.dispose()
@@ -379,12 +379,12 @@ def test_start_retires_what_left_the_config_before_any_cycle_runs(
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and any(
-            r.region == "eu-west-1" for r in queries.inventory(sqlite_db)
+            r.region == "eu-west-1" for r in inventory.inventory(sqlite_db)
         ):
             time.sleep(0.2)
     finally:
         assert daemon.shutdown()
 
-    assert {r.region for r in queries.inventory(sqlite_db)} == {"us-east-1"}
-    assert {e.region for e in queries.changes(sqlite_db, kinds=("retired",))} == {"eu-west-1"}
+    assert {r.region for r in inventory.inventory(sqlite_db)} == {"us-east-1"}
+    assert {e.region for e in history.changes(sqlite_db, kinds=("retired",))} == {"eu-west-1"}
     assert daemon.status.snapshot().last_finished is None  # no cycle ran: the start did it

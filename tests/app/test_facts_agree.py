@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from storage import aggregates
+from storage import inventory
 from storage.db import Database
 from storage.reconcile import Reconciler
 from tests import factories
@@ -61,8 +61,8 @@ def test_rule_metrics_and_dashboard_agree_on_every_certificates_expiry(
     }
     assert series == {name: when.timestamp() for name, when in expected.items()}
 
-    rows = {row["native_id"]: row for row in aggregates.certificates(db, now)}
+    rows = {row["native_id"]: row for row in inventory.expiring_certificates(db, now)}
     for name, when in expected.items():
         assert rows[name]["days_left"] == (when - now).total_seconds() / 86400, name
-    soon = aggregates.certificates(db, now, within_days=4)
+    soon = inventory.expiring_certificates(db, now, within_days=4)
     assert [row["native_id"] for row in soon] == ["chain-first.example.com:443"]

@@ -23,6 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from storage.db import Database
 from storage.findings import FindingStore
 from storage.reconcile import Reconciler
+from storage.silences import SilenceStore
 from tests import factories
 from tests.fixtures.cli import VigilCli
 from tests.fixtures.prometheus import PrometheusServer, VigilDaemon
@@ -68,7 +69,7 @@ def seed(db: Database, servers: int = 3) -> None:
         Finding("network.open_port", Severity.CRITICAL, "open", "", f"{cert.uid}-x"),
     ]
     store = FindingStore(db)
-    store.add_silence(
+    SilenceStore(db).add_silence(
         rule="network.open_port",
         reason="known",
         author="t",

@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 
 from storage import outbox as store
+from storage import tables
 from storage.db import Database
-from storage.findings import FindingStore
+from storage.silences import SilenceStore
 from tests.factories.notifiers import T0, check, config, finding, findings, webhook
 from tests.fixtures.slack_api import HttpRecorder
 from vigil.app.config import parse_config
@@ -116,7 +117,7 @@ def test_send_resolved_false_sends_no_resolve(db: Database, http_recorder: HttpR
 
 def test_silenced_findings_send_nothing(db: Database, http_recorder: HttpRecorder) -> None:
     cfg = config([webhook("w", f"{http_recorder.url}/hook")])
-    FindingStore(db).add_silence(
+    SilenceStore(db).add_silence(
         rule="network.open_port",
         reason="known",
         author="ops",
@@ -165,7 +166,7 @@ def test_failures_back_off_exponentially_then_die(
     assert [(r.sent, r.failed, r.dead) for r in reports] == [
         (0, 1, 0), (0, 0, 0), (0, 1, 0), (0, 0, 0), (0, 0, 1),
     ]  # fmt: skip
-    (dead,) = store.entries(db, (store.DEAD,))
+    (dead,) = store.entries(db, (tables.DEAD,))
     assert dead.attempts == 3 and dead.last_error == "the webhook answered HTTP 503"
     assert outbox_counts(db) == {"pending": 0, "sent": 0, "failed": 0, "dead": 1}
 
@@ -204,13 +205,12 @@ def test_firing_again_after_a_silence_or_a_reopen_notifies(
     db: Database, http_recorder: HttpRecorder, kind: str
 ) -> None:
     cfg = config([webhook("w", f"{http_recorder.url}/hook")])
-    store_ = FindingStore(db)
     if kind == "unsilenced":
-        silence = store_.add_silence(
+        silence = SilenceStore(db).add_silence(
             rule="*", reason="r", author="a", expires_at=T0 + timedelta(days=1), now=T0
         )
         check(db, [finding("sg-1")], cfg)
-        store_.remove_silence(silence.id)
+        SilenceStore(db).remove_silence(silence.id)
     else:
         check(db, [finding("sg-1")], cfg)
         check(db, [], cfg, now=T0 + timedelta(minutes=5))

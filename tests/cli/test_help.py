@@ -67,7 +67,7 @@ def test_help_starts_without_the_storage_layer_or_the_rules() -> None:
     layer, the rules and the collectors only when a command runs (vigil.core.lazy)."""
     probe = (
         "import sys; from vigil.cli import app; "
-        "print(sorted(m for m in ('sqlalchemy', 'rules.registry', 'boto3', 'storage.queries') "
+        "print(sorted(m for m in ('sqlalchemy', 'rules.registry', 'boto3', 'storage.inventory') "
         "if m in sys.modules))"
     )
     result = subprocess.run(

@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.factories import resource
-from vigil.core.model import Resource, canonical_json
+from vigil.core.canonical import canonical_json
+from vigil.core.model import Resource
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),

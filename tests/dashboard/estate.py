@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from itertools import chain
 
 from storage.db import Database
-from storage.findings import FindingStore
 from storage.reconcile import Reconciler
+from storage.silences import SilenceStore
 from tests.factories import rules as rf
 from vigil.app.check import run_check
 from vigil.core.model import Resource, Scope, utcnow
@@ -106,7 +106,7 @@ def seed(db: Database, now: datetime | None = None) -> Estate:
         at = now - timedelta(days=2 - day, minutes=5)
         _collect(db, at, _estate(now, day))
         run_check(db, now=at)
-    FindingStore(db).add_silence(
+    SilenceStore(db).add_silence(
         rule="backup.missing",
         reason="scratch volume, rebuilt nightly",
         author="sre@example.com",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from storage import queries
+from storage import history
 from storage.db import Database
 from tests.dashboard.estate import Estate
 from tests.dashboard.helpers import metric, table
@@ -12,7 +12,7 @@ from tests.dashboard.helpers import metric, table
 
 def test_counts_and_filters(open_page, estate: Estate, sqlite_db: Database) -> None:
     app = open_page("views/changes.py")
-    week = list(queries.changes(sqlite_db, since=estate.now - timedelta(days=7)))
+    week = list(history.changes(sqlite_db, since=estate.now - timedelta(days=7)))
     assert metric(app, "Change events") == len(week)
     app.multiselect(key="changes_kind").set_value(["deleted"]).run()
     assert metric(app, "Change events") == 1

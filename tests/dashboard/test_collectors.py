@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from storage import queries
+from storage import runs
 from storage.db import Database
 from tests.dashboard.estate import Estate
 from tests.dashboard.helpers import metric, table
@@ -12,7 +12,7 @@ from tests.dashboard.helpers import metric, table
 
 def test_every_scope_with_its_status(open_page, estate: Estate, sqlite_db: Database) -> None:
     app = open_page("views/collectors.py")
-    scopes = queries.scope_statuses(sqlite_db)
+    scopes = runs.scope_statuses(sqlite_db)
     assert metric(app, "Scopes failed") == 1
     assert metric(app, "Scopes complete") == len(scopes) - 1
     shown = table(app, "error")

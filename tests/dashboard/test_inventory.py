@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from storage import queries
+from storage import inventory
 from storage.db import Database
 from tests.dashboard.estate import HOSTILE_TAG, Estate
 from tests.dashboard.helpers import metric, table
@@ -16,12 +16,12 @@ PAGE = "views/inventory.py"
 
 def test_counts_match_vigil_inventory(open_page, estate: Estate, sqlite_db: Database) -> None:
     app = open_page(PAGE)
-    assert metric(app, "Matching resources") == queries.count_resources(sqlite_db)
+    assert metric(app, "Matching resources") == inventory.count_resources(sqlite_db)
 
 
 def test_filters_narrow_the_results(open_page, estate: Estate, sqlite_db: Database) -> None:
     app = open_page(PAGE)
-    everything = list(queries.inventory(sqlite_db))
+    everything = list(inventory.inventory(sqlite_db))
     app.multiselect(key="inventory_type").set_value(["certificate"]).run()
     assert metric(app, "Matching resources") == sum(r.type == "certificate" for r in everything)
     assert set(table(app, "uid")["type"]) == {"certificate"}
@@ -58,7 +58,7 @@ def test_resource_detail_lists_findings_and_changes(open_page, estate: Estate) -
 
 def test_csv_download_holds_every_matching_resource(dashboard_env, estate: Estate, sqlite_url):
     from dashboard.views.inventory import inventory_csv
-    from storage.aggregates import InventoryQuery
+    from storage.inventory import InventoryQuery
 
     rows = list(
         csv.DictReader(io.StringIO(inventory_csv(sqlite_url, InventoryQuery(types=("server",)))))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from storage import queries
-from storage.aggregates import HEALTH_FORMULA
+from storage import inventory
 from storage.db import Database
 from storage.findings import FindingQuery, FindingStore
+from storage.runs import HEALTH_FORMULA
 from tests.dashboard.estate import Estate
 from tests.dashboard.helpers import metric, table, texts
 from tests.fixtures.cli import VigilCli
@@ -29,7 +29,7 @@ def test_open_findings_match_vigil_findings(
 
 def test_estate_tiles_match_the_inventory(open_page, estate: Estate, sqlite_db: Database) -> None:
     app = open_page()
-    assert metric(app, "Resources") == queries.count_resources(sqlite_db)
+    assert metric(app, "Resources") == inventory.count_resources(sqlite_db)
     assert metric(app, "Certificates expiring in 30 days") == 3  # expired, 5 and 20 days
     assert metric(app, "Scopes failing") == 1
 

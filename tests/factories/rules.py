@@ -317,3 +317,18 @@ def evaluate(rule: Rule, inventory: InventoryView, **params: Any) -> list[Findin
 def one(findings: list[Finding]) -> Finding:
     assert len(findings) == 1, [f.title for f in findings]
     return findings[0]
+
+
+def restores(
+    age: timedelta | None, *, via: str | None = "aws_backup", kind: str = "restore"
+) -> dict[str, Any]:
+    """Restore evidence attributes as the owning scope writes them: the newest successful
+    restore `age` ago (None: none read), read from `via` (None: restores could not be read)."""
+    return {
+        "restore_evidence": via,
+        "restore_evidence_error": None if via else "ListRestoreJobs is not supported (404)",
+        "last_restore_at": iso(NOW - age) if age is not None else None,
+        "last_restore_kind": kind if age is not None else None,
+        "restore_test_plans": [],
+        "restores_unattributed": False,
+    }

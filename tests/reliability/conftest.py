@@ -27,6 +27,7 @@ REGIONS = ("us-east-1", "eu-west-1")
 TYPES = ("server", "disk", "snapshot", "security_group")
 SEED = int(os.environ.get("VIGIL_FAULT_SEED", "1919"))
 REPORT: list[str] = []
+SCOPES = len(REGIONS) * len(TYPES)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -233,3 +234,31 @@ def cli_on(vigil_cli: VigilCli, db_url: str) -> VigilCli:
 
 def backend(url: str) -> str:
     return "sqlite" if url.startswith("sqlite") else "postgresql"
+
+
+def assert_no_false_deletion(views: Views, estate: Estate) -> int:
+    """Every `deleted` event so far names something the test deleted; their number."""
+    deleted = views.deleted()
+    assert deleted <= estate.removed, (
+        f"deleted events for live resources: {deleted - estate.removed}"
+    )
+    return len(deleted)
+
+
+def assert_nothing_live_resolved(cli: VigilCli, views: Views, live: set[tuple[str, str]]) -> None:
+    """A check over what a killed pass left closes findings only of resources that are gone."""
+    before = views.open_findings()
+    checked = cli("check", "--no-notify")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    after = views.open_findings()
+    falsely = {fp: res for fp, res in before.items() if fp not in after and res in live}
+    assert not falsely, f"findings of live resources resolved after a killed pass: {falsely}"
+
+
+def progress_point(views: Views, target: int) -> Callable[[], bool]:
+    """Whether a pass got to `target`: its first scope run recorded (0), or `target` of its
+    scopes committed."""
+    started, completed = views.runs(), views.runs("complete")
+    if target == 0:
+        return lambda: views.runs() > started
+    return lambda: views.runs("complete") >= completed + target

@@ -11,53 +11,26 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable
 
 import pytest
 
 from tests.fixtures.cli import VigilCli
 from tests.reliability.conftest import (
     REGIONS,
-    TYPES,
+    SCOPES,
     Estate,
     Views,
+    assert_no_false_deletion,
+    assert_nothing_live_resolved,
     backend,
     configure,
     kill_when,
+    progress_point,
     report,
     timed,
 )
 
 ITERATIONS = {"sqlite": 10, "postgresql": 5}
-SCOPES = len(REGIONS) * len(TYPES)
-
-
-def assert_no_false_deletion(views: Views, estate: Estate) -> int:
-    """Every `deleted` event so far names something the test deleted; their number."""
-    deleted = views.deleted()
-    assert deleted <= estate.removed, (
-        f"deleted events for live resources: {deleted - estate.removed}"
-    )
-    return len(deleted)
-
-
-def assert_nothing_live_resolved(cli: VigilCli, views: Views, live: set[tuple[str, str]]) -> None:
-    """A check over what a killed pass left closes findings only of resources that are gone."""
-    before = views.open_findings()
-    checked = cli("check", "--no-notify")
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    after = views.open_findings()
-    falsely = {fp: res for fp, res in before.items() if fp not in after and res in live}
-    assert not falsely, f"findings of live resources resolved after a killed pass: {falsely}"
-
-
-def progress_point(views: Views, target: int) -> Callable[[], bool]:
-    """Whether a pass got to `target`: its first scope run recorded (0), or `target` of its
-    scopes committed."""
-    started, completed = views.runs(), views.runs("complete")
-    if target == 0:
-        return lambda: views.runs() > started
-    return lambda: views.runs("complete") >= completed + target
 
 
 @pytest.mark.slow

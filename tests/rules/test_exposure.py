@@ -142,6 +142,24 @@ def test_internal_redirecting_or_encrypted_listeners_are_not(decoy: Resource) ->
     assert evaluate(PLAINTEXT, view(decoy)) == []
 
 
+def test_a_web_server_serving_its_own_content_over_http_is_flagged() -> None:
+    found = one(evaluate(PLAINTEXT, view(balancer(default_action="serve"))))
+    assert "serve content of their own" in found.detail
+
+
+def test_a_listener_is_judged_by_its_own_scheme_when_it_has_one() -> None:
+    """nginx/HAProxy on a host: one listener on 0.0.0.0, another on loopback."""
+
+    def host_balancer(listener_scheme: str) -> Resource:
+        entry = {"protocol": "HTTP", "port": 8080, "default_action": "forward"}
+        listeners = [entry | {"scheme": listener_scheme}]
+        return resource("load_balancer", "h:nginx", scheme="internet-facing", listeners=listeners)
+
+    assert evaluate(PLAINTEXT, view(host_balancer("internal"))) == []
+    found = one(evaluate(PLAINTEXT, view(host_balancer("internet-facing"))))
+    assert found.title.endswith("on HTTP:8080")
+
+
 def cdn(policy: str, **attributes: Any) -> Resource:
     return resource("cdn", "E123", region="global", viewer_protocol_policy=policy, **attributes)
 

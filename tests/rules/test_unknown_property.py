@@ -26,6 +26,7 @@ from tests.factories.rules import (
     NOW,
     PROBE_SOURCE,
     SOURCE,
+    certificate,
     disk,
     history,
     load_balancer,
@@ -34,6 +35,7 @@ from tests.factories.rules import (
     scope_state,
     server,
     snapshot,
+    uid,
     zone,
 )
 from vigil.core.model import Finding, Resource
@@ -96,7 +98,13 @@ SCOPE_KINDS = [
     (SOURCE, "aws", "global", "dns_zone"),
     (PROBE_SOURCE, "probe", "global", "dns_record"),
     (PROBE_SOURCE, "probe", "global", "server"),
+    (SOURCE, "aws", "us-east-1", "certificate"),
+    (PROBE_SOURCE, "probe", "global", "certificate"),
 ]
+SERVED_NAME = "www.example.com"
+SERVED_LB = "web-tls.us-east-1.elb.amazonaws.com"
+SERVED_CERT = "arn:aws:acm:us-east-1:111111111111:certificate/served"
+SERIALS = ("a1", "b2", None)
 
 
 @st.composite
@@ -139,7 +147,45 @@ def estates(draw: st.DrawFn) -> Estate:
         estate.resources.append(zone())
     if (SOURCE, "global", "dns_record") in collected:
         _records(draw, estate, probed=(PROBE_SOURCE, "global", "dns_record") in collected)
+    _served(draw, estate, collected)
     return estate
+
+
+def _served(draw: st.DrawFn, estate: Estate, collected: set[tuple[str, str, str]]) -> None:
+    """A name routed to a load balancer that binds an ACM certificate, and a TLS probe of the
+    name (cert.not_served), each only where its scope completed once."""
+    if (SOURCE, "us-east-1", "certificate") in collected:
+        estate.resources.append(certificate(SERVED_CERT, serial=draw(st.sampled_from(SERIALS))))
+    lb = load_balancer("web-tls", SERVED_LB)
+    lb.link("serves", uid("certificate", SERVED_CERT))
+    if (SOURCE, "us-east-1", "load_balancer") in collected:
+        estate.resources.append(lb)
+    if (SOURCE, "global", "dns_record") in collected:
+        alias = record(SERVED_NAME + ".", alias_target=SERVED_LB, zone_id="Z9")
+        alias.link("routes_to", lb.uid)
+        estate.resources.append(alias)
+    if (PROBE_SOURCE, "global", "certificate") in collected:
+        reachable = draw(st.booleans())
+        estate.resources.append(
+            Resource(
+                source=PROBE_SOURCE,
+                provider="probe",
+                account=PROBE_SOURCE,
+                region="global",
+                type="certificate",
+                native_id=f"{SERVED_NAME}:443",
+                name=SERVED_NAME,
+                attributes={
+                    "origin": "probe",
+                    "host": SERVED_NAME,
+                    "port": 443,
+                    "server_name": SERVED_NAME,
+                    "serial": draw(st.sampled_from(SERIALS[:2])),
+                    "reachable": reachable,
+                    "error": None if reachable else "timed out",
+                },
+            )  # fmt: skip
+        )
 
 
 def _records(draw: st.DrawFn, estate: Estate, *, probed: bool) -> None:
@@ -208,6 +254,14 @@ class Oracle:
         if found.rule == "network.port_exposed":
             reachable = subject.attributes.get("reachable") is not False
             return [reachable and self.known(subject.source, subject.region, "server")]
+        if found.rule == "cert.not_served":
+            return [
+                subject.attributes["reachable"] is True,
+                self.known(PROBE_SOURCE, "global", "certificate"),
+                self.known(SOURCE, "global", "dns_record"),
+                self.known(SOURCE, "us-east-1", "load_balancer"),
+                self.known(SOURCE, "us-east-1", "certificate"),
+            ]
         if found.rule == "dns.dangling":
             reasons: dict[str, str] = found.evidence["reasons"]
             return [self.target_known(subject, t, r) for t, r in reasons.items()]

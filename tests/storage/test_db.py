@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from storage.db import Database, redact_url
+from storage.db import Database
 from vigil.core.errors import InputError
+from vigil.core.urls import redact_url
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Connection
 
 from storage.db import Database
-from storage.findings import FindingQuery, FindingStore, findings_table
+from storage.findings import FindingQuery, FindingStore
 from storage.reconcile import Reconciler
+from storage.silences import SilenceStore
+from storage.tables import findings_table
 from tests.factories import resource, scope
 from vigil.app.check import run_check
 from vigil.app.config import parse_config
@@ -195,8 +197,7 @@ def test_silence_then_expiry(db: Database) -> None:
     estate, volume = Estate(db), disk(team="storage")
     estate.scan(DISKS, volume)
     assert kinds(estate.check()) == ["new"]
-    store = FindingStore(db)
-    silence = store.add_silence(
+    silence = SilenceStore(db).add_silence(
         rule="backup.missing",
         labels={"team": "storage"},
         reason="migrating to AWS Backup",
@@ -211,14 +212,14 @@ def test_silence_then_expiry(db: Database) -> None:
     estate.clock.tick(90)
     assert kinds(estate.check()) == ["unsilenced"]
     assert estate.status("backup.missing", volume.uid) is FindingStatus.OPEN
-    assert [s.id for s in store.silences()] == [silence.id]  # kept for auditors
-    assert store.silences(now=estate.clock.now) == []
+    assert [s.id for s in SilenceStore(db).silences()] == [silence.id]  # kept for auditors
+    assert SilenceStore(db).silences(now=estate.clock.now) == []
 
 
 def test_silence_matching_another_label_does_not_apply(db: Database) -> None:
     estate, volume = Estate(db), disk(team="storage")
     estate.scan(DISKS, volume)
-    FindingStore(db).add_silence(
+    SilenceStore(db).add_silence(
         rule="backup.missing",
         labels={"team": "web"},
         reason="x",
@@ -302,3 +303,27 @@ def _replay(estate: Estate, steps: list[dict[str, str]]) -> None:
         for region, action in actions.items():
             if action == "fail":
                 assert estate.status("backup.missing", volumes[region].uid) == before[region]
+
+
+def test_worst_open_is_the_most_severe_open_finding_silenced_and_resolved_left_out(
+    db: Database,
+) -> None:
+    from storage.findings import worst_open
+    from tests.dashboard.estate import seed_linked
+    from vigil.core.model import utcnow
+
+    linked = seed_linked(db)
+    SilenceStore(db).add_silence(
+        rule="network.open_port",
+        reason="bastion, reviewed",
+        author="sre@example.com",
+        expires_at=utcnow() + timedelta(days=1),
+        now=utcnow(),
+    )
+    run_check(db)
+
+    worst = worst_open(db, [linked.group, linked.disk, linked.web, "gone"])
+
+    # sg-web's critical network.open_port is silenced: no colour; vol-web's backup.missing is
+    # open and escalated (reachable from shop.example.com); i-web has nothing open.
+    assert worst == {linked.disk: Severity.CRITICAL}

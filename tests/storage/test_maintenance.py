@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from storage import maintenance, queries
+from storage import inventory, maintenance
 from storage.db import Database
 from storage.reconcile import Reconciler
 from tests.factories import resources, scope
@@ -46,7 +46,7 @@ def test_backup_is_a_consistent_single_file_while_a_writer_holds_a_transaction(
     assert sorted(p.name for p in tmp_path.glob("copy.db*")) == ["copy.db"]
     assert result.revision == maintenance.check(sqlite_db).head
     restored = Database(f"sqlite:///{result.path}")
-    assert queries.count_resources(restored) == 120
+    assert inventory.count_resources(restored) == 120
 
 
 def test_backup_refuses_to_overwrite_or_to_copy_onto_itself(

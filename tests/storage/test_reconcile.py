@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from storage import queries
+from storage import history, inventory, runs
 from storage.db import Database
 from storage.reconcile import Reconciler
 from tests.factories import resource, resources, scope
@@ -37,7 +37,7 @@ def resource_writes(db: Database) -> AbstractContextManager[list[str]]:
 
 
 def present(db: Database, **filters: tuple[str, ...]) -> dict[str, Resource]:
-    return {r.uid: r for r in queries.inventory(db, queries.InventoryFilter(**filters))}
+    return {r.uid: r for r in inventory.inventory(db, inventory.InventoryFilter(**filters))}
 
 
 def test_first_scan_creates_every_resource_with_a_created_event(db: Database) -> None:
@@ -46,7 +46,7 @@ def test_first_scan_creates_every_resource_with_a_created_event(db: Database) ->
 
     assert (run.created, run.changed, run.deleted, run.seen) == (5, 0, 0, 5)
     assert len(present(db)) == 5
-    kinds = [e.kind for e in queries.changes(db)]
+    kinds = [e.kind for e in history.changes(db)]
     assert kinds == ["created"] * 5
 
 
@@ -57,7 +57,7 @@ def test_rescan_with_no_change_writes_no_resource_rows(db: Database) -> None:
         run = scan(reconciler, scope(), [resources(25), resources(50)[25:]])
     assert writes == []
     assert (run.created, run.changed, run.deleted, run.seen) == (0, 0, 0, 50)
-    assert len(list(queries.changes(db))) == 50
+    assert len(list(history.changes(db))) == 50
 
 
 def test_rescan_updates_last_seen_without_rewriting_rows(db: Database) -> None:
@@ -80,7 +80,7 @@ def test_changed_attribute_records_old_and_new_values(db: Database) -> None:
     )
 
     assert (run.created, run.changed) == (0, 1)
-    changed = [e for e in queries.changes(db) if e.kind == "changed"]
+    changed = [e for e in history.changes(db) if e.kind == "changed"]
     assert len(changed) == 1
     assert changed[0].changes == {
         "attributes.instance_type": {"old": "t3.micro", "new": "t3.large"},
@@ -98,22 +98,22 @@ def test_completed_scope_deletes_what_it_no_longer_returns(db: Database) -> None
     assert len(present(db)) == 1
     everything = present(db, include_deleted=True)  # type: ignore[arg-type]
     assert sorted(r.state for r in everything.values()) == ["deleted", "deleted", "present"]
-    assert [e.kind for e in queries.changes(db, kinds=("deleted",))] == ["deleted", "deleted"]
+    assert [e.kind for e in history.changes(db, kinds=("deleted",))] == ["deleted", "deleted"]
 
 
 def test_failed_scope_changes_nothing_even_after_staging_pages(db: Database) -> None:
     reconciler = Reconciler(db, clock=FakeClock())
     scan(reconciler, scope(), [resources(3, version=1)])
     before = present(db)
-    events_before = len(list(queries.changes(db)))
+    events_before = len(list(history.changes(db)))
 
     run = scan(
         reconciler, scope(), [resources(1, version=2), resources(2, prefix="new-")], fail=True
     )
 
     assert present(db) == before
-    assert len(list(queries.changes(db))) == events_before
-    statuses = queries.scope_statuses(db)
+    assert len(list(history.changes(db))) == events_before
+    statuses = runs.scope_statuses(db)
     assert [(s.status, s.error) for s in statuses] == [("failed", "AccessDenied: not allowed")]
     assert statuses[0].last_complete is not None
     assert run.deleted == 0
@@ -141,7 +141,7 @@ def test_deleted_resource_that_returns_is_created_again_keeping_first_seen(db: D
     back = next(iter(present(db).values()))
     assert back.state == "present"
     assert back.first_seen == first_seen
-    assert [e.kind for e in queries.changes(db)] == ["created", "deleted", "created"]
+    assert [e.kind for e in history.changes(db)] == ["created", "deleted", "created"]
 
 
 def test_duplicate_records_across_pages_count_once(db: Database) -> None:
@@ -158,14 +158,14 @@ def test_inventory_as_of_replays_history(db: Database) -> None:
     scan(reconciler, scope(), [[resource("i-1", size=2), resource("i-3", size=1)]])
     after_second = clock.now
 
-    then = {r.native_id: r.attributes["size"] for r in queries.inventory(db, as_of=after_first)}
-    now = {r.native_id: r.attributes["size"] for r in queries.inventory(db, as_of=after_second)}
+    then = {r.native_id: r.attributes["size"] for r in inventory.inventory(db, as_of=after_first)}
+    now = {r.native_id: r.attributes["size"] for r in inventory.inventory(db, as_of=after_second)}
     assert then == {"i-1": 1, "i-2": 1}
     assert now == {"i-1": 2, "i-3": 1}
-    before_anything = list(queries.inventory(db, as_of=after_first - timedelta(hours=1)))
+    before_anything = list(inventory.inventory(db, as_of=after_first - timedelta(hours=1)))
     assert before_anything == []
-    with_deleted = queries.inventory(
-        db, queries.InventoryFilter(include_deleted=True), as_of=after_second
+    with_deleted = inventory.inventory(
+        db, inventory.InventoryFilter(include_deleted=True), as_of=after_second
     )
     assert {r.native_id: r.state for r in with_deleted}["i-2"] == "deleted"
 
@@ -175,7 +175,7 @@ def test_resource_reported_by_a_renamed_source_moves_to_it(db: Database) -> None
     old, new = scope(source="aws-old"), scope(source="aws-new")
     scan(reconciler, old, [resources(2, within=old)])
     scan(reconciler, new, [resources(2, within=new)])
-    moved = [e for e in queries.changes(db) if e.kind == "changed"]
+    moved = [e for e in history.changes(db) if e.kind == "changed"]
     assert [e.changes for e in moved] == [{"source": {"old": "aws-old", "new": "aws-new"}}] * 2
     scan(reconciler, new, [resources(1, within=new)])  # the new owner's sweep now deletes
     assert [r.source for r in present(db).values()] == ["aws-new"]
@@ -199,7 +199,7 @@ def test_a_resource_taken_over_while_its_owner_runs_moves_back_when_the_owner_re
         "r-00000": "aws-a",
         "r-00001": "aws-a",
     }
-    moves = [e.changes for e in queries.changes(db) if e.kind == "changed"]
+    moves = [e.changes for e in history.changes(db) if e.kind == "changed"]
     assert moves == [
         {"source": {"old": "aws-a", "new": "aws-b"}},
         {"source": {"old": "aws-b", "new": "aws-a"}},
@@ -231,7 +231,7 @@ def test_changes_since_filters_by_time(db: Database) -> None:
     scan(reconciler, scope(), [resources(2)])
     midpoint = clock.now + timedelta(milliseconds=500)
     scan(reconciler, scope(), [resources(1)])
-    recent = list(queries.changes(db, since=midpoint))
+    recent = list(history.changes(db, since=midpoint))
     assert [e.kind for e in recent] == ["deleted"]
 
 
@@ -245,7 +245,7 @@ def test_a_run_that_failed_before_it_started_is_recorded_and_changes_nothing(
     assert writes == []
     assert (run.created, run.changed, run.deleted) == (0, 0, 0)
     assert len(present(db)) == 2
-    status = queries.scope_statuses(db)[0]
+    status = runs.scope_statuses(db)[0]
     assert (status.status, status.error) == ("failed", "abandoned: collection stopped")
 
 
@@ -255,7 +255,7 @@ def test_abandoned_runs_are_failed_and_their_staging_discarded(db: Database) -> 
     reconciler.add_page(run, resources(3))
     assert reconciler.abandon_running() == 1
     assert present(db) == {}
-    assert queries.scope_statuses(db)[0].status == "failed"
+    assert runs.scope_statuses(db)[0].status == "failed"
 
 
 # --- property: random scan sequences, some failing --------------------------------------------
@@ -308,14 +308,16 @@ def test_random_scans_never_touch_failed_scopes_and_history_replays(
         checkpoints.append((clock.now, expected))
         actual = {
             f"{r.scope_key}/{r.native_id}": r.attributes["version"]
-            for r in queries.inventory(db, queries.InventoryFilter(sources=(source,)))
+            for r in inventory.inventory(db, inventory.InventoryFilter(sources=(source,)))
         }
         assert actual == expected
 
     for moment, expected in checkpoints:
         replayed = {
             f"{r.scope_key}/{r.native_id}": r.attributes["version"]
-            for r in queries.inventory(db, queries.InventoryFilter(sources=(source,)), as_of=moment)
+            for r in inventory.inventory(
+                db, inventory.InventoryFilter(sources=(source,)), as_of=moment
+            )
         }
         assert replayed == expected
 
@@ -342,7 +344,7 @@ def test_interleaved_runs_of_overlapping_sources_keep_history_and_counts_exact(
     sources = tuple(s.source for s in scopes)
 
     def events() -> int:
-        return len(list(queries.changes(db, filters=queries.InventoryFilter(sources=sources))))
+        return len(list(history.changes(db, filters=inventory.InventoryFilter(sources=sources))))
 
     for step in rounds:
         runs = [reconciler.start(where) for where in scopes]
@@ -364,15 +366,15 @@ def test_interleaved_runs_of_overlapping_sources_keep_history_and_counts_exact(
                 run = reconciler.complete(runs[side])
                 assert events() - before == run.created + run.changed + run.deleted
 
-    everything = queries.InventoryFilter(sources=sources, include_deleted=True)
+    everything = inventory.InventoryFilter(sources=sources, include_deleted=True)
     current = {
         (r.uid, r.state, r.source, r.attributes.get("version"))
-        for r in queries.inventory(db, everything)
+        for r in inventory.inventory(db, everything)
     }
     far = datetime(2100, 1, 1, tzinfo=UTC)
     replayed = {
         (r.uid, r.state, r.source, r.attributes.get("version"))
-        for r in queries.inventory(db, everything, as_of=far)
+        for r in inventory.inventory(db, everything, as_of=far)
     }
     assert replayed == current
 
@@ -382,12 +384,12 @@ def test_history_replays_to_the_current_table_including_deletions(db: Database) 
     versions = itertools.count()
     for size in (4, 2, 5, 0, 3):
         scan(reconciler, scope(), [resources(size, version=next(versions))])
-    everything = queries.InventoryFilter(include_deleted=True)
+    everything = inventory.InventoryFilter(include_deleted=True)
     current = {
-        (r.uid, r.state, r.attributes.get("version")) for r in queries.inventory(db, everything)
+        (r.uid, r.state, r.attributes.get("version")) for r in inventory.inventory(db, everything)
     }
     replayed = {
         (r.uid, r.state, r.attributes.get("version"))
-        for r in queries.inventory(db, everything, as_of=datetime(2100, 1, 1, tzinfo=UTC))
+        for r in inventory.inventory(db, everything, as_of=datetime(2100, 1, 1, tzinfo=UTC))
     }
     assert replayed == current

@@ -7,13 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from storage import queries, retention
+from storage import inventory, retention, runs
 from storage.db import Database
-from storage.findings import findings_table
-from storage.outbox import DEAD, PENDING, SENT, OutboxRow
 from storage.reconcile import Reconciler
 from storage.retention import check_as_of, prune
-from storage.tables import ChangeEventRow, ScopeRunRow
+from storage.tables import DEAD, PENDING, SENT, events, findings_table, outbox, scope_runs
 from tests.factories import resource, scope
 from tests.factories.storage import scan, stored_finding
 from vigil.core.errors import InputError
@@ -22,9 +20,6 @@ from vigil.core.retention import RetentionPolicy
 START = datetime(2025, 1, 1, tzinfo=UTC)
 NOW = START + timedelta(days=600)
 POLICY = RetentionPolicy()  # changes 400d: the cutoff is START + 200d
-outbox = OutboxRow.__table__  # type: ignore[attr-defined]
-events = ChangeEventRow.__table__  # type: ignore[attr-defined]
-runs = ScopeRunRow.__table__  # type: ignore[attr-defined]
 
 
 class Clock:
@@ -60,8 +55,8 @@ def history(db: Database) -> Clock:
 
 def snapshot(db: Database, day: int) -> list[tuple[str, object, str]]:
     at = START + timedelta(days=day)
-    inventory = queries.inventory(db, as_of=at)
-    return [(r.native_id, r.attributes.get("size"), r.state) for r in inventory]
+    present = inventory.inventory(db, as_of=at)
+    return [(r.native_id, r.attributes.get("size"), r.state) for r in present]
 
 
 def count(db: Database, table: sa.Table) -> int:
@@ -101,15 +96,15 @@ def test_a_second_prune_deletes_nothing_more(db: Database) -> None:
 
 def test_the_runs_that_decide_known_and_unknown_are_kept(db: Database) -> None:
     history(db)
-    before = queries.scope_statuses(db)[0]
+    before = runs.scope_statuses(db)[0]
 
     report = prune(db, POLICY, NOW)
 
-    after = queries.scope_statuses(db)[0]
+    after = runs.scope_statuses(db)[0]
     assert (after.status, after.last_complete) == (before.status, before.last_complete)
     assert after.last_complete == START + timedelta(days=500)
     assert report.deleted["scope_runs"] == 5  # days 0-450; 500 (complete) and 590 (failed) stay
-    assert count(db, runs) == 2
+    assert count(db, scope_runs) == 2
 
 
 def test_a_scope_that_last_completed_long_ago_keeps_that_run(db: Database) -> None:
@@ -122,19 +117,19 @@ def test_a_scope_that_last_completed_long_ago_keeps_that_run(db: Database) -> No
 
     prune(db, POLICY, NOW)
 
-    status = queries.scope_statuses(db)[0]
+    status = runs.scope_statuses(db)[0]
     assert status.last_complete == START
     assert status.status == "failed"
-    assert count(db, runs) == 2
+    assert count(db, scope_runs) == 2
 
 
 def test_dry_run_counts_what_a_prune_deletes_and_deletes_nothing(db: Database) -> None:
     history(db)
-    rows = count(db, events), count(db, runs)
+    rows = count(db, events), count(db, scope_runs)
 
     dry = prune(db, POLICY, NOW, dry_run=True)
 
-    assert (count(db, events), count(db, runs)) == rows
+    assert (count(db, events), count(db, scope_runs)) == rows
     assert retention.history_horizon(db) is None
     assert prune(db, POLICY, NOW, batch=2).deleted == dry.deleted
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from storage import queries
+from storage import inventory
 from storage.db import Database
 from storage.findings import FindingQuery, FindingStore
 from storage.reconcile import Reconciler
@@ -39,14 +39,14 @@ def seeded(db: Database) -> Database:
 def test_vigil_resources_counts_and_last_seen_match_the_inventory(db: Database) -> None:
     seeded(db)
     present = rows(db, "SELECT uid, last_seen FROM vigil_resources WHERE state = 'present'")
-    inventory = list(queries.inventory(db))
+    listed = list(inventory.inventory(db))
 
-    assert len(present) == queries.count_resources(db) == len(inventory) == 5
+    assert len(present) == inventory.count_resources(db) == len(listed) == 5
     assert len(rows(db, "SELECT uid FROM vigil_resources")) == 6  # the deleted one too
     # The last no-change scan is when they were last seen, as `vigil inventory` says.
     seen = {uid: str(last_seen)[:19].replace("T", " ") for uid, last_seen in present}
     assert set(seen.values()) == {"2026-11-01 02:00:00"}
-    assert {r.uid for r in inventory} == set(seen)
+    assert {r.uid for r in listed} == set(seen)
 
 
 def test_tags_attributes_and_changes_are_json_text(db: Database) -> None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from storage import history_queries, queries
+from storage import history, inventory
 from storage.db import Database
 from storage.reconcile import Reconciler, RunStats
 from storage.retention import prune
@@ -72,17 +72,17 @@ def test_a_rescan_where_only_volatile_values_moved_writes_no_resource_row_and_no
     assert not [w for w in writes if "INTO RESOURCES " in w or w.startswith("UPDATE RESOURCES")]
     assert [w for w in writes if "RESOURCE_VOLATILE" in w] == [writes[-2]]
     assert len(writes) == 3 and "SCOPE_RUNS" in writes[0] and "SCOPE_RUNS" in writes[-1]
-    assert [e.kind for e in queries.changes(db)] == ["created"] * 3
+    assert [e.kind for e in history.changes(db)] == ["created"] * 3
     # Every reader sees the new value: the inventory (rules and `vigil inventory` read it),
     # the dashboard's resource page, and the BI view.
-    assert restorable(queries.inventory(db)) == {fresh.isoformat()}
-    page = history_queries.resource(db, databases(fresh)[0].uid)
+    assert restorable(inventory.inventory(db)) == {fresh.isoformat()}
+    page = inventory.resource(db, databases(fresh)[0].uid)
     assert page is not None and page["attributes"]["latest_restorable_time"] == fresh.isoformat()
     with db.connect() as conn:
         shown = conn.execute(sa.text("SELECT attributes FROM vigil_resources")).scalars().all()
     assert {json.loads(text)["latest_restorable_time"] for text in shown} == {fresh.isoformat()}
     # History keeps what was recorded with each change, not later observations.
-    past = queries.inventory(db, as_of=START + timedelta(days=1))
+    past = inventory.inventory(db, as_of=START + timedelta(days=1))
     assert restorable(past) == {(START - timedelta(minutes=5)).isoformat()}
 
 
@@ -100,7 +100,7 @@ def hourly_scans(db: Database, *, last: slice = slice(None), fail: bool = False)
 def test_a_failed_scan_leaves_the_last_observation(db: Database) -> None:
     hourly_scans(db, fail=True)
 
-    assert restorable(queries.inventory(db)) == {(START + timedelta(hours=1)).isoformat()}
+    assert restorable(inventory.inventory(db)) == {(START + timedelta(hours=1)).isoformat()}
 
 
 def test_a_scope_of_thousands_is_one_volatile_statement(db: Database) -> None:
@@ -131,7 +131,7 @@ def test_deleted_resources_show_their_last_observation_and_retention_drops_it(
 ) -> None:
     hourly_scans(db, last=slice(1, None))  # db-0 is gone from the last scan
 
-    everything = queries.inventory(db, queries.InventoryFilter(include_deleted=True))
+    everything = inventory.inventory(db, inventory.InventoryFilter(include_deleted=True))
     gone = {r.native_id: r for r in everything}["db-0"]
     assert gone.state == "deleted"
     assert gone.attributes["latest_restorable_time"] == (START + timedelta(hours=1)).isoformat()
@@ -140,5 +140,5 @@ def test_deleted_resources_show_their_last_observation_and_retention_drops_it(
 
     with db.connect() as conn:
         kept = set(conn.execute(sa.text("SELECT uid FROM resource_volatile")).scalars())
-    assert kept == {r.uid for r in queries.inventory(db)}
+    assert kept == {r.uid for r in inventory.inventory(db)}
     assert len(kept) == 2

@@ -14,14 +14,16 @@ from datetime import datetime, timedelta
 from rules.engine import Engine, Evaluation
 from rules.health import CollectorFailing
 from rules.view import Change, InventoryView, PastState, ScopeState
-from storage import history_queries, queries
+from storage import history, inventory, runs
 from storage.db import Database
 from storage.exposure import entry_points
-from storage.findings import FindingStore, TransitionHook, finished_status
+from storage.findings import FindingStore, TransitionHook
+from storage.links import present_of_kinds
+from storage.runs import finished_status
 from vigil.app.baselines import fetch_remote_states
 from vigil.app.config import VigilConfig
 from vigil.app.gc_tuning import fewer_gc_pauses
-from vigil.core.model import Finding, FindingStatus, RunStatus, Severity, utcnow
+from vigil.core.model import Finding, FindingStatus, Link, RunStatus, Severity, utcnow
 from vigil.core.transitions import Transition
 
 
@@ -54,11 +56,12 @@ def build_view(
     now = now or utcnow()
     sources = _source_names(config)
     return InventoryView.build(
-        queries.inventory(db),
+        inventory.inventory(db),
         now=now,
         scopes=scope_states(db),
         change_loader=lambda since: _changes(db, since),
         history_loader=lambda needles: _past_states(db, needles),
+        link_loader=lambda kinds: _links(db, kinds),
         collect_every=config.schedule.collect_every if config else None,
         sources=sources,
         staleness=staleness,
@@ -94,17 +97,22 @@ def scope_states(db: Database) -> list[ScopeState]:
             last_complete=s.last_complete,
             failures_total=s.failures_total,
         )
-        for s in queries.scope_statuses(db)
+        for s in runs.scope_statuses(db)
     ]
 
 
 def _changes(db: Database, since: datetime) -> Iterator[Change]:
-    for event in queries.changes(db, since=since, kinds=("changed",)):
+    for event in history.changes(db, since=since, kinds=("changed",)):
         yield Change(uid=event.uid, changes=event.changes, at=event.at)
 
 
+def _links(db: Database, kinds: Collection[str]) -> list[Link]:
+    with db.connect() as conn:
+        return present_of_kinds(conn, kinds)
+
+
 def _past_states(db: Database, needles: Collection[str]) -> Iterator[PastState]:
-    for row in history_queries.states_mentioning(db, needles):
+    for row in history.states_mentioning(db, needles):
         yield PastState(row["provider"], row["type"], row["attributes"] or {})
 
 

@@ -29,14 +29,14 @@ from vigil.core.model import utcnow
 log = logging.getLogger(__name__)
 
 
-class Outcome:
+class CycleOutcome:
     OK = "ok"  # every scope completed (or the check alone ran)
     PARTIAL = "partial"  # some scope failed; it changed nothing
     ABANDONED = "abandoned"  # the daemon stopped mid-cycle
     ERROR = "error"  # the cycle itself failed (database unreachable, bad input)
 
 
-OUTCOMES = (Outcome.OK, Outcome.PARTIAL, Outcome.ABANDONED, Outcome.ERROR)
+OUTCOMES = (CycleOutcome.OK, CycleOutcome.PARTIAL, CycleOutcome.ABANDONED, CycleOutcome.ERROR)
 
 
 @dataclass
@@ -45,7 +45,7 @@ class CycleReport:
 
     source: str | None
     started_at: datetime
-    outcome: str = Outcome.OK
+    outcome: str = CycleOutcome.OK
     finished_at: datetime | None = None
     collection: CollectionResult | None = None
     check: CheckResult | None = None
@@ -74,7 +74,7 @@ class CycleStatus:
             self.outcomes[report.outcome] += 1
             self.last_finished = report.finished_at
             self.last_seconds = report.seconds
-            if report.outcome in (Outcome.OK, Outcome.PARTIAL):
+            if report.outcome in (CycleOutcome.OK, CycleOutcome.PARTIAL):
                 self.last_success = report.finished_at
 
     def snapshot(self) -> CycleStatus:
@@ -121,13 +121,16 @@ class CycleRunner:
             try:
                 report.collection = self._collect(name)
                 report.outcome = self._collect_outcome(report.collection)
-                if report.outcome != Outcome.ABANDONED:
+                if report.outcome != CycleOutcome.ABANDONED:
                     self.configured.record(name, report.collection)
                     report.collection.retired = self.configured.retire()
-                if report.outcome != Outcome.ABANDONED and self.config.schedule.check_after_collect:
+                if (
+                    report.outcome != CycleOutcome.ABANDONED
+                    and self.config.schedule.check_after_collect
+                ):
                     self._check_and_notify(report)
             except VigilError as exc:
-                report.outcome, report.error = Outcome.ERROR, exc.message
+                report.outcome, report.error = CycleOutcome.ERROR, exc.message
             return self._finish(report)
 
     def run_check_only(self) -> CycleReport:
@@ -137,7 +140,7 @@ class CycleRunner:
             try:
                 self._check_and_notify(report)
             except VigilError as exc:
-                report.outcome, report.error = Outcome.ERROR, exc.message
+                report.outcome, report.error = CycleOutcome.ERROR, exc.message
             return self._finish(report)
 
     def retire_unconfigured(self) -> int:
@@ -169,8 +172,8 @@ class CycleRunner:
 
     def _collect_outcome(self, result: CollectionResult) -> str:
         if self.stop.is_set():
-            return Outcome.ABANDONED
-        return Outcome.PARTIAL if result.failed else Outcome.OK
+            return CycleOutcome.ABANDONED
+        return CycleOutcome.PARTIAL if result.failed else CycleOutcome.OK
 
     def _check_and_notify(self, report: CycleReport) -> None:
         with self._check_lock:
@@ -221,7 +224,7 @@ def _log_report(report: CycleReport) -> None:
     if report.error:
         fields["error"] = report.error
         log.error("cycle failed: %s", report.error, extra=fields)
-    elif report.outcome == Outcome.ABANDONED:
+    elif report.outcome == CycleOutcome.ABANDONED:
         log.warning("cycle abandoned: the daemon is stopping", extra=fields)
     else:
         log.info("cycle finished", extra=fields)

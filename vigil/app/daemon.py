@@ -37,15 +37,16 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from storage import metrics_queries, retention
+from storage import retention
 from storage.db import Database
 from storage.reconcile import Reconciler
 from vigil.app import metrics
 from vigil.app.config import ScheduleConfig, VigilConfig
 from vigil.app.cron import cron_trigger
-from vigil.app.cycle import CycleReport, CycleRunner, CycleStatus, Outcome
+from vigil.app.cycle import CycleOutcome, CycleReport, CycleRunner, CycleStatus
 from vigil.app.lock import DaemonLock, daemon_lock
 from vigil.core.errors import VigilError
+from vigil.core.facts import STALE_AFTER_INTERVALS
 from vigil.core.model import utcnow
 
 log = logging.getLogger(__name__)
@@ -295,10 +296,10 @@ class Daemon:
         """`/readyz`: the database answers and a cycle finished recently (or the first one
         is still within its window)."""
         try:
-            metrics_queries.ping(self.db)
+            self.db.ping()
         except (VigilError, sa.exc.SQLAlchemyError) as exc:
             return False, f"database unreachable: {type(exc).__name__}"
-        window = metrics.STALE_INTERVALS * max(self.intervals.values(), default=900.0)
+        window = STALE_AFTER_INTERVALS * max(self.intervals.values(), default=900.0)
         status = self.status.snapshot()
         reference = status.last_finished or status.started_at
         age = (utcnow() - reference).total_seconds()
@@ -325,7 +326,7 @@ class Daemon:
             CycleReport(
                 source=event.job_id,
                 started_at=event.scheduled_run_time,
-                outcome=Outcome.ERROR,
+                outcome=CycleOutcome.ERROR,
                 finished_at=utcnow(),
                 error=repr(event.exception),
             )

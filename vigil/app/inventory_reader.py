@@ -10,7 +10,7 @@ import ipaddress
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any
 
-from storage import queries
+from storage import inventory
 from storage.db import Database
 from vigil.core.model import ResourceType
 
@@ -39,7 +39,7 @@ class StorageInventory:
 
     def last_known(self, uids: Collection[str]) -> Mapping[str, Mapping[str, Any]]:
         """uid -> attributes of the present resources among `uids`."""
-        return {r.uid: r.attributes for r in queries.resources_by_uid(self.db, uids)}
+        return {r.uid: r.attributes for r in inventory.resources_by_uid(self.db, uids)}
 
     def servers(self) -> Iterable[tuple[str, str, list[str], list[str]]]:
         """(uid, name, private addresses, public addresses) of every present server."""
@@ -54,7 +54,7 @@ class StorageInventory:
 
     def host_accounts(self, source: str) -> set[str]:
         """The accounts (for host sources: host names) that still have present resources."""
-        found = queries.inventory(self.db, queries.InventoryFilter(sources=(source,)))
+        found = inventory.inventory(self.db, inventory.InventoryFilter(sources=(source,)))
         return {resource.account for resource in found}
 
     def _public_hosts(self) -> Iterator[str]:
@@ -73,7 +73,7 @@ class StorageInventory:
             yield from (address for address in public if _is_public(address))
 
     def _of(self, type_: ResourceType) -> Iterator[Any]:
-        return queries.inventory(self.db, queries.InventoryFilter(types=(type_.value,)))
+        return inventory.inventory(self.db, inventory.InventoryFilter(types=(type_.value,)))
 
 
 def _is_public(address: str) -> bool:

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any, TextIO
 
 from vigil.core.errors import scrub
+from vigil.core.urls import url_secrets
 
 # Attributes every LogRecord has; anything else on a record came in through `extra=`.
 _STANDARD = frozenset(
@@ -104,13 +105,7 @@ def database_secrets(url: str) -> list[str]:
     SQLAlchemy and driver errors may quote the URL or the connection string; the URL is an
     ordinary string in the config (or `VIGIL_DATABASE_URL`), not a SecretStr.
     """
-    import sqlalchemy as sa
-
-    try:
-        password = sa.engine.make_url(url).password
-    except (sa.exc.ArgumentError, ValueError):
-        return []
-    return [str(password)] if password else []
+    return url_secrets(url)
 
 
 def setup_logging(

@@ -23,7 +23,7 @@ from storage import outbox as store
 from storage.db import Database
 from storage.exposure import entry_points, reachable_phrase
 from storage.findings import TransitionHook
-from storage.queries import resource_contexts
+from storage.inventory import resource_contexts
 from vigil.app.config import VigilConfig
 from vigil.core.alerting import ResourceContext
 from vigil.core.errors import ConfigError, VigilError

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterable
 
 from collectors.base import SourceConfig
-from storage import queries
+from storage import runs
 from storage.db import Database
 from storage.retire import retire_unplanned
 from vigil.app.collect import Collection, CollectionResult
@@ -62,7 +62,7 @@ class ConfiguredScopes:
             if set(self._plans) != {source.name for source in self.sources}:
                 return 0  # a source not planned yet, or whose plan failed: the plan is partial
             scopes = [scope for planned in self._plans.values() for scope in planned]
-        newest = {s.scope_key: s.status for s in queries.scope_statuses(self.db)}
+        newest = {s.scope_key: s.status for s in runs.scope_statuses(self.db)}
         held = [
             (s.provider, s.account, s.region, s.type)
             for s in scopes

@@ -45,12 +45,13 @@ def demo_command(
     (from the CLI, look at it with VIGIL_DATABASE_URL=sqlite:///demo/vigil.db vigil findings)
     """
     # Seeding needs boto3 and cryptography: loaded here, not on every `vigil` start.
-    from storage import queries
-    from storage.db import Database, redact_url
+    from storage import inventory
+    from storage.db import Database
     from vigil.app import check, dashboard
     from vigil.app import collect as pipeline
     from vigil.app.demo import DEMO_REGIONS, fake_aws
     from vigil.app.demo_estate import seed_estate
+    from vigil.core.urls import redact_url
 
     db = Database(database)
     console = Console()
@@ -61,7 +62,7 @@ def demo_command(
         )
         result = pipeline.collect(db, [aws.source()])
     print_summary(result, console)
-    counts = Counter(r.type for r in queries.inventory(db))
+    counts = Counter(r.type for r in inventory.inventory(db))
     table = Table("type", "resources", title=f"demo account {estate.account}")
     for type_, count in sorted(counts.items()):
         table.add_row(type_, str(count))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -10,12 +11,14 @@ from vigil.app.output import OutputFormat, render
 from vigil.cli.options import FormatOption, SourceOption, TimeHelp, TypeOption, parse_time_option
 from vigil.cli.state import state
 from vigil.core.lazy import lazy_import
+from vigil.core.model import ChangeKind
 
 if TYPE_CHECKING:
-    from storage import queries
+    from storage import certificate_usage, history, inventory
 else:
-    queries = lazy_import("storage.queries")
-from vigil.core.model import ChangeKind
+    certificate_usage = lazy_import("storage.certificate_usage")
+    history = lazy_import("storage.history")
+    inventory = lazy_import("storage.inventory")
 
 INVENTORY_COLUMNS = (
     "type",
@@ -57,7 +60,7 @@ def inventory_command(
     Example: vigil inventory --type database --as-of 2026-11-01T00:00:00Z
     """
     when = parse_time_option(as_of, end=True)
-    filters = queries.InventoryFilter(
+    filters = inventory.InventoryFilter(
         types=tuple(type_ or ()),
         sources=tuple(source or ()),
         regions=tuple(region or ()),
@@ -65,8 +68,27 @@ def inventory_command(
     )
     app_state = state(ctx)
     app_state.require_history(when)
-    rows = (r.to_dict() for r in queries.inventory(app_state.database(), filters, as_of=when))
+    db = app_state.database()
+    rows: Iterable[dict[str, Any]] = (
+        r.to_dict() for r in inventory.inventory(db, filters, as_of=when)
+    )
+    if fmt is OutputFormat.JSON and when is None and (not type_ or "certificate" in type_):
+        rows = _with_usage(rows, certificate_usage.certificate_usage(db))
     render(rows, fmt, columns=INVENTORY_COLUMNS, empty="no resources: run `vigil collect` first")
+
+
+def _with_usage(rows: Iterable[dict[str, Any]], found: list[Any]) -> Iterator[dict[str, Any]]:
+    """Certificates (now, in JSON) with `usage`: where bound and served, and whether unused."""
+    by_uid = {usage.uid: usage for usage in found}
+    for row in rows:
+        usage = by_uid.get(row["uid"]) if row["type"] == "certificate" else None
+        if usage is not None:
+            row["usage"] = {
+                "bound_to": list(usage.bound_to),
+                "served_at": list(usage.served_at),
+                "unused": usage.unused,
+            }
+        yield row
 
 
 def changes_command(
@@ -92,12 +114,12 @@ def changes_command(
     for value in kind or []:
         if value not in kinds:
             raise typer.BadParameter(f"unknown kind {value!r}; use {', '.join(kinds)}")
-    filters = queries.InventoryFilter(
+    filters = inventory.InventoryFilter(
         types=tuple(type_ or ()), sources=tuple(source or ()), include_deleted=True
     )
     # Parsed before the database is opened: a bad time is exit 2 and creates nothing.
     start, end = parse_time_option(since), parse_time_option(until, end=True)
-    events = queries.changes(
+    events = history.changes(
         state(ctx).database(), since=start, until=end, filters=filters, kinds=tuple(kind or ())
     )
     render(

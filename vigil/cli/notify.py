@@ -16,9 +16,11 @@ from vigil.core.lazy import lazy_import
 
 if TYPE_CHECKING:
     from storage import outbox as store
+    from storage import tables
     from vigil.app import notify as use_case
 else:
     store = lazy_import("storage.outbox")
+    tables = lazy_import("storage.tables")
     use_case = lazy_import("vigil.app.notify")
 from vigil.core.model import iso
 
@@ -59,7 +61,7 @@ def status_command(
             f"{name} {counts.get(name, 0)}" for name in ("pending", "sent", "failed", "dead")
         )
         Console(soft_wrap=True).print(Text(f"outbox: {line}"))
-    unsent = (store.PENDING, store.SENDING, store.FAILED, store.DEAD)
+    unsent = (tables.PENDING, tables.SENDING, tables.FAILED, tables.DEAD)
     rows = _rows(store.entries(db, () if all_ else unsent))
     render(rows, fmt, columns=COLUMNS, empty="no unsent messages")
 
@@ -77,7 +79,7 @@ def _rows(entries: Iterator[store.OutboxEntry]) -> Iterator[dict[str, Any]]:
             "alerts": entry.alerts,
             "attempts": entry.attempts,
             "created_at": iso(entry.created_at),
-            "next_attempt": iso(entry.next_attempt_at) if entry.status != store.SENT else None,
+            "next_attempt": iso(entry.next_attempt_at) if entry.status != tables.SENT else None,
             "sent_at": iso(entry.sent_at),
             "last_error": entry.last_error,
         }

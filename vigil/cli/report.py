@@ -16,7 +16,7 @@ from vigil.core.model import utcnow
 from vigil.core.timeutil import is_age, parse_duration
 
 if TYPE_CHECKING:
-    from vigil.app.reports.model import Report, ReportParams
+    from vigil.app.reports.contents import Report, ReportParams
 
 # The report modules are imported inside the commands: fpdf2 and py-ocsf-models take about
 # a second to import, which every other `vigil` command would otherwise pay; and the report
@@ -174,7 +174,7 @@ def _gather(
     since: str,
     sources: list[str] | None,
 ) -> Report:
-    from vigil.app.reports.model import ReportParams, gather
+    from vigil.app.reports.contents import ReportParams, gather
 
     config = app_state.config()
     now = utcnow()
@@ -209,7 +209,7 @@ def _since(value: str, at: datetime) -> datetime:
 
 
 def _check_sources(app_state: AppState, params: ReportParams) -> None:
-    from vigil.app.reports.scopes import scopes_at
+    from storage.runs import scopes_at
 
     if not params.sources:
         return

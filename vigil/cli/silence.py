@@ -15,9 +15,9 @@ from vigil.cli.state import state
 from vigil.core.lazy import lazy_import
 
 if TYPE_CHECKING:
-    from storage import findings
+    from storage import silences
 else:
-    findings = lazy_import("storage.findings")
+    silences = lazy_import("storage.silences")
 from vigil.core.model import utcnow
 from vigil.core.timeutil import DURATION_HELP, parse_duration
 
@@ -83,7 +83,7 @@ def add_command(
     labels = _labels(match)  # every argument is checked before the database is opened
     _known_rule(ctx, rule)
     now = utcnow()
-    silence = findings.FindingStore(state(ctx).database()).add_silence(
+    silence = silences.SilenceStore(state(ctx).database()).add_silence(
         rule=rule,
         reason=reason,
         author=author or _author(),
@@ -120,9 +120,9 @@ def list_command(
 
     Example: vigil silence list
     """
-    store = findings.FindingStore(state(ctx).database())
-    silences = store.silences(now=None if include_expired else utcnow())
-    render((s.to_dict() for s in silences), fmt, columns=COLUMNS, empty="no silences")
+    store = silences.SilenceStore(state(ctx).database())
+    listed = store.silences(now=None if include_expired else utcnow())
+    render((s.to_dict() for s in listed), fmt, columns=COLUMNS, empty="no silences")
 
 
 @silence_app.command("remove")
@@ -133,6 +133,6 @@ def remove_command(
 
     Example: vigil silence remove 3
     """
-    if not findings.FindingStore(state(ctx).database()).remove_silence(silence_id):
+    if not silences.SilenceStore(state(ctx).database()).remove_silence(silence_id):
         raise typer.BadParameter(f"no silence with id {silence_id!r}")
     typer.echo(f"silence {silence_id} removed")

@@ -7,11 +7,12 @@ rules turn them into `Finding`s; notifiers, metrics, the dashboard and reports r
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+
+from vigil.core.canonical import canonical_json, content_digest
 
 GLOBAL_REGION = "global"
 
@@ -284,8 +285,7 @@ class Resource:
         if volatile and any(key in self.attributes for key in volatile):
             stable = {k: v for k, v in self.attributes.items() if k not in volatile}
             hashed = canonical_json(stable)
-        content = f"{self.name}\x00{tags}\x00{hashed}\x00".encode()
-        return tags, attributes, hashlib.blake2b(content, digest_size=16).hexdigest()
+        return tags, attributes, content_digest(self.name, tags, hashed)
 
     def content_hash(self) -> str:
         return self.serialized()[2]
@@ -339,35 +339,6 @@ class Finding:
     @property
     def fingerprint(self) -> str:
         return fingerprint(self.rule, self.resource_uid)
-
-
-_CANONICAL = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":"))
-# The C encoder JSONEncoder.encode builds on every call, built once: encoding is the ingest
-# path's largest cost. Same arguments, same text; without markers a cycle is a RecursionError
-# instead of a ValueError, and records are trees.
-_C_ENCODE = getattr(json.encoder, "c_make_encoder", None)
-_CANONICAL_C = (
-    _C_ENCODE(
-        None,
-        _CANONICAL.default,
-        json.encoder.encode_basestring_ascii,
-        None,
-        _CANONICAL.key_separator,
-        _CANONICAL.item_separator,
-        True,
-        False,
-        True,
-    )
-    if _C_ENCODE is not None
-    else None
-)
-
-
-def canonical_json(value: Any) -> str:
-    """JSON with sorted keys and no spaces: equal values give equal text."""
-    if _CANONICAL_C is None:
-        return _CANONICAL.encode(value)
-    return "".join(_CANONICAL_C(value, 0))
 
 
 def fingerprint(rule: str, resource_uid: str) -> str:

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from vigil.core.timeutil import parse_duration
+from vigil.core.urls import url_password
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _WHOLE_ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -82,11 +83,8 @@ def is_credential_name(name: str) -> bool:
 
 def literal_url_password(url: str) -> bool:
     """Whether a URL carries a password that is not exactly a `${VAR}` reference."""
-    try:
-        password = urlsplit(url).password
-    except ValueError:  # not a URL at all: the database layer says what is wrong with it
-        return False
-    return bool(password) and not is_env_reference(password)
+    password = url_password(url)
+    return password is not None and not is_env_reference(password)
 
 
 def _duration(value: Any) -> Any:

@@ -1,9 +1,16 @@
-"""Parsing of the two ways users write time: ISO 8601 instants and ages/durations like `7d`."""
+"""Time as Vigil reads it: ISO 8601 instants and ages/durations like `7d`.
+
+One contract for every reader: an instant is ISO 8601 with an offset or a trailing `Z`; a naive
+one means UTC; every result is aware UTC. `parse_instant` raises on bad text (user input, config,
+command output: the caller says where); `instant_or_none` reads a stored or API attribute,
+where absent or unreadable means unknown.
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from vigil.core.model import utcnow
 
@@ -39,12 +46,35 @@ def parse_time(text: str, *, now: datetime | None = None) -> datetime:
     if is_age(text):
         return (now or utcnow()) - parse_duration(text)
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_instant(text)
     except ValueError:
         raise ValueError(f"{text!r} is not {TIME_HELP}") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+
+
+def parse_instant(text: str) -> datetime:
+    """An ISO 8601 instant as aware UTC (`Z` accepted, naive taken as UTC). Raises ValueError."""
+    return as_utc(datetime.fromisoformat(text.strip().replace("Z", "+00:00")))
+
+
+def instant_or_none(value: Any) -> datetime | None:
+    """An attribute holding an instant (ISO 8601 text or a datetime) as aware UTC; None when
+    absent or unreadable."""
+    if isinstance(value, datetime):
+        return as_utc(value)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return parse_instant(value)
+    except ValueError:
+        return None
+
+
+def as_utc(value: datetime) -> datetime:
+    """`value` in UTC: converted when it has an offset, taken as UTC when naive.
+
+    Offsets are converted, not kept: titles and reports print these times with a `Z`.
+    """
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def format_duration(delta: timedelta) -> str:

@@ -7,7 +7,7 @@ import pytest
 from rules.compliance import FRAMEWORKS
 from storage.db import Database
 from tests.app.reports.seed import T0, T2, Estate, seed
-from vigil.app.reports.model import Report, ReportParams, gather
+from vigil.app.reports.contents import Report, ReportParams, gather
 
 
 def params(**overrides: object) -> ReportParams:

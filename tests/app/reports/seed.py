@@ -26,6 +26,7 @@ from rules.network import OpenPort
 from storage.db import Database
 from storage.findings import FindingStore
 from storage.reconcile import Reconciler
+from storage.silences import SilenceStore
 from tests.factories import resource, scope
 from vigil.core.model import Resource, Scope
 
@@ -89,7 +90,7 @@ def seed(db: Database) -> Estate:
     reconciler.fail(failed, "AccessDenied: not authorized to perform ec2:DescribeInstances")
 
     store = FindingStore(db)
-    store.add_silence(
+    SilenceStore(db).add_silence(
         rule="backup.missing",
         resource_uid=volume.uid,
         reason=SILENCE_REASON,

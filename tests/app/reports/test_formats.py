@@ -14,8 +14,8 @@ import pytest
 from tests.app.reports.seed import EVIL_NAME, EXPIRED_TITLE, FORMULA_TAG, OPEN_PORT_TITLE
 from tests.fixtures.services import require_service
 from vigil.app.reports import csv_json
+from vigil.app.reports.contents import Report
 from vigil.app.reports.formats import write_file, write_report
-from vigil.app.reports.model import Report
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "data" / "schemas"
 

@@ -8,7 +8,7 @@ from rules.certificates import CertificateExpired
 from storage.db import Database
 from tests.app.reports.conftest import params
 from tests.app.reports.seed import BACKUP_TITLE, EXPIRED_TITLE, SILENCE_REASON, T0, T1, T2, seed
-from vigil.app.reports.model import Report, gather
+from vigil.app.reports.contents import Report, gather
 from vigil.core.model import FindingStatus
 
 KNOWN_SOC2 = {

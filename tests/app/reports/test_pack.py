@@ -17,7 +17,7 @@ from storage.db import Database
 from storage.report_packs import report_packs
 from tests.app.reports.seed import T2
 from vigil import __version__
-from vigil.app.reports.model import Report
+from vigil.app.reports.contents import Report
 from vigil.app.reports.pack import MANIFEST, SIGNATURE, build_pack, sha256_hex, verify_pack
 
 EXPECTED_FILES = {

@@ -134,3 +134,44 @@ def test_unhealthy_and_draining_targets_from_a_recorded_payload() -> None:
     assert health == {"i-0a1": "healthy", "i-0b2": "unhealthy", "i-0c3": "draining"}
     assert resource.attributes["dns_name"] == "web-123.eu-west-1.elb.amazonaws.com"
     assert resource.attributes["kind"] == "application"
+
+
+def _https_with_sni(url: str) -> tuple[str, list[str]]:
+    """An ALB whose HTTPS listener serves a default and an SNI certificate."""
+    client, acm = seed_client(url, "elbv2"), seed_client(url, "acm")
+    lb = _alb(url, "sni", Scheme="internet-facing")
+    default, extra = (
+        acm.request_certificate(DomainName=f"{name}.example.com")["CertificateArn"]
+        for name in ("www", "shop")
+    )
+    listener = client.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"],
+        Protocol="HTTPS",
+        Port=443,
+        Certificates=[{"CertificateArn": default}],
+        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
+    )["Listeners"][0]["ListenerArn"]
+    client.add_listener_certificates(ListenerArn=listener, Certificates=[{"CertificateArn": extra}])
+    return lb["LoadBalancerArn"], sorted([default, extra])
+
+
+def test_a_listener_lists_its_sni_certificates_too(aws_proxy: Any) -> None:
+    proxy = aws_proxy()
+    _, certificates = _https_with_sni(proxy.url)
+
+    (https,) = _by_name(proxy.url)["sni"].attributes["listeners"]
+
+    assert https["certificates"] == certificates
+    assert "certificates_complete" not in https  # complete: nothing extra stored
+    assert [r.operation for r in proxy.requests].count("DescribeListenerCertificates") == 1
+
+
+def test_sni_certificates_denied_leave_the_listener_bindings_incomplete(aws_proxy: Any) -> None:
+    proxy = aws_proxy(deny_operations={"DescribeListenerCertificates"})
+    _https_with_sni(proxy.url)
+
+    (https,) = _by_name(proxy.url)["sni"].attributes["listeners"]
+
+    # The scope completes (the load balancer is still known); its bindings are not all known.
+    assert https["certificates_complete"] is False
+    assert proxy.outcomes("denied")

@@ -6,6 +6,7 @@ import pytest
 
 from collectors.aws import AwsCollector, security_groups
 from tests.factories.aws import ORIGIN, collect, payload, scope, seed_client, source
+from vigil.core.facts import protocol_name
 
 
 def _entry(protocol: str, from_port: int | None, to_port: int | None, src: str, kind: str) -> dict:
@@ -49,7 +50,7 @@ def test_normalize_every_kind_of_rule_from_the_recorded_payload() -> None:
     [("-1", "all"), ("6", "tcp"), ("17", "udp"), ("58", "icmpv6"), ("47", "47"), ("TCP", "tcp")],
 )
 def test_protocols_are_named_or_numbered(raw: str, expected: str) -> None:
-    assert security_groups.normalize_protocol(raw) == expected
+    assert protocol_name(raw) == expected
 
 
 def test_tcp_without_ports_means_every_port() -> None:

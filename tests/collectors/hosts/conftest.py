@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from collectors.hosts.config import HostsSourceConfig
+from tests.fixtures.replication import pg_pair, redis_pair
 from tests.fixtures.sshd import SshServer, silent_port, sshd
 
-__all__ = ["hosts_config", "silent_port", "sshd"]
+__all__ = ["hosts_config", "pg_pair", "redis_pair", "silent_port", "sshd"]
 
 
 def hosts_config(server: SshServer, *targets: dict[str, Any], **options: Any) -> HostsSourceConfig:

@@ -11,14 +11,15 @@ from pathlib import Path
 import pytest
 
 from collectors.hosts import HostsCollector
-from storage import queries
+from storage import inventory
 from storage.db import Database
 from tests.collectors.hosts.conftest import hosts_config
 from tests.fixtures.sshd import SilentPort, SshServer
 from tests.fixtures.tls import TestCA
 from vigil.app.collect import Collection
+from vigil.core.canonical import canonical_json
 from vigil.core.errors import CollectError
-from vigil.core.model import Resource, canonical_json
+from vigil.core.model import Resource
 
 
 def collect_all(collector: HostsCollector) -> dict[str, list[Resource]]:
@@ -132,7 +133,7 @@ def test_an_unreachable_host_deletes_nothing(
 ) -> None:
     first = hosts_config(sshd, {"host": "127.0.0.1", "port": sshd.port, "name": "db-1"})
     assert not Collection(sqlite_db, [first]).run().failed
-    before = {r.uid: r.attributes for r in queries.inventory(sqlite_db)}
+    before = {r.uid: r.attributes for r in inventory.inventory(sqlite_db)}
     assert {uid.split("/")[3] for uid in before} >= {"server", "disk"}
 
     gone = hosts_config(
@@ -140,7 +141,7 @@ def test_an_unreachable_host_deletes_nothing(
     )
     result = Collection(sqlite_db, [gone]).run()
     assert result.failed and all(o.deleted == 0 for o in result.outcomes)
-    assert {r.uid: r.attributes for r in queries.inventory(sqlite_db)} == before
+    assert {r.uid: r.attributes for r in inventory.inventory(sqlite_db)} == before
 
 
 def test_refused_port_says_what_failed(sshd: SshServer) -> None:

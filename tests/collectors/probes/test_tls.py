@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import hashes
 
 from collectors.probes.tls import Handshake, handshake_attributes
 from tests.collectors.probes.helpers import collect
+from tests.fixtures.dnsserver import start_dns_server
 from tests.fixtures.tls import Issued, TestCA, TlsServers, build_cert, new_key, server_context
 
 DAY = timedelta(days=1)
@@ -231,3 +232,41 @@ def test_an_unreadable_certificate_is_an_observation_not_a_crash() -> None:
     assert attributes["verified"] is False and attributes["verify_error"] == "untrusted"
     assert attributes["verify_detail"].startswith("no issuer; unreadable certificate")
     assert "not_after" not in attributes  # unknown, not invented
+
+
+RESOLVED_ZONE = (
+    "valid.test.       300 IN A     127.0.0.1\nalias.test.       300 IN CNAME valid.test.\n"
+)
+
+
+def test_names_resolve_through_the_configured_resolvers_when_told(endpoints, test_ca) -> None:
+    info, server = start_dns_server(RESOLVED_ZONE)
+    port = endpoints["valid.test"].port
+    try:
+        found = collect(
+            "certificate",
+            tls=[f"valid.test:{port}", f"alias.test:{port}", f"nowhere.test:{port}"],
+            resolvers=[info.resolver],
+            tls_resolve="resolvers",
+            ca_bundle=str(test_ca.bundle),
+        )
+    finally:
+        server.stop()
+    valid = found[f"valid.test:{port}"].attributes
+    # The name the test DNS server points at loopback: probed there, SNI and hostname checks
+    # on the name (the endpoint's certificate is for valid.test).
+    assert (valid["reachable"], valid["verified"], valid["address"]) == (True, True, "127.0.0.1")
+    assert valid["serial"] == format(endpoints["valid.test"].issued.cert.serial_number, "x")
+    alias = found[f"alias.test:{port}"].attributes  # a CNAME chain followed to its address
+    assert (alias["reachable"], alias["address"]) == (True, "127.0.0.1")
+    assert alias["verify_error"] == "hostname_mismatch"
+    nowhere = found[f"nowhere.test:{port}"].attributes
+    assert nowhere["reachable"] is False
+    assert nowhere["error"] == "nowhere.test did not resolve: NXDOMAIN"
+
+
+def test_by_default_names_resolve_through_the_system(endpoints) -> None:
+    port = endpoints["valid.test"].port
+    found = collect("certificate", tls=[f"localhost:{port}", f"127.0.0.1:{port}"])
+    assert found[f"localhost:{port}"].attributes["reachable"] is True
+    assert "address" not in found[f"localhost:{port}"].attributes

@@ -12,13 +12,12 @@ scrape, `server` is the HTTP(S) endpoint.
 """
 
 from vigil.app.metrics.collector import VigilCollector, registry_for
-from vigil.app.metrics.families import SCOPE_LABELS, SCOPE_STATES, STALE_INTERVALS, render, stale
+from vigil.app.metrics.families import SCOPE_LABELS, SCOPE_STATES, render, stale
 from vigil.app.metrics.server import MetricsListenError, MetricsServer, ReadyCheck
 
 __all__ = [
     "SCOPE_LABELS",
     "SCOPE_STATES",
-    "STALE_INTERVALS",
     "MetricsListenError",
     "MetricsServer",
     "ReadyCheck",

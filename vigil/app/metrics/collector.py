@@ -18,10 +18,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import CollectorRegistry
 
 from collectors.aws.budget import throttled_counts
-from storage import metrics_queries as queries
+from storage import runs
 from storage.db import Database
 from vigil.app import notify
 from vigil.app.cycle import CycleStatus
+from vigil.app.metrics import snapshot
 from vigil.app.metrics.families import (
     build_info,
     cycle_families,
@@ -44,7 +45,7 @@ class _Cache:
     families: list[Metric] = field(default_factory=list)
     rendered: dict[bool, bytes] = field(default_factory=dict)  # OpenMetrics? → exposition
     oldest_open: dict[str, float] = field(default_factory=dict)  # severity → first seen
-    scopes: list[queries.ScopeHealth] = field(default_factory=list)
+    scopes: list[runs.ScopeHealth] = field(default_factory=list)
     read_at: float | None = None
     read_seconds: float = 0.0
 
@@ -80,7 +81,7 @@ class VigilCollector:
         with self._refresh_lock:
             started = time.perf_counter()
             try:
-                aggregates = queries.read_aggregates(self.db, now=utcnow())
+                aggregates = snapshot.read_aggregates(self.db, now=utcnow())
                 outbox = notify.outbox_counts(self.db)
             except (VigilError, sa.exc.SQLAlchemyError) as exc:
                 # A database that is down or locked raises SQLAlchemy's errors from a plain

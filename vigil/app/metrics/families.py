@@ -17,14 +17,15 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
 from prometheus_client.registry import CollectorRegistry
 
-from storage import metrics_queries as queries
+from storage import findings, inventory, runs
 from vigil import __version__
 from vigil.app.cycle import OUTCOMES, CycleStatus
+from vigil.app.metrics import snapshot
+from vigil.core.facts import STALE_AFTER_INTERVALS
 from vigil.core.model import SEVERITY_ORDER, FindingStatus, RunStatus
 
 SCOPE_LABELS = ["source", "account", "region", "type"]
 SCOPE_STATES = (RunStatus.COMPLETE, RunStatus.FAILED, RunStatus.RUNNING)
-STALE_INTERVALS = 3
 """A scope is stale when its last success is older than this many of its source's intervals
 (the same window as the `collector.failing` rule's default)."""
 
@@ -34,7 +35,7 @@ def _ts(value: datetime | None) -> float | None:
 
 
 def static_families(
-    aggregates: queries.Aggregates, outbox: Mapping[str, int], intervals: Mapping[str, float]
+    aggregates: snapshot.Aggregates, outbox: Mapping[str, int], intervals: Mapping[str, float]
 ) -> list[Metric]:
     families = [
         *_inventory_families(aggregates),
@@ -62,8 +63,8 @@ def static_families(
     return families
 
 
-def _inventory_families(aggregates: queries.Aggregates) -> Iterator[Metric]:
-    labels = list(queries.RESOURCE_LABELS)
+def _inventory_families(aggregates: snapshot.Aggregates) -> Iterator[Metric]:
+    labels = list(inventory.RESOURCE_LABELS)
     present = GaugeMetricFamily(
         "vigil_resources", "Present resources in the inventory.", labels=labels
     )
@@ -80,7 +81,7 @@ def _inventory_families(aggregates: queries.Aggregates) -> Iterator[Metric]:
     yield deleted
 
 
-def _finding_families(groups: Iterable[queries.FindingGroup]) -> Iterator[Metric]:
+def _finding_families(groups: Iterable[findings.FindingGroup]) -> Iterator[Metric]:
     families = {
         FindingStatus.OPEN.value: GaugeMetricFamily(
             "vigil_findings_open",
@@ -99,7 +100,7 @@ def _finding_families(groups: Iterable[queries.FindingGroup]) -> Iterator[Metric
     yield from families.values()
 
 
-def oldest_open(groups: Iterable[queries.FindingGroup]) -> dict[str, float]:
+def oldest_open(groups: Iterable[findings.FindingGroup]) -> dict[str, float]:
     oldest: dict[str, float] = {}
     for group in groups:
         first = _ts(group.oldest_first_seen)
@@ -120,7 +121,7 @@ def oldest_open_ages(oldest: Mapping[str, float], now: float) -> Metric:
     return family
 
 
-def _certificate_family(certificates: Iterable[queries.Certificate]) -> Metric:
+def _certificate_family(certificates: Iterable[inventory.Certificate]) -> Metric:
     family = GaugeMetricFamily(
         "vigil_certificate_not_after_seconds",
         "When each certificate expires, as Unix time (alert on this minus time()).",
@@ -133,7 +134,7 @@ def _certificate_family(certificates: Iterable[queries.Certificate]) -> Metric:
     return family
 
 
-def _backup_family(backups: Iterable[queries.Backup]) -> Metric:
+def _backup_family(backups: Iterable[inventory.Backup]) -> Metric:
     family = GaugeMetricFamily(
         "vigil_backup_newest_timestamp_seconds",
         "Newest restore point of each protected disk or database, as Unix time.",
@@ -145,7 +146,7 @@ def _backup_family(backups: Iterable[queries.Backup]) -> Metric:
     return family
 
 
-def _scope_families(scopes: list[queries.ScopeHealth]) -> Iterator[Metric]:
+def _scope_families(scopes: list[runs.ScopeHealth]) -> Iterator[Metric]:
     success = GaugeMetricFamily(
         "vigil_scope_last_success_timestamp_seconds",
         "When each scope last completed, as Unix time.",
@@ -177,14 +178,14 @@ def _scope_families(scopes: list[queries.ScopeHealth]) -> Iterator[Metric]:
 
 
 def stale(
-    scope: queries.ScopeHealth, interval: float, now: float, newest_success: float | None
+    scope: runs.ScopeHealth, interval: float, now: float, newest_success: float | None
 ) -> bool:
-    """Whether a scope's data is stale: no success within STALE_INTERVALS intervals.
+    """Whether a scope's data is stale: no success within STALE_AFTER_INTERVALS intervals.
 
     A plan pseudo-scope (type `*`, recorded when a source could not even be listed) counts
     only until any scope of its source succeeds after it.
     """
-    window = STALE_INTERVALS * interval
+    window = STALE_AFTER_INTERVALS * interval
     if scope.type == "*":
         started = _ts(scope.started_at) or 0.0
         return scope.status == RunStatus.FAILED and (newest_success or 0.0) < started
@@ -197,11 +198,11 @@ def stale(
 
 
 def stale_scopes(
-    scopes: Iterable[queries.ScopeHealth], intervals: Mapping[str, float], now: float
+    scopes: Iterable[runs.ScopeHealth], intervals: Mapping[str, float], now: float
 ) -> Metric:
     family = GaugeMetricFamily(
         "vigil_scopes_stale",
-        f"Scopes of each source with no success in the last {STALE_INTERVALS} intervals.",
+        f"Scopes of each source with no success in the last {STALE_AFTER_INTERVALS} intervals.",
         labels=["source"],
     )
     scopes = [s for s in scopes if not intervals or s.source in intervals]

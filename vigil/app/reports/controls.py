@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 from rules.compliance import ALIASES, Controls, control_title
 from rules.config import RulesConfig
 from rules.registry import all_rules
-from vigil.app.reports.scopes import ScopeSummary
+from storage.runs import ScopeSummary
 
 if TYPE_CHECKING:
-    from vigil.app.reports.model import ReportFinding
+    from vigil.app.reports.contents import ReportFinding
 
 PASS, FAIL, NOT_EVALUATED = "pass", "fail", "not_evaluated"
 

@@ -14,7 +14,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
 from vigil.app.output import csv_cell
-from vigil.app.reports.model import (
+from vigil.app.reports import recovery
+from vigil.app.reports.contents import (
     CHANGE_COLUMNS,
     EXCEPTION_COLUMNS,
     FINDING_COLUMNS,
@@ -119,6 +120,7 @@ def write_json(report: Report, out: TextIO) -> None:
         "findings": [f.to_dict() for f in report.findings],
         "exceptions": [e.to_dict() for e in report.exceptions],
         "changes_by_kind": dict(report.changes_by_kind),
+        "disaster_recovery": _disaster_recovery(report),
     }
     for key, value in head.items():
         out.write(f"{json.dumps(key)}: {json.dumps(value, default=str)},\n")
@@ -126,6 +128,11 @@ def write_json(report: Report, out: TextIO) -> None:
     out.write(",\n")
     _array(out, "changes", (change_row(e) for e in report.changes()))
     out.write("\n}\n")
+
+
+def _disaster_recovery(report: Report) -> list[dict[str, Any]] | None:
+    entries = recovery.report_section(report)
+    return None if entries is None else [e.to_dict() for e in entries]
 
 
 def _array(out: TextIO, key: str, rows: Iterable[dict[str, Any]]) -> None:

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from vigil.app.reports.contents import Report
 from vigil.app.reports.csv_json import write_csv, write_json
 from vigil.app.reports.html import write_html
-from vigil.app.reports.model import Report
 from vigil.app.reports.ocsf import write_ocsf
 from vigil.app.reports.pdf import write_pdf
 from vigil.app.reports.sarif import write_sarif

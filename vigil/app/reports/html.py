@@ -12,8 +12,10 @@ from html import escape
 from typing import Any, TextIO
 
 from rules.compliance import control_title
+from vigil.app.reports import diagram
+from vigil.app.reports.contents import Report, ReportFinding, framework_name
 from vigil.app.reports.controls import ControlResult
-from vigil.app.reports.model import Report, ReportFinding, framework_name
+from vigil.app.reports.recovery import write_html_section as _disaster_recovery
 from vigil.core.model import Severity, iso
 
 _CSS = """
@@ -78,6 +80,8 @@ def _page(report: Report) -> Iterator[str]:
     yield from _controls(report)
     yield from _findings(report.findings)
     yield from _exceptions(report)
+    yield from diagram.html_section(report)
+    yield from _disaster_recovery(report)
     yield from _inventory(report)
     yield from _changes(report)
     yield "</body></html>\n"

@@ -27,7 +27,7 @@ from py_ocsf_models.objects.remediation import Remediation
 from py_ocsf_models.objects.resource_details import ResourceDetails
 
 from vigil import __version__
-from vigil.app.reports.model import Report, ReportFinding
+from vigil.app.reports.contents import Report, ReportFinding
 from vigil.core.model import FindingStatus, Severity
 
 _SEVERITY = {

@@ -28,8 +28,8 @@ from storage import report_packs
 from storage.db import Database
 from vigil import __version__
 from vigil.app.reports import csv_json
+from vigil.app.reports.contents import FORMATS, Report
 from vigil.app.reports.formats import FILE_NAMES, WRITERS, write_file
-from vigil.app.reports.model import FORMATS, Report
 from vigil.core.errors import InputError
 from vigil.core.model import iso
 

@@ -20,7 +20,8 @@ from typing import BinaryIO
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from vigil.app.reports.model import Report, framework_name
+from vigil.app.reports import diagram
+from vigil.app.reports.contents import Report, framework_name
 from vigil.core.model import Severity, iso
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -85,6 +86,7 @@ def write_pdf(report: Report, out: BinaryIO) -> None:
     _top_findings(doc, report)
     _exceptions(doc, report)
     _remediation(doc, report)
+    diagram.pdf_section(doc, report)
     _appendix(doc, report)
     out.write(bytes(doc.output()))
 

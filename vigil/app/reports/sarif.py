@@ -13,8 +13,8 @@ import json
 from typing import Any, TextIO
 
 from vigil import __version__
+from vigil.app.reports.contents import Report, ReportFinding
 from vigil.app.reports.controls import RuleInfo
-from vigil.app.reports.model import Report, ReportFinding
 from vigil.core.model import FindingStatus, Severity, iso
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"

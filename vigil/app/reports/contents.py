@@ -21,14 +21,15 @@ from typing import Any
 
 from rules.compliance import FRAMEWORKS, resolve
 from rules.config import RulesConfig
-from storage import queries
+from storage import history, inventory
 from storage.db import Database
 from storage.findings import FindingQuery, FindingStore
-from storage.silences import Silence
+from storage.history import change_counts
+from storage.inventory import inventory_counts
+from storage.runs import ScopeSummary, scopes_at
+from storage.silences import Silence, SilenceStore
 from vigil import __version__
 from vigil.app.reports.controls import ControlResult, RuleInfo, evaluate_controls, rule_catalog
-from vigil.app.reports.counts import change_counts, inventory_counts
-from vigil.app.reports.scopes import ScopeSummary, scopes_at
 from vigil.core.model import FindingStatus, Resource, Severity, iso
 from vigil.core.transitions import StoredFinding
 
@@ -210,17 +211,17 @@ class Report:
             "last_check": iso(self.last_check),
         }
 
-    def _filter(self) -> queries.InventoryFilter:
-        return queries.InventoryFilter(sources=self.params.sources)
+    def _filter(self) -> inventory.InventoryFilter:
+        return inventory.InventoryFilter(sources=self.params.sources)
 
     def inventory(self) -> Iterator[Resource]:
         """The present inventory at the report time, streamed from storage by uid."""
-        return queries.inventory(self.db, self._filter(), as_of=self.params.at)
+        return inventory.inventory(self.db, self._filter(), as_of=self.params.at)
 
-    def changes(self) -> Iterator[queries.ChangeEvent]:
+    def changes(self) -> Iterator[history.ChangeEvent]:
         """The change events of the period, in time order, streamed from storage."""
-        filters = queries.InventoryFilter(sources=self.params.sources, include_deleted=True)
-        return queries.changes(
+        filters = inventory.InventoryFilter(sources=self.params.sources, include_deleted=True)
+        return history.changes(
             self.db, since=self.params.since, until=self.params.at, filters=filters
         )
 
@@ -230,7 +231,7 @@ def gather(db: Database, params: ReportParams, rules_config: RulesConfig | None 
     catalog = rule_catalog(rules_config)
     scopes = scopes_at(db, params.at, params.sources)
     store = FindingStore(db)
-    silences = store.silences()
+    silences = SilenceStore(db).silences()
     findings, last_check = _findings_at(store, params, catalog, silences)
     exceptions = _exceptions(silences, findings, params.at)
     controls = evaluate_controls(params.frameworks, catalog, findings, scopes, last_check)
@@ -353,5 +354,5 @@ def inventory_row(resource: Resource) -> dict[str, Any]:
     }
 
 
-def change_row(event: queries.ChangeEvent) -> dict[str, Any]:
+def change_row(event: history.ChangeEvent) -> dict[str, Any]:
     return event.to_dict()

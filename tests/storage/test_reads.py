@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from collections import Counter
 
-from storage import aggregates, queries
-from storage.aggregates import FindingFilter, InventoryQuery
+from storage import findings, history, inventory, runs
 from storage.db import Database
 from storage.findings import FindingQuery, FindingStore
+from storage.inventory import InventoryQuery
 from tests.dashboard.estate import Estate, seed
 
 
 def test_inventory_pages_cover_the_inventory_once(db: Database) -> None:
     seed(db)
-    everything = [r.uid for r in queries.inventory(db)]
+    everything = [r.uid for r in inventory.inventory(db)]
     pages = [
-        aggregates.inventory_page(db, InventoryQuery(), limit=5, offset=o) for o in range(0, 30, 5)
+        inventory.inventory_page(db, InventoryQuery(), limit=5, offset=o) for o in range(0, 30, 5)
     ]
     assert {p.total for p in pages} == {len(everything)}
     assert [row["uid"] for p in pages for row in p.rows] == everything
@@ -23,10 +23,10 @@ def test_inventory_pages_cover_the_inventory_once(db: Database) -> None:
 
 def test_inventory_filters(db: Database) -> None:
     seed(db)
-    everything = list(queries.inventory(db))
+    everything = list(inventory.inventory(db))
 
     def total(**query: object) -> int:
-        return aggregates.inventory_page(db, InventoryQuery(**query)).total  # type: ignore[arg-type]
+        return inventory.inventory_page(db, InventoryQuery(**query)).total  # type: ignore[arg-type]
 
     assert total(types=("certificate",)) == sum(r.type == "certificate" for r in everything)
     assert total(text="WEB-1") == 0  # names are native ids here; search is on name and native id
@@ -40,27 +40,27 @@ def test_inventory_filters(db: Database) -> None:
 
 def test_open_by_severity_matches_the_store(db: Database) -> None:
     estate: Estate = seed(db)
-    counts = {c.severity: c.open for c in aggregates.open_by_severity(db, estate.now)}
+    counts = {c.severity: c.open for c in findings.open_by_severity(db, estate.now)}
     expected = Counter(f.severity.value for f in FindingStore(db).findings(FindingQuery()))
     assert counts == {s: expected.get(s, 0) for s in counts}
 
 
 def test_trends_per_day(db: Database) -> None:
     estate = seed(db)
-    sizes = aggregates.inventory_size_per_day(db, estate.now, days=5)
+    sizes = history.inventory_size_per_day(db, estate.now, days=5)
     assert len(sizes) == 5
-    assert sizes[-1][1] == queries.count_resources(db)
+    assert sizes[-1][1] == inventory.count_resources(db)
     assert sizes[0][1] == 0  # before the first collection
-    assert sum(new for _, new, _ in aggregates.findings_per_day(db, estate.now, days=5)) == len(
+    assert sum(new for _, new, _ in findings.findings_per_day(db, estate.now, days=5)) == len(
         list(FindingStore(db).findings(FindingQuery(statuses=())))
     )
 
 
 def test_certificates_and_health(db: Database) -> None:
     estate = seed(db)
-    soon = aggregates.certificates(db, estate.now, within_days=30)
+    soon = inventory.expiring_certificates(db, estate.now, within_days=30)
     assert [round(c["days_left"]) for c in soon] == [-2, 5, 20]
-    (health,) = aggregates.source_health(db)
+    (health,) = runs.source_health(db)
     # five collected types (snapshots among them, none found), and the failed one
     assert (health.scopes, health.scopes_ok) == (6, 5)
     assert health.score == round(100 * (1 - health.affected / health.resources) * 5 / 6)
@@ -69,7 +69,7 @@ def test_certificates_and_health(db: Database) -> None:
 def test_findings_page_matches_the_store(db: Database) -> None:
     seed(db)
     store = list(FindingStore(db).findings(FindingQuery(statuses=())))
-    page = aggregates.findings_page(db, FindingFilter(statuses=()), limit=1000)
+    page = findings.findings_page(db, FindingQuery(statuses=()), limit=1000)
     assert [r["fingerprint"] for r in page.rows] == [f.fingerprint for f in store]
-    owned = aggregates.findings_page(db, FindingFilter(owner="team-a"))
+    owned = findings.findings_page(db, FindingQuery(owner="team-a"))
     assert [r["native_id"] for r in owned.rows] == ["sg-open"]
