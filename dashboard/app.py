@@ -17,6 +17,7 @@ PAGES = (
     ("views/findings.py", "Findings", ":material/report:"),
     ("views/certificates.py", "Certificates", ":material/verified:"),
     ("views/changes.py", "Changes", ":material/history:"),
+    ("views/topology.py", "Topology", ":material/account_tree:"),
     ("views/collectors.py", "Collectors", ":material/sync:"),
     ("views/reports.py", "Reports", ":material/description:"),
 )

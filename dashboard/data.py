@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from storage import findings, history, inventory, outbox, runs
+from storage import exposure, findings, history, inventory, outbox, runs, topology
 from storage.certificate_usage import certificate_usage as _certificate_usage
 from storage.db import Database
 from storage.expressions import Page
@@ -20,7 +20,7 @@ from storage.findings import FindingQuery
 from storage.inventory import InventoryQuery
 from storage.silences import Silence, SilenceStore
 from vigil.app.config import VigilConfig
-from vigil.core.model import utcnow
+from vigil.core.model import Direction, Severity, utcnow
 
 TTL_SECONDS = 30
 
@@ -109,6 +109,30 @@ def resource_findings(url: str, uid: str) -> list[dict[str, Any]]:
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def resource_history(url: str, uid: str) -> list[dict[str, Any]]:
     return history.resource_history(database(url), uid)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def graph(url: str, start: tuple[str, ...], depth: int, direction: Direction) -> topology.Graph:
+    """The links around `start` within `depth` steps (the `vigil topology --from` walk)."""
+    return topology.topology(database(url), start, depth=depth, direction=direction)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def starts(url: str, name: str) -> list[str]:
+    """The uids a uid or DNS name names (`vigil topology --from`)."""
+    return topology.starts(database(url), name)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def entry_points(url: str, text: str, limit: int) -> list[tuple[str, str]]:
+    """(uid, label) of the public entry points matching `text`, at most `limit`."""
+    with database(url).connect() as conn:
+        return exposure.search_entry_points(conn, text, limit)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def worst_open(url: str, uids: tuple[str, ...]) -> dict[str, Severity]:
+    return findings.worst_open(database(url), uids)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)

@@ -38,7 +38,8 @@ def frame(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> pd.DataFram
     control and bidi-override characters shown as escapes (a name cannot reorder a row)."""
     grid = pd.DataFrame(list(rows), columns=list(columns))
     for column in grid.columns:
-        if grid[column].dtype == object:
+        # pandas 3 gives all-text columns the `str` dtype, mixed ones stay `object`.
+        if grid[column].dtype == object or pd.api.types.is_string_dtype(grid[column].dtype):
             grid[column] = grid[column].map(lambda v: printable(v) if isinstance(v, str) else v)
     return grid
 

@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from storage.expressions import attribute
 from storage.tables import chunks, links, resources, scope_runs
 from vigil.core.model import LinkKind, ResourceState, ResourceType
 
@@ -101,6 +102,47 @@ def entry_points(conn: Connection, uids: Iterable[str]) -> Exposure:
     return result
 
 
+def search_entry_points(
+    conn: Connection, text: str = "", limit: int = 100
+) -> list[tuple[str, str]]:
+    """(uid, `shop.example.com (dns)` / `web-1.elb.amazonaws.com (alb web-prod)`) of the
+    present entry points whose name, native id or public name contains `text` (any case), by
+    public name. One read over the entry point types' index, whatever the size of the estate."""
+    scheme = sa.func.lower(attribute("scheme"))
+    conditions: list[sa.ColumnElement[bool]] = [
+        resources.c.state == ResourceState.PRESENT.value,
+        sa.or_(
+            resources.c.type.in_([_DNS_RECORD, _CDN]),
+            sa.and_(resources.c.type == _LOAD_BALANCER, scheme == "internet-facing"),
+        ),
+    ]
+    if text.strip():
+        needle = text.strip().lower()
+        columns = (resources.c.name, resources.c.native_id, attribute("dns_name"))
+        conditions.append(
+            sa.or_(
+                *(sa.func.lower(c).contains(needle, autoescape=True) for c in columns),
+                sa.func.lower(attribute("domain_name")).contains(needle, autoescape=True),
+            )
+        )
+    public = sa.func.lower(
+        sa.case(
+            (resources.c.type == _LOAD_BALANCER, attribute("dns_name")),
+            (resources.c.type == _CDN, attribute("domain_name")),
+            else_=resources.c.name,
+        )
+    )
+    query = (
+        sa.select(*_NODE_COLUMNS).where(*conditions).order_by(public, resources.c.uid).limit(limit)
+    )
+    found = []
+    for row in conn.execute(query):
+        node = _node(row)
+        kind = "dns" if node.type == _DNS_RECORD else node.label
+        found.append((node.uid, f"{public_name(node)} ({kind})"))
+    return found
+
+
 def outermost(entries: list[EntryPoint]) -> list[EntryPoint]:
     """The entry points no other one's path passes through: the names users type."""
     inner = {uid for entry in entries for uid in entry.path[1:]}
@@ -153,30 +195,37 @@ def _step(conn: Connection, frontier: set[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+_NODE_COLUMNS = (
+    resources.c.uid,
+    resources.c.type,
+    resources.c.native_id,
+    resources.c.name,
+    # Only load balancers and CDNs need theirs (scheme, DNS name): decoding every
+    # server's attributes was a third of the time at 20k findings.
+    sa.case(
+        (resources.c.type.in_([_LOAD_BALANCER, _CDN]), resources.c.attributes),
+        else_=sa.null(),
+    ),
+    resources.c.source,
+)
+
+
+def _node(row: Any) -> Node:
+    uid, type_, native_id, name, attributes, source = row
+    return Node(uid, type_, native_id, name or "", source, dict(attributes or {}))
+
+
 def _nodes(conn: Connection, uids: set[str]) -> dict[str, Node]:
     """The present resources among `uids`."""
     found: dict[str, Node] = {}
-    listed = sorted(uids)
-    columns = (
-        resources.c.uid,
-        resources.c.type,
-        resources.c.native_id,
-        resources.c.name,
-        # Only load balancers and CDNs need theirs (scheme, DNS name): decoding every
-        # server's attributes was a third of the time at 20k findings.
-        sa.case(
-            (resources.c.type.in_([_LOAD_BALANCER, _CDN]), resources.c.attributes),
-            else_=sa.null(),
-        ),
-        resources.c.source,
-    )
-    for chunk in chunks(listed):
-        query = sa.select(*columns).where(
+    for chunk in chunks(sorted(uids)):
+        query = sa.select(*_NODE_COLUMNS).where(
             resources.c.uid.in_(chunk),
             resources.c.state == ResourceState.PRESENT.value,
         )
-        for uid, type_, native_id, name, attributes, source in conn.execute(query):
-            found[uid] = Node(uid, type_, native_id, name or "", source, dict(attributes or {}))
+        for row in conn.execute(query):
+            node = _node(row)
+            found[node.uid] = node
     return found
 
 

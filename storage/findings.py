@@ -493,6 +493,26 @@ def resource_findings(db: Database, uid: str) -> list[dict[str, Any]]:
         return [dict(row) for row in conn.execute(select).mappings()]
 
 
+def worst_open(db: Database, uids: Collection[str]) -> dict[str, Severity]:
+    """uid → the severity of its most severe open finding, for the resources among `uids`
+    that have one (silenced and resolved findings left out): one indexed read per chunk."""
+    worst: dict[str, Severity] = {}
+    query = sa.select(findings_table.c.resource_uid, sa.func.max(RANK)).group_by(
+        findings_table.c.resource_uid
+    )
+    ranked = {s.rank: s for s in Severity}
+    with db.connect() as conn:
+        for chunk in chunks(sorted(uids)):
+            selected = query.where(
+                findings_table.c.resource_uid.in_(chunk),
+                findings_table.c.status == FindingStatus.OPEN.value,
+            )
+            for uid, rank in conn.execute(selected):
+                if rank in ranked:
+                    worst[uid] = ranked[rank]
+    return worst
+
+
 @dataclass(frozen=True)
 class FindingGroup:
     rule: str

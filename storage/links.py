@@ -83,11 +83,12 @@ def apply(conn: Connection, run_id: int, scope_key: str, now: datetime) -> None:
         links.c.target == staged_links.c.target,
         links.c.deleted_at.is_(None),
     )
-    conn.execute(
-        links.update()
-        .where(links.c.deleted_at.is_(None), sa.exists().where(mine, same))
-        .values(scope_key=scope_key)
-    )
+    # Driven from the run's staged rows through the links' from_uid index: an UPDATE ...
+    # WHERE EXISTS(staged) scanned every present link once per staged row on SQLite.
+    held = sa.select(links.c.id).select_from(staged_links.join(links, same)).where(mine)
+    taken = [row_id for (row_id,) in conn.execute(held)]
+    for chunk in chunks(taken):
+        conn.execute(links.update().where(links.c.id.in_(chunk)).values(scope_key=scope_key))
     reference = sa.or_(
         staged_links.c.target.startswith(DNS_REF), staged_links.c.target.startswith(NATIVE_REF)
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from functools import partial
 from typing import Any
+from urllib.parse import quote
 
 import streamlit as st
 
@@ -13,7 +14,8 @@ from storage import inventory
 from storage.inventory import InventoryQuery
 from vigil.app.output import OutputFormat
 from vigil.app.output import render as render_rows
-from vigil.core.model import iso
+from vigil.app.topology import NEIGHBOUR_COLUMNS, neighbour_rows
+from vigil.core.model import Direction, iso
 from vigil.core.text import printable
 
 COLUMNS = ["type", "name", "native_id", "source", "account", "region", "tags", "last_seen", "uid"]
@@ -134,12 +136,35 @@ def _detail(url: str, uid: str) -> None:
         ui.table(ui.frame(findings, columns))
     else:
         st.success("No rule has ever flagged this resource.")
+    _links(url, uid)
     st.subheader("Change history")
     ui.table(
         ui.frame(
             _history_rows(data.resource_history(url, uid)), ["at", "kind", "field", "old", "new"]
         )
     )
+
+
+def _links(url: str, uid: str) -> None:
+    """The resources one link away, each a link to its page; the topology around it."""
+    st.subheader("Links")
+    graph = data.graph(url, (uid,), 1, Direction.BOTH)
+    rows = neighbour_rows(graph, {uid})
+    if rows:
+        shown = [
+            row | {"page": f"?uid={quote(row['uid'], safe='')}" if row["uid"] else None}
+            for row in rows
+        ]
+        ui.table(
+            ui.frame(shown, [*NEIGHBOUR_COLUMNS, "page"]),
+            column_config={
+                "uid": None,
+                "page": st.column_config.LinkColumn("resource", display_text="open"),
+            },
+        )
+    else:
+        st.caption("No links to or from this resource (as far as its collector saw).")
+    st.page_link("views/topology.py", label="Show in topology", query_params={"uid": uid})
 
 
 def _history_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -119,3 +119,71 @@ def seed(db: Database, now: datetime | None = None) -> Estate:
     reconciler.fail(reconciler.start(failed), "AccessDenied: not authorized in eu-west-1")
     hostile = _servers(1)[0]
     return Estate(now, hostile, rf.security_group("sg-open"), failed.key)
+
+
+HOSTILE_NAME = '<b>x</b>" ]; evil [label="pwn\\N" URL="javascript:alert(1)"\u202efdp.exe'
+"""A server's name: HTML, a quote that would end a DOT string, a DOT escape, a bidi override."""
+
+
+@dataclass(frozen=True)
+class LinkedEstate:
+    """shop.example.com → cdn E123 → alb web-prod → i-web and a hostile-named server."""
+
+    dns: str
+    cdn: str
+    alb: str
+    web: str
+    hostile: str
+    group: str  # sg-web, open to the world on SSH, protecting both servers
+    disk: str  # vol-web, attached to i-web, never backed up
+    certificate: str  # served by the load balancers, expiring in 20 days
+
+
+def seed_linked(db: Database) -> LinkedEstate:
+    """The exposure estate of the storage tests with a hostile-named server behind the public
+    load balancer, collected through the real reconciler and checked by the real rules."""
+    from tests.factories import scope
+    from tests.factories.storage import scan
+    from tests.storage import test_exposure as exposure
+    from tests.storage.test_links import linked
+
+    now = utcnow()
+    reconciler = exposure.build_estate(db, clock=lambda: now - timedelta(minutes=5))
+    servers, balancers = scope(type_="server"), scope(type_="load_balancer")
+    group = ("protected_by", exposure.SG_WEB)
+    hostile = linked("i-evil", servers, group)
+    hostile.name = HOSTILE_NAME
+    web = linked("i-web", servers, group)
+    private = linked("i-private", servers, ("protected_by", exposure.SG_PRIVATE))
+    scan(reconciler, servers, [[web, private, hostile]])
+    public = linked(
+        "web-prod",
+        balancers,
+        ("targets", exposure.WEB),
+        ("targets", hostile.uid),
+        ("serves", exposure.CERT),
+        kind="application",
+        scheme="internet-facing",
+        dns_name="web-prod-1.elb.amazonaws.com",
+    )
+    internal = linked(
+        "api-internal",
+        balancers,
+        ("targets", exposure.PRIVATE),
+        ("serves", exposure.CERT),
+        kind="application",
+        scheme="internal",
+        dns_name="api-internal-1.elb.amazonaws.com",
+    )
+    scan(reconciler, balancers, [[public, internal]])
+    run_check(db, now=now)
+    return LinkedEstate(
+        exposure.DNS,
+        exposure.CDN,
+        exposure.ALB,
+        exposure.WEB,
+        hostile.uid,
+        exposure.SG_WEB,
+        exposure.DISK,
+        exposure.CERT,
+    )

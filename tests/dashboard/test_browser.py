@@ -7,9 +7,11 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Browser, expect
 
+from dashboard.views.topology import FILLS
 from storage.db import Database
 from storage.findings import FindingStore
-from tests.dashboard.estate import HOSTILE_TAG, Estate
+from tests.dashboard.estate import HOSTILE_TAG, Estate, seed_linked
+from vigil.core.model import Severity
 
 pytestmark = pytest.mark.slow
 
@@ -31,5 +33,38 @@ def test_overview_shows_the_open_finding_count_and_tags_stay_text(
             expect(page.get_by_text(HOSTILE_TAG)).to_be_visible(timeout=30_000)
             # Shown as text: no <b> element holding "x" anywhere in the document.
             assert page.locator("b", has_text="x").count() == 0
+        finally:
+            page.close()
+
+
+def test_topology_boxes_lead_to_resource_pages_and_names_stay_text(
+    chromium: Browser, dashboard_server, sqlite_db: Database, sqlite_url: str
+) -> None:
+    linked = seed_linked(sqlite_db)
+    with dashboard_server(sqlite_url) as base:
+        page = chromium.new_page(viewport={"width": 1600, "height": 1000})
+        try:
+            page.goto(f"{base}/topology?uid={quote(linked.alb, safe='')}")
+            chart = page.get_by_test_id("stGraphVizChart")
+            boxes = chart.locator("g.node")
+            expect(boxes).to_have_count(7, timeout=30_000)
+            # The hostile name is one box's text: no <b> element, no script link.
+            expect(boxes.filter(has_text='<b>x</b>" ]; evil')).to_have_count(1)
+            assert page.locator("b", has_text="x").count() == 0
+            hrefs = chart.locator("a").evaluate_all(
+                "links => links.map(a => a.getAttribute('xlink:href') || a.getAttribute('href'))"
+            )
+            assert hrefs and all(h.startswith("inventory?uid=") for h in hrefs), hrefs
+            group = boxes.filter(has_text="sg-web").locator("polygon").first
+            assert group.get_attribute("fill") == FILLS[Severity.CRITICAL]
+
+            boxes.filter(has_text="i-web").locator("text").last.click()
+            expect(page).to_have_url(f"{base}/inventory?uid={quote(linked.web, safe='')}")
+            expect(page.get_by_role("heading", name="Links")).to_be_visible(timeout=30_000)
+
+            page.get_by_role("link", name="Show in topology").click()
+            expect(page).to_have_url(f"{base}/topology?uid={quote(linked.web, safe='')}")
+            expect(page.get_by_text("Centred on server i-web")).to_be_visible(timeout=30_000)
+            expect(chart.locator("g.node")).to_have_count(6, timeout=30_000)
         finally:
             page.close()

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from storage.db import Database
-from storage.exposure import EntryPoint, entry_points, reachable_phrase
+from storage.exposure import EntryPoint, entry_points, reachable_phrase, search_entry_points
 from storage.reconcile import Reconciler
 from tests.factories import resource, scope
 from tests.factories.storage import scan
@@ -139,3 +139,23 @@ def test_an_entry_point_goes_when_its_scope_completes_without_the_link(db: Datab
         found = entry_points(conn, [WEB])[WEB]
     assert [e.uid for e in found or []] == [ALB, CDN]
     assert isinstance((found or [])[0], EntryPoint)
+
+
+def test_the_entry_point_search_lists_public_names_only_and_matches_text_literally(
+    db: Database,
+) -> None:
+    build_estate(db)
+
+    with db.connect() as conn:
+        everything = search_entry_points(conn)
+        narrowed = search_entry_points(conn, "CLOUDFRONT")
+        wildcard = search_entry_points(conn, "%")
+
+    # By public name; the internal load balancer and the servers are no entry points.
+    assert everything == [
+        (CDN, "d123.cloudfront.net (cdn E123)"),
+        (DNS, "shop.example.com (dns)"),
+        (ALB, "web-prod-1.elb.amazonaws.com (alb web-prod)"),
+    ]
+    assert narrowed == [(CDN, "d123.cloudfront.net (cdn E123)")]
+    assert wildcard == []

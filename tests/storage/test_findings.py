@@ -303,3 +303,27 @@ def _replay(estate: Estate, steps: list[dict[str, str]]) -> None:
         for region, action in actions.items():
             if action == "fail":
                 assert estate.status("backup.missing", volumes[region].uid) == before[region]
+
+
+def test_worst_open_is_the_most_severe_open_finding_silenced_and_resolved_left_out(
+    db: Database,
+) -> None:
+    from storage.findings import worst_open
+    from tests.dashboard.estate import seed_linked
+    from vigil.core.model import utcnow
+
+    linked = seed_linked(db)
+    SilenceStore(db).add_silence(
+        rule="network.open_port",
+        reason="bastion, reviewed",
+        author="sre@example.com",
+        expires_at=utcnow() + timedelta(days=1),
+        now=utcnow(),
+    )
+    run_check(db)
+
+    worst = worst_open(db, [linked.group, linked.disk, linked.web, "gone"])
+
+    # sg-web's critical network.open_port is silenced: no colour; vol-web's backup.missing is
+    # open and escalated (reachable from shop.example.com); i-web has nothing open.
+    assert worst == {linked.disk: Severity.CRITICAL}
