@@ -17,6 +17,7 @@ under the same environment, and fail a scope whose source differs from the pass'
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import multiprocessing
@@ -150,7 +151,13 @@ def _serve(concurrency: int) -> None:
     it sends None."""
     jobs: Connection = _worker["jobs"]
     with ThreadPoolExecutor(concurrency, thread_name_prefix="vigil-scope") as pool:
-        while (job := jobs.recv()) is not None:
+        while True:
+            try:
+                job = jobs.recv()
+            except EOFError:  # the pass went away
+                return
+            if job is None:
+                return
             pool.submit(_run_job, job)
 
 
@@ -265,10 +272,7 @@ class WorkerSlot:
                     in_flight[job.scope.key] = (job, False)
                     self._jobs.send(job)
                 if not in_flight:
-                    self._jobs.send(None)
-                    if self._task is not None:
-                        self._task.result()
-                    return False
+                    return False  # `close` lets the worker go
                 if self._messages.poll(0.1):
                     message: Message = self._messages.recv()
                     put(message)
@@ -319,11 +323,15 @@ class WorkerSlot:
         self._task = pool.submit(_serve, self.concurrency)
 
     def close(self) -> None:
+        if self._jobs is not None:
+            # The worker's `_serve` ends when told so, or at the end of its pipe.
+            with contextlib.suppress(OSError):
+                self._jobs.send(None)
+            self._jobs.close()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
-        for pipe in (self._jobs, self._messages):
-            if pipe is not None:
-                pipe.close()
+        if self._messages is not None:
+            self._messages.close()
         self._pool, self._jobs, self._messages, self._task = None, None, None, None
 
 
