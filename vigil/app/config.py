@@ -209,7 +209,8 @@ class ExecutorConfig(StrictModel):
 
     Under `processes`, each worker reads the same config file and environment (no credential
     is passed to it); scopes are sent to the workers, and their prepared records come back to
-    the one database writer. A worker that dies fails only the scope it was running.
+    the one database writer. A worker that dies fails only the scopes it was running (their
+    runs abandoned: nothing of them applied).
     """
 
     kind: Literal["threads", "processes"] = Field(
