@@ -9,6 +9,7 @@ pass takes about as long as its slowest scope.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import queue
@@ -150,7 +151,11 @@ class Collection:
         self._queue: queue.Queue[Message] = queue.Queue(maxsize=max(16, workers * 2))
         # Under `processes`, the flag the workers read for `stop` (a lock-free shared byte: a
         # worker killed mid-read must not leave a lock held for the others).
-        self._stop_flag = multiprocessing.get_context("spawn").RawValue("b", 0)
+        self._stop_flag: Any = (
+            multiprocessing.get_context("spawn").RawValue("b", 0)
+            if self.processes
+            else ctypes.c_byte(0)
+        )
 
     def run(self) -> CollectionResult:
         with fewer_gc_pauses():
