@@ -253,7 +253,8 @@ class WorkerSlot:
             while self._serve_one_worker(pending, put):
                 pass
         finally:
-            self.close()
+            # Every scope has ended: the worker exits on its own time, not the pass's.
+            self.close(wait=False)
 
     def _serve_one_worker(self, pending: Pending, put: Put) -> bool:
         """Serve until `pending` is empty (False) or this worker died (True: start another)."""
@@ -322,14 +323,14 @@ class WorkerSlot:
             messages_out.close()
         self._task = pool.submit(_serve, self.concurrency)
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = True) -> None:
         if self._jobs is not None:
             # The worker's `_serve` ends when told so, or at the end of its pipe.
             with contextlib.suppress(OSError):
                 self._jobs.send(None)
             self._jobs.close()
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.shutdown(wait=wait, cancel_futures=True)
         if self._messages is not None:
             self._messages.close()
         self._pool, self._jobs, self._messages, self._task = None, None, None, None
