@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/inventory.py                      # moto 1k and 10k, synthetic 100k
     .venv/bin/python bench/inventory.py --moto 1000 --synthetic 0 --latency 0.1
-    .venv/bin/python bench/inventory.py --moto 5000 --synthetic 0 --ingest 0 --latency 0 \
-        --types server,disk,security_group --replay-regions 20 --executor threads,processes
+    .venv/bin/python bench/inventory.py --moto 7500 --synthetic 0 --ingest 0 --latency 0 \
+        --types server --replay-regions 40 --executor threads,processes
                                                  # the parse-bound case: threads vs processes
 
 Two kinds of estate:
@@ -105,7 +105,7 @@ def bench_moto(
         with tempfile.TemporaryDirectory() as tmp:
             record = _vigil_collect(Path(tmp), proxy.url, "record.db", "threads", types)
             proxy.replay(latency)
-            regions = (REGIONS + MORE_REGIONS)[: max(len(REGIONS), replay_regions)]
+            regions = _regions(replay_regions)
             for executor in executors:
                 database = f"timed-{executor}.db"
                 timed[executor] = _vigil_collect(
@@ -223,6 +223,13 @@ def _run_measured(command: list[str], env: dict[str, str], cwd: Path) -> tuple[s
     return output, usage.ru_maxrss / 1024
 
 
+def _regions(count: int) -> tuple[str, ...]:
+    """The seeded regions, then real region names, then made-up ones (`xx-bench-1`, ...)."""
+    names = REGIONS + MORE_REGIONS
+    made_up = tuple(f"xx-bench-{n}" for n in range(1, max(0, count - len(names)) + 1))
+    return (names + made_up)[: max(len(REGIONS), count)]
+
+
 def _dummy_credentials() -> dict[str, str]:
     return {
         "AWS_ACCESS_KEY_ID": "bench",
@@ -266,8 +273,8 @@ def _parse() -> argparse.Namespace:
         "--replay-regions",
         type=int,
         default=len(REGIONS),
-        help="regions of the timed moto passes (up to 20): those beyond the 3 seeded replay "
-        "the seeded regions' answers, a bigger parse-bound estate than moto can seed",
+        help="regions of the timed moto passes: those beyond the 3 seeded replay the seeded "
+        "regions' answers, a bigger parse-bound estate than moto can seed",
     )
     parser.add_argument("--synthetic-child", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--database", default="", help=argparse.SUPPRESS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +143,36 @@ def test_processes_need_the_config_file(sqlite_db: Database, tmp_path: Path) -> 
     config = write_config(tmp_path / "vigil.yaml", "http://127.0.0.1:9", "processes")
     with pytest.raises(ConfigError, match="workers load the same file"):
         Collection(sqlite_db, config.sources, executor=config.executor)
+
+
+@pytest.mark.parametrize("kind", ["threads", "processes"])
+def test_scopes_not_started_by_the_pass_deadline_fail_and_change_nothing(
+    tmp_path: Path,
+    sqlite_db: Database,
+    moto: str,
+    estate: Any,
+    aws_proxy: Callable[..., AwsProxy],
+    kind: str,
+) -> None:
+    config = write_config(tmp_path / "vigil.yaml", moto, kind, "disk, security_group")
+    assert run(sqlite_db, config).failed == []
+    before = inventory(sqlite_db)
+    proxy = aws_proxy(latency=1.5)
+    config = write_config(tmp_path / "vigil.yaml", proxy.url, kind, "disk, security_group")
+
+    # One scope at a time in all: the first outlasts the deadline, the others never start.
+    executor = config.executor.model_copy(update={"processes": 1} if kind == "processes" else {})
+    result = Collection(
+        sqlite_db,
+        config.sources,
+        executor=executor,
+        config_path=config.path,
+        workers=1,
+        pass_deadline=timedelta(seconds=2),
+    ).run()
+
+    late = [o for o in result.outcomes if "no live worker" in (o.error or "")]
+    assert len(result.outcomes) == 4 and len(late) >= 2
+    assert all("pass deadline (2s)" in (o.error or "") for o in late)
+    assert all(o.status == "failed" for o in late)
+    assert inventory(sqlite_db) == before
