@@ -390,3 +390,36 @@ def test_a_notifier_url_that_is_not_an_http_url_exits_2_at_load(
     assert "https://host" in result.stderr  # says how to write it
     assert "Traceback" not in result.stderr
     assert not vigil_cli.database_path.exists()
+
+
+def test_executor_defaults_to_threads_and_the_pass_deadline_to_the_interval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIGIL_EXTERNAL_ID", "s3cr3t-external")
+    config = load_config(write(tmp_path, GOOD))
+    assert config.executor.kind == "threads"
+    assert config.path == str((tmp_path / "vigil.yaml").resolve())
+    assert config.pass_deadline(config.sources) == timedelta(minutes=10)
+
+    hourly = GOOD + "  sources: {aws-prod: 1h}\nexecutor: {kind: processes}\n"
+    config = load_config(write(tmp_path, hourly))
+    assert config.executor.pool_size() == os.cpu_count()
+    assert config.pass_deadline(config.sources) == timedelta(hours=1)
+
+    explicit = GOOD + "executor: {kind: processes, processes: 3, pass_deadline: 5m}\n"
+    config = load_config(write(tmp_path, explicit))
+    assert config.executor.pool_size() == 3
+    assert config.pass_deadline(config.sources) == timedelta(minutes=5)
+
+
+def test_the_digest_workers_compare_changes_with_the_source_and_holds_no_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vigil.app.executor import source_digest
+
+    monkeypatch.setenv("VIGIL_EXTERNAL_ID", "s3cr3t-external")
+    source = load_config(write(tmp_path, GOOD)).sources[0]
+    assert "s3cr3t-external" not in source.model_dump_json()
+    same = load_config(write(tmp_path, GOOD)).sources[0]
+    other = load_config(write(tmp_path, GOOD.replace("eu-west-1", "eu-west-2"))).sources[0]
+    assert source_digest(source) == source_digest(same) != source_digest(other)

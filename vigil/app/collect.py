@@ -1,33 +1,48 @@
 """One collection pass: plan scopes, run them concurrently, stream their pages into reconcile.
 
-Worker threads fetch pages and turn them into storage rows; the calling thread is the only
-database writer. A bounded queue between them keeps memory flat (pages are applied as they
-come, never gathered into an estate-sized list) and lets the API latency of many scopes
-overlap: a full pass takes about as long as its slowest scope.
+Workers (threads of this process, or worker processes: `executor.kind`, vigil/app/executor.py)
+fetch pages and turn them into storage rows; the calling thread is the only database writer.
+A bounded queue between them keeps memory flat (pages are applied as they come, never
+gathered into an estate-sized list) and lets the API latency of many scopes overlap: a full
+pass takes about as long as its slowest scope.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import multiprocessing
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 
 from collectors.base import Collector, SourceConfig
 from collectors.registry import build_collector
 from storage.db import Database
-from storage.links import LinkKey, prepare_links
-from storage.reconcile import Reconciler, RunStats, StorageRow, prepare_page
+from storage.reconcile import Reconciler, RunStats
 from storage.retire import retire_unplanned
-from storage.volatile import Observation, observe
+from vigil.app.executor import (
+    STOPPED,
+    Job,
+    Message,
+    Pending,
+    WorkerSlot,
+    source_digest,
+    stream_scope,
+    worker_database_url,
+)
 from vigil.app.gc_tuning import fewer_gc_pauses
 from vigil.app.inventory_reader import StorageInventory
-from vigil.core.errors import VigilError, scrub, secrets_of
+from vigil.core.errors import ConfigError, VigilError, scrub, secrets_of
 from vigil.core.model import PLAN_TYPE, RunStatus, Scope
+
+if TYPE_CHECKING:
+    from vigil.app.config import ExecutorConfig
 
 log = logging.getLogger(__name__)
 
@@ -89,18 +104,6 @@ class NoProgress:
         pass
 
 
-@dataclass(frozen=True)
-class _Message:
-    kind: str  # start | page | done | failed
-    scope: Scope
-    rows: list[StorageRow] | None = None
-    observed: list[Observation] | None = None
-    links: list[LinkKey] | None = None
-    error: str | None = None
-    retryable: bool | None = None
-    volatile: tuple[str, ...] = ()
-
-
 class Collection:
     """Runs one pass over the given sources. `stop` abandons scopes in flight as failed."""
 
@@ -115,8 +118,21 @@ class Collection:
         stop: threading.Event | None = None,
         collector_factory: Callable[[SourceConfig], Any] | None = None,
         retire: bool = False,
+        executor: ExecutorConfig | None = None,
+        config_path: str | None = None,
+        pass_deadline: timedelta | None = None,
     ) -> None:
         self.db = db
+        self.processes = executor.pool_size() if executor and executor.kind == "processes" else 0
+        if self.processes and (config_path is None or collector_factory is not None):
+            raise ConfigError(
+                "executor kind processes needs the config loaded from a file: its workers "
+                "load the same file",
+                fix="load the config with --config FILE, or use kind: threads",
+            )
+        self.config_path = config_path
+        self.pass_deadline = pass_deadline
+        self._deadline: float | None = None
         # Only a pass over the whole config may retire (never --source/--type).
         self.retire = retire and types is None
         self.sources = list(sources)
@@ -132,7 +148,14 @@ class Collection:
             lambda source: build_collector(source, inventory)
         )
         self.reconciler = Reconciler(db)
-        self._queue: queue.Queue[_Message] = queue.Queue(maxsize=max(16, workers * 2))
+        self._queue: queue.Queue[Message] = queue.Queue(maxsize=max(16, workers * 2))
+        # Under `processes`, the flag the workers read for `stop` (a lock-free shared byte: a
+        # worker killed mid-read must not leave a lock held for the others).
+        self._stop_flag: Any = (
+            multiprocessing.get_context("spawn").RawValue("b", 0)
+            if self.processes
+            else ctypes.c_byte(0)
+        )
 
     def run(self) -> CollectionResult:
         with fewer_gc_pauses():
@@ -146,19 +169,36 @@ class Collection:
 
     def _run(self) -> CollectionResult:
         started = time.monotonic()
+        if self.pass_deadline is not None:
+            self._deadline = started + self.pass_deadline.total_seconds()
         result = CollectionResult()
-        planned = self._plan(result)
-        self.progress.planned(len(planned) + len(result.outcomes))
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="vigil-scope") as pool:
-            futures = [pool.submit(self._work, collector, scope) for collector, scope in planned]
-            try:
-                result.outcomes.extend(self._write(len(planned)))
-            except BaseException:
-                # The writer died (a storage error): stop the workers and drain the queue,
-                # else they block on a full queue and the pool never shuts down.
-                self._abort.set()
-                self._drain(futures)
-                raise
+        threads = self.processes or self.workers
+        slots = [self._worker_slot() for _ in range(self.processes)]
+        try:
+            with ThreadPoolExecutor(threads, thread_name_prefix="vigil-scope") as pool:
+                for slot in slots:  # worker processes start while the pass plans
+                    pool.submit(slot.warm)
+                planned = self._plan(result)
+                self.progress.planned(len(planned) + len(result.outcomes))
+                if slots:
+                    digests = {source.name: source_digest(source) for source in self.sources}
+                    jobs = (Job(s.source, digests[s.source], s) for _, s in planned)
+                    pending = Pending(jobs, self._admit)
+                    futures = [pool.submit(slot.serve, pending, self._queue.put) for slot in slots]
+                else:
+                    futures = [pool.submit(self._work, c, scope) for c, scope in planned]
+                try:
+                    result.outcomes.extend(self._write(len(planned)))
+                except BaseException:
+                    # The writer died (a storage error): stop the workers and drain the queue,
+                    # else they block on a full queue and the pool never shuts down.
+                    self._abort.set()
+                    self._stop_flag.value = 1
+                    self._drain(futures)
+                    raise
+        finally:
+            for slot in slots:
+                slot.close()
         if self._may_retire(result):
             held = [
                 (s.provider, s.account, s.region, s.type) for s in (o.scope for o in result.failed)
@@ -206,43 +246,58 @@ class Collection:
 
     def _work(self, collector: Collector, scope: Scope) -> None:
         """Runs in a worker thread: fetch pages, hand them to the writer, never write."""
-        put = self._queue.put
-        if self._stopping():
-            put(
-                _Message(
-                    RunStatus.FAILED, scope, error="abandoned: collection stopped", retryable=True
-                )
-            )
+        if self._past_deadline():
+            self._queue.put(self._no_live_worker(scope))
             return
-        volatile = tuple(getattr(collector, "volatile_attributes", {}).get(scope.type, ()))
-        put(_Message("start", scope, volatile=volatile))
-        try:
-            for page in collector.collect(scope):
-                if self._stopping():
-                    raise VigilError("abandoned: collection stopped", retryable=True)
-                rows, observed = prepare_page(scope, page, volatile), observe(page, volatile)
-                links = prepare_links(page)
-                put(_Message("page", scope, rows=rows, observed=observed, links=links))
-        except VigilError as exc:
-            put(_Message("failed", scope, error=exc.message, retryable=exc.retryable))
-        except Exception as exc:
-            log.exception("scope %s failed unexpectedly", scope.key)
-            put(
-                _Message(
-                    RunStatus.FAILED, scope, error=f"internal error: {type(exc).__name__}: {exc}"
-                )
-            )
-        else:
-            put(_Message("done", scope))
+        stream_scope(collector, scope, self._queue.put, self._stopping)
+
+    def _worker_slot(self) -> WorkerSlot:
+        """One worker process of the pass, running its share of the pass's concurrency."""
+        assert self.config_path is not None
+        concurrency = max(1, -(-self.workers // self.processes))
+        url = worker_database_url(self.db.url)
+        return WorkerSlot(self._stop_flag, self.config_path, url, concurrency)
+
+    def _admit(self, job: Job) -> bool:
+        """Whether a worker may take `job` now; else it ends here (stopped, or too late)."""
+        if self._stopping():
+            self._queue.put(Message(RunStatus.FAILED, job.scope, error=STOPPED, retryable=True))
+            return False
+        if self._past_deadline():
+            self._queue.put(self._no_live_worker(job.scope))
+            return False
+        return True
+
+    def _past_deadline(self) -> bool:
+        return self._deadline is not None and time.monotonic() > self._deadline
+
+    def _no_live_worker(self, scope: Scope) -> Message:
+        assert self.pass_deadline is not None
+        seconds = self.pass_deadline.total_seconds()
+        return Message(
+            RunStatus.FAILED,
+            scope,
+            error=f"no live worker started this scope within the pass deadline ({seconds:.0f}s)",
+            retryable=True,
+        )
 
     def _write(self, expected: int) -> list[ScopeOutcome]:
         """The single writer: apply messages until every scope has ended."""
         outcomes: list[ScopeOutcome] = []
         runs: dict[str, RunStats] = {}
+        ended: set[str] = set()
         while len(outcomes) < expected:
-            message = self._queue.get()
+            try:
+                message = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                if self._stopping():
+                    self._stop_flag.value = 1
+                continue
+            if message.scope.key in ended:
+                continue  # a late word of a scope that already ended changes nothing
             outcome = self._apply(message, runs)
             if outcome is not None:
+                ended.add(message.scope.key)
                 outcomes.append(outcome)
                 self.progress.finished(outcome)
         return outcomes
@@ -257,13 +312,15 @@ class Collection:
             except queue.Empty:
                 continue
 
-    def _apply(self, message: _Message, runs: dict[str, RunStats]) -> ScopeOutcome | None:
+    def _apply(self, message: Message, runs: dict[str, RunStats]) -> ScopeOutcome | None:
         key = message.scope.key
         if message.kind == "start":
             runs[key] = self.reconciler.start(message.scope, volatile=message.volatile)
             return None
         if message.kind == "page":
             assert message.rows is not None
+            if key not in runs:
+                return None  # a page of a scope abandoned before it started: nothing staged
             self.reconciler.add_rows(
                 runs[key], message.rows, message.observed or (), message.links or ()
             )
@@ -274,7 +331,7 @@ class Collection:
             self.reconciler.complete(run)
             return _outcome(run, RunStatus.COMPLETE)
         secrets = self._secrets.get(message.scope.source, ())
-        error = scrub(message.error or "abandoned: collection stopped", secrets)
+        error = scrub(message.error or STOPPED, secrets)
         if run is None:  # abandoned before it started: nothing to compare, nothing staged
             run = self.reconciler.record_failure(message.scope, error, retryable=message.retryable)
         else:
@@ -304,6 +361,20 @@ def collect(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     retire: bool = False,
+    executor: ExecutorConfig | None = None,
+    config_path: str | None = None,
+    pass_deadline: timedelta | None = None,
 ) -> CollectionResult:
-    """Run one collection pass over `sources` into `db`; `retire` for a whole-config pass."""
-    return Collection(db, sources, types=types, progress=progress, stop=stop, retire=retire).run()
+    """Run one collection pass over `sources` into `db`; `retire` for a whole-config pass.
+    `executor` (default threads) says where scopes run; `processes` needs `config_path`."""
+    return Collection(
+        db,
+        sources,
+        types=types,
+        progress=progress,
+        stop=stop,
+        retire=retire,
+        executor=executor,
+        config_path=config_path,
+        pass_deadline=pass_deadline,
+    ).run()

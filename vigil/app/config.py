@@ -11,9 +11,16 @@ import os
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 
 from collectors.base import SourceConfig
@@ -189,6 +196,54 @@ class MetricsConfig(StrictModel):
         return host, int(port)
 
 
+class ExecutorConfig(StrictModel):
+    """`executor:` where a pass runs its scopes (DESIGN.md, Executors).
+
+    ```yaml
+    executor:
+      kind: threads           # default: one process, scopes on threads
+      # kind: processes       # a local pool of worker processes: parsing uses every core
+      # processes: 4          # the pool size; default the machine's core count
+      # pass_deadline: 15m    # scopes not started by then fail; default the collection interval
+    ```
+
+    Under `processes`, each worker reads the same config file and environment (no credential
+    is passed to it); scopes are sent to the workers, and their prepared records come back to
+    the one database writer. A worker that dies fails only the scopes it was running (their
+    runs abandoned: nothing of them applied).
+    """
+
+    kind: Literal["threads", "processes"] = Field(
+        default="threads",
+        description="`threads` (one process) or `processes` (a local pool of worker processes).",
+    )
+    processes: int | None = Field(
+        default=None,
+        ge=1,
+        description="Worker processes of `kind: processes`; default the machine's core count.",
+    )
+    pass_deadline: Duration | None = Field(
+        default=None,
+        description='Scopes no worker started by then fail ("no live worker"); default the '
+        "source's collection interval (`schedule`).",
+    )
+
+    @model_validator(mode="after")
+    def _valid(self) -> ExecutorConfig:
+        if self.processes is not None and self.kind != "processes":
+            raise ValueError(
+                "processes: is the pool size of `kind: processes`; set kind: processes or "
+                "remove processes:"
+            )
+        if self.pass_deadline is not None and self.pass_deadline.total_seconds() < 1:
+            raise ValueError("pass_deadline must be at least 1s")
+        return self
+
+    def pool_size(self) -> int:
+        """How many worker processes `kind: processes` starts."""
+        return self.processes or os.cpu_count() or 1
+
+
 class DashboardConfig(StrictModel):
     """`dashboard:` where the dashboard is reached and who may log in.
 
@@ -349,6 +404,14 @@ class VigilConfig(StrictModel):
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    _path: str | None = PrivateAttr(default=None)
+
+    @property
+    def path(self) -> str | None:
+        """The absolute path of the file this config was loaded from (None: built in memory).
+        Worker processes load the same file."""
+        return self._path
 
     @field_validator("database_url", mode="before")
     @classmethod
@@ -391,6 +454,15 @@ class VigilConfig(StrictModel):
                     )
         return self
 
+    def pass_deadline(self, sources: Sequence[SourceConfig]) -> timedelta:
+        """How long a pass over `sources` may wait for a worker: `executor.pass_deadline`, else
+        the longest collection interval of those sources (cron schedules: `collect_every`)."""
+        if self.executor.pass_deadline is not None:
+            return self.executor.pass_deadline
+        intervals = [self.schedule.for_source(s.name, s.provider) for s in sources]
+        timed = [interval for interval in intervals if isinstance(interval, timedelta)]
+        return max(timed, default=self.schedule.collect_every)
+
     def source(self, name: str) -> SourceConfig:
         for source in self.sources:
             if source.name == name:
@@ -430,6 +502,7 @@ def load_config(path: str | Path) -> VigilConfig:
     except ValidationError as exc:
         raise _config_error(document, exc.errors()) from None
     _check_rules(document, config)
+    config._path = str(Path(path).resolve())
     return config
 
 

@@ -167,7 +167,15 @@ class CycleRunner:
 
     def _collect(self, name: str) -> CollectionResult:
         source = self.config.source(name)
-        collection = Collection(self.db, [source], stop=self.stop, workers=self.workers)
+        collection = Collection(
+            self.db,
+            [source],
+            stop=self.stop,
+            workers=self.workers,
+            executor=self.config.executor,
+            config_path=self.config.path,
+            pass_deadline=self.config.pass_deadline([source]),
+        )
         return collection.run()
 
     def _collect_outcome(self, result: CollectionResult) -> str:

@@ -51,6 +51,9 @@ def collect_command(
             types=set(type_) if type_ else None,
             progress=progress,
             retire=not source and not type_,
+            executor=config.executor,
+            config_path=config.path,
+            pass_deadline=config.pass_deadline(sources),
         )
     print_summary(result, Console(width=None if sys.stdout.isatty() else 200))
     if result.failed:

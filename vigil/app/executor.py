@@ -1,0 +1,368 @@
+"""Where a pass's scopes run: on threads of this process, or in a pool of worker processes.
+
+Either way a scope is streamed the same way (`stream_scope`): fetch pages, turn them into
+storage rows, hand them to the one database writer as `Message`s. Under `threads` the messages
+go on an in-process queue; under `processes` (DESIGN.md, Executors) a worker process streams
+them down its own pipe and a thread of the pass relays them to the same queue, so the writer,
+the summary table and the progress are the same under both.
+
+A worker process is a single-worker `ProcessPoolExecutor` (started with `spawn`: a clean
+interpreter, never a fork of a process running threads) with its own pipe. A worker that dies
+therefore breaks only its own pool and pipe: the scope it was running fails (its run abandoned,
+nothing of it applied), the slot starts a fresh worker for the next scope, and the others go
+on. Workers are given the config file's path, never a credential: they load the same file
+under the same environment, and fail a scope whose source differs from the pass's
+(`source_digest`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import multiprocessing
+import os
+import pickle
+import signal
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.sharedctypes import Synchronized
+from typing import Any
+
+from collectors.base import Collector, SourceConfig
+from collectors.registry import build_collector, collector_class
+from storage.links import LinkKey, prepare_links
+from storage.reconcile import StorageRow, prepare_page
+from storage.volatile import Observation, observe
+from vigil.core.errors import VigilError
+from vigil.core.model import RunStatus, Scope
+
+log = logging.getLogger(__name__)
+
+STOPPED = "abandoned: collection stopped"
+TERMINAL = ("done", RunStatus.FAILED.value)
+
+
+@dataclass(frozen=True)
+class Message:
+    """What a scope tells the writer: it started, a page of rows, it is done or it failed."""
+
+    kind: str  # start | page | done | failed
+    scope: Scope
+    rows: list[StorageRow] | None = None
+    observed: list[Observation] | None = None
+    links: list[LinkKey] | None = None
+    error: str | None = None
+    retryable: bool | None = None
+    volatile: tuple[str, ...] = ()
+
+
+Put = Callable[[Message], None]
+
+
+def stream_scope(
+    collector: Collector, scope: Scope, put: Put, stopping: Callable[[], bool]
+) -> None:
+    """Fetch one scope's pages and hand them, prepared, to `put`; never write. Every scope
+    ends with exactly one `done` or `failed` message."""
+    if stopping():
+        put(Message(RunStatus.FAILED, scope, error=STOPPED, retryable=True))
+        return
+    volatile = tuple(getattr(collector, "volatile_attributes", {}).get(scope.type, ()))
+    put(Message("start", scope, volatile=volatile))
+    try:
+        for page in collector.collect(scope):
+            if stopping():
+                raise VigilError(STOPPED, retryable=True)
+            rows, observed = prepare_page(scope, page, volatile), observe(page, volatile)
+            links = prepare_links(page)
+            put(Message("page", scope, rows=rows, observed=observed, links=links))
+    except VigilError as exc:
+        put(Message(RunStatus.FAILED, scope, error=exc.message, retryable=exc.retryable))
+    except Exception as exc:
+        log.exception("scope %s failed unexpectedly", scope.key)
+        error = f"internal error: {type(exc).__name__}: {exc}"
+        put(Message(RunStatus.FAILED, scope, error=error))
+    else:
+        put(Message("done", scope))
+
+
+def source_digest(source: SourceConfig) -> str:
+    """A digest of a source's config as loaded (secret values masked, so never in it)."""
+    return hashlib.sha256(source.model_dump_json().encode()).hexdigest()[:16]
+
+
+def worker_database_url(url: str) -> str | None:
+    """The database URL a worker may be given: None when it holds a password (the worker
+    resolves it from the same config and environment instead)."""
+    import sqlalchemy as sa
+
+    return None if sa.make_url(url).password else url
+
+
+@dataclass(frozen=True)
+class Job:
+    """One scope sent to a worker: names and the digest, never a credential."""
+
+    source: str
+    digest: str
+    scope: Scope
+
+
+# -- the worker process ------------------------------------------------------------------
+
+_worker: dict[str, Any] = {}
+
+
+def _init_worker(
+    jobs: Connection,
+    messages: Connection,
+    stop: Synchronized[int],
+    config_path: str,
+    database_url: str | None,
+) -> None:
+    # Ctrl-C reaches the whole process group: the pass, not each worker, decides to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _worker.update(jobs=jobs, messages=messages, stop=stop, config_path=config_path)
+    _worker.update(database_url=database_url, collectors={}, lock=threading.Lock())
+
+
+def _ready() -> int:
+    """Load the config and the collectors' modules while the pass plans; the worker's pid."""
+    from vigil.app.config import load_config
+
+    try:
+        config = load_config(_worker["config_path"])
+    except VigilError:
+        return os.getpid()  # said again, per scope, when a scope needs it
+    _worker["config"] = config
+    for source in config.sources:
+        collector_class(source.provider)
+    return os.getpid()
+
+
+def _serve(concurrency: int) -> None:
+    """The worker's one long task: run the jobs the pass sends, `concurrency` at a time, until
+    it sends None."""
+    jobs: Connection = _worker["jobs"]
+    with ThreadPoolExecutor(concurrency, thread_name_prefix="vigil-scope") as pool:
+        while True:
+            try:
+                job = jobs.recv()
+            except EOFError:  # the pass went away
+                return
+            if job is None:
+                return
+            pool.submit(_run_job, job)
+
+
+def _send(message: Message) -> None:
+    with _worker["lock"]:
+        _worker["messages"].send(message)
+
+
+def _run_job(job: Job) -> None:
+    stop: Synchronized[int] = _worker["stop"]
+    try:
+        collector = _collector_for(job)
+    except VigilError as exc:
+        _send(Message(RunStatus.FAILED, job.scope, error=exc.message, retryable=exc.retryable))
+        return
+    except Exception as exc:
+        log.exception("the worker could not build the collector of %s", job.source)
+        _send(Message(RunStatus.FAILED, job.scope, error=f"internal error: {exc!r}"))
+        return
+    stream_scope(collector, job.scope, _send, lambda: bool(stop.value))
+
+
+def _collector_for(job: Job) -> Collector:
+    """The collector of the job's source, built once per worker from the worker's own config."""
+    with _worker["lock"]:
+        collectors: dict[str, tuple[str, Collector]] = _worker["collectors"]
+        cached = collectors.get(job.source)
+        if cached is not None and cached[0] == job.digest:
+            return cached[1]
+        from vigil.app.config import load_config, resolve_database_url
+
+        config = _worker.get("config")
+        if config is None or source_digest(config.source(job.source)) != job.digest:
+            config = _worker["config"] = load_config(_worker["config_path"])
+        source = config.source(job.source)
+        if source_digest(source) != job.digest:
+            raise VigilError(
+                f"this worker's config of source {job.source!r} differs from the pass's "
+                f"({_worker['config_path']} changed since the pass started); the next pass "
+                "collects it",
+                retryable=True,
+            )
+        inventory = None
+        if getattr(collector_class(source.provider), "uses_inventory", False):
+            from storage.db import Database
+            from vigil.app.inventory_reader import StorageInventory
+
+            url = _worker["database_url"] or resolve_database_url(config)
+            inventory = StorageInventory(Database(url, migrate=False))
+        collector: Collector = build_collector(source, inventory)
+        collectors[job.source] = (job.digest, collector)
+        return collector
+
+
+# -- the pass's side ---------------------------------------------------------------------
+
+
+class WorkerSlot:
+    """One worker process, the pipes to and from it, and the scopes it is running.
+
+    `serve` feeds it scopes from the pass's shared `pending` until none is left, relaying its
+    messages to `put`. A worker that dies fails the scopes it had started (their runs
+    abandoned) and hands back those it had not, once; a fresh worker takes over.
+    """
+
+    def __init__(
+        self,
+        stop: Synchronized[int],
+        config_path: str,
+        database_url: str | None,
+        concurrency: int,
+    ) -> None:
+        self._stop = stop
+        self._initargs = (config_path, database_url)
+        self.concurrency = concurrency
+        self.pid: int | None = None
+        self._pool: ProcessPoolExecutor | None = None
+        self._jobs: Connection | None = None
+        self._messages: Connection | None = None
+        self._task: Future[None] | None = None
+        self._starting = threading.Lock()
+
+    def warm(self) -> None:
+        """Start the worker now (while the pass plans); a failure is met again in `serve`."""
+        with self._starting:
+            try:
+                self._start()
+            except _WorkerDied:
+                self.close()
+
+    def serve(self, pending: Pending, put: Put) -> None:
+        try:
+            while self._serve_one_worker(pending, put):
+                pass
+        finally:
+            # Every scope has ended: the worker exits on its own time, not the pass's.
+            self.close(wait=False)
+
+    def _serve_one_worker(self, pending: Pending, put: Put) -> bool:
+        """Serve until `pending` is empty (False) or this worker died (True: start another)."""
+        first = pending.next()
+        if first is None:
+            return False
+        in_flight: dict[str, tuple[Job, bool]] = {first.scope.key: (first, False)}
+        try:
+            with self._starting:  # after `warm`, when it is still at it
+                if self._task is None:
+                    self._start()
+            assert self._jobs is not None and self._messages is not None
+            self._jobs.send(first)
+            while True:
+                while len(in_flight) < self.concurrency and (job := pending.next()) is not None:
+                    in_flight[job.scope.key] = (job, False)
+                    self._jobs.send(job)
+                if not in_flight:
+                    return False  # `close` lets the worker go
+                if self._messages.poll(0.1):
+                    message: Message = self._messages.recv()
+                    put(message)
+                    key = message.scope.key
+                    if message.kind == "start" and key in in_flight:
+                        in_flight[key] = (in_flight[key][0], True)
+                    elif message.kind in TERMINAL:
+                        in_flight.pop(key, None)
+                elif self._task is not None and self._task.done():
+                    raise _WorkerDied(self._died())
+        except (_WorkerDied, EOFError, OSError, pickle.UnpicklingError, BrokenProcessPool) as exc:
+            died = str(exc) if isinstance(exc, _WorkerDied) else self._died()
+            self.close()
+            for job, started in in_flight.values():
+                if not started and pending.retry(job):
+                    continue
+                error = f"{died}; nothing of this scope was applied"
+                put(Message(RunStatus.FAILED, job.scope, error=error, retryable=True))
+            return True
+
+    def _died(self) -> str:
+        task = self._task
+        exc = task.exception() if task is not None and task.done() else None
+        if exc is not None and not isinstance(exc, BrokenProcessPool):
+            return f"the worker failed: {type(exc).__name__}: {exc}"
+        return f"worker process {self.pid} died while running this scope"
+
+    def _start(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        jobs_out, jobs_in = context.Pipe(duplex=False)  # (reader, writer)
+        messages_in, messages_out = context.Pipe(duplex=False)
+        pool = ProcessPoolExecutor(
+            1,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(jobs_out, messages_out, self._stop, *self._initargs),
+        )
+        self._pool, self._jobs, self._messages = pool, jobs_in, messages_in
+        try:
+            # From here the worker holds its ends of the pipes; ours are closed, so a worker
+            # that dies mid-message is an end of file, never a read that waits forever.
+            self.pid = pool.submit(_ready).result()
+        except BrokenProcessPool:
+            raise _WorkerDied("a worker process could not start") from None
+        finally:
+            jobs_out.close()
+            messages_out.close()
+        self._task = pool.submit(_serve, self.concurrency)
+
+    def close(self, *, wait: bool = True) -> None:
+        if self._jobs is not None:
+            # The worker's `_serve` ends when told so, or at the end of its pipe.
+            with contextlib.suppress(OSError):
+                self._jobs.send(None)
+            self._jobs.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=wait, cancel_futures=True)
+        if self._messages is not None:
+            self._messages.close()
+        self._pool, self._jobs, self._messages, self._task = None, None, None, None
+
+
+class Pending:
+    """The scopes of a pass no worker has taken yet, shared by the slots; each scope is handed
+    back (`retry`) at most once, when its worker died before it started."""
+
+    def __init__(self, jobs: Iterable[Job], admit: Callable[[Job], bool]) -> None:
+        self._jobs = deque(jobs)
+        self._admit = admit
+        self._retried: set[str] = set()
+        self._lock = threading.Lock()
+
+    def next(self) -> Job | None:
+        while True:
+            with self._lock:
+                if not self._jobs:
+                    return None
+                job = self._jobs.popleft()
+            if self._admit(job):
+                return job
+
+    def retry(self, job: Job) -> bool:
+        with self._lock:
+            if job.scope.key in self._retried:
+                return False
+            self._retried.add(job.scope.key)
+            self._jobs.appendleft(job)
+            return True
+
+
+class _WorkerDied(Exception):
+    pass
