@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
-from storage import queries
+from storage import history, inventory, runs
 from storage.db import Database
 from tests.fixtures.awsproxy import AwsProxy
 from vigil.app.collect import Collection, CollectionResult
@@ -47,8 +47,10 @@ def run(db: Database, config: VigilConfig, **options: Any) -> CollectionResult:
     ).run()
 
 
-def inventory(db: Database) -> set[tuple[str, str, str, str]]:
-    return {(r.uid, r.name, repr(sorted(r.tags.items())), r.region) for r in queries.inventory(db)}
+def listed(db: Database) -> set[tuple[str, str, str, str]]:
+    return {
+        (r.uid, r.name, repr(sorted(r.tags.items())), r.region) for r in inventory.inventory(db)
+    }
 
 
 def counts(result: CollectionResult) -> list[tuple[str, str, int, int, int, int]]:
@@ -74,7 +76,7 @@ def test_processes_collect_what_threads_collect(
         again = run(db, config)
         assert again.failed == []
         assert sum(o.created + o.changed + o.deleted for o in again.outcomes) == 0
-        by_kind[kind] = (counts(first), inventory(db))
+        by_kind[kind] = (counts(first), listed(db))
         db.dispose()
 
     assert by_kind["processes"] == by_kind["threads"]
@@ -90,7 +92,7 @@ def test_a_killed_worker_fails_only_its_scope_and_deletes_nothing(
 ) -> None:
     config = write_config(tmp_path / "vigil.yaml", moto, "processes", "disk, security_group")
     assert run(sqlite_db, config).failed == []
-    eu_before = {r.uid for r in queries.inventory(sqlite_db) if r.region == "eu-west-1"}
+    eu_before = {r.uid for r in inventory.inventory(sqlite_db) if r.region == "eu-west-1"}
     for region in REGIONS:  # a real deletion in each region...
         ec2 = boto3.client("ec2", region_name=region, endpoint_url=moto)
         volume = next(v for v in ec2.describe_volumes()["Volumes"] if not v["Attachments"])
@@ -109,11 +111,11 @@ def test_a_killed_worker_fails_only_its_scope_and_deletes_nothing(
     complete = [o for o in result.outcomes if not o.failed]
     assert {o.scope.region for o in complete} == {"us-east-1"} and len(complete) == 2
     # ...is recorded where the scope completed, and not where its worker died.
-    deleted = list(queries.changes(sqlite_db, kinds=("deleted",)))
+    deleted = list(history.changes(sqlite_db, kinds=("deleted",)))
     assert [e.region for e in deleted] == ["us-east-1"]
-    eu_after = {r.uid for r in queries.inventory(sqlite_db) if r.region == "eu-west-1"}
+    eu_after = {r.uid for r in inventory.inventory(sqlite_db) if r.region == "eu-west-1"}
     assert eu_after == eu_before
-    statuses = {s.scope_key: s.status for s in queries.scope_statuses(sqlite_db)}
+    statuses = {s.scope_key: s.status for s in runs.scope_statuses(sqlite_db)}
     assert {statuses[key] for key in failed} == {"failed"}
 
 
@@ -126,7 +128,7 @@ def test_stop_abandons_the_scopes_in_the_workers(
 ) -> None:
     config = write_config(tmp_path / "vigil.yaml", moto, "processes", "disk")
     assert run(sqlite_db, config).failed == []
-    before = inventory(sqlite_db)
+    before = listed(sqlite_db)
     proxy = aws_proxy(latency=1.0)
     config = write_config(tmp_path / "vigil.yaml", proxy.url, "processes", "disk")
     stop = threading.Event()
@@ -136,7 +138,7 @@ def test_stop_abandons_the_scopes_in_the_workers(
 
     assert result.outcomes and all(o.failed for o in result.outcomes)
     assert all("abandoned" in (o.error or "") for o in result.outcomes)
-    assert inventory(sqlite_db) == before
+    assert listed(sqlite_db) == before
 
 
 def test_processes_need_the_config_file(sqlite_db: Database, tmp_path: Path) -> None:
@@ -156,7 +158,7 @@ def test_scopes_not_started_by_the_pass_deadline_fail_and_change_nothing(
 ) -> None:
     config = write_config(tmp_path / "vigil.yaml", moto, kind, "disk, security_group")
     assert run(sqlite_db, config).failed == []
-    before = inventory(sqlite_db)
+    before = listed(sqlite_db)
     proxy = aws_proxy(latency=1.5)
     config = write_config(tmp_path / "vigil.yaml", proxy.url, kind, "disk, security_group")
 
@@ -175,4 +177,4 @@ def test_scopes_not_started_by_the_pass_deadline_fail_and_change_nothing(
     assert len(result.outcomes) == 4 and len(late) >= 2
     assert all("pass deadline (2s)" in (o.error or "") for o in late)
     assert all(o.status == "failed" for o in late)
-    assert inventory(sqlite_db) == before
+    assert listed(sqlite_db) == before
