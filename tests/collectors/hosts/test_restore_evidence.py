@@ -35,6 +35,11 @@ def test_the_newest_successful_line_counts_and_failed_drills_do_not() -> None:
     assert parse_restore_log(f"{iso(ago(3))}\n").last_success_at == iso(ago(3))  # no status: ok
 
 
+def test_times_with_an_offset_or_none_are_read_as_instants_in_utc() -> None:
+    text = "2026-11-30T10:00:00+02:00 ok\n2026-11-30T07:30:00 ok\n"  # naive: UTC
+    assert parse_restore_log(text).last_success_at == "2026-11-30T08:00:00Z"
+
+
 def test_an_unreadable_line_fails_the_evidence_instead_of_being_skipped() -> None:
     with pytest.raises(FactError, match="line 2 starts with 'yesterday'"):
         parse_restore_log(f"{iso(ago(1))} ok\nyesterday ok\n")
