@@ -13,7 +13,8 @@ the scope.
 Restore evidence (`backup.restore_untested`) is read from the resource's own attributes, set by
 the scope that owns it: `restore_evidence` names where restores were read (`aws_backup`,
 `command`, `file`) and is null when they could not be read; `last_restore_at` is the newest
-successful restore or restore test (null: none).
+successful restore or restore test (null: none); `restore_history_days`, when set, is how far
+back the record reaches (AWS Backup lists 30 days of jobs), so "none" means none that recently.
 """
 
 from __future__ import annotations
@@ -275,6 +276,7 @@ def rpo_of(resource: Resource, params: BackupParams) -> tuple[timedelta, str]:
 
 RESTORE_TIME = "last_restore_at"
 RESTORE_SOURCE = "restore_evidence"
+RESTORE_HISTORY = "restore_history_days"
 
 
 class RestoreParams(BackupParams):
@@ -295,7 +297,10 @@ class RestoreUntested:
     ```
 
     Judged only where restores were read: `restore_evidence` set and the resource's scope known.
-    Aurora cluster members and replicas are judged through their cluster or source.
+    Aurora cluster members and replicas are judged through their cluster or source. "None on
+    record" is judged only where the evidence reaches back `max_age`: AWS Backup's job listing
+    keeps `restore_history_days` (30) of history, so with a longer `max_age` a resource with no
+    restore job listed is undecided.
     """
 
     id = "backup.restore_untested"
@@ -326,6 +331,10 @@ class RestoreUntested:
                 continue
             if attributes.get("restores_unattributed") is True:
                 # Completed restores that name no resource: one of them may be this one's.
+                view.undecided(self.id, resource.uid)
+                continue
+            if last is None and not history_covers(resource, max_age):
+                # None in the listed history, and the listing does not reach back max_age.
                 view.undecided(self.id, resource.uid)
                 continue
             yield self._finding(view, resource, last, max_age, max_age_from)
@@ -368,6 +377,22 @@ class RestoreUntested:
         if plans:
             detail += f" Restore testing plans for its type: {', '.join(map(str, plans))}."
         return finding(self, resource, title, detail, evidence=evidence)
+
+
+def restore_history(resource: Resource) -> timedelta | None:
+    """How far back the resource's restore evidence reaches (`restore_history_days`, set by
+    AWS Backup: its job listing keeps a bounded history); None: the whole record was read."""
+    days = resource.attributes.get(RESTORE_HISTORY)
+    if isinstance(days, int) and not isinstance(days, bool) and days > 0:
+        return timedelta(days=days)
+    return None
+
+
+def history_covers(resource: Resource, max_age: timedelta) -> bool:
+    """Whether "no restore on record" proves "none within `max_age`": the evidence reaches back
+    at least that far."""
+    history = restore_history(resource)
+    return history is None or max_age <= history
 
 
 def restore_max_age(resource: Resource, params: RestoreParams) -> tuple[timedelta, str]:

@@ -14,7 +14,12 @@ testing plans and their selections. Every resource of the part then carries (doc
 - `restore_test_plans`: restore testing plans with a selection for the resource's type (null
   when they cannot be read: plans name what is tested, they prove nothing);
 - `restores_unattributed`: some successful restore names no resource (older jobs carry no
-  `SourceResourceArn`), so it may be this resource's.
+  `SourceResourceArn`), so it may be this resource's;
+- `restore_history_days`: how far back the job listing reaches (`RESTORE_HISTORY_DAYS`): no
+  job found proves only that there was no restore in that many days.
+
+The listing is per region: a restore run in another region (a cross-region disaster-recovery
+drill from a copied recovery point) is listed there, and is not attributed to the resource here.
 
 Restore jobs map to the protected resource by `SourceResourceArn`; without it, a DynamoDB
 recovery point ARN (`…:table/NAME/backup/ID`) still names its table.
@@ -45,6 +50,12 @@ SUCCEEDED = "COMPLETED"
 FAILED_VALIDATION = frozenset({"FAILED"})
 """A restore test whose validation failed proves nothing; TIMED_OUT (nobody reported a result)
 and VALIDATING still prove the restore itself completed."""
+
+RESTORE_HISTORY_DAYS = 30
+"""How many days of restore jobs ListRestoreJobs is assumed to return. Its reference states no
+bound, but AWS documents 30 days of job history for ListBackupJobs and for
+ListRestoreJobSummaries ("restore jobs created or running within the most recent 30 days"):
+Vigil assumes the same for restore jobs, so an empty answer never proves more than 30 days."""
 
 PagesFn = Callable[..., Iterator[Page]]
 Covers = Callable[[Resource], bool]
@@ -113,6 +124,8 @@ class RestoreEvidence:
     test_plans: tuple[str, ...] | None = ()
     """Restore testing plans with a selection of the type; None when they could not be read."""
     unattributed: bool = False
+    history_days: int = RESTORE_HISTORY_DAYS
+    """How far back the job listing reaches: older restores may exist unlisted."""
 
     def attributes(self, uid: str) -> dict[str, Any]:
         """The restore attributes of the resource `uid`."""
@@ -124,6 +137,7 @@ class RestoreEvidence:
                 "last_restore_kind": None,
                 "restore_test_plans": None,
                 "restores_unattributed": None,
+                "restore_history_days": None,
             }
         restore = self.newest.get(uid)
         return {
@@ -133,6 +147,7 @@ class RestoreEvidence:
             "last_restore_kind": restore.kind if restore else None,
             "restore_test_plans": None if self.test_plans is None else list(self.test_plans),
             "restores_unattributed": self.unattributed,
+            "restore_history_days": self.history_days,
         }
 
     def annotate(self, page: Page, covers: Covers | None = None) -> Page:

@@ -271,13 +271,12 @@ def _restore_time(word: str, number: int) -> datetime:
     except (ValueError, OverflowError, OSError):
         pass
     try:
-        parsed = datetime.fromisoformat(word.replace("Z", "+00:00"))
+        return parse_instant(word)
     except ValueError:
         raise FactError(
             f"restore evidence line {number} starts with {word!r}; each line must start with "
             "the restore's time (ISO 8601 or Unix seconds), then optionally ok or failed"
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _epoch(seconds: float) -> str:

@@ -320,11 +320,17 @@ def one(findings: list[Finding]) -> Finding:
 
 
 def restores(
-    age: timedelta | None, *, via: str | None = "aws_backup", kind: str = "restore"
+    age: timedelta | None,
+    *,
+    via: str | None = "aws_backup",
+    kind: str = "restore",
+    history_days: int | None = None,
 ) -> dict[str, Any]:
     """Restore evidence attributes as the owning scope writes them: the newest successful
-    restore `age` ago (None: none read), read from `via` (None: restores could not be read)."""
+    restore `age` ago (None: none read), read from `via` (None: restores could not be read),
+    whose record reaches back `history_days` (None: the whole record)."""
     return {
+        "restore_history_days": history_days if via else None,
         "restore_evidence": via,
         "restore_evidence_error": None if via else "ListRestoreJobs is not supported (404)",
         "last_restore_at": iso(NOW - age) if age is not None else None,

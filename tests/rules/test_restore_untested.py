@@ -114,3 +114,35 @@ def test_restore_testing_plans_are_named_in_the_detail() -> None:
 def test_bad_params_are_named_at_config_load(bad: dict[str, str]) -> None:
     problems = check_rules_config(RulesConfig(params={RULE.id: bad}))
     assert problems and all(loc[:2] == ("params", RULE.id) for loc, _ in problems)
+
+
+def test_no_restore_in_a_bounded_history_shorter_than_max_age_is_undecided() -> None:
+    # AWS Backup lists 30 days of restore jobs: none listed proves none in 30 days, not in 90.
+    db = database(**restores(None, history_days=30))
+    inventory = view(db)
+    assert evaluate(RULE, inventory) == []
+    assert inventory.unjudged == {fingerprint(RULE.id, db.uid)}
+
+
+def test_no_restore_in_a_history_reaching_back_max_age_is_flagged() -> None:
+    db = database(**restores(None, history_days=30))
+    found = one(evaluate(RULE, view(db), max_age="30d"))
+    assert found.title == "database db-1 has no successful restore on record (max age 30d)"
+
+
+def test_a_listed_restore_older_than_max_age_is_flagged_whatever_the_history() -> None:
+    volume = disk(**restores(timedelta(days=25), history_days=30))
+    found = one(evaluate(RULE, view(volume), max_age="20d"))
+    assert found.title == "disk vol-0001 last proven restore is 25d old (max age 20d)"
+
+
+def test_a_listed_restore_within_max_age_passes_with_a_bounded_history() -> None:
+    assert evaluate(RULE, view(database(**restores(timedelta(days=20), history_days=30)))) == []
+
+
+def test_a_restore_testing_plan_for_the_type_does_not_decide_an_empty_history() -> None:
+    # Plans name what should be tested; they prove no restore happened in the unlisted days.
+    db = database(**(restores(None, history_days=30) | {"restore_test_plans": ["weekly-rds"]}))
+    inventory = view(db)
+    assert evaluate(RULE, inventory) == []
+    assert inventory.unjudged == {fingerprint(RULE.id, db.uid)}

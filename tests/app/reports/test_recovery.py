@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from rules.config import RulesConfig
 from storage.db import Database
 from tests.app.reports.conftest import params
 from tests.app.reports.test_formats import render
 from tests.factories import resource, scope
 from tests.factories.storage import scan
-from tests.storage.test_exposure import WEB, build_estate
+from tests.storage.test_exposure import SG_WEB, WEB, build_estate
 from tests.storage.test_links import linked
 from vigil.app.reports.contents import gather
 from vigil.app.reports.recovery import disaster_recovery
@@ -89,3 +90,91 @@ def test_a_report_as_of_a_past_time_leaves_the_section_out(db: Database, tmp_pat
     assert (
         "Not shown for a report as of a past time" in render(report, "html", tmp_path).read_text()
     )
+
+
+def test_a_disk_without_snapshot_where_snapshots_are_not_known_is_unknown_not_none(
+    db: Database,
+) -> None:
+    reconciler = build_estate(db)  # snapshots collected once, none of vol-web
+    scan(reconciler, scope(type_="snapshot"), [[]], fail=True)  # and failing since, long ago
+
+    row = components(db)["vol-web"]
+
+    assert row["backup"] == "unknown"  # backup.missing leaves it undecided too
+
+
+TABLE = "arn:aws:dynamodb:us-east-1:111111111111:table/orders"
+
+
+def _table_behind_a_name(db: Database, **attributes: object) -> dict[str, str]:
+    """A DynamoDB table an entry point of its own routes to; its row."""
+    reconciler = build_estate(db)
+    tables, records = scope(type_="database"), scope(type_="dns_record", region="global")
+    table = resource(TABLE, within=tables, name="orders", kind="table", **attributes)
+    scan(reconciler, tables, [[table]])
+    shop = linked("shop", records, ("routes_to", "d123.cloudfront.net."))
+    orders = linked("orders", records, ("routes_to", table.uid))
+    shop.name, orders.name = "shop.example.com.", "orders.example.com."
+    scan(reconciler, records, [[shop, orders]])
+    by_name = {entry.name: entry for entry in disaster_recovery(db)}
+    [row] = [c.to_dict() for c in by_name["orders.example.com"].components]
+    return row
+
+
+def test_a_table_with_on_demand_backups_of_unknown_time_is_not_reported_as_none(
+    db: Database,
+) -> None:
+    row = _table_behind_a_name(
+        db, point_in_time_recovery=False, on_demand_backups=2, latest_backup_at=None
+    )
+
+    assert row["backup"] == "2 on-demand (time unknown)"
+
+
+def test_a_table_without_any_backup_is_none(
+    db: Database,
+) -> None:
+    none = _table_behind_a_name(db, point_in_time_recovery=False, on_demand_backups=0)
+    assert none["backup"] == "none"
+
+
+def test_a_table_with_a_dated_on_demand_backup_shows_its_time(db: Database) -> None:
+    row = _table_behind_a_name(
+        db,
+        point_in_time_recovery=False,
+        on_demand_backups=1,
+        latest_backup_at="2026-11-20T03:00:00Z",
+    )
+    assert row["backup"] == "on-demand backup 2026-11-20T03:00:00Z"
+
+
+def test_a_custom_backup_tag_from_the_rules_config_decides_what_needs_a_backup(
+    db: Database, tmp_path: Path
+) -> None:
+    reconciler = build_estate(db)
+    servers = scope(type_="server")
+    web = linked("i-web", servers, ("protected_by", SG_WEB))
+    web.tags = {"dr-tier": "critical"}
+    scan(reconciler, servers, [[web]])
+    tier = {"tag": "dr-tier", "required_values": ["critical"]}
+    rules = RulesConfig(params={"backup.missing": tier})
+
+    document = json.loads(
+        render(gather(db, params(as_of_given=False), rules), "json", tmp_path).read_text()
+    )
+
+    [entry] = document["disaster_recovery"]
+    web_row = next(c for c in entry["components"] if c["component"] == "i-web")
+    assert web_row["backup"] == "none"  # needs one under the configured tag; not "not needed"
+
+
+def test_no_restore_in_aws_backups_bounded_history_says_how_far_it_looked(db: Database) -> None:
+    row = _table_behind_a_name(
+        db,
+        point_in_time_recovery=True,
+        restore_evidence="aws_backup",
+        last_restore_at=None,
+        restore_history_days=30,
+    )
+
+    assert row["last_restore"] == "none in the last 30d"  # not "none on record": jobs expire

@@ -146,3 +146,17 @@ def test_a_neptune_cluster_is_not_judged_on_aurora_restore_jobs() -> None:
     assert aurora.attributes["restore_evidence"] == "aws_backup"
     assert neptune.attributes["restore_evidence"] is None
     assert "engine neptune" in neptune.attributes["restore_evidence_error"]
+
+
+def test_read_restores_record_how_far_back_the_job_listing_reaches() -> None:
+    # ListRestoreJobs keeps a bounded history (30 days assumed, as AWS documents for job
+    # listings): backup.restore_untested must not read "none listed" as "none in max_age".
+    evidence = restores.normalize_restores(recorded(), "EBS")
+
+    listed = evidence.attributes(ORIGIN.uid("disk", VOLUME))
+    never = evidence.attributes(ORIGIN.uid("disk", "vol-never-restored"))
+    unread = restores.RestoreEvidence("AccessDenied").attributes(ORIGIN.uid("disk", VOLUME))
+
+    assert listed["restore_history_days"] == never["restore_history_days"] == 30
+    assert never["last_restore_at"] is None
+    assert unread["restore_history_days"] is None  # not read: no history at all

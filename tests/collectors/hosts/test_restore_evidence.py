@@ -29,10 +29,16 @@ def ago(days: float) -> datetime:
 
 
 def test_the_newest_successful_line_counts_and_failed_drills_do_not() -> None:
-    text = f"# restore drills\n{iso(ago(40))} ok\n{int(ago(5).timestamp())} FAILED checksum\n\n"
+    forty, three = iso(ago(40)), iso(ago(3))
+    text = f"# restore drills\n{forty} ok\n{int(ago(5).timestamp())} FAILED checksum\n\n"
     found = parse_restore_log(text)
-    assert (found.last_success_at, found.entries) == (iso(ago(40)), 2)
-    assert parse_restore_log(f"{iso(ago(3))}\n").last_success_at == iso(ago(3))  # no status: ok
+    assert (found.last_success_at, found.entries) == (forty, 2)
+    assert parse_restore_log(f"{three}\n").last_success_at == three  # no status: ok
+
+
+def test_times_with_an_offset_or_none_are_read_as_instants_in_utc() -> None:
+    text = "2026-11-30T10:00:00+02:00 ok\n2026-11-30T07:30:00 ok\n"  # naive: UTC
+    assert parse_restore_log(text).last_success_at == "2026-11-30T08:00:00Z"
 
 
 def test_an_unreadable_line_fails_the_evidence_instead_of_being_skipped() -> None:
@@ -55,7 +61,8 @@ def test_file_evidence_reaches_the_disks_it_covers_and_the_server(
     sshd: SshServer, tmp_path: Path
 ) -> None:
     log = tmp_path / "restore-drill.log"
-    log.write_text(f"{iso(ago(40))} ok\n{iso(ago(2))} failed\n")
+    drill = iso(ago(40))  # once: a second may pass before the assertion
+    log.write_text(f"{drill} ok\n{iso(ago(2))} failed\n")
     found = by_type(
         {"restore_evidence": {"file": str(log), "max_age": "30d", "covers": ["/"]}}, sshd
     )
@@ -64,7 +71,7 @@ def test_file_evidence_reaches_the_disks_it_covers_and_the_server(
     [server] = found["server"]
     for resource in (root, server):
         assert resource.attributes["restore_evidence"] == "file"
-        assert resource.attributes["last_restore_at"] == iso(ago(40))
+        assert resource.attributes["last_restore_at"] == drill
         assert resource.attributes["restore_max_age_seconds"] == 30 * 86400
     others = [d for d in found["disk"] if d.attributes["mountpoint"] != "/"]
     assert all("restore_evidence" not in d.attributes for d in others)

@@ -176,6 +176,8 @@ class Report:
     changes_by_kind: Counter[str]
     last_check: datetime | None
     db: Database = field(repr=False)
+    rules_config: RulesConfig | None = field(default=None, repr=False)
+    """The configured `rules:` block: sections that judge like a rule use its params."""
 
     @property
     def incomplete_scopes(self) -> list[ScopeSummary]:
@@ -249,6 +251,7 @@ def gather(db: Database, params: ReportParams, rules_config: RulesConfig | None 
         changes_by_kind=Counter(),
         last_check=last_check,
         db=db,
+        rules_config=rules_config,
     )
     _count_inventory(report)
     return report

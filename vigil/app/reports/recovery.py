@@ -5,7 +5,10 @@ Entry points and what sits behind them come from the stored links (storage/expos
 component is listed under each outermost entry point (the name users type) it is reachable
 from. Links are the present ones, so the section is left out of `--as-of` reports rather
 than mixing today's paths with yesterday's inventory. Every status says "unknown" where the
-inventory cannot tell (no restore evidence read, links unknown), never "none".
+inventory cannot tell (no restore evidence read, links unknown, snapshots where the resource
+lives not known), never "none": backups are judged with the rules' own knowledge test
+(`rules.backup.snapshots_known`, the table's scope known) and the configured
+`backup.missing` params (what needs a backup).
 """
 
 from __future__ import annotations
@@ -16,13 +19,25 @@ from datetime import datetime
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from rules.backup import BackupParams, needs_backup, point_in_time_recovery, table_backed_up
+from rules.backup import (
+    BackupMissing,
+    BackupParams,
+    is_table,
+    needs_backup,
+    point_in_time_recovery,
+    restore_history,
+    snapshots_known,
+    table_backed_up,
+)
+from rules.config import RulesConfig, own_params
+from rules.view import InventoryView
 from storage import inventory
 from storage.db import Database
 from storage.exposure import entry_points, outermost
+from vigil.app.check import scope_states
 from vigil.core.facts import USABLE_SNAPSHOT_STATES
-from vigil.core.model import Resource, ResourceType, iso
-from vigil.core.timeutil import instant_or_none
+from vigil.core.model import Resource, ResourceType, iso, utcnow
+from vigil.core.timeutil import format_duration, instant_or_none
 
 if TYPE_CHECKING:
     from vigil.app.reports.contents import Report
@@ -83,11 +98,25 @@ class EntryPointRecovery:
         }
 
 
+def backup_params(rules_config: RulesConfig | None) -> BackupParams:
+    """The configured `backup.missing` params (what needs a backup), else the defaults."""
+    configured = rules_config.params.get(BackupMissing.id, {}) if rules_config else {}
+    return BackupParams.model_validate(own_params(configured))
+
+
 def disaster_recovery(
-    db: Database, sources: tuple[str, ...] = (), params: BackupParams | None = None
+    db: Database,
+    sources: tuple[str, ...] = (),
+    params: BackupParams | None = None,
+    *,
+    now: datetime | None = None,
 ) -> list[EntryPointRecovery]:
     """Every outermost entry point with its components, by entry point name."""
     params = params or BackupParams()
+    # Scope states only: the knowledge test of the backup rules, on the same scope runs.
+    known = InventoryView(
+        now=now or utcnow(), scopes=scope_states(db), sources=frozenset(sources) or None
+    )
     newest: dict[str, datetime] = {}
     candidates: dict[str, Resource] = {}
     for resource in inventory.inventory(db, inventory.InventoryFilter(sources=sources)):
@@ -104,7 +133,7 @@ def disaster_recovery(
         for entry in outermost(entries or []):
             if entry.uid == uid:
                 continue  # the entry point itself
-            component = describe(candidates[uid], newest, params)
+            component = describe(candidates[uid], newest, params, known)
             behind.setdefault((entry.name, entry.uid), []).append(component)
     return [
         EntryPointRecovery(name, uid, tuple(sorted(found, key=lambda c: (c.type, c.name))))
@@ -122,37 +151,51 @@ def _note_snapshot(snapshot: Resource, newest: dict[str, datetime]) -> None:
         newest[source] = started
 
 
-def describe(resource: Resource, newest: dict[str, datetime], params: BackupParams) -> Component:
-    """A component's recovery facts, as the inventory knows them."""
+def describe(
+    resource: Resource, newest: dict[str, datetime], params: BackupParams, known: InventoryView
+) -> Component:
+    """A component's recovery facts, as the inventory knows them (`known`: scope states)."""
     return Component(
         uid=resource.uid,
         type=resource.type,
         name=resource.name or resource.native_id,
-        backup=_backup(resource, newest, params),
+        backup=_backup(resource, newest, params, known),
         last_restore=_last_restore(resource),
         replicas=_replicas(resource),
         zones=_zones(resource),
     )
 
 
-def _backup(resource: Resource, newest: dict[str, datetime], params: BackupParams) -> str:
+def _backup(
+    resource: Resource, newest: dict[str, datetime], params: BackupParams, known: InventoryView
+) -> str:
     if not needs_backup(resource, params):
         return "not needed"
-    attributes = resource.attributes
-    if attributes.get("kind") == "table":
-        backed_up = table_backed_up(resource)
-        if backed_up is None:
-            return UNKNOWN
-        if attributes.get("point_in_time_recovery") is True:
-            return "point-in-time recovery"
-        latest = attributes.get("latest_backup_at")
-        return f"on-demand backup {latest}" if backed_up and latest else "none"
+    if is_table(resource):
+        return _table_backup(resource, known)
     snapshot = newest.get(resource.uid)
     if snapshot is not None:
         return f"snapshot {iso(snapshot)}"
     if point_in_time_recovery(resource):
         return "point-in-time recovery"
-    return "none"
+    # No snapshot seen: "none" only where snapshots are known (unknown is not empty).
+    return "none" if snapshots_known(known, resource) else UNKNOWN
+
+
+def _table_backup(table: Resource, known: InventoryView) -> str:
+    """A DynamoDB table's own backups: point-in-time recovery, on-demand backups (counted by
+    `on_demand_backups`; `latest_backup_at` may be absent when AWS gave no creation time)."""
+    attributes = table.attributes
+    backed_up = table_backed_up(table)
+    if attributes.get("point_in_time_recovery") is True:
+        return "point-in-time recovery"
+    if backed_up is True:
+        latest = attributes.get("latest_backup_at")
+        count = attributes.get("on_demand_backups")
+        return f"on-demand backup {latest}" if latest else f"{count} on-demand (time unknown)"
+    if backed_up is False and known.observed(table):
+        return "none"
+    return UNKNOWN  # not read, or its scope is not known lately
 
 
 def _last_restore(resource: Resource) -> str:
@@ -161,7 +204,8 @@ def _last_restore(resource: Resource) -> str:
         return UNKNOWN
     at = attributes.get("last_restore_at")
     if not at:
-        return "none on record"
+        history = restore_history(resource)
+        return f"none in the last {format_duration(history)}" if history else "none on record"
     kind = attributes.get("last_restore_kind")
     return f"{at} (restore test)" if kind == "restore_test" else str(at)
 
@@ -203,7 +247,12 @@ def report_section(report: Report) -> list[EntryPointRecovery] | None:
     """The section's entries for `report`; None for an `--as-of` report (links are today's)."""
     if report.params.as_of_given:
         return None
-    return disaster_recovery(report.db, report.params.sources)
+    return disaster_recovery(
+        report.db,
+        report.params.sources,
+        backup_params(report.rules_config),
+        now=report.params.at,
+    )
 
 
 def write_html_section(report: Report) -> Iterator[str]:
@@ -218,7 +267,8 @@ def write_html_section(report: Report) -> Iterator[str]:
         return
     yield (
         '<p class="meta">Per public entry point, the components reachable from it. '
-        "<i>unknown</i>: the inventory cannot tell (restores not read, links unknown).</p>\n"
+        "<i>unknown</i>: the inventory cannot tell (restores not read, snapshots not collected, "
+        "links unknown).</p>\n"
     )
     if not entries:
         yield "<p>No component is reachable from a public entry point (or links are unknown).</p>\n"
