@@ -100,6 +100,11 @@ class Balancer:
     health_note: str | None = None
     """Why health is unknown (no stats socket configured, socket not readable, ...)."""
     stats_sockets: list[str] = field(default_factory=list)
+    targets_complete: bool = True
+    """False when some traffic goes to targets the config does not list (nginx `proxy_pass
+    $var`, HAProxy dynamic `use_backend`, `server-template`...): no target is not no target."""
+    targets_note: str | None = None
+    """Where the targets Vigil could not enumerate are configured."""
 
 
 @dataclass

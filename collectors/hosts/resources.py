@@ -244,6 +244,8 @@ def _balancer(source: str, target: Target, balancer: Balancer, inventoried: set[
             }
             for backend in balancer.backends
         ],
+        "targets_complete": balancer.targets_complete,
+        "targets_note": balancer.targets_note,
         "config_files": balancer.config_files,
         "health_source": balancer.health_source,
         "health_note": balancer.health_note,
