@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -179,6 +180,11 @@ class Backup(StrictModel):
         return self
 
 
+SOCKET_PATH = re.compile(r"/[A-Za-z0-9._/@-]+")
+"""A stats socket path socat takes as a path: the characters the config's `stats socket`
+lines are read with (collectors/hosts/ssh.py `_SOCKET_AWK`)."""
+
+
 def _absolute_path(path: str, what: str) -> str:
     if not posixpath.isabs(path) or any(c in path for c in "\n\0"):
         raise ValueError(f"{what} {path!r} must be an absolute path")
@@ -214,11 +220,22 @@ class Haproxy(StrictModel):
         "`stats socket` lines name; [] to not ask",
     )
 
-    @field_validator("config_paths", "stats_sockets")
+    @field_validator("config_paths")
     @classmethod
-    def _absolute(cls, paths: list[str] | None) -> list[str] | None:
-        for path in paths or ():
+    def _absolute(cls, paths: list[str]) -> list[str]:
+        for path in paths:
             _absolute_path(path, "haproxy path")
+        return paths
+
+    @field_validator("stats_sockets")
+    @classmethod
+    def _plain_sockets(cls, paths: list[str] | None) -> list[str] | None:
+        for path in paths or ():
+            if not SOCKET_PATH.fullmatch(path):
+                raise ValueError(
+                    f"stats socket {path!r} must be an absolute path of letters, digits and "
+                    "`._/@-` (socat reads `,` and `:` as options)"
+                )
         return paths
 
 

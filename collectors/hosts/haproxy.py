@@ -77,6 +77,33 @@ class Output:
     unreadable: list[str] = field(default_factory=list)
 
 
+SUDO_WARNINGS = (
+    "sudo: unable to resolve host ",
+    "sudo: setrlimit(",
+    "sudo: unable to send audit message",
+    "sudo: unable to open audit system",
+    "sudo: ldap_",
+)
+"""What sudo prints while still running the command (a host name missing from /etc/hosts,
+...): a warning, not a refusal."""
+
+
+def is_sudo_refusal(line: str) -> bool:
+    """Whether sudo's line means it did not run the command (`a password is required`,
+    `Sorry, user ... is not allowed`, `... is not in the sudoers file`). A `sudo:` line that is
+    a known warning (`SUDO_WARNINGS`) is not; any other `sudo:` line is taken as a refusal, so
+    a failed `test -e` is never read as a missing file."""
+    line = line.strip()
+    if line.startswith("Sorry, user ") or line.endswith(
+        (
+            "is not in the sudoers file.  This incident will be reported.",
+            "is not in the sudoers file",
+        )
+    ):
+        return True
+    return line.startswith("sudo: ") and not line.startswith(SUDO_WARNINGS)
+
+
 def split_output(text: str) -> Output:
     """The `==> PATH` files, `=== stats SOCKET` answers and `vigil: ...` notes of the read."""
     out = Output()
@@ -87,7 +114,9 @@ def split_output(text: str) -> Output:
             out.missing.append(line[len(MISSING_MARK) :])
         elif line.startswith(UNREADABLE_MARK):
             out.unreadable.append(line[len(UNREADABLE_MARK) :])
-        elif line.startswith("sudo: "):  # sudo refused `test`/`cat`: unknown, not absent
+        elif line.startswith(SUDO_WARNINGS):
+            continue  # sudo's stderr, amid a file it did print: not part of the file
+        elif is_sudo_refusal(line):  # sudo refused `test`/`cat`: unknown, not absent
             out.unreadable.append(f"the config ({line.strip()})")
         elif line.startswith(FILE_MARK + "/"):
             current = []

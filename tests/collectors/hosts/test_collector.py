@@ -97,6 +97,17 @@ def test_a_scope_of_an_unknown_host_fails() -> None:
         ({"ssh": {"key_file": "/k"}, "backup": {}}, "exactly one of path or command"),
         ({"ssh": {"key_file": "/k", "known_hosts": None}}, "known_hosts"),
         ({"ssh": {"key_file": "/k", "sudo": ["everything"]}}, "sudo"),
+        (
+            {
+                "ssh": {"key_file": "/k"},
+                "load_balancers": {"haproxy": {"stats_sockets": ["/run/h.sock,unlink-early"]}},
+            },
+            r"load_balancers\.haproxy\.stats_sockets(.|\n)*socat reads",
+        ),
+        (
+            {"ssh": {"key_file": "/k"}, "load_balancers": {"haproxy": {"stats_sockets": ["h"]}}},
+            "must be an absolute path",
+        ),
     ],
 )
 def test_config_errors(options: dict[str, object], message: str) -> None:

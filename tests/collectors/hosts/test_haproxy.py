@@ -239,11 +239,26 @@ def test_no_config_file_on_the_host_is_no_balancer() -> None:
     [
         f"==> {CFG}\ncat: {CFG}: Permission denied\nvigil: cannot read {CFG}\n",
         "sudo: a password is required\n",
+        "sudo: a terminal is required to read the password; either use the -S option\n",
+        "Sorry, user vigil is not allowed to execute '/usr/bin/test -e /etc/haproxy' as root.\n",
+        "vigil is not in the sudoers file.  This incident will be reported.\n",
     ],
 )
 def test_an_unreadable_config_is_an_error_not_an_absence(text: str) -> None:
     with pytest.raises(FactError, match="ssh.sudo"):
         parse_output(text)
+
+
+@pytest.mark.parametrize(
+    "warning",
+    [
+        "sudo: unable to resolve host web-1: Name or service not known",
+        "sudo: setrlimit(RLIMIT_CORE): Operation not permitted",
+    ],
+)
+def test_a_sudo_warning_is_not_an_unreadable_config(warning: str) -> None:
+    balancer = parse_output(f"{warning}\n==> {CFG}\n{warning}\n{CONFIG}\n")
+    assert balancer is not None and len(balancer.listeners) > 0
 
 
 def test_without_a_stats_socket_the_note_says_how_to_add_one() -> None:
