@@ -156,6 +156,9 @@ class HostFacts:
     load_balancers: list[Balancer] = field(default_factory=list)
     restore: RestoreFound | None = None
     """Set when restore evidence was read; None when not configured or unreadable."""
+    addresses: list[str] | None = None
+    """The host's own IP addresses (`ip -o addr show`, read with load_balancers); None when
+    not read: what a wildcard listener faces is then unknown."""
     databases: dict[str, DatabaseFacts] = field(default_factory=dict)
     """Declared database label → what it said (collectors/hosts/databases.py)."""
     failed: dict[str, str] = field(default_factory=dict)

@@ -57,7 +57,6 @@ def needed_groups(config: HostsSourceConfig, type_: str) -> tuple[str, ...]:
     return groups
 
 
-
 class HostsCollector:
     """Plans per-(host, type) scopes and collects them from one shared read per host."""
 
@@ -158,6 +157,7 @@ class HostsCollector:
                     name=name or uid.rsplit("/", 1)[-1],
                     allowed_ports=settings.allowed_ports,
                     tags={"inventory_uid": uid},
+                    public_address=public[0] if public else None,  # its cloud's public IP
                 )
             except ValidationError:
                 log.warning("inventory server %r has an unusable address %r", name, address)

@@ -101,11 +101,21 @@ class Target(StrictModel):
     databases: list[DatabaseTarget] = Field(
         default_factory=list, description="databases and caches to read over SSH"
     )
+    public_address: str | None = Field(
+        default=None,
+        description="the address the internet reaches this host at (a NAT or elastic IP): "
+        "its nginx/HAProxy listeners on a wildcard address are then internet-facing",
+    )
 
     @field_validator("host")
     @classmethod
     def _host(cls, value: str) -> str:
         return check_host(value)
+
+    @field_validator("public_address")
+    @classmethod
+    def _public(cls, value: str | None) -> str | None:
+        return check_host(value) if value is not None else None
 
     @field_validator("allowed_ports")
     @classmethod
@@ -337,6 +347,7 @@ def target_from_vars(name: str, variables: dict[str, Any], groups: list[str]) ->
     allowed = variables.get("vigil_allowed_ports")
     if isinstance(allowed, str):
         allowed = [int(p) for p in allowed.replace(",", " ").split()]
+    public = variables.get("vigil_public_address")
     return Target(
         host=str(variables.get("ansible_host", name)),
         port=int(port),
@@ -344,4 +355,5 @@ def target_from_vars(name: str, variables: dict[str, Any], groups: list[str]) ->
         user=str(user) if user else None,
         allowed_ports=allowed,
         groups=groups,
+        public_address=str(public) if public else None,
     )
