@@ -384,10 +384,10 @@ def _pass_targets(server: Directive, unknown: list[str]) -> set[str]:
 def _pass_group(url: str) -> str | None:
     """`http://app/x` → `app`; `http://127.0.0.1:8080` → `127.0.0.1:8080`;
     `http://unix:/run/app.sock:/x` → `unix:/run/app.sock`; variables → None."""
-    rest = url.split("://", 1)[1] if "://" in url else url
+    rest = url if url.startswith("unix:") else url.split("://", 1)[-1]
     if rest.startswith("unix:"):
-        path = rest[len("unix:") :].split(":", 1)[0]
-        return None if "$" in path or not path else f"unix:{path}"
+        path = rest[len("unix:") :].lstrip("/").split(":", 1)[0]
+        return None if "$" in path or not path else f"unix:/{path}"
     if "$" in rest:
         return None
     return rest.split("/", 1)[0] or None

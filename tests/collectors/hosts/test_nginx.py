@@ -267,6 +267,7 @@ http {
     server { listen 80; location / { proxy_pass http://unix:/run/gunicorn.sock:/app/; } }
     server { listen 8080; location / { fastcgi_pass unix:/run/php/fpm.sock; } }
     server { listen 8081; location / { proxy_pass $upstream; } }
+    server { listen 8082; location / { uwsgi_pass unix:///run/uwsgi/app.sock; } }
 }
 """
 
@@ -281,6 +282,7 @@ def test_a_unix_socket_pass_is_a_target_of_unknown_health() -> None:
     assert [(b.address, b.port, b.target_group, b.health) for b in balancer.backends] == [
         ("unix:/run/gunicorn.sock", None, "unix:/run/gunicorn.sock", None),
         ("unix:/run/php/fpm.sock", None, "unix:/run/php/fpm.sock", None),
+        ("unix:/run/uwsgi/app.sock", None, "unix:/run/uwsgi/app.sock", None),
     ]
 
 
