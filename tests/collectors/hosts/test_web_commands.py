@@ -11,6 +11,7 @@ from collectors.hosts.base import Backend, Balancer, CertificateFile, HostFacts,
 from collectors.hosts.config import Haproxy, HostsSourceConfig, Nginx, Target
 from collectors.hosts.facts import Output
 from collectors.hosts.haproxy import parse_output
+from collectors.hosts.nginx import parse_dump
 from collectors.hosts.ssh import (
     ADDRESSES,
     commands,
@@ -19,6 +20,9 @@ from collectors.hosts.ssh import (
     nginx_command,
     script,
 )
+from rules.availability import UnhealthyTargets
+from tests.factories.rules import evaluate, view
+from vigil.core.model import fingerprint
 
 
 def _config(**options: object) -> HostsSourceConfig:
@@ -176,3 +180,21 @@ def test_the_host_addresses_are_read_with_the_load_balancers() -> None:
     broken = {**outputs, "addresses": Output("addresses", 127, "sh: 1: hostname: not found")}
     facts = facts_from_outputs(broken, config)
     assert facts.addresses is None and "load_balancers" not in facts.failed  # unknown only
+
+
+def test_nginx_on_a_unix_socket_or_a_variable_is_not_called_dead() -> None:
+    """`proxy_pass http://unix:/run/gunicorn.sock;` and `proxy_pass $upstream;` through to
+    lb.unhealthy_targets: undecided (unknown targets), never CRITICAL "no healthy target"."""
+    dump = (
+        "# configuration file /etc/nginx/nginx.conf:\nevents {}\nhttp {\n"
+        "  server { listen 10.0.0.5:80; location / { proxy_pass http://unix:/run/g.sock; } }\n"
+        "  server { listen 10.0.0.5:81; location / { proxy_pass $upstream; } }\n}\n"
+    )
+    for text in (dump, dump.replace("proxy_pass $upstream;", "proxy_pass http://unix:/x;")):
+        balancer = parse_dump(text)
+        assert balancer is not None
+        facts = HostFacts(via="ssh", load_balancers=[balancer], addresses=["10.0.0.5"])
+        (found,) = resources.load_balancers("colo", Target(host="10.0.0.5"), facts, {})
+        inventory = view(found)
+        assert evaluate(UnhealthyTargets(), inventory) == []
+        assert fingerprint(UnhealthyTargets.id, found.uid) in inventory.unjudged
