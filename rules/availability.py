@@ -122,7 +122,10 @@ class UnhealthyTargets:
 
     A listener's targets are those of its `target_groups` (a classic ELB's: all of its
     instances). `initial`, `draining` and `unused` targets are not unhealthy, but they are not
-    healthy either: a listener left with only those serves nothing.
+    healthy either: a listener left with only those serves nothing. A balancer whose
+    `targets_complete` is false (a hosts nginx or HAProxy sending some traffic to targets
+    chosen per request) may have healthy targets Vigil cannot list: a listener without a
+    healthy target there is undecided, not critical (its unhealthy targets still count).
     """
 
     id = "lb.unhealthy_targets"
@@ -156,6 +159,7 @@ def _dead_listeners(balancer: Resource, targets: list[dict[str, Any]]) -> tuple[
     """`HTTPS:443`-style names of forwarding listeners without one healthy target, and whether
     a listener is undecided: no healthy target but one whose health is unknown (null)."""
     dead, unknown = [], False
+    complete = balancer.attributes.get("targets_complete") is not False
     for listener in balancer.attributes.get("listeners") or ():
         if not isinstance(listener, dict) or listener.get("default_action") != "forward":
             continue
@@ -163,7 +167,7 @@ def _dead_listeners(balancer: Resource, targets: list[dict[str, Any]]) -> tuple[
         behind = [t for t in targets if not groups or t.get("target_group") in groups]
         if any(t.get("health") == HEALTHY for t in behind):
             continue
-        if any(t.get("health") is None for t in behind):
+        if not complete or any(t.get("health") is None for t in behind):
             unknown = True
         else:
             dead.append(f"{listener.get('protocol')}:{listener.get('port')}")

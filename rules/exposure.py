@@ -124,7 +124,9 @@ class PlaintextWeb:
     A load balancer's HTTP listener counts when it forwards to targets (or, for a web server,
     serves its own content); one that redirects to HTTPS or answers a fixed response serves no
     application in plain text. A listener with its own `scheme` (hosts' nginx and HAProxy:
-    bound to loopback or a private address) is judged by that. A CDN counts
+    bound to loopback or a private address, or on a wildcard address of a private host) is
+    judged by that; a null scheme (the host's addresses not known) leaves the balancer
+    undecided when such a listener serves plain HTTP. A CDN counts
     when a cache behaviour's viewer protocol policy is `allow-all`; a disabled one does not.
     """
 
@@ -154,7 +156,7 @@ class PlaintextWeb:
             if resource.type == ResourceType.CDN:
                 found = self._cdn(resource)
             else:
-                found = self._load_balancer(resource)
+                found = self._load_balancer(view, resource)
             if found is not None:
                 yield found
 
@@ -170,18 +172,29 @@ class PlaintextWeb:
             evidence={"viewer_protocol_policy": policy},
         )
 
-    def _load_balancer(self, balancer: Resource) -> Finding | None:
-        if balancer.attributes.get("scheme") != INTERNET_FACING:
-            return None
-        plain = [
-            f"HTTP:{listener.get('port')}"
-            for listener in balancer.attributes.get("listeners") or ()
+    def _load_balancer(self, view: InventoryView, balancer: Resource) -> Finding | None:
+        attributes = balancer.attributes
+        if attributes.get("scheme") != INTERNET_FACING and not (
+            "scheme" in attributes and attributes["scheme"] is None
+        ):
+            return None  # internal (or a balancer without any scheme: never judged)
+        serving = [
+            listener
+            for listener in attributes.get("listeners") or ()
             if isinstance(listener, dict)
             and str(listener.get("protocol") or "").upper() == "HTTP"
             and listener.get("default_action") in SERVING
-            and listener.get("scheme", INTERNET_FACING) == INTERNET_FACING
+        ]
+        plain = [
+            f"HTTP:{listener.get('port')}"
+            for listener in serving
+            if listener.get("scheme", attributes.get("scheme")) == INTERNET_FACING
         ]
         if not plain:
+            if any(
+                listener.get("scheme", attributes.get("scheme")) is None for listener in serving
+            ):
+                view.undecided(self.id, balancer.uid)  # where it listens is not known
             return None
         return finding(
             self,

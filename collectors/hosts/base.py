@@ -100,6 +100,11 @@ class Balancer:
     health_note: str | None = None
     """Why health is unknown (no stats socket configured, socket not readable, ...)."""
     stats_sockets: list[str] = field(default_factory=list)
+    targets_complete: bool = True
+    """False when some traffic goes to targets the config does not list (nginx `proxy_pass
+    $var`, HAProxy dynamic `use_backend`, `server-template`...): no target is not no target."""
+    targets_note: str | None = None
+    """Where the targets Vigil could not enumerate are configured."""
 
 
 @dataclass
@@ -154,6 +159,9 @@ class HostFacts:
     load_balancers: list[Balancer] = field(default_factory=list)
     restore: RestoreFound | None = None
     """Set when restore evidence was read; None when not configured or unreadable."""
+    addresses: list[str] | None = None
+    """The host's own IP addresses (`ip -o addr show`, read with load_balancers); None when
+    not read: what a wildcard listener faces is then unknown."""
     databases: dict[str, DatabaseFacts] = field(default_factory=dict)
     """Declared database label → what it said (collectors/hosts/databases.py)."""
     failed: dict[str, str] = field(default_factory=dict)

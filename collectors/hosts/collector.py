@@ -47,6 +47,16 @@ _NEEDS: dict[str, tuple[str, ...]] = {
 """The fact groups each scope type is built from: if one failed, the scope fails."""
 
 
+def needed_groups(config: HostsSourceConfig, type_: str) -> tuple[str, ...]:
+    """`_NEEDS`, plus `certificates` for load balancers when certificates are read: their
+    listeners' certificate ids and `serves` links come from those facts, so a failed
+    certificates read would change ids and end links (false drift) instead of failing."""
+    groups = _NEEDS.get(type_, ())
+    if type_ == resources.LOAD_BALANCER and config.certificate_paths:
+        groups = (*groups, CERTIFICATES)
+    return groups
+
+
 class HostsCollector:
     """Plans per-(host, type) scopes and collects them from one shared read per host."""
 
@@ -147,6 +157,7 @@ class HostsCollector:
                     name=name or uid.rsplit("/", 1)[-1],
                     allowed_ports=settings.allowed_ports,
                     tags={"inventory_uid": uid},
+                    public_address=public[0] if public else None,  # its cloud's public IP
                 )
             except ValidationError:
                 log.warning("inventory server %r has an unusable address %r", name, address)
@@ -166,7 +177,8 @@ class HostsCollector:
         if target is None:
             return  # a host no longer configured: an empty, complete scope deletes its records
         facts = self._facts(target)
-        for group in (*_NEEDS.get(scope.type, ()), *databases.needed_groups(target, scope.type)):
+        needed = needed_groups(self.config, scope.type)
+        for group in (*needed, *databases.needed_groups(target, scope.type)):
             if group in facts.failed:
                 raise CollectError(
                     f"{_where(target)}: could not read its {group} facts: {facts.failed[group]}"

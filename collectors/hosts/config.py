@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -100,11 +101,21 @@ class Target(StrictModel):
     databases: list[DatabaseTarget] = Field(
         default_factory=list, description="databases and caches to read over SSH"
     )
+    public_address: str | None = Field(
+        default=None,
+        description="the address the internet reaches this host at (a NAT or elastic IP): "
+        "its nginx/HAProxy listeners on a wildcard address are then internet-facing",
+    )
 
     @field_validator("host")
     @classmethod
     def _host(cls, value: str) -> str:
         return check_host(value)
+
+    @field_validator("public_address")
+    @classmethod
+    def _public(cls, value: str | None) -> str | None:
+        return check_host(value) if value is not None else None
 
     @field_validator("allowed_ports")
     @classmethod
@@ -179,6 +190,11 @@ class Backup(StrictModel):
         return self
 
 
+SOCKET_PATH = re.compile(r"/[A-Za-z0-9._/@-]+")
+"""A stats socket path socat takes as a path: the characters the config's `stats socket`
+lines are read with (collectors/hosts/ssh.py `_SOCKET_AWK`)."""
+
+
 def _absolute_path(path: str, what: str) -> str:
     if not posixpath.isabs(path) or any(c in path for c in "\n\0"):
         raise ValueError(f"{what} {path!r} must be an absolute path")
@@ -214,11 +230,22 @@ class Haproxy(StrictModel):
         "`stats socket` lines name; [] to not ask",
     )
 
-    @field_validator("config_paths", "stats_sockets")
+    @field_validator("config_paths")
     @classmethod
-    def _absolute(cls, paths: list[str] | None) -> list[str] | None:
-        for path in paths or ():
+    def _absolute(cls, paths: list[str]) -> list[str]:
+        for path in paths:
             _absolute_path(path, "haproxy path")
+        return paths
+
+    @field_validator("stats_sockets")
+    @classmethod
+    def _plain_sockets(cls, paths: list[str] | None) -> list[str] | None:
+        for path in paths or ():
+            if not SOCKET_PATH.fullmatch(path):
+                raise ValueError(
+                    f"stats socket {path!r} must be an absolute path of letters, digits and "
+                    "`._/@-` (socat reads `,` and `:` as options)"
+                )
         return paths
 
 
@@ -320,6 +347,7 @@ def target_from_vars(name: str, variables: dict[str, Any], groups: list[str]) ->
     allowed = variables.get("vigil_allowed_ports")
     if isinstance(allowed, str):
         allowed = [int(p) for p in allowed.replace(",", " ").split()]
+    public = variables.get("vigil_public_address")
     return Target(
         host=str(variables.get("ansible_host", name)),
         port=int(port),
@@ -327,4 +355,5 @@ def target_from_vars(name: str, variables: dict[str, Any], groups: list[str]) ->
         user=str(user) if user else None,
         allowed_ports=allowed,
         groups=groups,
+        public_address=str(public) if public else None,
     )

@@ -59,6 +59,8 @@ class _Proxy:
     redirect_https: bool | None = None
     """True: every plain request redirects to https; False: redirects elsewhere; None: none."""
     answers: bool = False
+    dynamic: list[str] = field(default_factory=list)
+    """`FILE:LINE` of rules sending traffic to a backend named per request (`%[...]`)."""
 
 
 STATS_MARK = "=== stats "
@@ -75,6 +77,33 @@ class Output:
     unreadable: list[str] = field(default_factory=list)
 
 
+SUDO_WARNINGS = (
+    "sudo: unable to resolve host ",
+    "sudo: setrlimit(",
+    "sudo: unable to send audit message",
+    "sudo: unable to open audit system",
+    "sudo: ldap_",
+)
+"""What sudo prints while still running the command (a host name missing from /etc/hosts,
+...): a warning, not a refusal."""
+
+
+def is_sudo_refusal(line: str) -> bool:
+    """Whether sudo's line means it did not run the command (`a password is required`,
+    `Sorry, user ... is not allowed`, `... is not in the sudoers file`). A `sudo:` line that is
+    a known warning (`SUDO_WARNINGS`) is not; any other `sudo:` line is taken as a refusal, so
+    a failed `test -e` is never read as a missing file."""
+    line = line.strip()
+    if line.startswith("Sorry, user ") or line.endswith(
+        (
+            "is not in the sudoers file.  This incident will be reported.",
+            "is not in the sudoers file",
+        )
+    ):
+        return True
+    return line.startswith("sudo: ") and not line.startswith(SUDO_WARNINGS)
+
+
 def split_output(text: str) -> Output:
     """The `==> PATH` files, `=== stats SOCKET` answers and `vigil: ...` notes of the read."""
     out = Output()
@@ -85,7 +114,9 @@ def split_output(text: str) -> Output:
             out.missing.append(line[len(MISSING_MARK) :])
         elif line.startswith(UNREADABLE_MARK):
             out.unreadable.append(line[len(UNREADABLE_MARK) :])
-        elif line.startswith("sudo: "):  # sudo refused `test`/`cat`: unknown, not absent
+        elif line.startswith(SUDO_WARNINGS):
+            continue  # sudo's stderr, amid a file it did print: not part of the file
+        elif is_sudo_refusal(line):  # sudo refused `test`/`cat`: unknown, not absent
             out.unreadable.append(f"the config ({line.strip()})")
         elif line.startswith(FILE_MARK + "/"):
             current = []
@@ -185,9 +216,14 @@ def _keyword(proxy: _Proxy, line: list[str], file: str, number: int) -> None:
     elif keyword == "default_backend":
         if not args:
             raise ConfigError("default_backend without a name", file=file, line=number)
-        proxy.default_backend = args[0]
+        if "%[" in args[0]:
+            proxy.dynamic.append(f"{file}:{number}")
+        else:
+            proxy.default_backend = args[0]
     elif keyword == "use_backend" and args:
-        if args[0] not in proxy.use_backends:
+        if "%[" in args[0]:  # a name computed per request: its backends are not known here
+            proxy.dynamic.append(f"{file}:{number}")
+        elif args[0] not in proxy.use_backends:
             proxy.use_backends.append(args[0])
     elif keyword == "bind" and proxy.kind in ("frontend", "listen"):
         if not args:
@@ -195,6 +231,8 @@ def _keyword(proxy: _Proxy, line: list[str], file: str, number: int) -> None:
         proxy.binds.append((args, file, number))
     elif keyword == "server" and proxy.kind in ("backend", "listen"):
         proxy.servers.append(_server(proxy.name, args, file, number))
+    elif keyword == "server-template" and proxy.kind in ("backend", "listen"):
+        proxy.servers.extend(_template(proxy.name, args, file, number))
     elif keyword == "redirect" or line[:2] == ["http-request", "redirect"]:
         _redirect(proxy, args if keyword == "redirect" else args[1:])
     elif line[:2] in (["http-request", "return"], ["http-request", "deny"]) and not _condition(
@@ -260,6 +298,44 @@ def _server(backend: str, args: list[str], file: str, number: int) -> Backend:
     )
 
 
+MAX_TEMPLATE = 4096
+
+
+def _template(backend: str, args: list[str], file: str, number: int) -> list[Backend]:
+    """`server-template PREFIX NUM|FIRST-LAST FQDN[:PORT] ...`: the servers HAProxy names
+    PREFIX1..PREFIXN (their addresses come from DNS at run time: the FQDN stands for them)."""
+    fix = "server-template PREFIX COUNT|FIRST-LAST FQDN:PORT"
+    if len(args) < 3:
+        raise ConfigError(
+            "server-template needs a prefix, a count and an address",
+            file=file,
+            line=number,
+            fix=fix,
+        )
+    prefix, count = args[0], args[1]
+    first, dash, last = count.partition("-")
+    if not first.isdigit() or (dash and not last.isdigit()):
+        raise ConfigError(
+            f"server-template {prefix}: cannot read the count {count!r}",
+            file=file,
+            line=number,
+            fix=fix,
+        )
+    start, end = (int(first), int(last)) if last else (1, int(first))
+    if not 0 < end - start + 1 <= MAX_TEMPLATE:
+        raise ConfigError(
+            f"server-template {prefix}: {count!r} is not 1 to {MAX_TEMPLATE} servers",
+            file=file,
+            line=number,
+            fix=fix,
+        )
+    found = []
+    for i in range(start, end + 1):
+        server = _server(backend, [f"{prefix}{i}", *args[2:]], file, number)
+        found.append(server)
+    return found
+
+
 def _host_port(address: str) -> tuple[str, str]:
     for prefix in ("ipv4@", "ipv6@", "tcp@", "tcp4@", "tcp6@"):
         address = address.removeprefix(prefix)
@@ -275,6 +351,7 @@ def _host_port(address: str) -> tuple[str, str]:
 def _balancer(proxies: list[_Proxy], files: list[str], sockets: list[str]) -> Balancer:
     listeners: list[Listener] = []
     backends: list[Backend] = []
+    dynamic = [where for proxy in proxies for where in proxy.dynamic]
     for proxy in proxies:
         if proxy.kind in ("backend", "listen"):
             backends.extend(proxy.servers)
@@ -286,6 +363,12 @@ def _balancer(proxies: list[_Proxy], files: list[str], sockets: list[str]) -> Ba
         listeners=sorted(listeners, key=lambda x: (x.port, x.address)),
         backends=backends,
         stats_sockets=sockets,
+        targets_complete=not dynamic,
+        targets_note=(
+            f"backends chosen per request by a name in %[...] ({', '.join(dynamic[:3])})"
+            if dynamic
+            else None
+        ),
     )
 
 
@@ -308,7 +391,7 @@ def _listeners(proxy: _Proxy) -> list[Listener]:
         ]
         if proxy.redirect_https is not None and not tls:
             action, redirect_https = "redirect", proxy.redirect_https
-        elif groups and not proxy.answers:
+        elif (groups or proxy.dynamic) and not proxy.answers:
             action, redirect_https = "forward", False
         else:
             action, redirect_https = "fixed-response", False

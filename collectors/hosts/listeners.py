@@ -1,10 +1,16 @@
 """What nginx and HAProxy parsing share: config errors with file and line, bind addresses,
 and whether a listener faces the internet. Pure.
 
-A web server's listener is `internet-facing` when it is bound to a wildcard (`*`, `0.0.0.0`,
-`::`, no address) or a public address, else `internal` (loopback, RFC 1918, link-local,
-`localhost`). A host name other than `localhost` counts as public: what it resolves to on the
-host is not known here, and a false `internal` would hide plain HTTP.
+A web server's listener bound to one address is `internet-facing` when that address is
+public, else `internal` (loopback, RFC 1918, link-local, `localhost`). A host name other than
+`localhost` counts as public: what it resolves to on the host is not known here, and a false
+`internal` would hide plain HTTP.
+
+A listener bound to a wildcard (`*`, `0.0.0.0`, `::`, no address) listens on every address
+of the host, so it faces what the host faces (`host_scheme`): `internet-facing` when the
+host has a public address (or its target declares `public_address`), `internal` when all of
+its addresses are private or loopback, and null (unknown: rules stay undecided) when its
+addresses could not be read.
 """
 
 from __future__ import annotations
@@ -97,6 +103,41 @@ def is_public_bind(address: str) -> bool:
     return ip.is_global
 
 
-def scheme(address: str) -> str:
-    """`internet-facing` or `internal` for one bind address."""
+def is_public_address(address: str) -> bool:
+    """Whether an address of the host is reachable from the internet (a global IP)."""
+    try:
+        return ipaddress.ip_address(address.split("%", 1)[0]).is_global
+    except ValueError:
+        return False
+
+
+def host_scheme(addresses: list[str] | None, *, declared_public: bool = False) -> str | None:
+    """What a wildcard bind faces on a host with `addresses` (None: not known)."""
+    if declared_public or any(is_public_address(a) for a in addresses or ()):
+        return INTERNET_FACING
+    return INTERNAL if addresses is not None else None
+
+
+def scheme(address: str, wildcard: str | None = INTERNET_FACING) -> str | None:
+    """`internet-facing` or `internal` for one bind address; a wildcard gets `wildcard` (the
+    host's `host_scheme`, null when unknown)."""
+    if address in WILDCARDS:
+        return wildcard
     return INTERNET_FACING if is_public_bind(address) else INTERNAL
+
+
+def parse_addresses(text: str) -> list[str] | None:
+    """The host's addresses from `ip -o addr show` (or `hostname -I`); None when unreadable."""
+    found: list[str] = []
+    for line in text.splitlines():
+        words = line.split()
+        if "inet" in words or "inet6" in words:
+            for i, word in enumerate(words[:-1]):
+                if word in ("inet", "inet6"):
+                    found.append(words[i + 1].split("/", 1)[0])
+        elif words:
+            found.extend(words)  # `hostname -I`: the addresses, space separated
+    try:
+        return sorted({str(ipaddress.ip_address(a.split("%", 1)[0])) for a in found}) or None
+    except ValueError:
+        return None

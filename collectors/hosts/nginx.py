@@ -187,15 +187,22 @@ def parse_dump(text: str) -> Balancer | None:
     tree = _resolve(parsed[main], parsed, prefix, 0)
     listeners: dict[tuple[str, int], Listener] = {}
     backends: list[Backend] = []
+    unknown: list[str] = []
     for block in tree:
         if block.name in ("http", "stream") and block.block is not None:
-            _section(block, listeners, backends)
+            _section(block, listeners, backends, unknown)
     return Balancer(
         kind="nginx",
         config_files=[path for path, _, _ in files],
         listeners=sorted(listeners.values(), key=lambda x: (x.port, x.address)),
         backends=backends,
         health_note="nginx reports no backend health (passive checks only)",
+        targets_complete=not unknown,
+        targets_note=(
+            f"targets chosen per request by a variable ({', '.join(unknown[:3])})"
+            if unknown
+            else None
+        ),
     )
 
 
@@ -223,8 +230,13 @@ def _resolve(
 
 
 def _section(
-    section: Directive, listeners: dict[tuple[str, int], Listener], backends: list[Backend]
+    section: Directive,
+    listeners: dict[tuple[str, int], Listener],
+    backends: list[Backend],
+    unknown: list[str],
 ) -> None:
+    """Listeners and backends of an `http` or `stream` block; `unknown` collects the `*_pass`
+    targets Vigil cannot enumerate (variables: chosen per request)."""
     stream = section.name == "stream"
     context = _Context()
     for directive in section.block or ():
@@ -236,7 +248,7 @@ def _section(
     for server in section.children("server"):
         if server.block is None:
             continue  # not a server block (nginx would have refused it)
-        for listener in _server(server, context, stream, used):
+        for listener in _server(server, context, stream, used, unknown):
             key = (listener.address, listener.port)
             if key in listeners:
                 _merge(listeners[key], listener)
@@ -245,17 +257,22 @@ def _section(
     for name, servers in context.upstreams.items():
         backends.extend(_upstream_servers(name, servers))
     for group in sorted(used - set(context.upstreams)):
+        if group.startswith("unix:"):  # a local socket: one target, its health unknown
+            backends.append(Backend(group, None, group))
+            continue
         address = parse_pass_address(group)
         if address is not None:
             backends.append(Backend(address[0], address[1], group))
 
 
-def _server(server: Directive, context: _Context, stream: bool, used: set[str]) -> list[Listener]:
+def _server(
+    server: Directive, context: _Context, stream: bool, used: set[str], unknown: list[str]
+) -> list[Listener]:
     ssl_on = any(d.args[:1] == ["on"] for d in server.children("ssl"))
     certificates = [d.args[0] for d in server.children("ssl_certificate") if d.args]
     certificates = certificates or context.certificates
     names = [name for d in server.children("server_name") for name in d.args if name != '""']
-    groups = _pass_targets(server, context)
+    groups = _pass_targets(server, unknown)
     used.update(groups)
     if stream:
         action, redirect_https = ("forward" if groups else "fixed-response"), False
@@ -345,8 +362,9 @@ def _is_plain_scheme_test(args: list[str]) -> bool:
     return False
 
 
-def _pass_targets(server: Directive, context: _Context) -> set[str]:
-    """Upstream names (or literal `host:port`) the block's `*_pass` directives send to."""
+def _pass_targets(server: Directive, unknown: list[str]) -> set[str]:
+    """Upstream names (or literal `host:port`, `unix:PATH`) the block's `*_pass` directives
+    send to; a target in a variable goes to `unknown` (`FILE:LINE`)."""
     groups: set[str] = set()
     stack = list(server.block or ())
     while stack:
@@ -358,13 +376,19 @@ def _pass_targets(server: Directive, context: _Context) -> set[str]:
         target = _pass_group(directive.args[0])
         if target is not None:
             groups.add(target)
+        else:
+            unknown.append(f"{directive.file}:{directive.line}")
     return groups
 
 
 def _pass_group(url: str) -> str | None:
-    """`http://app/x` → `app`; `http://127.0.0.1:8080` → `127.0.0.1:8080`; variables → None."""
-    rest = url.split("://", 1)[1] if "://" in url else url
-    if "$" in rest or rest.startswith("unix:"):
+    """`http://app/x` → `app`; `http://127.0.0.1:8080` → `127.0.0.1:8080`;
+    `http://unix:/run/app.sock:/x` → `unix:/run/app.sock`; variables → None."""
+    rest = url if url.startswith("unix:") else url.split("://", 1)[-1]
+    if rest.startswith("unix:"):
+        path = rest[len("unix:") :].lstrip("/").split(":", 1)[0]
+        return None if "$" in path or not path else f"unix:/{path}"
+    if "$" in rest:
         return None
     return rest.split("/", 1)[0] or None
 

@@ -15,7 +15,7 @@ from typing import Any
 from collectors.certs import certificate_attributes, der_from_pem, is_ca
 from collectors.hosts.base import RESTORE, Balancer, HostFacts, Listener
 from collectors.hosts.config import HostsSourceConfig, Target
-from collectors.hosts.listeners import INTERNAL, INTERNET_FACING, scheme
+from collectors.hosts.listeners import INTERNAL, INTERNET_FACING, host_scheme, scheme
 from vigil.core.model import GLOBAL_REGION, LinkKind, Resource, ResourceType, make_uid
 
 PROVIDER = "hosts"
@@ -56,7 +56,7 @@ def server(
         "reachable": True,
         "collected_via": facts.via,
         "groups": sorted(target.groups),
-        **_addresses(target.host),
+        **_addresses(target),
     }
     if facts.listening_ports is not None:
         attributes["listening_ports"] = facts.listening_ports
@@ -92,14 +92,20 @@ def _covered(mountpoint: str, config: HostsSourceConfig) -> bool:
     return evidence is not None and (evidence.covers is None or mountpoint in evidence.covers)
 
 
-def _addresses(host: str) -> dict[str, list[str]]:
-    """`private_ips`/`public_ips` when the target is an IP literal (dns.dangling reads them)."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return {}
-    key = "private_ips" if address.is_private or address.is_loopback else "public_ips"
-    return {key: [str(address)]}
+def _addresses(target: Target) -> dict[str, list[str]]:
+    """`private_ips`/`public_ips` of the target's IP literals, its `public_address` a public
+    one (dns.dangling reads them)."""
+    found: dict[str, list[str]] = {}
+    for host, declared in ((target.host, False), (target.public_address, True)):
+        try:
+            address = ipaddress.ip_address(host or "")
+        except ValueError:
+            continue
+        private = not declared and (address.is_private or address.is_loopback)
+        ips = found.setdefault("private_ips" if private else "public_ips", [])
+        if str(address) not in ips:
+            ips.append(str(address))
+    return found
 
 
 def disk_native_id(target: Target, mountpoint: str) -> str:
@@ -209,8 +215,9 @@ def load_balancers(
     """
     found = []
     inventoried = {file.path for file in facts.certificates}
+    wildcard = wildcard_scheme(target, facts)
     for balancer in facts.load_balancers:
-        resource = _balancer(source, target, balancer, inventoried)
+        resource = _balancer(source, target, balancer, inventoried, wildcard)
         for backend in balancer.backends:
             label = target.label if backend.address in LOOPBACK else hosts.get(backend.address)
             if label is not None:
@@ -224,12 +231,27 @@ def load_balancers(
     return found
 
 
-def _balancer(source: str, target: Target, balancer: Balancer, inventoried: set[str]) -> Resource:
-    listeners = [_listener(target, listener, inventoried) for listener in balancer.listeners]
-    public = any(listener["scheme"] == INTERNET_FACING for listener in listeners)
+def wildcard_scheme(target: Target, facts: HostFacts) -> str | None:
+    """What a listener on a wildcard address of this host faces: its `public_address`, its
+    addresses as read (`ip -o addr show`), else its target address when that is public."""
+    addresses = facts.addresses
+    if addresses is None and _addresses(target).get("public_ips"):
+        addresses = _addresses(target)["public_ips"]
+    return host_scheme(addresses, declared_public=target.public_address is not None)
+
+
+def _balancer(
+    source: str, target: Target, balancer: Balancer, inventoried: set[str], wildcard: str | None
+) -> Resource:
+    listeners = [
+        _listener(target, listener, inventoried, wildcard) for listener in balancer.listeners
+    ]
+    schemes = {listener["scheme"] for listener in listeners}
     attributes: dict[str, Any] = {
         "kind": balancer.kind,
-        "scheme": INTERNET_FACING if public else INTERNAL,
+        "scheme": (
+            INTERNET_FACING if INTERNET_FACING in schemes else None if None in schemes else INTERNAL
+        ),
         "dns_name": None,
         "host": target.label,
         "listeners": listeners,
@@ -244,6 +266,8 @@ def _balancer(source: str, target: Target, balancer: Balancer, inventoried: set[
             }
             for backend in balancer.backends
         ],
+        "targets_complete": balancer.targets_complete,
+        "targets_note": balancer.targets_note,
         "config_files": balancer.config_files,
         "health_source": balancer.health_source,
         "health_note": balancer.health_note,
@@ -252,12 +276,14 @@ def _balancer(source: str, target: Target, balancer: Balancer, inventoried: set[
     return _resource(source, target, LOAD_BALANCER, native_id, attributes)
 
 
-def _listener(target: Target, listener: Listener, inventoried: set[str]) -> dict[str, Any]:
+def _listener(
+    target: Target, listener: Listener, inventoried: set[str], wildcard: str | None
+) -> dict[str, Any]:
     return {
         "protocol": listener.protocol,
         "port": listener.port,
         "address": listener.address,
-        "scheme": scheme(listener.address),
+        "scheme": scheme(listener.address, wildcard),
         "certificates": certificate_ids(target, listener.certificate_files, inventoried),
         "certificate_files": listener.certificate_files,
         "default_action": listener.default_action,

@@ -60,6 +60,7 @@ from collectors.hosts.facts import (
     parse_ss,
     parse_system,
 )
+from collectors.hosts.listeners import parse_addresses
 from vigil.core.errors import CollectError
 
 DF = "df -PTB1 -x tmpfs -x devtmpfs -x squashfs -x efivarfs -x ramfs"
@@ -135,6 +136,10 @@ _SOCKET_AWK = (
 """The `stats socket` paths a HAProxy config names (only plain paths: they go to socat)."""
 
 
+ADDRESSES = "ip -o addr show 2>/dev/null || hostname -I"
+"""The host's addresses: what an nginx/HAProxy listener on a wildcard address faces."""
+
+
 def nginx_command(settings: Nginx, sudo: bool) -> str:
     """`nginx -T` with the first nginx found; `vigil: nginx not found` when there is none."""
     s = "sudo -n " if sudo else ""
@@ -197,6 +202,8 @@ def load_balancer_commands(config: HostsSourceConfig) -> list[Command]:
     if wanted.haproxy is not None:
         text = haproxy_command(wanted.haproxy, sudo)
         found.append(Command("haproxy", LOAD_BALANCERS, text, prefixed=True))
+    # What a listener on a wildcard address faces; never under sudo, never failing the group.
+    found.append(Command("addresses", LOAD_BALANCERS, ADDRESSES, prefixed=True))
     return found
 
 
@@ -286,6 +293,9 @@ def facts_from_outputs(
         _group(facts, BACKUP, lambda: _backup(facts, outputs["backup"], config))
     if config.load_balancers is not None:
         _group(facts, LOAD_BALANCERS, lambda: _load_balancers(facts, outputs, config))
+        found = outputs.get("addresses")
+        if found is not None and found.status == 0:
+            facts.addresses = parse_addresses(found.text)  # unreadable: unknown, not failed
     if config.restore_evidence is not None:
         _group(facts, RESTORE, lambda: _restore(facts, outputs["restore"], config))
     if target is not None:

@@ -199,3 +199,24 @@ def test_an_unhealthy_target_beside_one_of_unknown_health_is_still_high() -> Non
         {"id": "vm-2", "target_group": "tg", "health": "unhealthy"},
     ]
     assert one(evaluate(UNHEALTHY, view(balancer(targets=targets)))).severity is Severity.HIGH
+
+
+def test_no_target_behind_a_balancer_whose_targets_are_not_all_known_is_undecided() -> None:
+    """nginx `proxy_pass $upstream;`, HAProxy `use_backend %[...]`: targets exist that Vigil
+    cannot list, so an empty listener is unknown, not `no healthy target`."""
+    listeners = [{"protocol": "HTTP", "port": 80, "default_action": "forward", "target_groups": []}]
+    lb = balancer(kind="nginx", listeners=listeners, targets=[], targets_complete=False)
+    inventory = view(lb)
+    assert evaluate(UNHEALTHY, inventory) == []
+    assert fingerprint(UNHEALTHY.id, lb.uid) in inventory.unjudged
+
+
+def test_unhealthy_targets_count_even_when_the_targets_are_not_all_known() -> None:
+    sick = [{"id": "10.0.0.5", "target_group": "tg", "health": "unhealthy"}]
+    found = one(evaluate(UNHEALTHY, view(balancer(targets=sick, targets_complete=False))))
+    assert found.severity is Severity.HIGH
+
+
+def test_an_empty_cloud_target_group_stays_critical_when_complete() -> None:
+    found = one(evaluate(UNHEALTHY, view(balancer(targets=[], targets_complete=True))))
+    assert found.severity is Severity.CRITICAL

@@ -160,6 +160,34 @@ def test_a_listener_is_judged_by_its_own_scheme_when_it_has_one() -> None:
     assert found.title.endswith("on HTTP:8080")
 
 
+def test_a_listener_whose_scheme_is_not_known_is_undecided() -> None:
+    """nginx on `listen 80` of a host whose addresses could not be read: it may face the
+    internet or not, so no finding and no resolution."""
+    entry = {"protocol": "HTTP", "port": 80, "default_action": "forward", "scheme": None}
+    unknown = resource("load_balancer", "h:nginx", scheme=None, listeners=[entry])
+    inventory = view(unknown)
+    assert evaluate(PLAINTEXT, inventory) == []
+    assert fingerprint(PLAINTEXT.id, unknown.uid) in inventory.unjudged
+    # beside a known internet-facing listener, the unknown one is undecided, not flagged
+    public = {"protocol": "HTTP", "port": 8080, "default_action": "redirect", "scheme": None}
+    mixed = resource(
+        "load_balancer",
+        "h:haproxy",
+        scheme="internet-facing",
+        listeners=[entry, public | {"scheme": "internet-facing"}],
+    )
+    inventory = view(mixed)
+    assert evaluate(PLAINTEXT, inventory) == []
+    assert fingerprint(PLAINTEXT.id, mixed.uid) in inventory.unjudged
+    # an unknown listener that redirects is not serving: nothing to decide
+    redirecting = resource(
+        "load_balancer", "h:x", scheme=None, listeners=[entry | {"default_action": "redirect"}]
+    )
+    inventory = view(redirecting)
+    assert evaluate(PLAINTEXT, inventory) == []
+    assert fingerprint(PLAINTEXT.id, redirecting.uid) not in inventory.unjudged
+
+
 def cdn(policy: str, **attributes: Any) -> Resource:
     return resource("cdn", "E123", region="global", viewer_protocol_policy=policy, **attributes)
 

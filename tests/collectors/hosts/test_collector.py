@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from collectors.hosts import HostsCollector
+from collectors.hosts.collector import needed_groups
 from collectors.hosts.config import HostsSourceConfig
 from collectors.registry import collector_class
 from vigil.core.errors import CollectError
@@ -97,8 +98,29 @@ def test_a_scope_of_an_unknown_host_fails() -> None:
         ({"ssh": {"key_file": "/k"}, "backup": {}}, "exactly one of path or command"),
         ({"ssh": {"key_file": "/k", "known_hosts": None}}, "known_hosts"),
         ({"ssh": {"key_file": "/k", "sudo": ["everything"]}}, "sudo"),
+        (
+            {
+                "ssh": {"key_file": "/k"},
+                "load_balancers": {"haproxy": {"stats_sockets": ["/run/h.sock,unlink-early"]}},
+            },
+            r"load_balancers\.haproxy\.stats_sockets(.|\n)*socat reads",
+        ),
+        (
+            {"ssh": {"key_file": "/k"}, "load_balancers": {"haproxy": {"stats_sockets": ["h"]}}},
+            "must be an absolute path",
+        ),
     ],
 )
 def test_config_errors(options: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         HostsSourceConfig(name="colo", **options)  # type: ignore[arg-type]
+
+
+def test_load_balancer_scopes_need_the_certificates_they_link_to() -> None:
+    """Certificate ids and `serves` links come from the certificates read: when it fails, the
+    load_balancer scope fails too (unknown), never completes with fallback ids and no links."""
+    lbs = {"nginx": {}}
+    assert needed_groups(config(load_balancers=lbs), "load_balancer") == ("load_balancers",)
+    with_certs = config(load_balancers=lbs, certificate_paths=["/etc/nginx/ssl"])
+    assert needed_groups(with_certs, "load_balancer") == ("load_balancers", "certificates")
+    assert needed_groups(with_certs, "server") == ("system", "ports")

@@ -239,11 +239,26 @@ def test_no_config_file_on_the_host_is_no_balancer() -> None:
     [
         f"==> {CFG}\ncat: {CFG}: Permission denied\nvigil: cannot read {CFG}\n",
         "sudo: a password is required\n",
+        "sudo: a terminal is required to read the password; either use the -S option\n",
+        "Sorry, user vigil is not allowed to execute '/usr/bin/test -e /etc/haproxy' as root.\n",
+        "vigil is not in the sudoers file.  This incident will be reported.\n",
     ],
 )
 def test_an_unreadable_config_is_an_error_not_an_absence(text: str) -> None:
     with pytest.raises(FactError, match="ssh.sudo"):
         parse_output(text)
+
+
+@pytest.mark.parametrize(
+    "warning",
+    [
+        "sudo: unable to resolve host web-1: Name or service not known",
+        "sudo: setrlimit(RLIMIT_CORE): Operation not permitted",
+    ],
+)
+def test_a_sudo_warning_is_not_an_unreadable_config(warning: str) -> None:
+    balancer = parse_output(f"{warning}\n==> {CFG}\n{warning}\n{CONFIG}\n")
+    assert balancer is not None and len(balancer.listeners) > 0
 
 
 def test_without_a_stats_socket_the_note_says_how_to_add_one() -> None:
@@ -262,3 +277,53 @@ def test_show_stat_round_trips(rows: dict[tuple[str, str], str]) -> None:
     header = "# pxname,svname,qcur,status,weight"
     lines = [header, *(f"{px},{sv},0,{status},1" for (px, sv), status in rows.items())]
     assert parse_show_stat("\n".join(lines) + "\n") == rows
+
+
+TEMPLATED = """\
+frontend fe
+    mode http
+    bind 10.0.0.5:80
+    use_backend be_%[req.hdr(host),lower,word(1,.)]
+
+frontend fe_only_dynamic
+    mode http
+    bind 10.0.0.5:81
+    use_backend %[req.hdr(host),lower]
+
+backend be_shop
+    server-template web 3 shop.service.consul:8080 check
+    server-template api 5-6 api.service.consul:9000 check
+"""
+
+
+def test_server_templates_become_their_servers() -> None:
+    balancer = parse_config([(CFG, TEMPLATED)])
+    assert [(b.name, b.address, b.port) for b in balancer.backends] == [
+        ("web1", "shop.service.consul", 8080),
+        ("web2", "shop.service.consul", 8080),
+        ("web3", "shop.service.consul", 8080),
+        ("api5", "api.service.consul", 9000),
+        ("api6", "api.service.consul", 9000),
+    ]
+    apply_stats(
+        balancer,
+        "/s",
+        HEADER + "wretr,wredis,status,weight\n" + "be_shop,web2,0,0,0,0,,0,0,0,,0,,0,0,0,0,UP,1\n",
+    )
+    assert [b.health for b in balancer.backends][:3] == [None, "healthy", None]
+
+
+def test_a_backend_named_per_request_leaves_the_targets_incomplete() -> None:
+    balancer = parse_config([(CFG, TEMPLATED)])
+    assert balancer.targets_complete is False
+    assert balancer.targets_note is not None and f"{CFG}:4" in balancer.targets_note
+    by_port = {x.port: x for x in balancer.listeners}
+    assert (by_port[81].default_action, by_port[81].target_groups) == ("forward", [])
+    assert parse_config([(CFG, CONFIG)]).targets_complete is True
+
+
+@pytest.mark.parametrize("count", ["0", "x", "1-", "9-3", "99999"])
+def test_an_unreadable_server_template_names_the_line(count: str) -> None:
+    text = f"backend be\n    server-template web {count} app:80\n"
+    with pytest.raises(ConfigError, match=f"{CFG}:2"):
+        parse_config([(CFG, text)])

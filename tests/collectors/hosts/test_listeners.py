@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collectors.hosts.listeners import ConfigError, is_public_bind, parse_bind, scheme
+from collectors.hosts.listeners import (
+    ConfigError,
+    host_scheme,
+    is_public_bind,
+    parse_addresses,
+    parse_bind,
+    scheme,
+)
 
 
 @pytest.mark.parametrize(
@@ -62,7 +69,45 @@ def test_unreadable_binds_are_errors(text: str) -> None:
 )
 def test_public_binds(address: str, public: bool) -> None:
     assert is_public_bind(address) is public
-    assert scheme(address) == ("internet-facing" if public else "internal")
+    if address != "*":
+        assert scheme(address, None) == ("internet-facing" if public else "internal")
+
+
+IP_ADDR = """\
+1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever
+1: lo    inet6 ::1/128 scope host \\       valid_lft forever preferred_lft forever
+2: eth0    inet 10.1.2.3/24 brd 10.1.2.255 scope global eth0\\       valid_lft forever
+2: eth0    inet6 fe80::1/64 scope link \\       valid_lft forever preferred_lft forever
+"""
+
+
+def test_the_host_addresses_from_ip_or_hostname() -> None:
+    assert parse_addresses(IP_ADDR) == ["10.1.2.3", "127.0.0.1", "::1", "fe80::1"]
+    assert parse_addresses("10.1.2.3 2001:db8::5 \n") == ["10.1.2.3", "2001:db8::5"]
+    assert parse_addresses("") is None
+    assert parse_addresses("ip: command not found") is None
+
+
+@pytest.mark.parametrize(
+    ("addresses", "declared", "expected"),
+    [
+        (["10.1.2.3", "127.0.0.1", "fe80::1"], False, "internal"),  # a colo host on 10.x
+        (["10.1.2.3", "93.184.216.34"], False, "internet-facing"),
+        (["10.1.2.3", "2606:4700::1111"], False, "internet-facing"),
+        (["10.1.2.3"], True, "internet-facing"),  # the target declares its public address
+        ([], False, "internal"),
+        (None, False, None),  # not read: unknown, never guessed
+        (None, True, "internet-facing"),
+    ],
+)
+def test_a_wildcard_bind_faces_what_the_host_faces(
+    addresses: list[str] | None, declared: bool, expected: str | None
+) -> None:
+    wildcard = host_scheme(addresses, declared_public=declared)
+    assert wildcard == expected
+    assert scheme("*", wildcard) == expected
+    assert scheme("10.1.2.3", wildcard) == "internal"  # an explicit address is judged alone
+    assert scheme("93.184.216.34", wildcard) == "internet-facing"
 
 
 def test_a_config_error_names_file_line_and_fix() -> None:

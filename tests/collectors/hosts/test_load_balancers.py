@@ -6,12 +6,16 @@ the loopback sshd and runs `nginx -T`, reads HAProxy's config and asks its stats
 
 from __future__ import annotations
 
+import ipaddress
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from collectors.hosts import HostsCollector
+from collectors.hosts.listeners import parse_addresses
+from collectors.hosts.ssh import ADDRESSES
 from rules.availability import UnhealthyTargets
 from rules.exposure import PlaintextWeb
 from storage import inventory
@@ -29,12 +33,22 @@ from vigil.core.model import Resource, fingerprint
 pytestmark = pytest.mark.slow
 
 
-def web_config(sshd: SshServer, web: WebServers, **load_balancers: Any) -> Any:
+PUBLIC = "198.51.100.7"
+"""The address the target declares the internet reaches it at: this machine's own addresses
+may all be private, and 0.0.0.0 listens on all of them."""
+
+
+def web_config(
+    sshd: SshServer, web: WebServers, public_address: str | None = PUBLIC, **load_balancers: Any
+) -> Any:
     wanted = load_balancers or {
         "nginx": {"config": str(web.nginx_conf)},
         "haproxy": {"config_paths": [str(web.haproxy_cfg)]},
     }
-    return hosts_config(sshd, certificate_paths=[str(web.certs)], load_balancers=wanted)
+    target = {"host": "127.0.0.1", "port": sshd.port, "name": "local"}
+    if public_address is not None:
+        target["public_address"] = public_address
+    return hosts_config(sshd, target, certificate_paths=[str(web.certs)], load_balancers=wanted)
 
 
 def collect(collector: HostsCollector, type_: str) -> list[Resource]:
@@ -100,6 +114,24 @@ def test_nginx_and_haproxy_become_load_balancers(sshd: SshServer, webservers: We
         "up": "healthy",
         "down": "unhealthy",
     }
+
+
+def test_without_a_public_address_a_wildcard_listener_faces_the_hosts_addresses(
+    sshd: SshServer, webservers: WebServers
+) -> None:
+    """0.0.0.0 on a host with only private addresses is internal (no tls.plaintext, no entry
+    point); with a public one, internet-facing. Never null: the addresses were read."""
+    collector = HostsCollector(web_config(sshd, webservers, public_address=None))
+    found = {r.native_id: r for r in collect(collector, "load_balancer")}
+    shown = subprocess.run(["sh", "-c", ADDRESSES], capture_output=True, text=True).stdout
+    addresses = parse_addresses(shown) or []
+    public = any(ipaddress.ip_address(a).is_global for a in addresses)
+    expected = "internet-facing" if public else "internal"
+    nginx = found["local:nginx"]
+    assert by_port(nginx)[webservers.ports["nginx_plain"]]["scheme"] == expected
+    assert nginx.attributes["scheme"] == expected
+    flagged = evaluate(PlaintextWeb(), view(*found.values()))
+    assert [f.native_id for f in flagged] == (["local:nginx"] if public else [])
 
 
 def test_the_rules_flag_them_end_to_end(

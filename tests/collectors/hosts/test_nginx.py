@@ -258,3 +258,38 @@ def test_any_text_parses_or_fails_with_a_config_error(text: str) -> None:
         parse_file(text, "f")
     except ConfigError as exc:
         assert exc.file == "f" and (exc.line or 0) >= 1
+
+
+UNIX_AND_VARIABLE = """\
+# configuration file /etc/nginx/nginx.conf:
+events {}
+http {
+    server { listen 80; location / { proxy_pass http://unix:/run/gunicorn.sock:/app/; } }
+    server { listen 8080; location / { fastcgi_pass unix:/run/php/fpm.sock; } }
+    server { listen 8081; location / { proxy_pass $upstream; } }
+    server { listen 8082; location / { uwsgi_pass unix:///run/uwsgi/app.sock; } }
+}
+"""
+
+
+def test_a_unix_socket_pass_is_a_target_of_unknown_health() -> None:
+    """Not an empty target group: lb.unhealthy_targets would call it critical."""
+    balancer = parse_dump(UNIX_AND_VARIABLE)
+    assert balancer is not None
+    by_port = {x.port: x for x in balancer.listeners}
+    assert by_port[80].target_groups == ["unix:/run/gunicorn.sock"]
+    assert by_port[8080].target_groups == ["unix:/run/php/fpm.sock"]
+    assert [(b.address, b.port, b.target_group, b.health) for b in balancer.backends] == [
+        ("unix:/run/gunicorn.sock", None, "unix:/run/gunicorn.sock", None),
+        ("unix:/run/php/fpm.sock", None, "unix:/run/php/fpm.sock", None),
+        ("unix:/run/uwsgi/app.sock", None, "unix:/run/uwsgi/app.sock", None),
+    ]
+
+
+def test_a_pass_to_a_variable_leaves_the_targets_incomplete() -> None:
+    balancer = parse_dump(UNIX_AND_VARIABLE)
+    assert balancer is not None
+    assert balancer.targets_complete is False
+    assert balancer.targets_note is not None and "/etc/nginx/nginx.conf:5" in balancer.targets_note
+    without = parse_dump(UNIX_AND_VARIABLE.replace("proxy_pass $upstream;", "return 204;"))
+    assert without is not None and without.targets_complete is True
