@@ -243,7 +243,7 @@ def test_pdf_has_the_diagram_as_an_image(sqlite_db: Database, tmp_path: Path) ->
     text = subprocess.run(
         [pdftotext, "-layout", str(out), "-"], capture_output=True, text=True, check=True
     ).stdout
-    architecture = text.split("Architecture as of", 1)[1].split("Appendix A", 1)[0]
+    architecture = text.split("Architecture as of", 1)[1].split("Disaster recovery", 1)[0]
     assert "shop.example.com" in architecture and "old.example.com" in architecture
     assert "also drawn: e1.cloudfront.net, lb-1.elb.amazonaws.com" in architecture
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 from rules.config import RulesConfig
@@ -11,6 +12,7 @@ from tests.app.reports.conftest import params
 from tests.app.reports.test_formats import render
 from tests.factories import resource, scope
 from tests.factories.storage import scan
+from tests.fixtures.services import require_service
 from tests.storage.test_exposure import SG_WEB, WEB, build_estate
 from tests.storage.test_links import linked
 from vigil.app.reports.contents import gather
@@ -78,6 +80,22 @@ def test_html_and_json_carry_the_section_and_escape_names(db: Database, tmp_path
     [entry] = document["disaster_recovery"]
     assert entry["entry_point"] == SHOP
     assert {c["component"] for c in entry["components"]} >= {"<script>alert(1)</script>"}
+
+
+def test_the_pdf_lists_each_component_behind_the_entry_point(db: Database, tmp_path: Path) -> None:
+    pdftotext = require_service("pdftotext")
+    build_estate(db)
+    report = gather(db, params(as_of_given=False))
+    out = render(report, "pdf", tmp_path)
+
+    text = subprocess.run(
+        [pdftotext, "-layout", str(out), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    section = text.split("Disaster recovery", 1)[1].split("Appendix A", 1)[0]
+    rows = {name: row for name, row in components(db).items()}
+    assert rows and all(name in section for name in rows)
+    assert all(row["backup"].split()[0] in section for row in rows.values())
+    assert SHOP in section
 
 
 def test_a_report_as_of_a_past_time_leaves_the_section_out(db: Database, tmp_path: Path) -> None:

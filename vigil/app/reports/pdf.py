@@ -20,7 +20,7 @@ from typing import BinaryIO
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from vigil.app.reports import diagram
+from vigil.app.reports import diagram, recovery
 from vigil.app.reports.contents import Report, framework_name
 from vigil.core.model import Severity, iso
 
@@ -87,6 +87,7 @@ def write_pdf(report: Report, out: BinaryIO) -> None:
     _exceptions(doc, report)
     _remediation(doc, report)
     diagram.pdf_section(doc, report)
+    _disaster_recovery(doc, report)
     _appendix(doc, report)
     out.write(bytes(doc.output()))
 
@@ -265,6 +266,36 @@ def _exceptions(doc: _Document, report: Report) -> None:
         rows,
         (20, 50, 60, 25, 26, 26, 12),
     )
+
+
+def _disaster_recovery(doc: _Document, report: Report) -> None:
+    """Per public entry point, its components' backup, last proven restore, replicas, zones."""
+    entries = recovery.report_section(report)
+    _section(doc, "Disaster recovery")
+    doc.set_font("Helvetica", size=8)
+    if entries is None:
+        doc.multi_cell(0, 4, "Not shown for a report as of a past time: entry points come from "
+                       "today's links.", new_x="LMARGIN", new_y="NEXT")  # fmt: skip
+        return
+    if not entries:
+        doc.multi_cell(0, 4, "No component is reachable from a public entry point (or links are "
+                       "unknown).", new_x="LMARGIN", new_y="NEXT")  # fmt: skip
+        return
+    headings = ("Entry point", "Component", "Type", "Backup", "Last proven restore", "Replicas",
+                "Zones")  # fmt: skip
+    cells = (
+        (
+            r["entry_point"],
+            r["component"],
+            r["type"],
+            r["backup"],
+            r["last_restore"],
+            r["replicas"],
+            r["zones"],
+        )  # fmt: skip
+        for r in recovery.rows(entries)
+    )
+    _table(doc, headings, cells, (34, 34, 20, 28, 28, 22, 24))
 
 
 def _remediation(doc: _Document, report: Report) -> None:
