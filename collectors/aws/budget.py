@@ -7,8 +7,11 @@ where the rate is per API, (..., operation); it admits at most `burst + rate × 
 any window of t seconds. Each request, retries included, takes a token: a retry is a request
 AWS counts too.
 
-The buckets live in this process (the `threads` executor). The `rate` is what one process may
-spend; it is not yet shared across processes or workers.
+The buckets live in each process. Under the `threads` executor that is the whole budget; under
+`processes` each of the N worker processes spends `1/N` of every rate and burst
+(`share_among`), so together they stay within `burst + rate × t` without talking to each other
+as long as `burst >= N` (AWS's defaults: EC2's burst is 100); with a smaller burst the N
+workers may each send one request at once, `max(burst, N) + rate × t` at most.
 
 Throttling responses are counted per (source, service, operation), retried ones included, for
 `vigil_aws_throttled_total`: a budget set too high shows there first.
@@ -100,6 +103,17 @@ class TokenBucket:
         return wait
 
 
+_process_share = 1.0
+"""The fraction of every budget this process may spend (1: it is the only one)."""
+
+
+def share_among(processes: int) -> None:
+    """Let this process spend `1/processes` of every budget: it is one of `processes` worker
+    processes collecting at once (the `processes` executor calls this in each worker)."""
+    global _process_share
+    _process_share = 1.0 / max(1, processes)
+
+
 class Budgets:
     """The buckets of one source, created on first use; shared by every thread."""
 
@@ -117,7 +131,8 @@ class Budgets:
         full_key = (role, region, *key)
         with self._lock:
             if full_key not in self._buckets:
-                self._buckets[full_key] = TokenBucket(rate.rate, rate.capacity)
+                share = _process_share
+                self._buckets[full_key] = TokenBucket(rate.rate * share, rate.capacity * share)
             return self._buckets[full_key]
 
     def _rate_for(self, service: str, operation: str) -> tuple[tuple[str, ...], ApiRate | None]:

@@ -14,6 +14,7 @@ import pytest
 
 from storage import history, inventory, runs
 from storage.db import Database
+from tests.collectors.aws.test_budget import most_in_any_window
 from tests.fixtures.awsproxy import AwsProxy
 from vigil.app.collect import Collection, CollectionResult
 from vigil.app.config import VigilConfig, load_config
@@ -25,7 +26,9 @@ REGIONS = ("us-east-1", "eu-west-1")
 pytestmark = pytest.mark.slow
 
 
-def write_config(path: Path, endpoint_url: str, kind: str, types: str = "") -> VigilConfig:
+def write_config(
+    path: Path, endpoint_url: str, kind: str, types: str = "", extra: tuple[str, ...] = ()
+) -> VigilConfig:
     lines = [
         "sources:",
         "  - name: aws-test",
@@ -33,6 +36,7 @@ def write_config(path: Path, endpoint_url: str, kind: str, types: str = "") -> V
         f"    regions: [{', '.join(REGIONS)}]",
         f"    endpoint_url: {endpoint_url}",
         *([f"    types: [{types}]"] if types else []),
+        *extra,
         "executor:",
         f"  kind: {kind}",
         *(["  processes: 2"] if kind == "processes" else []),
@@ -81,6 +85,29 @@ def test_processes_collect_what_threads_collect(
 
     assert by_kind["processes"] == by_kind["threads"]
     assert len(by_kind["processes"][1]) == sum(estate.counts.values())
+
+
+def test_worker_processes_share_the_api_budget_at_the_proxy(
+    tmp_path: Path,
+    sqlite_db: Database,
+    estate: Any,
+    aws_proxy: Callable[..., AwsProxy],
+) -> None:
+    """Two workers collecting EC2 scopes of one region at once: together, the requests the
+    proxy receives per (region, service) stay within burst + rate × t, not twice that."""
+    rate, burst = 2.0, 2.0  # burst >= processes: see collectors/aws/budget.py
+    proxy = aws_proxy()
+    budget = (f"    api_rates: {{ec2: {{rate: {rate:g}, burst: {burst:g}}}}}",)
+    config = write_config(
+        tmp_path / "vigil.yaml", proxy.url, "processes", "server, disk, security_group", budget
+    )
+    result = run(sqlite_db, config, workers=4)
+
+    assert result.failed == [], [(o.scope.key, o.error) for o in result.failed]
+    for region in REGIONS:
+        arrived = [r.at for r in proxy.requests if r.service == "ec2" and r.region == region]
+        assert len(arrived) >= 3  # one per scope: enough for a doubled budget to show
+        assert most_in_any_window(arrived, rate, burst, jitter=0.15), region
 
 
 def test_a_killed_worker_fails_only_its_scope_and_deletes_nothing(

@@ -256,7 +256,7 @@ class Collection:
         assert self.config_path is not None
         concurrency = max(1, -(-self.workers // self.processes))
         url = worker_database_url(self.db.url)
-        return WorkerSlot(self._stop_flag, self.config_path, url, concurrency)
+        return WorkerSlot(self._stop_flag, self.config_path, url, concurrency, self.processes)
 
     def _admit(self, job: Job) -> bool:
         """Whether a worker may take `job` now; else it ends here (stopped, or too late)."""

@@ -125,9 +125,15 @@ def _init_worker(
     stop: Synchronized[int],
     config_path: str,
     database_url: str | None,
+    processes: int,
 ) -> None:
     # Ctrl-C reaches the whole process group: the pass, not each worker, decides to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The pass's workers split every AWS budget between them (imported here: only a worker
+    # process needs the AWS side at start).
+    from collectors.aws import budget
+
+    budget.share_among(processes)
     _worker.update(jobs=jobs, messages=messages, stop=stop, config_path=config_path)
     _worker.update(database_url=database_url, collectors={}, lock=threading.Lock())
 
@@ -229,9 +235,10 @@ class WorkerSlot:
         config_path: str,
         database_url: str | None,
         concurrency: int,
+        processes: int = 1,
     ) -> None:
         self._stop = stop
-        self._initargs = (config_path, database_url)
+        self._initargs = (config_path, database_url, processes)
         self.concurrency = concurrency
         self.pid: int | None = None
         self._pool: ProcessPoolExecutor | None = None
