@@ -16,9 +16,10 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -90,6 +91,11 @@ def simulate(
     return db
 
 
+def _states(resources: Iterable[Resource]) -> list[dict[str, Any]]:
+    """What a resource was at a time, without `last_seen` (which scope runs decide)."""
+    return [{k: v for k, v in r.to_dict().items() if k != "last_seen"} for r in resources]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resources", type=int, default=2000)
@@ -121,15 +127,28 @@ def main() -> None:
     began = time.perf_counter()
     after = list(inventory.inventory(pruned, as_of=edge))
     as_of_seconds = time.perf_counter() - began
-    exact = [r.to_dict() for r in after] == [
-        r.to_dict() for r in inventory.inventory(kept, as_of=edge)
+    exact = _states(after) == _states(inventory.inventory(kept, as_of=edge))
+    # last_seen at a past time comes from the scope's newest completed run by then: exact
+    # while the runs of that time are kept (`scope_runs`), the last change's time beyond.
+    runs_edge = end - policy.scope_runs + timedelta(hours=1)
+    seen = {
+        name: [r.last_seen for r in inventory.inventory(db, as_of=at)]
+        for name, db, at in (("pruned", pruned, edge), ("kept", kept, edge))
+    }
+    seen_in_runs = [r.last_seen for r in inventory.inventory(pruned, as_of=runs_edge)] == [
+        r.last_seen for r in inventory.inventory(kept, as_of=runs_edge)
     ]
     timings.sort()
     print(
         f"prune: median {timings[len(timings) // 2] * 1000:.0f} ms, "
         f"max {timings[-1] * 1000:.0f} ms per daily prune"
     )
-    print(f"--as-of at the window's edge: {as_of_seconds:.2f} s, exact: {exact}")
+    print(f"--as-of at the window's edge: {as_of_seconds:.2f} s, states exact: {exact}")
+    print(
+        f"last_seen exact inside the scope_runs window ({policy.scope_runs.days} d): "
+        f"{seen_in_runs}; at the changes window's edge: {seen['pruned'] == seen['kept']} "
+        "(older runs pruned: the last change's time)"
+    )
 
 
 if __name__ == "__main__":
