@@ -13,8 +13,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from storage.tables import resources
+from storage.tables import findings_table, resources
 from vigil.core.facts import CERTIFICATE_EXPIRY_ATTRIBUTES
+
+FINDINGS_WITH_RESOURCES = findings_table.outerjoin(
+    resources, resources.c.uid == findings_table.c.resource_uid
+)
+"""Findings with their resource's row (none for a subject that is not an inventory resource)."""
 
 
 def attribute(name: str) -> sa.ColumnElement[Any]:

@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from storage.db import Database
-from storage.expressions import Page, day_text, days_before
+from storage.expressions import FINDINGS_WITH_RESOURCES, Page, day_text, days_before
 from storage.runs import finished_status
 from storage.silences import Silence, active_silences
 from storage.tables import (
@@ -400,10 +400,6 @@ def _stored(row: sa.RowMapping) -> StoredFinding:
 
 # -- reading: pages, groups and series for the dashboard, the exporter and the CLI ----------
 
-_FINDINGS_FROM = findings_table.outerjoin(
-    resources, resources.c.uid == findings_table.c.resource_uid
-)
-
 
 # A finding's severity as a number in SQL (critical highest), for "most severe first".
 RANK = sa.case({s.value: s.rank for s in Severity}, value=findings_table.c.severity, else_=-1)
@@ -458,13 +454,13 @@ def findings_page(db: Database, query: FindingQuery, *, limit: int = 200, offset
     """Findings most severe first, then newest (the order of `vigil findings`), paged."""
     select = (
         sa.select(findings_table, resources.c.name.label("resource_name"))
-        .select_from(_FINDINGS_FROM)
+        .select_from(FINDINGS_WITH_RESOURCES)
         .where(*query.where())
         .order_by(RANK.desc(), findings_table.c.last_seen.desc(), findings_table.c.fingerprint)
         .limit(limit)
         .offset(offset)
     )
-    count = sa.select(sa.func.count()).select_from(_FINDINGS_FROM).where(*query.where())
+    count = sa.select(sa.func.count()).select_from(FINDINGS_WITH_RESOURCES).where(*query.where())
     with db.connect() as conn:
         total = int(conn.execute(count).scalar_one())
         return Page([dict(row) for row in conn.execute(select).mappings()], total)
@@ -474,7 +470,7 @@ def findings_by_rule(db: Database, query: FindingQuery) -> list[tuple[str, str, 
     """(rule, severity, findings) matching the filter."""
     select = (
         sa.select(findings_table.c.rule, findings_table.c.severity, sa.func.count())
-        .select_from(_FINDINGS_FROM)
+        .select_from(FINDINGS_WITH_RESOURCES)
         .where(*query.where())
         .group_by(findings_table.c.rule, findings_table.c.severity)
     )

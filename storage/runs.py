@@ -17,15 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from storage.db import Database
+from storage.expressions import FINDINGS_WITH_RESOURCES
 from storage.tables import findings_table, resources, scope_runs, to_utc
 from vigil.core.model import FindingStatus, ResourceState, RunStatus, Severity, iso
 
 _PRESENT = ResourceState.PRESENT.value
 _OPEN = FindingStatus.OPEN.value
 _SEVERE = (Severity.CRITICAL.value, Severity.HIGH.value)
-_FINDINGS_OF_RESOURCES = findings_table.join(
-    resources, resources.c.uid == findings_table.c.resource_uid
-)
 
 
 def newest_finished_runs(at: datetime | None = None) -> sa.Subquery:
@@ -152,7 +150,7 @@ def source_health(db: Database) -> list[SourceHealth]:
     )
     affected = (
         sa.select(resources.c.source, sa.func.count(sa.distinct(findings_table.c.resource_uid)))
-        .select_from(_FINDINGS_OF_RESOURCES)
+        .select_from(FINDINGS_WITH_RESOURCES)
         .where(findings_table.c.status == _OPEN, findings_table.c.severity.in_(_SEVERE))
         .where(resources.c.state == _PRESENT)
         .group_by(resources.c.source)

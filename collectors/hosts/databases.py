@@ -32,7 +32,13 @@ from pydantic import SecretStr
 from collectors.hosts.base import DatabaseFacts, HostFacts
 from collectors.hosts.config import Target
 from collectors.hosts.dbconfig import DatabaseTarget
-from collectors.hosts.facts import FactError, Output, parse_backup_command, parse_backup_listing
+from collectors.hosts.facts import (
+    FactError,
+    Output,
+    backup_listing_command,
+    parse_backup_command,
+    parse_backup_listing,
+)
 from vigil.core.model import GLOBAL_REGION, LinkKind, Resource, ResourceType, make_uid
 
 DATABASE, CACHE, SNAPSHOT = (
@@ -150,16 +156,7 @@ def client_env(database: DatabaseTarget) -> tuple[tuple[str, SecretStr], ...]:
 def backup_command(database: DatabaseTarget) -> str | None:
     """The declared backup command, or `find` listing the files of the declared glob."""
     backup = database.backup
-    if backup is None:
-        return None
-    if backup.command is not None:
-        return backup.command
-    assert backup.path is not None  # one of the two, by validation
-    directory, _, pattern = backup.path.rpartition("/")
-    return (
-        f"find {shlex.quote(directory or '/')} -maxdepth 1 -type f -name {shlex.quote(pattern)} "
-        "-printf '%T@ %s %p\\n'"
-    )
+    return None if backup is None else backup_listing_command(backup.command, backup.path)
 
 
 # -- parsers -----------------------------------------------------------------------------------

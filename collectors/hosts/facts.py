@@ -8,7 +8,9 @@ them) and raises `FactError` when the output cannot be trusted; the caller recor
 from __future__ import annotations
 
 import json
+import posixpath
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -197,6 +199,20 @@ def certificate_errors(output: Output) -> list[str]:
     if output.status not in (0, 1):
         errors.append(f"`{output.command}` failed (exit {output.status})")
     return errors
+
+
+def backup_listing_command(command: str | None, path: str | None) -> str | None:
+    """A declared backup as the command to run: the command itself, or `find` listing the
+    files of the glob `path` in the form `parse_backup_listing` reads; None when neither."""
+    if command is not None:
+        return command
+    if path is None:
+        return None
+    directory, pattern = posixpath.split(path)
+    return (
+        f"find {shlex.quote(directory)} -maxdepth 1 -type f -name {shlex.quote(pattern)} "
+        "-printf '%T@ %s %p\\n'"
+    )
 
 
 def parse_backup_listing(text: str) -> BackupFound | None:

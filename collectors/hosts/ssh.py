@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import posixpath
 import secrets
 import shlex
 import socket
@@ -50,6 +49,7 @@ from collectors.hosts.facts import (
     FILE_MARK,
     FactError,
     Output,
+    backup_listing_command,
     certificate_errors,
     parse_backup_command,
     parse_backup_listing,
@@ -114,18 +114,9 @@ def certificate_command(paths: list[str], depth: int) -> str:
 
 
 def backup_command(config: HostsSourceConfig) -> str | None:
-    """The configured command, or `find` listing the files of the configured glob."""
+    """The configured backup command, or `find` listing the files of the configured glob."""
     backup = config.backup
-    if backup is None:
-        return None
-    if backup.command is not None:
-        return backup.command
-    assert backup.path is not None  # one of the two, by validation
-    directory, pattern = posixpath.split(backup.path)
-    return (
-        f"find {shlex.quote(directory)} -maxdepth 1 -type f -name {shlex.quote(pattern)} "
-        "-printf '%T@ %s %p\\n'"
-    )
+    return None if backup is None else backup_listing_command(backup.command, backup.path)
 
 
 NGINX_PATHS = ("nginx", "/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx")
