@@ -137,7 +137,10 @@ class ScopeRunRow(SQLModel, table=True):
     """One attempt at collecting one scope, and how it ended."""
 
     __tablename__ = "scope_runs"
-    __table_args__ = (sa.Index("ix_scope_runs_scope_status", "scope_key", "status", "id"),)
+    __table_args__ = (
+        sa.Index("ix_scope_runs_scope_status", "scope_key", "status", "id"),
+        sa.Index("ix_scope_runs_pass", "pass_id", "scope_key"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     scope_key: str
@@ -157,6 +160,7 @@ class ScopeRunRow(SQLModel, table=True):
     created: int = 0
     changed: int = 0
     deleted: int = 0
+    pass_id: str | None = None  # the queued pass it ran for (`executor.kind: queue`)
 
 
 class ResourceVolatileRow(SQLModel, table=True):
