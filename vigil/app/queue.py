@@ -410,6 +410,7 @@ def serve(
     state = WorkerState(config, db, WorkerCollectors(str(config.path), url))
     _state = state
     stalled_after = config.executor.stalled_after.total_seconds()
+    quiet_procrastinate()
     app = build_app(url, stalled_after)
     if on_ready is not None:
         on_ready(state)
@@ -449,9 +450,44 @@ async def _run_worker(
             await worker.run()  # type: ignore[no-untyped-call]
         finally:
             watchdog.cancel()
-        if watchdog.done() and not watchdog.cancelled() and watchdog.result():
+        if not state.stopping.is_set():
+            # Procrastinate stopped by itself: one of its side tasks (the listener, the
+            # heartbeat) lost the database.
+            _say_database_lost("the job queue's connection failed")
+            exit_code = 1
+        elif watchdog.done() and not watchdog.cancelled() and watchdog.result():
             exit_code = 1
     return exit_code
+
+
+def _say_database_lost(detail: str) -> None:
+    print(
+        f"vigil worker: error: the database is unreachable ({detail}); exiting so that a "
+        "supervisor restarts this worker (its running scopes go to other workers)",
+        flush=True,
+        file=sys.stderr,
+    )
+
+
+class _NoTracebacks(logging.Filter):
+    """Procrastinate logs a lost database with a traceback per side task, through its own
+    loggers and asyncio's; the message says enough (`--log-level debug` keeps them)."""
+
+    NAMES = ("procrastinate", "asyncio", "psycopg")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.split(".", 1)[0] in self.NAMES:
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def quiet_procrastinate() -> None:
+    """Procrastinate logs every job at INFO; a worker logs what is worth reading."""
+    root = logging.getLogger()
+    if root.getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("procrastinate").setLevel(logging.WARNING)
+        for handler in root.handlers:  # a logger's filter would miss its children's records
+            handler.addFilter(_NoTracebacks())
 
 
 async def _watch_database(state: WorkerState, worker: Any, stalled_after: float) -> bool:
@@ -466,17 +502,7 @@ async def _watch_database(state: WorkerState, worker: Any, stalled_after: float)
         except VigilError as exc:
             lost_since = lost_since or time.monotonic()
             if time.monotonic() - lost_since >= stalled_after:
-                log.error(
-                    "vigil worker: the database has been unreachable for %.0fs (%s); exiting",
-                    stalled_after,
-                    exc.message,
-                )
-                print(
-                    f"vigil worker: error: the database is unreachable ({exc.message}); "
-                    "exiting so that a supervisor restarts this worker",
-                    flush=True,
-                    file=sys.stderr,
-                )
+                _say_database_lost(f"for {stalled_after:.0f}s: {exc.message}")
                 state.stopping.set()
                 worker.stop()
                 return True
