@@ -367,7 +367,10 @@ def build_app(url: str, stalled_after: float) -> procrastinate.App:
     """The worker's Procrastinate app: the scope task and the stalled-jobs task."""
     import procrastinate
 
-    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(url)))
+    # A connection waits at most `stalled_after` for the pool: past that the worker is taken
+    # for dead anyway (the pool's default, 30 s, would hold a stopping worker past 10 s).
+    connector = procrastinate.PsycopgConnector(conninfo=conninfo(url), timeout=stalled_after)
+    app = procrastinate.App(connector=connector)
     retry = procrastinate.RetryStrategy(
         max_attempts=MAX_ATTEMPTS, retry_exceptions={ScopeInterrupted}
     )
@@ -420,6 +423,7 @@ def serve(
 async def _run_worker(
     app: procrastinate.App, state: WorkerState, concurrency: int, stalled_after: float
 ) -> int:
+    from procrastinate.exceptions import ConnectorException
     from procrastinate.worker import Worker
 
     loop = asyncio.get_running_loop()
@@ -448,6 +452,9 @@ async def _run_worker(
         watchdog = asyncio.create_task(_watch_database(state, worker, stalled_after))
         try:
             await worker.run()  # type: ignore[no-untyped-call]
+        except ConnectorException as exc:  # its shutdown could not reach the database either
+            log.debug("the worker stopped on a database error", exc_info=exc)
+            state.stopping.clear()
         finally:
             watchdog.cancel()
         if not state.stopping.is_set():
@@ -486,6 +493,7 @@ def quiet_procrastinate() -> None:
     root = logging.getLogger()
     if root.getEffectiveLevel() > logging.DEBUG:
         logging.getLogger("procrastinate").setLevel(logging.WARNING)
+        logging.getLogger("psycopg.pool").setLevel(logging.ERROR)  # a retry per connection
         for handler in root.handlers:  # a logger's filter would miss its children's records
             handler.addFilter(_NoTracebacks())
 
