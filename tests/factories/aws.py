@@ -78,3 +78,21 @@ def run_instances(url: str, count: int, region: str = "us-east-1", **tags: str) 
         **({"TagSpecifications": tag_spec} if tags else {}),
     )
     return [instance["InstanceId"] for instance in answer["Instances"]]
+
+
+def as_role(url: str, role_arn: str, service: str, region: str = "us-east-1") -> Any:
+    """A plain client acting in the account of `role_arn` (moto takes the account from it)."""
+    credentials = seed_client(url, "sts").assume_role(RoleArn=role_arn, RoleSessionName="seed")[
+        "Credentials"
+    ]
+    return boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    ).client(service, region_name=region, endpoint_url=url)
+
+
+def instance_in(url: str, role_arn: str) -> str:
+    ec2 = as_role(url, role_arn, "ec2")
+    answer = ec2.run_instances(ImageId="ami-0abcdef1234567890", MinCount=1, MaxCount=1)
+    return str(answer["Instances"][0]["InstanceId"])

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.factories.aws import instance_in, seed_client
 from tests.fixtures.awsproxy import AwsProxy
 from tests.fixtures.cli import VigilCli
 from tests.fixtures.database import PostgresCluster
@@ -309,3 +310,72 @@ def test_a_worker_that_loses_the_database_exits_non_zero_saying_so(
     finally:
         with contextlib.suppress(subprocess.CalledProcessError):
             cluster.stop()  # stopped already unless the test failed before
+
+
+def test_an_organization_of_50_accounts_on_two_workers(
+    queue_cli: VigilCli, queue_url: str, moto: str, workers: Workers
+) -> None:
+    organizations = seed_client(moto, "organizations")
+    organizations.create_organization(FeatureSet="ALL")
+    members = [
+        organizations.create_account(Email=f"m{n}@example.com", AccountName=f"m{n}")[
+            "CreateAccountStatus"
+        ]["AccountId"]
+        for n in range(50)
+    ]
+    seeded = {
+        member: instance_in(moto, f"arn:aws:iam::{member}:role/VigilReadOnly")
+        for member in members[:3]
+    }
+    (queue_cli.cwd / "vigil.yaml").write_text(
+        "sources:\n  - name: org\n    provider: aws\n    regions: [us-east-1]\n"
+        f"    types: [server]\n    endpoint_url: {moto}\n    organization: {{}}\n" + QUEUE
+    )
+    first, second = workers.start(concurrency=8), workers.start(concurrency=8)
+    started = time.monotonic()
+    result = queue_cli("collect", timeout=300)
+    took = time.monotonic() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "51 scopes, 0 failed" in result.stdout
+    views = Views(queue_url)
+    try:
+        accounts = views.rows("SELECT DISTINCT account FROM scope_runs WHERE status = 'complete'")
+        servers = views.rows(
+            "SELECT account, native_id FROM vigil_resources WHERE type = 'server' "
+            "AND state = 'present'"
+        )
+    finally:
+        views.close()
+    assert {r["account"] for r in accounts} == {*members, "123456789012"}
+    assert {(r["account"], r["native_id"]) for r in servers} >= set(seeded.items())
+    ran = [workers.scopes_run(first), workers.scopes_run(second)]
+    assert sum(ran) == 51 and all(ran), ran
+    report(f"queue: an Organization of 51 accounts on 2 workers in {took:.1f}s, split {ran}")
+
+
+def test_the_daemon_enqueues_and_checks_once_the_workers_are_done(
+    queue_cli: VigilCli, queue_url: str, moto: str, estate: Estate, workers: Workers
+) -> None:
+    port = free_port()
+    configure(
+        queue_cli,
+        moto,
+        QUEUE + f"metrics:\n  listen: 127.0.0.1:{port}\nschedule:\n  collect_every: 1h\n",
+    )
+    workers.start()
+    daemon = queue_cli.start("run")
+    views = Views(queue_url)
+    try:
+        wait_until(lambda: daemon.poll() is not None or _checked(views), 60, "a cycle checks")
+        assert daemon.poll() is None, daemon.communicate()
+        assert views.inventory() == estate.truth()
+        assert views.open_findings()  # the estate's open security groups, judged
+    finally:
+        views.close()
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=20)
+    assert daemon.returncode == 0, daemon.communicate()[1]
+
+
+def _checked(views: Views) -> bool:
+    return bool(views.rows("SELECT 1 FROM vigil_findings LIMIT 1"))

@@ -5,39 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import botocore.utils
 import pytest
 
 from collectors.aws import AwsCollector
 from collectors.aws.guard import called_operations
 from collectors.aws.session import Sessions, parse_timestamp
-from tests.factories.aws import collect, scope, seed_client, source
+from tests.factories.aws import collect, instance_in, scope, seed_client, source
 
 OTHER = "111122223333"
 
 
-def _as_role(url: str, role_arn: str, service: str, region: str = "us-east-1") -> Any:
-    """A plain client acting in the account of `role_arn` (moto takes the account from it)."""
-    credentials = seed_client(url, "sts").assume_role(RoleArn=role_arn, RoleSessionName="seed")[
-        "Credentials"
-    ]
-    return boto3.session.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    ).client(service, region_name=region, endpoint_url=url)
-
-
-def _instance_in(url: str, role_arn: str) -> str:
-    ec2 = _as_role(url, role_arn, "ec2")
-    answer = ec2.run_instances(ImageId="ami-0abcdef1234567890", MinCount=1, MaxCount=1)
-    return str(answer["Instances"][0]["InstanceId"])
-
-
 def test_role_arn_collects_the_other_account(moto: str) -> None:
     role = f"arn:aws:iam::{OTHER}:role/VigilReadOnly"
-    instance = _instance_in(moto, role)
+    instance = instance_in(moto, role)
     collector = AwsCollector(source(moto, role_arn=role))
 
     scopes = list(collector.plan({"server"}))
@@ -60,7 +41,7 @@ def _organization(url: str) -> str:
 def test_organization_gives_scopes_for_every_account(moto: str) -> None:
     member = _organization(moto)
     role = f"arn:aws:iam::{member}:role/VigilReadOnly"
-    instance = _instance_in(moto, role)
+    instance = instance_in(moto, role)
     collector = AwsCollector(source(moto, organization={}))
 
     scopes = {s.account: s for s in collector.plan({"server"})}
