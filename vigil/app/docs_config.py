@@ -52,7 +52,8 @@ FALLBACK_DESCRIPTIONS: dict[str, str] = {
     "VigilConfig.routes": "Which findings go to which notifiers; first match wins.",
     "VigilConfig.schedule": "How often `vigil run` collects.",
     "VigilConfig.metrics": "The Prometheus endpoint of `vigil run`.",
-    "VigilConfig.executor": "Where a pass runs its scopes: threads, or a pool of processes.",
+    "VigilConfig.executor": "Where a pass runs its scopes: threads, a pool of processes, or "
+    "jobs in PostgreSQL run by `vigil worker`.",
     "NotifierSettings.name": "Unique name that routes refer to.",
     "NotifierSettings.type": "The channel type; its other keys depend on it.",
     "NotifierSettings.max_attempts": "Sends of one message before it is given up.",
