@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 from collections.abc import Callable
 
 import pytest
 
 from tests.fixtures.awsproxy import AwsProxy
 from tests.fixtures.cli import VigilCli
+from tests.fixtures.database import PostgresCluster
 from vigil.app.demo_estate import seed_estate
 
 REGIONS = ("us-east-1", "eu-west-1")
@@ -42,24 +44,39 @@ def table(stdout: str) -> list[list[str]]:
 
 
 def run_both(
-    cli: VigilCli, endpoint_url: str, types: str
+    cli: VigilCli, endpoint_url: str, types: str, kinds: tuple[str, ...] = ("threads", "processes")
 ) -> dict[str, tuple[int, list[list[str]], str]]:
     runs = {}
-    for kind in ("threads", "processes"):
+    for kind in kinds:
         configure(cli, endpoint_url, kind, types)
-        result = cli("collect", env={"VIGIL_DATABASE_URL": f"sqlite:///{cli.cwd / kind}.db"})
+        env = {"VIGIL_DATABASE_URL": database_of(cli, kind)}
+        worker = cli.start("worker", env=env) if kind == "queue" else None
+        try:
+            result = cli("collect", env=env)
+        finally:
+            if worker is not None:
+                worker.send_signal(signal.SIGTERM)
+                assert worker.wait(timeout=15) == 0, worker.communicate()[1]
         runs[kind] = (result.returncode, table(result.stdout), result.stderr)
     return runs
 
 
+def database_of(cli: VigilCli, kind: str) -> str:
+    """Each kind's own database: SQLite, but PostgreSQL for `queue` (cli.env's)."""
+    return cli.env["QUEUE_DATABASE_URL"] if kind == "queue" else f"sqlite:///{cli.cwd / kind}.db"
+
+
 def inventory(cli: VigilCli, kind: str) -> list[str]:
     """Every resource as JSON, without the times of this run."""
-    env = {"VIGIL_DATABASE_URL": f"sqlite:///{cli.cwd / kind}.db"}
+    env = {"VIGIL_DATABASE_URL": database_of(cli, kind)}
     result = cli("inventory", "--format", "json", env=env)
     assert result.returncode == 0, result.stderr
     items = json.loads(result.stdout)
     times = ("first_seen", "last_seen")
-    return sorted(json.dumps({k: v for k, v in i.items() if k not in times}) for i in items)
+    # sort_keys: PostgreSQL (jsonb) and SQLite keep attributes in different orders
+    return sorted(
+        json.dumps({k: v for k, v in i.items() if k not in times}, sort_keys=True) for i in items
+    )
 
 
 @pytest.mark.slow
@@ -91,10 +108,41 @@ def test_processes_exit_1_on_a_failed_region_as_threads_do(
     assert [row[2] for row in failed] == ["eu-west-1"]
 
 
+@pytest.mark.slow
+def test_queue_prints_the_table_and_inventory_of_threads(
+    vigil_cli: VigilCli, moto: str, postgres: PostgresCluster
+) -> None:
+    vigil_cli.env["QUEUE_DATABASE_URL"] = postgres.create_database()
+    seed_estate(moto, regions=REGIONS, servers_per_region=2)
+    runs = run_both(vigil_cli, moto, "server, disk, dns_record", ("threads", "queue"))
+
+    assert runs["queue"][0] == runs["threads"][0] == 0, runs["queue"][2]
+    assert runs["queue"][1] == runs["threads"][1]
+    queued = inventory(vigil_cli, "queue")
+    configure(vigil_cli, moto, "threads", "server")  # queue on SQLite would be a config error
+    assert queued == inventory(vigil_cli, "threads")
+
+
+@pytest.mark.slow
+def test_queue_exits_1_on_a_failed_region_as_threads_do(
+    vigil_cli: VigilCli, moto: str, aws_proxy: Callable[..., AwsProxy], postgres: PostgresCluster
+) -> None:
+    vigil_cli.env["QUEUE_DATABASE_URL"] = postgres.create_database()
+    seed_estate(moto, regions=REGIONS, servers_per_region=1)
+    proxy = aws_proxy(deny_regions={"eu-west-1"})
+    runs = run_both(vigil_cli, proxy.url, "disk", ("threads", "queue"))
+
+    assert runs["queue"][0] == runs["threads"][0] == 1
+    assert runs["queue"][1] == runs["threads"][1]
+    assert "nothing of them was changed" in runs["queue"][2]
+
+
 @pytest.mark.parametrize(
     ("block", "line", "message"),
     [
-        ("  kind: queue\n", 3, "kind: Input should be 'threads' or 'processes'"),
+        ("  kind: swarm\n", 3, "kind: Input should be 'threads', 'processes' or 'queue'"),
+        ("  kind: queue\n", 1, "executor kind queue keeps its jobs in the database"),
+        ("  kind: queue\n  stalled_after: 0s\n", 2, "stalled_after must be at least 1s"),
         ("  kind: processes\n  processes: 0\n", 4, "greater than or equal to 1"),
         ("  kind: threads\n  processes: 4\n", 2, "set kind: processes or remove processes:"),
         ("  kind: processes\n  pass_deadline: soon\n", 4, "pass_deadline"),

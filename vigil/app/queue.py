@@ -415,13 +415,15 @@ def serve(
     stalled_after = config.executor.stalled_after.total_seconds()
     quiet_procrastinate()
     app = build_app(url, stalled_after)
-    if on_ready is not None:
-        on_ready(state)
-    return asyncio.run(_run_worker(app, state, concurrency, stalled_after))
+    return asyncio.run(_run_worker(app, state, concurrency, stalled_after, on_ready))
 
 
 async def _run_worker(
-    app: procrastinate.App, state: WorkerState, concurrency: int, stalled_after: float
+    app: procrastinate.App,
+    state: WorkerState,
+    concurrency: int,
+    stalled_after: float,
+    on_ready: Callable[[WorkerState], None] | None,
 ) -> int:
     from procrastinate.exceptions import ConnectorException
     from procrastinate.worker import Worker
@@ -440,6 +442,7 @@ async def _run_worker(
             update_heartbeat_interval=max(0.5, stalled_after / 3),
             stalled_worker_timeout=stalled_after,
             shutdown_graceful_timeout=SHUTDOWN_SECONDS,
+            abort_job_polling_interval=1.0,  # a stopped pass's scopes stop within a second
         )
 
         def stop(signum: int) -> None:
@@ -449,6 +452,8 @@ async def _run_worker(
 
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop, signum)
+        if on_ready is not None:  # ready (its /readyz answers) once a SIGTERM stops it cleanly
+            on_ready(state)
         watchdog = asyncio.create_task(_watch_database(state, worker, stalled_after))
         try:
             await worker.run()  # type: ignore[no-untyped-call]
