@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from tests.fixtures.services import require_service
+from vigil.app.config import ExecutorConfig
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -31,3 +33,30 @@ def require_tool(name: str) -> str:
     """
     search = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
     return require_service(name, path=search)
+
+
+def uncomment_queue_executor(text: str) -> str:
+    """A shipped vigil.yaml with its commented `executor: kind: queue` lines switched on, as
+    the scale-out guide tells the operator to do (docs/operations.md, "Scaling out: workers")."""
+    switched = text.replace("\n# executor:\n#   kind: queue\n", "\nexecutor:\n  kind: queue\n")
+    assert switched != text, "the commented executor: kind: queue lines are missing"
+    return switched
+
+
+def _queue_in_config() -> bool:
+    try:
+        ExecutorConfig.model_validate({"kind": "queue"})
+    except ValidationError:
+        return False
+    return True
+
+
+# `executor.kind: queue` is being built beside these manifests. Until this tree's config
+# accepts it, the tests that load a queue config are expected to fail (strict: an unexpected
+# pass fails); once it is accepted the mark is inert and they run as any other test. Delete
+# the mark then.
+needs_queue_config = pytest.mark.xfail(
+    not _queue_in_config(),
+    reason="executor.kind: queue is not accepted by this tree's config yet",
+    strict=True,
+)
