@@ -231,5 +231,5 @@ def test_the_commented_queue_switch_of_vigil_yaml_selects_the_queue(
     set_placeholders(text, monkeypatch)
     (tmp_path / "vigil.yaml").write_text(text)
     config = load_config(tmp_path / "vigil.yaml")
-    assert config.executor.kind == "queue"
+    assert str(config.executor.kind) == "queue"
     assert config.sources and config.metrics.listen == "0.0.0.0:9464"

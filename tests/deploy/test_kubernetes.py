@@ -348,4 +348,4 @@ def test_the_config_of_an_overlay_with_workers_selects_the_queue(
     set_placeholders(text, monkeypatch)
     (tmp_path / "vigil.yaml").write_text(text)
     config = load_config(tmp_path / "vigil.yaml")
-    assert config.executor.kind == "queue" and config.sources
+    assert str(config.executor.kind) == "queue" and config.sources
