@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
+MIGRATION_LOCK = 0x76696769  # "vigi": the advisory lock a PostgreSQL migration holds
+
+
 def newest_revision() -> str:
     """The head revision, from the migration file names alone (`0011_resource_links.py`).
 
@@ -59,6 +62,11 @@ class Database:
         except sa.exc.OperationalError as exc:
             raise StorageError(f"database error: {exc.orig}") from exc
 
+    def revision(self) -> str | None:
+        """The schema revision the database is at (None: never migrated)."""
+        with self.connect() as conn:
+            return _current_revision(conn)
+
     def ping(self) -> None:
         """A round trip to the database (raises when it is unreachable)."""
         with self.connect() as conn:
@@ -79,6 +87,14 @@ class Database:
             with self.engine.begin() as conn:
                 if _current_revision(conn) == newest_revision():
                     return
+                if conn.dialect.name == "postgresql":
+                    # Workers and the daemon may start together: one migrates, the others
+                    # wait for it and then find nothing to do.
+                    conn.execute(
+                        sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+                    )
+                    if _current_revision(conn) == newest_revision():
+                        return
                 from alembic import command  # only when there is something to migrate
 
                 config = alembic_config()

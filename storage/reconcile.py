@@ -41,6 +41,7 @@ from storage.tables import (
 )
 from storage.tables import staged_resources as staged
 from vigil.core.canonical import canonical_json
+from vigil.core.errors import StorageError
 from vigil.core.model import (
     ABSENT_RETIRES,
     Resource,
@@ -116,9 +117,10 @@ class RunStats:
 class Reconciler:
     """Applies scope runs to storage. One writer: call it from one thread."""
 
-    def __init__(self, db: Database, *, clock: Any = utcnow) -> None:
+    def __init__(self, db: Database, *, clock: Any = utcnow, pass_id: str | None = None) -> None:
         self.db = db
         self.clock = clock
+        self.pass_id = pass_id  # the queued pass (`executor.kind: queue`) its runs belong to
         self._running: dict[int, RunStats] = {}
 
     def start(self, scope: Scope, *, volatile: tuple[str, ...] = ()) -> RunStats:
@@ -161,6 +163,7 @@ class Reconciler:
                     type=scope.type,
                     status=RunStatus.RUNNING,
                     started_at=now,
+                    pass_id=self.pass_id,
                 )
             )
             key = result.inserted_primary_key
@@ -217,6 +220,7 @@ class Reconciler:
         """Apply the run: staged records, then deletions of what the scope no longer has."""
         now = self.clock()
         with self.db.begin() as conn:
+            _claim(conn, run)
             if run.staged:
                 taken = _apply_staged(conn, run, now)
                 self._forget_taken(run, taken)
@@ -252,16 +256,25 @@ class Reconciler:
         self._running.pop(run.run_id, None)
         return run
 
-    def abandon_running(self, reason: str = "abandoned: the collector stopped") -> int:
-        """Mark runs left `running` by a crashed or stopped process as failed."""
+    def abandon_running(
+        self,
+        reason: str = "abandoned: the collector stopped",
+        *,
+        scope_key: str | None = None,
+        queued: bool | None = None,
+    ) -> int:
+        """Mark runs left `running` by a crashed or stopped process as failed: those of
+        `scope_key` only when given; `queued=False` spares the runs of queued passes (their
+        workers may be alive: a worker abandons its scope's stale run when the job is retried)."""
         now = self.clock()
+        query = sa.select(scope_runs.c.id).where(scope_runs.c.status == RunStatus.RUNNING)
+        if scope_key is not None:
+            query = query.where(scope_runs.c.scope_key == scope_key)
+        if queued is not None:
+            has_pass = scope_runs.c.pass_id.is_not(None)
+            query = query.where(has_pass if queued else ~has_pass)
         with self.db.begin() as conn:
-            stale = [
-                row.id
-                for row in conn.execute(
-                    sa.select(scope_runs.c.id).where(scope_runs.c.status == RunStatus.RUNNING)
-                )
-            ]
+            stale = [row.id for row in conn.execute(query)]
             if not stale:
                 return 0
             conn.execute(staged.delete().where(staged.c.run_id.in_(stale)))
@@ -272,6 +285,24 @@ class Reconciler:
                 .values(status=RunStatus.FAILED, error=reason, finished_at=now, retryable=True)
             )
         return len(stale)
+
+
+class RunAbandoned(StorageError):
+    """The run was marked failed by someone else (a later attempt at its scope) before it
+    completed: it applies nothing."""
+
+
+def _claim(conn: Connection, run: RunStats) -> None:
+    """Lock the run's row for the completing transaction; a run abandoned meanwhile (its worker
+    was taken for dead and the scope retried) applies nothing, so one attempt applies."""
+    status = conn.execute(
+        sa.select(scope_runs.c.status).where(scope_runs.c.id == run.run_id).with_for_update()
+    ).scalar_one()
+    if status != RunStatus.RUNNING:
+        raise RunAbandoned(
+            f"scope run {run.run_id} of {run.scope.key} was abandoned ({status}) before it "
+            "completed; nothing of it was applied"
+        )
 
 
 def _first_seen_links(run: RunStats, links: Sequence[LinkKey]) -> list[LinkKey]:

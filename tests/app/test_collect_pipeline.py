@@ -73,7 +73,7 @@ def test_a_storage_error_fails_the_pass_instead_of_hanging(sqlite_db: Database) 
     collection = Collection(
         sqlite_db, [_source()], workers=1, collector_factory=lambda _: PagedCollector(200)
     )
-    collection.reconciler = BrokenReconciler(sqlite_db)
+    collection.reconciler = collection.writer.reconciler = BrokenReconciler(sqlite_db)
     thread, errors = _run_in_thread(collection)
     thread.join(timeout=20)
     assert not thread.is_alive(), "the collection hung after its writer failed"
@@ -85,7 +85,7 @@ def test_a_storage_error_does_not_set_the_callers_stop_event(sqlite_db: Database
     collection = Collection(
         sqlite_db, [_source()], workers=1, stop=stop, collector_factory=lambda _: PagedCollector(50)
     )
-    collection.reconciler = BrokenReconciler(sqlite_db)
+    collection.reconciler = collection.writer.reconciler = BrokenReconciler(sqlite_db)
     with pytest.raises(StorageError):
         collection.run()
     assert not stop.is_set()

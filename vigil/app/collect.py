@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from collectors.base import Collector, SourceConfig
 from collectors.registry import build_collector
 from storage.db import Database
-from storage.reconcile import Reconciler, RunStats
+from storage.reconcile import Reconciler
 from storage.retire import retire_unplanned
 from vigil.app.executor import (
     STOPPED,
@@ -38,6 +38,7 @@ from vigil.app.executor import (
 )
 from vigil.app.gc_tuning import fewer_gc_pauses
 from vigil.app.inventory_reader import StorageInventory
+from vigil.app.scope_writer import ScopeOutcome, ScopeWriter
 from vigil.core.errors import ConfigError, VigilError, scrub, secrets_of
 from vigil.core.model import PLAN_TYPE, RunStatus, Scope
 
@@ -45,25 +46,6 @@ if TYPE_CHECKING:
     from vigil.app.config import ExecutorConfig
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ScopeOutcome:
-    """How one scope ended, for the summary table and the exit code."""
-
-    scope: Scope
-    status: str
-    error: str | None = None
-    pages: int = 0
-    seen: int = 0
-    created: int = 0
-    changed: int = 0
-    deleted: int = 0
-    duration: float = 0.0
-
-    @property
-    def failed(self) -> bool:
-        return self.status != RunStatus.COMPLETE
 
 
 @dataclass
@@ -124,6 +106,11 @@ class Collection:
     ) -> None:
         self.db = db
         self.processes = executor.pool_size() if executor and executor.kind == "processes" else 0
+        self.queued = executor if executor and executor.kind == "queue" else None
+        if self.queued is not None:
+            from vigil.app.queue import require_postgresql
+
+            require_postgresql(db.url, config_path)
         if self.processes and (config_path is None or collector_factory is not None):
             raise ConfigError(
                 "executor kind processes needs the config loaded from a file: its workers "
@@ -148,6 +135,9 @@ class Collection:
             lambda source: build_collector(source, inventory)
         )
         self.reconciler = Reconciler(db)
+        self.writer = ScopeWriter(
+            self.reconciler, self._secrets, stopped=self.stop.is_set, on_page=self.progress.page
+        )
         self._queue: queue.Queue[Message] = queue.Queue(maxsize=max(16, workers * 2))
         # Under `processes`, the flag the workers read for `stop` (a lock-free shared byte: a
         # worker killed mid-read must not leave a lock held for the others).
@@ -172,6 +162,37 @@ class Collection:
         if self.pass_deadline is not None:
             self._deadline = started + self.pass_deadline.total_seconds()
         result = CollectionResult()
+        planned = self._run_queued(result) if self.queued else self._run_here(result)
+        if self._may_retire(result):
+            held = [
+                (s.provider, s.account, s.region, s.type) for s in (o.scope for o in result.failed)
+            ]
+            result.retired = retire_unplanned(
+                self.db, {scope.key for _, scope in planned}, held=held
+            )
+        result.duration = time.monotonic() - started
+        return result
+
+    def _run_queued(self, result: CollectionResult) -> list[tuple[Collector, Scope]]:
+        """Under `queue`: plan here, then the scopes are jobs that workers run."""
+        from vigil.app.queue import QueuedPass
+
+        assert self.queued is not None
+        planned = self._plan(result)
+        self.progress.planned(len(planned) + len(result.outcomes))
+        digests = {source.name: source_digest(source) for source in self.sources}
+        queued = QueuedPass(
+            self.db,
+            stop=self.stop,
+            progress=self.progress,
+            deadline=self.pass_deadline,
+            stalled_after=self.queued.stalled_after,
+        )
+        result.outcomes.extend(queued.run([scope for _, scope in planned], digests))
+        return planned
+
+    def _run_here(self, result: CollectionResult) -> list[tuple[Collector, Scope]]:
+        """Under `threads` and `processes`: the scopes run here, the writer is this thread."""
         threads = self.processes or self.workers
         slots = [self._worker_slot() for _ in range(self.processes)]
         try:
@@ -199,15 +220,7 @@ class Collection:
         finally:
             for slot in slots:
                 slot.close()
-        if self._may_retire(result):
-            held = [
-                (s.provider, s.account, s.region, s.type) for s in (o.scope for o in result.failed)
-            ]
-            result.retired = retire_unplanned(
-                self.db, {scope.key for _, scope in planned}, held=held
-            )
-        result.duration = time.monotonic() - started
-        return result
+        return planned
 
     def _may_retire(self, result: CollectionResult) -> bool:
         """A whole-config pass that planned every source and was not stopped."""
@@ -284,7 +297,6 @@ class Collection:
     def _write(self, expected: int) -> list[ScopeOutcome]:
         """The single writer: apply messages until every scope has ended."""
         outcomes: list[ScopeOutcome] = []
-        runs: dict[str, RunStats] = {}
         ended: set[str] = set()
         while len(outcomes) < expected:
             try:
@@ -295,7 +307,7 @@ class Collection:
                 continue
             if message.scope.key in ended:
                 continue  # a late word of a scope that already ended changes nothing
-            outcome = self._apply(message, runs)
+            outcome = self.writer.apply(message)
             if outcome is not None:
                 ended.add(message.scope.key)
                 outcomes.append(outcome)
@@ -311,46 +323,6 @@ class Collection:
                 self._queue.get(timeout=0.1)
             except queue.Empty:
                 continue
-
-    def _apply(self, message: Message, runs: dict[str, RunStats]) -> ScopeOutcome | None:
-        key = message.scope.key
-        if message.kind == "start":
-            runs[key] = self.reconciler.start(message.scope, volatile=message.volatile)
-            return None
-        if message.kind == "page":
-            assert message.rows is not None
-            if key not in runs:
-                return None  # a page of a scope abandoned before it started: nothing staged
-            self.reconciler.add_rows(
-                runs[key], message.rows, message.observed or (), message.links or ()
-            )
-            self.progress.page(message.scope, len(message.rows))
-            return None
-        run = runs.pop(key, None)
-        if run is not None and message.kind == "done" and not self.stop.is_set():
-            self.reconciler.complete(run)
-            return _outcome(run, RunStatus.COMPLETE)
-        secrets = self._secrets.get(message.scope.source, ())
-        error = scrub(message.error or STOPPED, secrets)
-        if run is None:  # abandoned before it started: nothing to compare, nothing staged
-            run = self.reconciler.record_failure(message.scope, error, retryable=message.retryable)
-        else:
-            self.reconciler.fail(run, error, retryable=message.retryable)
-        return _outcome(run, RunStatus.FAILED, error)
-
-
-def _outcome(run: RunStats, status: str, error: str | None = None) -> ScopeOutcome:
-    return ScopeOutcome(
-        scope=run.scope,
-        status=status,
-        error=error,
-        pages=run.pages,
-        seen=run.seen,
-        created=run.created,
-        changed=run.changed,
-        deleted=run.deleted,
-        duration=(run.finished_at - run.started_at).total_seconds() if run.finished_at else 0.0,
-    )
 
 
 def collect(

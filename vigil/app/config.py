@@ -204,6 +204,8 @@ class ExecutorConfig(StrictModel):
       kind: threads           # default: one process, scopes on threads
       # kind: processes       # a local pool of worker processes: parsing uses every core
       # processes: 4          # the pool size; default the machine's core count
+      # kind: queue           # jobs in PostgreSQL, run by `vigil worker` on any machines
+      # stalled_after: 30s    # queue: a worker silent this long is dead; its scopes retried
       # pass_deadline: 15m    # scopes not started by then fail; default the collection interval
     ```
 
@@ -211,11 +213,17 @@ class ExecutorConfig(StrictModel):
     is passed to it); scopes are sent to the workers, and their prepared records come back to
     the one database writer. A worker that dies fails only the scopes it was running (their
     runs abandoned: nothing of them applied).
+
+    Under `queue`, each scope is a job in the PostgreSQL database (`database_url`; SQLite is
+    refused), run by any `vigil worker` reading the same config file; a worker writes its own
+    scope runs. A worker that dies leaves its runs abandoned, and its jobs go to another worker
+    once its heartbeat is `stalled_after` old.
     """
 
-    kind: Literal["threads", "processes"] = Field(
+    kind: Literal["threads", "processes", "queue"] = Field(
         default="threads",
-        description="`threads` (one process) or `processes` (a local pool of worker processes).",
+        description="`threads` (one process), `processes` (a local pool of worker processes) "
+        "or `queue` (jobs in PostgreSQL run by `vigil worker` processes on any machines).",
     )
     processes: int | None = Field(
         default=None,
@@ -227,6 +235,11 @@ class ExecutorConfig(StrictModel):
         description='Scopes no worker started by then fail ("no live worker"); default the '
         "source's collection interval (`schedule`).",
     )
+    stalled_after: Duration = Field(
+        default=timedelta(seconds=30),
+        description="`queue`: a worker that sent no heartbeat for this long is taken for dead; "
+        "its scopes go to another worker (heartbeats every third of it).",
+    )
 
     @model_validator(mode="after")
     def _valid(self) -> ExecutorConfig:
@@ -237,6 +250,8 @@ class ExecutorConfig(StrictModel):
             )
         if self.pass_deadline is not None and self.pass_deadline.total_seconds() < 1:
             raise ValueError("pass_deadline must be at least 1s")
+        if self.stalled_after.total_seconds() < 1:
+            raise ValueError("stalled_after must be at least 1s")
         return self
 
     def pool_size(self) -> int:
@@ -433,6 +448,19 @@ class VigilConfig(StrictModel):
         if value is not None and (problem := url_problem(value)):
             raise ValueError(f"{problem}; {DATABASE_URL_FIX}")
         return value
+
+    @model_validator(mode="after")
+    def _queue_needs_postgresql(self) -> VigilConfig:
+        if self.executor.kind == "queue":
+            url = os.environ.get("VIGIL_DATABASE_URL") or self.database_url or DEFAULT_DATABASE_URL
+            if not url.startswith("postgresql"):
+                raise ValueError(
+                    "executor kind queue keeps its jobs in the database, shared by every worker: "
+                    "it needs a PostgreSQL database_url (postgresql+psycopg://...), not "
+                    f"{url.split(':', 1)[0]}; set database_url or VIGIL_DATABASE_URL, or use "
+                    "executor kind threads or processes"
+                )
+        return self
 
     @model_validator(mode="after")
     def _names_unique(self) -> VigilConfig:

@@ -220,7 +220,7 @@ class Daemon:
         self.lock.acquire()
         try:
             abandoned = Reconciler(self.db).abandon_running(
-                "abandoned: the previous daemon stopped before this scope finished"
+                "abandoned: the previous daemon stopped before this scope finished", queued=False
             )
             if abandoned:
                 log.warning("marked %d scope run(s) left running as failed", abandoned)

@@ -32,7 +32,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.sharedctypes import Synchronized
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from collectors.base import Collector, SourceConfig
 from collectors.registry import build_collector, collector_class
@@ -41,6 +41,9 @@ from storage.reconcile import StorageRow, prepare_page
 from storage.volatile import Observation, observe
 from vigil.core.errors import VigilError
 from vigil.core.model import RunStatus, Scope
+
+if TYPE_CHECKING:
+    from vigil.app.config import VigilConfig
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +138,8 @@ def _init_worker(
 
     budget.share_among(processes)
     _worker.update(jobs=jobs, messages=messages, stop=stop, config_path=config_path)
-    _worker.update(database_url=database_url, collectors={}, lock=threading.Lock())
+    collectors = WorkerCollectors(config_path, database_url)
+    _worker.update(collectors=collectors, lock=threading.Lock())
 
 
 def _ready() -> int:
@@ -146,7 +150,7 @@ def _ready() -> int:
         config = load_config(_worker["config_path"])
     except VigilError:
         return os.getpid()  # said again, per scope, when a scope needs it
-    _worker["config"] = config
+    _worker["collectors"].config = config
     for source in config.sources:
         collector_class(source.provider)
     return os.getpid()
@@ -187,23 +191,37 @@ def _run_job(job: Job) -> None:
 
 
 def _collector_for(job: Job) -> Collector:
-    """The collector of the job's source, built once per worker from the worker's own config."""
     with _worker["lock"]:
-        collectors: dict[str, tuple[str, Collector]] = _worker["collectors"]
-        cached = collectors.get(job.source)
-        if cached is not None and cached[0] == job.digest:
+        collectors: WorkerCollectors = _worker["collectors"]
+        return collectors.collector_for(job.source, job.digest)
+
+
+class WorkerCollectors:
+    """The collectors of a worker (a process of `processes`, or a `vigil worker`), built once per
+    source from the worker's own config file and reloaded when a job's digest says it changed;
+    a source whose config still differs from the pass's fails the scope saying so."""
+
+    def __init__(self, config_path: str, database_url: str | None) -> None:
+        self.config_path = config_path
+        self.database_url = database_url
+        self.config: VigilConfig | None = None
+        self._built: dict[str, tuple[str, Collector]] = {}
+
+    def collector_for(self, source_name: str, digest: str) -> Collector:
+        cached = self._built.get(source_name)
+        if cached is not None and cached[0] == digest:
             return cached[1]
         from vigil.app.config import load_config, resolve_database_url
 
-        config = _worker.get("config")
-        if config is None or source_digest(config.source(job.source)) != job.digest:
-            config = _worker["config"] = load_config(_worker["config_path"])
-        source = config.source(job.source)
-        if source_digest(source) != job.digest:
+        config = self.config
+        if config is None or source_digest(config.source(source_name)) != digest:
+            config = self.config = load_config(self.config_path)
+        source = config.source(source_name)
+        if source_digest(source) != digest:
             raise VigilError(
-                f"this worker's config of source {job.source!r} differs from the pass's "
-                f"({_worker['config_path']} changed since the pass started); the next pass "
-                "collects it",
+                f"this worker's config of source {source_name!r} differs from the pass's "
+                f"({self.config_path} changed since the pass started, or the worker reads "
+                "another file); the next pass collects it",
                 retryable=True,
             )
         inventory = None
@@ -211,10 +229,10 @@ def _collector_for(job: Job) -> Collector:
             from storage.db import Database
             from vigil.app.inventory_reader import StorageInventory
 
-            url = _worker["database_url"] or resolve_database_url(config)
+            url = self.database_url or resolve_database_url(config)
             inventory = StorageInventory(Database(url, migrate=False))
         collector: Collector = build_collector(source, inventory)
-        collectors[job.source] = (job.digest, collector)
+        self._built[source_name] = (digest, collector)
         return collector
 
 

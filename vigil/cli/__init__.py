@@ -27,6 +27,7 @@ from vigil.cli import (
     run,
     silence,
     topology,
+    worker,
 )
 from vigil.cli.state import AppState
 from vigil.core.errors import VigilError
@@ -95,6 +96,7 @@ for module in (
     db,
     prune,
     topology,
+    worker,
 ):
     module.register(app)
 

@@ -18,6 +18,7 @@ from vigil.core.lazy import lazy_import
 
 if TYPE_CHECKING:
     from vigil.app import collect as pipeline
+    from vigil.app.scope_writer import ScopeOutcome
 else:
     pipeline = lazy_import("vigil.app.collect")
 from vigil.core.model import Scope
@@ -135,5 +136,5 @@ class _TerminalProgress:
         self.resources += resources
         self.bar.update(self.task, resources=self.resources)
 
-    def finished(self, outcome: pipeline.ScopeOutcome) -> None:
+    def finished(self, outcome: ScopeOutcome) -> None:
         self.bar.advance(self.task)

@@ -126,7 +126,7 @@ class VigilCollector:
         yield oldest_open_ages(cache.oldest_open, now)
         yield stale_scopes(cache.scopes, self.intervals, now)
         yield from self._self_metrics(cache, now)
-        yield _throttled_family()
+        yield throttled_family()
         if self.status is not None:
             yield from cycle_families(self.status.snapshot())
 
@@ -150,7 +150,7 @@ class VigilCollector:
         )
 
 
-def _throttled_family() -> Metric:
+def throttled_family() -> Metric:
     family = CounterMetricFamily(
         "vigil_aws_throttled",
         "Throttling responses AWS sent this process, retried ones included.",

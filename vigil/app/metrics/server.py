@@ -8,12 +8,12 @@ import ssl
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Protocol
 
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS_TYPE
 
 from vigil import __version__
-from vigil.app.metrics.collector import VigilCollector
 from vigil.core.errors import ConfigError, VigilError
 
 log = logging.getLogger(__name__)
@@ -22,12 +22,18 @@ log = logging.getLogger(__name__)
 ReadyCheck = Callable[[], tuple[bool, str]]
 
 
+class Exposition(Protocol):
+    """What the server serves on `/metrics` (the daemon's exporter, or a worker's)."""
+
+    def exposition(self, *, openmetrics: bool = False) -> bytes: ...
+
+
 class MetricsServer:
     """HTTP(S) on `metrics.listen`: `/metrics`, `/healthz` (alive), `/readyz` (`ready()`)."""
 
     def __init__(
         self,
-        collector: VigilCollector,
+        collector: Exposition,
         address: tuple[str, int],
         *,
         ready: ReadyCheck,
@@ -96,7 +102,7 @@ def _tls_context(cert: str, key: str) -> ssl.SSLContext:
     return context
 
 
-def _handler(collector: VigilCollector, ready: ReadyCheck) -> type[BaseHTTPRequestHandler]:
+def _handler(collector: Exposition, ready: ReadyCheck) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = f"vigil/{__version__}"
 

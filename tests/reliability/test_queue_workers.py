@@ -1,0 +1,311 @@
+"""`executor: {kind: queue}`: real `vigil worker` processes on a real PostgreSQL run the scopes
+of a `vigil collect` pass against moto; workers killed, stopped, or cut off from the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.fixtures.awsproxy import AwsProxy
+from tests.fixtures.cli import VigilCli
+from tests.fixtures.database import PostgresCluster
+from tests.fixtures.services import free_port
+from tests.reliability.conftest import (
+    REGIONS,
+    SCOPES,
+    Estate,
+    Views,
+    assert_no_false_deletion,
+    configure,
+    report,
+)
+
+pytestmark = pytest.mark.slow
+
+QUEUE = "executor:\n  kind: queue\n  stalled_after: 3s\n"
+
+
+class Workers:
+    """`vigil worker` processes of a test, each serving its /metrics; stopped at the end."""
+
+    def __init__(self, cli: VigilCli) -> None:
+        self.cli = cli
+        self.started: list[tuple[subprocess.Popen[str], int]] = []
+
+    def start(self, concurrency: int = 4) -> subprocess.Popen[str]:
+        port = free_port()
+        process = self.cli.start(
+            "worker", "--concurrency", str(concurrency), "--metrics", f"127.0.0.1:{port}"
+        )
+        self.started.append((process, port))
+        deadline = time.monotonic() + 30
+        while not self._ready(port):
+            assert process.poll() is None, process.communicate()[1]
+            assert time.monotonic() < deadline, "the worker never served /readyz"
+            time.sleep(0.1)
+        return process
+
+    def scopes_run(self, process: subprocess.Popen[str]) -> int:
+        port = dict(self.started)[process]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        return sum(
+            int(float(n))
+            for n in re.findall(r"^vigil_worker_scopes_total\{.*\} (\S+)$", text, re.M)
+        )
+
+    @staticmethod
+    def _ready(port: int) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def stop_all(self) -> None:
+        for process, _ in self.started:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process, _ in self.started:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def queue_url(postgres: PostgresCluster) -> str:
+    return postgres.create_database()
+
+
+@pytest.fixture
+def queue_cli(vigil_cli: VigilCli, queue_url: str) -> VigilCli:
+    vigil_cli.env["VIGIL_DATABASE_URL"] = queue_url
+    return vigil_cli
+
+
+@pytest.fixture
+def workers(queue_cli: VigilCli) -> Iterator[Workers]:
+    started = Workers(queue_cli)
+    yield started
+    started.stop_all()
+
+
+def test_two_workers_run_a_pass_and_the_inventory_is_moto_s(
+    queue_cli: VigilCli, queue_url: str, moto: str, estate: Estate, workers: Workers
+) -> None:
+    configure(queue_cli, moto, QUEUE)
+    first, second = workers.start(), workers.start()
+    started = time.monotonic()
+    result = queue_cli("collect")
+    took = time.monotonic() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{SCOPES} scopes, 0 failed" in result.stdout
+    views = Views(queue_url)
+    try:
+        assert views.inventory() == estate.truth()
+        runs = views.rows("SELECT count(*) AS n FROM scope_runs WHERE pass_id IS NOT NULL")
+        assert runs[0]["n"] == SCOPES  # one attempt per scope, each recorded once
+    finally:
+        views.close()
+    ran = [workers.scopes_run(first), workers.scopes_run(second)]
+    assert sum(ran) == SCOPES and all(ran), ran  # both workers took scopes
+    report(f"queue: {SCOPES} scopes on 2 workers in {took:.2f}s, split {ran}")
+
+
+def running_on(workers: Workers, process: subprocess.Popen[str]) -> bool:
+    port = dict(workers.started)[process]
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
+            text = response.read().decode()
+    except OSError:
+        return False
+    found = re.search(r"^vigil_worker_scopes_running (\S+)$", text, re.M)
+    return bool(found and float(found.group(1)) > 0)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"never: {what}"
+        time.sleep(0.02)
+
+
+def duplicate_events(views: Views) -> list[Any]:
+    """Change events that say the same thing twice about one resource (a scope applied twice)."""
+    return views.rows(
+        "SELECT uid, kind, count(*) AS n FROM change_events WHERE kind = 'created' "
+        "GROUP BY uid, kind HAVING count(*) > 1"
+    )
+
+
+def slow_estate(queue_cli: VigilCli, aws_proxy: Callable[..., AwsProxy], extra: str = "") -> None:
+    """Each AWS call takes 0.3 s: scopes are in flight long enough to kill a worker mid-scope."""
+    proxy = aws_proxy(latency=0.3)
+    configure(queue_cli, proxy.url, QUEUE + extra)
+
+
+def warm_up(queue_cli: VigilCli, estate: Estate) -> None:
+    """A first pass (the workers build their collectors), then churn: the next pass has
+    deletions to make, which a scope applied twice or half would get wrong."""
+    first = queue_cli("collect")
+    assert first.returncode == 0, first.stdout + first.stderr
+    for region in REGIONS:
+        estate.churn(region)
+
+
+def test_a_worker_killed_mid_scope_has_its_scopes_finished_by_another(
+    queue_cli: VigilCli,
+    queue_url: str,
+    estate: Estate,
+    workers: Workers,
+    aws_proxy: Callable[..., AwsProxy],
+) -> None:
+    slow_estate(queue_cli, aws_proxy)
+    victim, survivor = workers.start(), workers.start()
+    warm_up(queue_cli, estate)
+    started = time.monotonic()
+    collect = queue_cli.start("collect")
+    wait_until(lambda: running_on(workers, victim), 30, "the victim runs a scope")
+    time.sleep(0.4)  # into its first pages
+    victim.kill()
+    killed_at = time.monotonic() - started
+    stdout, stderr = collect.communicate(timeout=90)
+    assert collect.returncode == 0, stdout + stderr
+    assert f"{SCOPES} scopes, 0 failed" in stdout
+    views = Views(queue_url)
+    try:
+        assert views.inventory() == estate.truth()
+        assert duplicate_events(views) == []
+        assert_no_false_deletion(views, estate)
+        abandoned = views.rows(
+            "SELECT count(*) AS n FROM scope_runs WHERE error LIKE 'abandoned: its worker "
+            "stopped answering%'"
+        )[0]["n"]
+        assert abandoned >= 1  # the victim's run, abandoned by the retry: nothing applied
+    finally:
+        views.close()
+    assert workers.scopes_run(survivor) >= 1
+    report(
+        f"queue: kill -9 of a worker {killed_at:.2f}s into the pass: {abandoned} run(s) "
+        f"abandoned and retried, pass done in {time.monotonic() - started:.2f}s, 0 duplicates"
+    )
+
+
+def test_sigterm_hands_running_scopes_back_and_exits_within_10s(
+    queue_cli: VigilCli,
+    queue_url: str,
+    estate: Estate,
+    workers: Workers,
+    aws_proxy: Callable[..., AwsProxy],
+) -> None:
+    slow_estate(queue_cli, aws_proxy)
+    stopping, other = workers.start(), workers.start()
+    warm_up(queue_cli, estate)
+    collect = queue_cli.start("collect")
+    wait_until(lambda: running_on(workers, stopping), 30, "the worker runs a scope")
+    time.sleep(0.4)  # into its first pages
+    signalled = time.monotonic()
+    stopping.send_signal(signal.SIGTERM)
+    stopping.wait(timeout=15)
+    took = time.monotonic() - signalled
+    assert stopping.returncode == 0, stopping.communicate()[1]
+    assert took < 10
+    stdout, stderr = collect.communicate(timeout=90)
+    assert collect.returncode == 0, stdout + stderr
+    views = Views(queue_url)
+    try:
+        assert views.inventory() == estate.truth()
+        assert duplicate_events(views) == []
+        handed_back = views.rows(
+            "SELECT count(*) AS n FROM scope_runs WHERE error LIKE 'abandoned: its worker was "
+            "stopped%'"
+        )[0]["n"]
+    finally:
+        views.close()
+    assert handed_back >= 1
+    assert workers.scopes_run(other) >= 1
+    report(f"queue: SIGTERM → exit 0 in {took:.2f}s, {handed_back} scope(s) handed back")
+
+
+def test_no_live_worker_fails_the_scopes_at_the_pass_deadline(
+    queue_cli: VigilCli, queue_url: str, moto: str, estate: Estate
+) -> None:
+    configure(queue_cli, moto, QUEUE + "  pass_deadline: 2s\n")
+    started = time.monotonic()
+    result = queue_cli("collect")
+    assert result.returncode == 1
+    assert f"{SCOPES} scopes, {SCOPES} failed" in result.stdout
+    assert "no live worker started this scope within the pass deadline (2s)" in result.stdout
+    assert time.monotonic() - started < 20
+    views = Views(queue_url)
+    try:
+        assert views.inventory() == set()  # nothing invented, nothing applied
+        jobs = views.rows(
+            "SELECT status::text AS s, count(*) AS n FROM procrastinate_jobs GROUP BY 1"
+        )
+        assert {r["s"]: r["n"] for r in jobs} == {"cancelled": SCOPES}  # no worker runs them late
+    finally:
+        views.close()
+
+
+def test_a_worker_whose_config_differs_fails_the_scope_saying_so(
+    queue_cli: VigilCli, moto: str, estate: Estate, workers: Workers
+) -> None:
+    configure(queue_cli, moto, QUEUE)
+    other = queue_cli.cwd / "other.yaml"
+    other.write_text(
+        (queue_cli.cwd / "vigil.yaml").read_text().replace("max_attempts: 2", "max_attempts: 3")
+    )
+    workers.cli = VigilCli(queue_cli.cwd, {**queue_cli.env, "VIGIL_CONFIG": str(other)})
+    workers.start()
+    result = queue_cli("collect")
+    assert result.returncode == 1
+    assert "config of source 'aws-test' differs from the pass's" in result.stdout.replace("\n", " ")
+
+
+@pytest.mark.parametrize("command", [("collect",), ("worker",)])
+def test_queue_on_sqlite_is_a_config_error(
+    vigil_cli: VigilCli, moto: str, command: tuple[str, ...]
+) -> None:
+    configure(vigil_cli, moto, QUEUE)
+    result = vigil_cli(*command)
+    assert result.returncode == 2, result.stderr
+    assert "vigil.yaml" in result.stderr
+    assert "PostgreSQL" in result.stderr
+    assert not vigil_cli.database_path.exists()  # nothing written
+
+
+def test_a_worker_that_loses_the_database_exits_non_zero_saying_so(
+    vigil_cli: VigilCli, moto: str
+) -> None:
+    cluster = PostgresCluster()  # its own: this test stops it
+    try:
+        vigil_cli.env["VIGIL_DATABASE_URL"] = cluster.create_database()
+        configure(vigil_cli, moto, QUEUE)
+        workers = Workers(vigil_cli)
+        worker = workers.start()
+        cluster.stop()
+        stopped = time.monotonic()
+        _, stderr = worker.communicate(timeout=60)
+        took = time.monotonic() - stopped
+        assert worker.returncode not in (0, None)
+        assert "database" in stderr and "unreachable" in stderr, stderr
+        assert "Traceback" not in stderr, stderr
+        again = vigil_cli("worker", timeout=60)
+        assert again.returncode == 1
+        assert "cannot reach the database" in again.stderr, again.stderr
+        report(f"queue: worker exited {worker.returncode} {took:.1f}s after its database went")
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            cluster.stop()  # stopped already unless the test failed before
