@@ -13,7 +13,6 @@ import yaml
 
 from tests.deploy.helpers import (
     DEPLOY,
-    needs_queue_config,
     require_tool,
     set_placeholders,
     uncomment_queue_executor,
@@ -208,7 +207,7 @@ def test_each_worker_serves_its_metrics_to_the_compose_network_only(
     port = metrics_port(worker["command"])
     assert "ports" not in worker
     assert [int(p) for p in worker["expose"]] == [port]
-    assert worker["environment"]["VIGIL_HEALTHCHECK_URL"] == f"http://127.0.0.1:{port}/metrics"
+    assert worker["environment"]["VIGIL_HEALTHCHECK_URL"] == f"http://127.0.0.1:{port}/healthz"
     # Not the daemon's port: workers on the daemon's host (systemd, --network host) differ.
     assert port != 9464
 
@@ -223,13 +222,15 @@ def test_prometheus_finds_every_worker_replica(rendered_queue: dict[str, Any]) -
     assert jobs["vigil"]["static_configs"][0]["targets"] == ["vigil:9464"]
 
 
-@needs_queue_config
 def test_the_commented_queue_switch_of_vigil_yaml_selects_the_queue(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    """Uncommented, with the env file's PostgreSQL URL (queue refuses SQLite), it loads."""
     text = uncomment_queue_executor((DEPLOY / "vigil.yaml").read_text())
     set_placeholders(text, monkeypatch)
+    (url,) = re.findall(r"^VIGIL_DATABASE_URL=(.+)$", ENV_EXAMPLE.read_text(), re.M)
+    monkeypatch.setenv("VIGIL_DATABASE_URL", url)
     (tmp_path / "vigil.yaml").write_text(text)
     config = load_config(tmp_path / "vigil.yaml")
-    assert str(config.executor.kind) == "queue"
+    assert config.executor.kind == "queue"
     assert config.sources and config.metrics.listen == "0.0.0.0:9464"

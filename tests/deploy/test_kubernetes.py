@@ -17,7 +17,7 @@ import yaml
 
 from tests.deploy.helpers import (
     DEPLOY,
-    needs_queue_config,
+    SECRET_DATABASE_URL,
     require_tool,
     set_placeholders,
     uncomment_queue_executor,
@@ -271,9 +271,11 @@ def test_worker_probes_and_port_are_its_own_metrics(with_workers: list[dict[str,
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports == {"metrics": worker_metrics_port(container)}
     assert ports["metrics"] != 9464  # not the daemon's, for workers beside it on one host
+    # /healthz while the process lives; /readyz turns 503 once the worker is stopping.
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
     for probe in ("readinessProbe", "livenessProbe"):
-        assert container[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}, probe
-        assert container[probe]["timeoutSeconds"] < container[probe]["periodSeconds"]
+        assert container[probe]["timeoutSeconds"] < container[probe]["periodSeconds"], probe
 
 
 def test_worker_requests_cpu_and_memory_under_a_memory_limit(
@@ -339,13 +341,14 @@ def test_the_example_with_workers_keeps_its_namespace_and_image(
     assert container["image"] == "registry.example.com/platform/vigil:0.1.0"
 
 
-@needs_queue_config
 def test_the_config_of_an_overlay_with_workers_selects_the_queue(
     with_workers: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    """With the Secret's PostgreSQL URL (queue refuses SQLite) the ConfigMap's config loads."""
     (configmap,) = [o for o in with_workers if o["kind"] == "ConfigMap"]
     text = configmap["data"]["vigil.yaml"]
     set_placeholders(text, monkeypatch)
+    monkeypatch.setenv("VIGIL_DATABASE_URL", SECRET_DATABASE_URL)
     (tmp_path / "vigil.yaml").write_text(text)
     config = load_config(tmp_path / "vigil.yaml")
-    assert str(config.executor.kind) == "queue" and config.sources
+    assert config.executor.kind == "queue" and config.sources

@@ -14,12 +14,12 @@ import pytest
 
 from tests.deploy.helpers import DEPLOY, require_tool
 
-UNITS = ("vigil.service", "vigil-dashboard.service", "vigil-worker@9108.service")
+UNITS = ("vigil.service", "vigil-dashboard.service", "vigil-worker@9465.service")
 SYSTEM_UNITS = Path("/usr/lib/systemd/system")
 
 
 def unit_file(unit: str) -> str:
-    """The file a unit comes from: an instance such as vigil-worker@9108 from its template."""
+    """The file a unit comes from: an instance such as vigil-worker@9465 from its template."""
     name, at, _ = unit.partition("@")
     return f"{name}@.service" if at else unit
 
@@ -94,7 +94,7 @@ def test_the_worker_template_runs_workers_with_the_daemons_config_and_grace() ->
     text = (DEPLOY / "systemd" / "vigil-worker@.service").read_text()
     daemon = (DEPLOY / "systemd" / "vigil.service").read_text()
     (start,) = [line for line in text.splitlines() if line.startswith("ExecStart=")]
-    assert start.endswith(" worker --metrics 127.0.0.1:%i")
+    assert start.endswith(" worker --log-format json --metrics 127.0.0.1:%i")
     assert "--config /etc/vigil/vigil.yaml" in start and "--config /etc/vigil/vigil.yaml" in daemon
     assert "RestartPreventExitStatus=2" in text and "Restart=on-failure" in text
     assert "TimeoutStopSec=20s" in text
