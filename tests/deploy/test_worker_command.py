@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 import yaml
 
 from tests.deploy.helpers import DEPLOY, uncomment_queue_executor
@@ -70,6 +71,29 @@ def get(port: int, path: str) -> tuple[int, str]:
         return exc.code, exc.read().decode()
 
 
+def ready(port: int) -> bool:
+    try:
+        return get(port, "/readyz")[0] == 200
+    except OSError:
+        return False
+
+
+def registered(cli: VigilCli) -> bool:
+    """The worker has registered in the job queue: it is taking jobs, its SIGTERM handler
+    installed. (/readyz answers 200 a little earlier, while the worker still opens the queue:
+    a SIGTERM then ends it by the default action, exit -15, as the suite has seen under load.)"""
+    engine = sa.create_engine(cli.env["VIGIL_DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            return bool(
+                conn.execute(sa.text("SELECT count(*) FROM procrastinate_workers")).scalar()
+            )
+    except sa.exc.SQLAlchemyError:
+        return False
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture
 def worker_cli(
     vigil_cli: VigilCli, postgres: PostgresCluster, tmp_path: Path
@@ -95,13 +119,8 @@ def test_the_shipped_worker_answers_its_probes_and_stops_within_10s(
     process = worker_cli.start(*on_port(args, port))
     try:
         deadline = time.monotonic() + 60
-        while True:
+        while not (ready(port) and registered(worker_cli)):
             assert process.poll() is None, process.communicate()[1][-3000:]
-            try:
-                if get(port, "/readyz")[0] == 200:
-                    break
-            except OSError:
-                pass
             assert time.monotonic() < deadline, "the worker never became ready"
             time.sleep(0.2)
         assert get(port, "/healthz")[0] == 200  # liveness (k8s) and the image's healthcheck
