@@ -14,8 +14,14 @@ import pytest
 
 from tests.deploy.helpers import DEPLOY, require_tool
 
-UNITS = ("vigil.service", "vigil-dashboard.service")
+UNITS = ("vigil.service", "vigil-dashboard.service", "vigil-worker@9465.service")
 SYSTEM_UNITS = Path("/usr/lib/systemd/system")
+
+
+def unit_file(unit: str) -> str:
+    """The file a unit comes from: an instance such as vigil-worker@9465 from its template."""
+    name, at, _ = unit.partition("@")
+    return f"{name}@.service" if at else unit
 
 
 @pytest.fixture
@@ -30,7 +36,7 @@ def root(tmp_path: Path) -> Path:
     installed = tmp_path / "etc/systemd/system"
     installed.mkdir(parents=True)
     for unit in UNITS:
-        shutil.copy(DEPLOY / "systemd" / unit, installed / unit)
+        shutil.copy(DEPLOY / "systemd" / unit_file(unit), installed / unit_file(unit))
     return tmp_path
 
 
@@ -68,7 +74,7 @@ def test_exposure_stays_low(root: Path, unit: str) -> None:
 
 @pytest.mark.parametrize("unit", UNITS)
 def test_units_read_secrets_from_an_environment_file_and_share_one_user(unit: str) -> None:
-    text = (DEPLOY / "systemd" / unit).read_text()
+    text = (DEPLOY / "systemd" / unit_file(unit)).read_text()
     for setting in (
         "DynamicUser=yes",
         "User=vigil",
@@ -80,3 +86,18 @@ def test_units_read_secrets_from_an_environment_file_and_share_one_user(unit: st
         "EnvironmentFile=-/etc/vigil/vigil.env",
     ):
         assert setting in text, setting
+
+
+def test_the_worker_template_runs_workers_with_the_daemons_config_and_grace() -> None:
+    """One instance per worker, its instance the port of its own /metrics on loopback; a
+    config error stops it for good, anything else restarts it; 20 s to stop after SIGTERM."""
+    text = (DEPLOY / "systemd" / "vigil-worker@.service").read_text()
+    daemon = (DEPLOY / "systemd" / "vigil.service").read_text()
+    (start,) = [line for line in text.splitlines() if line.startswith("ExecStart=")]
+    assert start.endswith(" worker --log-format json --metrics 127.0.0.1:%i")
+    assert "--config /etc/vigil/vigil.yaml" in start and "--config /etc/vigil/vigil.yaml" in daemon
+    assert "RestartPreventExitStatus=2" in text and "Restart=on-failure" in text
+    assert "TimeoutStopSec=20s" in text
+    assert "Environment=VIGIL_DATABASE_URL" not in text  # no SQLite default: queue needs PostgreSQL
+    # The sandbox is the daemon's, line for line.
+    assert text[text.index("# Hardening") :] == daemon[daemon.index("# Hardening") :]
