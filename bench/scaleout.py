@@ -106,17 +106,29 @@ def one_pass(
             )
         )
         wait_for_port(port, timeout=60)
+    engine = sa.create_engine(url)
     try:
         began = time.monotonic()
         collect = vigil(workdir, env, "collect")
         stdout, stderr = collect.communicate(timeout=3600)
         wall = time.monotonic() - began
+        with engine.connect() as conn:  # the workers' connections, this one excluded
+            connections = conn.execute(
+                sa.text(
+                    "SELECT count(*) - 1 FROM pg_stat_activity WHERE datname = current_database()"
+                )
+            ).scalar_one()
+        usage = [_usage(process.pid) for process in started]
     finally:
         for process in started:
             process.send_signal(signal.SIGTERM)
         for process in started:
             process.wait(timeout=30)
-    engine = sa.create_engine(url)
+    cpu = sum(u[0] for u in usage)
+    print(
+        f"  workers' CPU {cpu:.1f}s in all, peak RSS {max(u[1] for u in usage):.0f} MB, "
+        f"{connections / workers:.1f} database connections each"
+    )
     with engine.connect() as conn:
         scopes, failed = conn.execute(
             sa.text(
@@ -134,6 +146,16 @@ def one_pass(
     if collect.returncode not in (0, 1):
         raise SystemExit(f"vigil collect failed ({collect.returncode}):\n{stderr}")
     return wall, scopes, failed, duplicates
+
+
+def _usage(pid: int) -> tuple[float, float]:
+    """(CPU seconds, peak RSS in MB) of a running process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    status = Path(f"/proc/{pid}/status").read_text()
+    peak = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+    return cpu, int(peak.split()[1]) / 1024
 
 
 def floor(proxy: str, scopes: int, calls_per_scope: float, threads: int) -> float:
