@@ -55,6 +55,9 @@ log = logging.getLogger(__name__)
 QUEUE = "vigil-scopes"
 SCOPE_TASK = "vigil.collect_scope"
 STALLED_TASK = "vigil.retry_stalled_scopes"
+PRUNE_TASK = "vigil.prune_jobs"
+JOBS_KEPT_HOURS = 24
+"""Ended jobs are deleted after this long (hourly): the scope runs keep the history."""
 SHUTDOWN_SECONDS = 8.0
 """How long a stopping worker waits for its scopes to reach a page boundary before it exits
 (under the 10 s SIGTERM contract and Kubernetes' default 30 s grace)."""
@@ -382,6 +385,18 @@ def build_app(url: str, stalled_after: float) -> procrastinate.App:
 
     task = app.task(name=STALLED_TASK, queue=QUEUE, queueing_lock=STALLED_TASK)(retry_stalled)
     app.periodic(cron=f"* * * * * */{every}", periodic_id="stalled")(task)
+
+    async def prune_jobs(timestamp: int) -> None:
+        await app.job_manager.delete_old_jobs(
+            nb_hours=JOBS_KEPT_HOURS,
+            queue=QUEUE,
+            include_failed=True,
+            include_cancelled=True,
+            include_aborted=True,
+        )
+
+    prune = app.task(name=PRUNE_TASK, queue=QUEUE, queueing_lock=PRUNE_TASK)(prune_jobs)
+    app.periodic(cron="17 * * * *", periodic_id="prune")(prune)
     return app
 
 
