@@ -132,6 +132,19 @@ class QueuedPass:
     def run(self, scopes: Sequence[Scope], digests: Mapping[str, str]) -> list[ScopeOutcome]:
         ends_at = time.time() + (self.deadline.total_seconds() if self.deadline else 86400.0)
         waiting = self._enqueue(scopes, digests, ends_at)
+        try:
+            return self._wait(waiting, ends_at)
+        except KeyboardInterrupt:
+            # Ctrl-C: what no worker started never will; running scopes stop at their page.
+            statuses = job_queue.job_statuses(self.db, waiting)
+            self._abort(waiting, statuses)
+            with _driver_connection(self.db) as connection:
+                for job, status in statuses.items():
+                    if status == "todo":
+                        self._jobs.cancel_job_by_id(job, connection=connection)
+            raise
+
+    def _wait(self, waiting: dict[int, Scope], ends_at: float) -> list[ScopeOutcome]:
         outcomes: list[ScopeOutcome] = []
         stopped = False
         while waiting:
