@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from collectors.aws import AwsCollector, budget
-from collectors.aws.budget import Budgets
+from collectors.aws.budget import ApiRate, Budgets
 from tests.factories.aws import source
 from tests.fixtures.awsproxy import AwsProxy
 from vigil.app.budgets import budgets_shared_through, share_budgets
@@ -19,12 +19,13 @@ def test_a_source_budgets_are_spent_from_the_shared_store(pg_url: str) -> None:
     """Two processes' `Budgets` (here: two objects) spend one bucket through the store."""
     with budgets_shared_through(pg_url) as shared:
         assert shared
-        first, second = Budgets("prod", {}), Budgets("prod", {})
-        a = first.bucket("", "us-east-1", "route53", "ListHostedZones")  # 5/s, burst 5
+        rates = {"route53": ApiRate(rate=2, burst=5)}
+        first, second = Budgets("prod", rates), Budgets("prod", rates)
+        a = first.bucket("", "us-east-1", "route53", "ListHostedZones")
         b = second.bucket("", "us-east-1", "route53", "ListHostedZones")
         assert a is not None and b is not None
         waits = [bucket.take() for bucket in (a, b) * 3]
-    assert waits[:5] == [0] * 5 and waits[5] > 0.1
+    assert waits[:5] == [0] * 5 and waits[5] > 0.25  # the two spent one burst of 5
     assert budget.current_store() is None  # the pass is over: in-process buckets again
 
 

@@ -146,8 +146,8 @@ def test_worker_processes_share_a_burst_smaller_than_their_number_through_postgr
     for region in REGIONS:
         arrived = [r.at for r in proxy.requests if r.service == "ec2" and r.region == region]
         assert len(arrived) >= 4  # one per scope at least, from three workers at once
-        assert most_in_any_window(arrived, rate, burst, jitter=0.1), region
-        assert max(arrived) - min(arrived) >= (len(arrived) - burst) / rate - 0.1  # paced
+        assert most_in_any_window(arrived, rate, burst, jitter=0.15), region
+        assert max(arrived) - min(arrived) >= (len(arrived) - burst) / rate - 0.15  # paced
 
 
 def test_a_killed_worker_fails_only_its_scope_and_deletes_nothing(

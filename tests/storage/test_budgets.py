@@ -12,7 +12,7 @@ from storage.budgets import PostgresBucketStore
 from tests.collectors.aws.test_budget import most_in_any_window
 from vigil.core.errors import StorageError
 
-JITTER = 0.05
+JITTER = 0.1
 """Seconds between a token being due and the taker's clock reading it on a busy machine."""
 
 
@@ -43,7 +43,7 @@ def _hammer(url: str, key: str, rate: float, burst: float, threads: int, takes: 
 def test_processes_and_threads_taking_from_one_bucket_stay_within_burst_plus_rate_t(
     pg_url: str,
 ) -> None:
-    rate, burst, processes, threads, takes = 20.0, 3.0, 3, 3, 4
+    rate, burst, processes, threads, takes = 10.0, 3.0, 3, 2, 4
     context = multiprocessing.get_context("spawn")
     with context.Pool(processes) as pool:
         pool.apply(time.sleep, (0,))  # started (spawn's imports are not the budget's)
@@ -56,7 +56,7 @@ def test_processes_and_threads_taking_from_one_bucket_stay_within_burst_plus_rat
     total = processes * threads * takes
     assert len(times) == total
     assert most_in_any_window(times, rate, burst, JITTER)
-    # The budget was spent, not skipped: 36 requests at 20/s after a burst of 3.
+    # The budget was spent, not skipped: 24 requests at 10/s after a burst of 3.
     assert max(times) - started >= (total - burst) / rate - JITTER
 
 
@@ -69,7 +69,7 @@ def test_an_idle_shared_bucket_sends_its_burst_at_once_then_paces(pg_url: str) -
         store.dispose()
     assert waits[:3] == [0, 0, 0]
     # Reservations: the 4th token is due in 0.5 s, the 5th in 1 s (less the statements' time).
-    assert 0.4 < waits[3] <= 0.5 and 0.9 < waits[4] <= 1.0
+    assert 0.25 < waits[3] <= 0.5 and 0.75 < waits[4] <= 1.0
     assert other == 0  # each key is a bucket of its own
 
 
