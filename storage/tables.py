@@ -347,6 +347,20 @@ class ReportPackRow(SQLModel, table=True):
     key_id: str | None = None
 
 
+class ApiBudgetRow(SQLModel, table=True):
+    """One AWS API budget shared by every process collecting (storage/budgets.py; PostgreSQL).
+
+    `tokens` is what the bucket held at `updated` (seconds since the epoch, by the database's
+    clock: one clock for every machine); below zero, requests are queued for the tokens to come.
+    """
+
+    __tablename__ = "api_budgets"
+
+    key: str = Field(primary_key=True)
+    tokens: float
+    updated: float
+
+
 def _table(model: type[SQLModel]) -> sa.Table:
     table: sa.Table = model.__table__  # type: ignore[attr-defined]
     return table
@@ -366,6 +380,7 @@ silences_table = _table(SilenceRow)
 outbox = _table(OutboxRow)
 notify_state = _table(NotifyStateRow)
 report_packs = _table(ReportPackRow)
+api_budgets = _table(ApiBudgetRow)
 
 
 IN_LIST_CHUNK = 500

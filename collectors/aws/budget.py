@@ -7,11 +7,15 @@ where the rate is per API, (..., operation); it admits at most `burst + rate × 
 any window of t seconds. Each request, retries included, takes a token: a retry is a request
 AWS counts too.
 
-The buckets live in each process. Under the `threads` executor that is the whole budget; under
-`processes` each of the N worker processes spends `1/N` of every rate and burst
-(`share_among`), so together they stay within `burst + rate × t` without talking to each other
-as long as `burst >= N` (AWS's defaults: EC2's burst is 100); with a smaller burst the N
-workers may each send one request at once, `max(burst, N) + rate × t` at most.
+Where the buckets live is the application's choice, once per process:
+
+- in the process (the default): exact for the threads of one process. Under `processes` on
+  SQLite each of the N worker processes spends `1/N` of every rate and burst (`share_among`),
+  so together they stay within `burst + rate × t` as long as `burst >= N`; with a smaller
+  burst the N workers may each send one request at once, `max(burst, N) + rate × t` at most.
+- in a `BucketStore` (`use_store`; vigil/app/budgets.py wires PostgreSQL's): every process and
+  machine that takes from the same store shares one bucket per key, exactly, whatever their
+  number: worker processes, queue workers, the threads of a pass.
 
 Throttling responses are counted per (source, service, operation), retried ones included, for
 `vigil_aws_throttled_total`: a budget set too high shows there first.
@@ -19,10 +23,11 @@ Throttling responses are counted per (source, service, operation), retried ones 
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import Field
 
@@ -103,15 +108,73 @@ class TokenBucket:
         return wait
 
 
+class BucketStore(Protocol):
+    """Buckets shared beyond this process: one bucket per key for every process using the store.
+
+    `take` reserves the next token of bucket `key` (refilled at `rate` per second up to
+    `burst`, created full on first use) in one atomic step and returns the seconds until that
+    token is due: 0 when one was there, else the wait the caller sleeps before sending. A
+    store that cannot be reached raises a retryable VigilError, never waits for ever.
+    """
+
+    def take(self, key: str, rate: float, burst: float) -> float: ...
+
+
 _process_share = 1.0
 """The fraction of every budget this process may spend (1: it is the only one)."""
+
+_store: BucketStore | None = None
+"""Where this process's budgets live when they are shared (None: in the process)."""
 
 
 def share_among(processes: int) -> None:
     """Let this process spend `1/processes` of every budget: it is one of `processes` worker
-    processes collecting at once (the `processes` executor calls this in each worker)."""
+    processes collecting at once (the `processes` executor calls this in each worker). Has no
+    effect on budgets kept in a store (`use_store`): those are shared exactly."""
     global _process_share
     _process_share = 1.0 / max(1, processes)
+
+
+def use_store(store: BucketStore | None) -> BucketStore | None:
+    """Keep every budget of this process in `store` from now on (None: in the process again);
+    returns the store used before."""
+    global _store
+    previous, _store = _store, store
+    return previous
+
+
+def current_store() -> BucketStore | None:
+    return _store
+
+
+class Bucket:
+    """One budget of a source: spent from the process's store when it has one, else from an
+    in-process `TokenBucket` holding the process's share."""
+
+    def __init__(
+        self, key: str, rate: float, capacity: float, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self.key, self.rate, self.capacity = key, rate, capacity
+        self._sleep = sleep
+        self._local: TokenBucket | None = None
+        self._lock = threading.Lock()
+
+    def take(self) -> float:
+        """Take one token, waiting until it is due; returns the seconds waited."""
+        store = _store
+        if store is None:
+            return self._local_bucket().take()
+        wait = store.take(self.key, self.rate, self.capacity)
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+    def _local_bucket(self) -> TokenBucket:
+        with self._lock:
+            if self._local is None:
+                share = _process_share
+                self._local = TokenBucket(self.rate * share, self.capacity * share)
+            return self._local
 
 
 class Budgets:
@@ -120,10 +183,10 @@ class Budgets:
     def __init__(self, source: str, overrides: Mapping[str, ApiRate]) -> None:
         self.source = source
         self.rates = {**DEFAULT_RATES, **overrides}
-        self._buckets: dict[tuple[str, ...], TokenBucket] = {}
+        self._buckets: dict[tuple[str, ...], Bucket] = {}
         self._lock = threading.Lock()
 
-    def bucket(self, role: str, region: str, service: str, operation: str) -> TokenBucket | None:
+    def bucket(self, role: str, region: str, service: str, operation: str) -> Bucket | None:
         """The bucket a request spends from; None when no rate applies to it."""
         key, rate = self._rate_for(service, operation)
         if rate is None:
@@ -131,8 +194,9 @@ class Budgets:
         full_key = (role, region, *key)
         with self._lock:
             if full_key not in self._buckets:
-                share = _process_share
-                self._buckets[full_key] = TokenBucket(rate.rate * share, rate.capacity * share)
+                # The store's key: every process collecting this source names it alike.
+                name = json.dumps([self.source, *full_key], separators=(",", ":"))
+                self._buckets[full_key] = Bucket(name, rate.rate, rate.capacity)
             return self._buckets[full_key]
 
     def _rate_for(self, service: str, operation: str) -> tuple[tuple[str, ...], ApiRate | None]:

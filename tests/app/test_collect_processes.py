@@ -16,6 +16,7 @@ from storage import history, inventory, runs
 from storage.db import Database
 from tests.collectors.aws.test_budget import most_in_any_window
 from tests.fixtures.awsproxy import AwsProxy
+from tests.fixtures.database import PostgresCluster
 from vigil.app.collect import Collection, CollectionResult
 from vigil.app.config import VigilConfig, load_config
 from vigil.app.demo_estate import seed_estate
@@ -27,7 +28,12 @@ pytestmark = pytest.mark.slow
 
 
 def write_config(
-    path: Path, endpoint_url: str, kind: str, types: str = "", extra: tuple[str, ...] = ()
+    path: Path,
+    endpoint_url: str,
+    kind: str,
+    types: str = "",
+    extra: tuple[str, ...] = (),
+    processes: int = 2,
 ) -> VigilConfig:
     lines = [
         "sources:",
@@ -39,7 +45,7 @@ def write_config(
         *extra,
         "executor:",
         f"  kind: {kind}",
-        *(["  processes: 2"] if kind == "processes" else []),
+        *([f"  processes: {processes}"] if kind == "processes" else []),
     ]
     path.write_text("\n".join(lines) + "\n")
     return load_config(path)
@@ -108,6 +114,40 @@ def test_worker_processes_share_the_api_budget_at_the_proxy(
         arrived = [r.at for r in proxy.requests if r.service == "ec2" and r.region == region]
         assert len(arrived) >= 3  # one per scope: enough for a doubled budget to show
         assert most_in_any_window(arrived, rate, burst, jitter=0.15), region
+
+
+def test_worker_processes_share_a_burst_smaller_than_their_number_through_postgresql(
+    tmp_path: Path,
+    postgres: PostgresCluster,
+    estate: Any,
+    aws_proxy: Callable[..., AwsProxy],
+) -> None:
+    """Three workers, a burst of one: split three ways (SQLite's way) the workers would each
+    send their first request at once; through PostgreSQL's shared buckets the requests the
+    proxy receives per (region, service) stay within burst + rate × t."""
+    rate, burst, processes = 3.0, 1.0, 3
+    db = Database(postgres.create_database())
+    proxy = aws_proxy()
+    budget = (f"    api_rates: {{ec2: {{rate: {rate:g}, burst: {burst:g}}}}}",)
+    config = write_config(
+        tmp_path / "vigil.yaml",
+        proxy.url,
+        "processes",
+        "server, disk, snapshot, security_group",
+        budget,
+        processes=processes,
+    )
+    try:
+        result = run(db, config, workers=6)
+    finally:
+        db.dispose()
+
+    assert result.failed == [], [(o.scope.key, o.error) for o in result.failed]
+    for region in REGIONS:
+        arrived = [r.at for r in proxy.requests if r.service == "ec2" and r.region == region]
+        assert len(arrived) >= 4  # one per scope at least, from three workers at once
+        assert most_in_any_window(arrived, rate, burst, jitter=0.15), region
+        assert max(arrived) - min(arrived) >= (len(arrived) - burst) / rate - 0.15  # paced
 
 
 def test_a_killed_worker_fails_only_its_scope_and_deletes_nothing(

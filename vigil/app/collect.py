@@ -26,6 +26,7 @@ from collectors.registry import build_collector
 from storage.db import Database
 from storage.reconcile import Reconciler
 from storage.retire import retire_unplanned
+from vigil.app.budgets import budgets_shared_through
 from vigil.app.executor import (
     STOPPED,
     Job,
@@ -148,7 +149,9 @@ class Collection:
         )
 
     def run(self) -> CollectionResult:
-        with fewer_gc_pauses():
+        # On PostgreSQL this pass's AWS requests (its plans and its threads' scopes) take
+        # their tokens from the budgets every process shares, as its worker processes do.
+        with fewer_gc_pauses(), budgets_shared_through(self.db.url):
             return self._run()
 
     def plan(self) -> tuple[list[Scope], CollectionResult]:
@@ -269,7 +272,10 @@ class Collection:
         assert self.config_path is not None
         concurrency = max(1, -(-self.workers // self.processes))
         url = worker_database_url(self.db.url)
-        return WorkerSlot(self._stop_flag, self.config_path, url, concurrency, self.processes)
+        shared = not self.db.is_sqlite  # AWS budgets shared through PostgreSQL
+        return WorkerSlot(
+            self._stop_flag, self.config_path, url, concurrency, self.processes, shared
+        )
 
     def _admit(self, job: Job) -> bool:
         """Whether a worker may take `job` now; else it ends here (stopped, or too late)."""

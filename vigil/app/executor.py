@@ -129,17 +129,28 @@ def _init_worker(
     config_path: str,
     database_url: str | None,
     processes: int,
+    shared_budgets: bool = False,
 ) -> None:
     # Ctrl-C reaches the whole process group: the pass, not each worker, decides to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # The pass's workers split every AWS budget between them (imported here: only a worker
+    # On PostgreSQL every AWS budget is shared through the database (`_share_budgets`); on
+    # SQLite the pass's workers split each budget between them (imported here: only a worker
     # process needs the AWS side at start).
     from collectors.aws import budget
 
     budget.share_among(processes)
     _worker.update(jobs=jobs, messages=messages, stop=stop, config_path=config_path)
     collectors = WorkerCollectors(config_path, database_url)
-    _worker.update(collectors=collectors, lock=threading.Lock())
+    _worker.update(collectors=collectors, lock=threading.Lock(), shared_budgets=shared_budgets)
+    if shared_budgets and database_url is not None:
+        _share_budgets(database_url)
+
+
+def _share_budgets(database_url: str) -> None:
+    from vigil.app.budgets import share_budgets
+
+    share_budgets(database_url)
+    _worker["shared_budgets"] = False  # done: once per process
 
 
 def _ready() -> int:
@@ -193,7 +204,13 @@ def _run_job(job: Job) -> None:
 def _collector_for(job: Job) -> Collector:
     with _worker["lock"]:
         collectors: WorkerCollectors = _worker["collectors"]
-        return collectors.collector_for(job.source, job.digest)
+        collector = collectors.collector_for(job.source, job.digest)
+        if _worker["shared_budgets"]:  # the URL holds a password: resolved as the pass did
+            from vigil.app.config import resolve_database_url
+
+            assert collectors.config is not None  # loaded to build the collector
+            _share_budgets(resolve_database_url(collectors.config))
+        return collector
 
 
 class WorkerCollectors:
@@ -254,9 +271,10 @@ class WorkerSlot:
         database_url: str | None,
         concurrency: int,
         processes: int = 1,
+        shared_budgets: bool = False,
     ) -> None:
         self._stop = stop
-        self._initargs = (config_path, database_url, processes)
+        self._initargs = (config_path, database_url, processes, shared_budgets)
         self.concurrency = concurrency
         self.pid: int | None = None
         self._pool: ProcessPoolExecutor | None = None
