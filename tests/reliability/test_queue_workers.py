@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.collectors.aws.test_budget import most_in_any_window
 from tests.factories.aws import instance_in, seed_client
 from tests.fixtures.awsproxy import AwsProxy
 from tests.fixtures.cli import VigilCli
@@ -23,6 +24,7 @@ from tests.fixtures.services import free_port
 from tests.reliability.conftest import (
     REGIONS,
     SCOPES,
+    TYPES,
     Estate,
     Views,
     assert_no_false_deletion,
@@ -379,3 +381,31 @@ def test_the_daemon_enqueues_and_checks_once_the_workers_are_done(
 
 def _checked(views: Views) -> bool:
     return bool(views.rows("SELECT 1 FROM vigil_findings LIMIT 1"))
+
+
+def test_queue_workers_spend_one_budget_between_them(
+    queue_cli: VigilCli, estate: Estate, workers: Workers, aws_proxy: Callable[..., AwsProxy]
+) -> None:
+    """Two workers, a burst of one: each spending its own budget, both would send their first
+    request at once; through the shared buckets, what the proxy receives per (region, service)
+    stays within burst + rate × t."""
+    rate, burst = 3.0, 1.0
+    proxy = aws_proxy()
+    configure(queue_cli, proxy.url, QUEUE)
+    config = (queue_cli.cwd / "vigil.yaml").read_text()
+    config = config.replace(
+        "    max_attempts: 2\n",
+        f"    max_attempts: 2\n    api_rates: {{ec2: {{rate: {rate:g}, burst: {burst:g}}}}}\n"
+        "    types: [server, disk, security_group]\n",
+    )
+    (queue_cli.cwd / "vigil.yaml").write_text(
+        config.replace(f"    types: [{', '.join(TYPES)}]\n", "")
+    )
+    workers.start(), workers.start()
+    proxy.reset()
+    result = queue_cli("collect")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for region in REGIONS:
+        arrived = [r.at for r in proxy.requests if r.service == "ec2" and r.region == region]
+        assert len(arrived) >= 3  # one per scope at least, from two workers
+        assert most_in_any_window(arrived, rate, burst, jitter=0.15), region

@@ -439,6 +439,9 @@ def serve(
     db, url = open_worker_database(config)
     assert config.path is not None, "a worker loads its config from a file"
     state = WorkerState(config, db, WorkerCollectors(str(config.path), url))
+    from vigil.app.budgets import share_budgets
+
+    share_budgets(url)  # every worker spends from the same buckets (DESIGN.md, API budgets)
     _state = state
     stalled_after = config.executor.stalled_after.total_seconds()
     quiet_procrastinate()
