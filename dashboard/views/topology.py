@@ -3,17 +3,19 @@
 The graph is `vigil topology --from`'s walk (storage.topology), drawn on the server by
 Graphviz's `dot -Tsvg` (vigil.app.drawing; at most MAX_NODES boxes, DOT_TIMEOUT seconds, each
 drawing cached by its DOT text, which holds the graph, its fills and its centre) and shown
-inline by st.html. Drawing in the browser (st.graphviz_chart: a WebAssembly Graphviz loaded on
-first use) made the page's first view take 2.9 s at 100k resources; without `dot` on the
-server, or when it fails, the page still draws that way and says so. Every box is a link to
+inline by st.markdown (st.html's sanitiser keeps no SVG at all). Drawing in the browser
+(st.graphviz_chart: a WebAssembly Graphviz loaded on first use) made the page's first view
+take 2.9 s at 100k resources; without `dot` on the server, or when it fails, the page still
+draws that way and says so. Every box is a link to
 its resource page (`inventory?uid=...`), and selecting a row of the neighbour list beside the
 graph centres the graph on that neighbour (`topology?uid=...`).
 
-Names are untrusted: the DOT text escapes them (vigil.app.topology.to_dot, through
-vigil.app.drawing.text: no entity reference, no HTML-like label), Graphviz XML-escapes labels
-and tooltips into the SVG, box links are percent-encoded uids (vigil.app.drawing.link), and
-st.html runs no script and sanitises what it shows (DOMPurify). Names are shown literally
-everywhere else.
+Names are untrusted, and st.markdown's unsafe_allow_html sanitises nothing: the DOT text
+escapes them (vigil.app.topology.to_dot, through vigil.app.drawing.text: no entity reference,
+no HTML-like label), Graphviz XML-escapes labels and tooltips into the SVG, box links are
+percent-encoded uids (vigil.app.drawing.link), and vigil.app.drawing.clean_svg parses
+Graphviz's output as XML and writes it out again with SVG shapes, text and those links only,
+every text and attribute escaped. Names are shown literally everywhere else.
 """
 
 from __future__ import annotations
@@ -172,24 +174,26 @@ def _chart(
     fills |= {uid: FILLS[severity] for uid, severity in worst.items()}
     dot = to_dot(graph, fills=fills, url=resource_url, focus=start, printable=printable)
     try:
-        drawn_svg = svg(dot)
+        image = svg(dot)
     except drawing.DrawingError as exc:
         st.caption(
             f"Drawn in your browser, more slowly: the server could not draw it ({exc.message})."
         )
         st.graphviz_chart(dot, width="stretch")
     else:
-        st.html(f'<div class="vigil-topology" style="overflow-x:auto">{drawn_svg}</div>')
+        # drawing.clean_svg rebuilt it from Graphviz's output: SVG shapes and escaped text only.
+        st.markdown(f'<div class="vigil-topology">{image}</div>', unsafe_allow_html=True)
     st.caption(LEGEND)
 
 
 @st.cache_data(ttl=600, max_entries=DRAWINGS_CACHED, show_spinner=False)
 def svg(dot: str) -> str:
-    """`dot` drawn by Graphviz as an inline `<svg>` element; DrawingError when `dot` is
-    missing, fails or takes longer than DOT_TIMEOUT (not cached: tried again next time)."""
+    """`dot` drawn by Graphviz, as a sanitised inline `<svg>` element (drawing.clean_svg);
+    DrawingError when `dot` is missing, fails or takes longer than DOT_TIMEOUT (not cached:
+    tried again next time)."""
     drawn = drawing.render(dot, "svg", timeout=DOT_TIMEOUT)
-    return drawing.svg_element(
-        drawn, 'style="max-width:100%;height:auto" role="img" aria-label="Topology graph"'
+    return drawing.clean_svg(
+        drawn, style="max-width:100%;height:auto", role="img", aria_label="Topology graph"
     )
 
 

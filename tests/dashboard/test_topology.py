@@ -53,7 +53,7 @@ class Box:
 
 def _drawing(app: AppTest) -> ET.Element:
     """The graph's inline SVG, parsed as XML: markup a name broke out into would fail here."""
-    drawings = [html.proto.body for html in app.get("html") if "<svg" in html.proto.body]
+    drawings = [text.value for text in app.markdown if "<svg" in text.value]
     assert drawings, f"no graph drawn; the page says: {texts(app)}"
     assert not app.get("graphviz_chart")  # drawn on the server, not in the browser
     (body,) = drawings
@@ -149,7 +149,7 @@ def test_a_resource_in_the_url_is_the_centre_and_its_neighbours_are_listed(
 def test_an_unknown_uid_in_the_url_says_so(open_page, estate: LinkedEstate) -> None:
     app = open_page(PAGE, uid="aws/111111111111/us-east-1/server/i-none")
     assert "No present resource with this uid" in texts(app)
-    assert not app.get("graphviz_chart") and not app.get("html")
+    assert not app.get("graphviz_chart") and not [m for m in app.markdown if "<svg" in m.value]
 
 
 def test_a_hostile_name_is_one_box_of_literal_text_in_the_drawing(
@@ -186,7 +186,7 @@ def test_without_graphviz_on_the_server_the_browser_draws_it_and_the_page_says_s
 
     app = open_page(PAGE, uid=estate.alb)
 
-    assert not [h for h in app.get("html") if "<svg" in h.proto.body]
+    assert not [text for text in app.markdown if "<svg" in text.value]
     (chart,) = app.get("graphviz_chart")
     dot: str = chart.proto.spec
     assert 'URL="inventory?uid=aws%2F111111111111%2Fus-east-1%2Fserver%2Fi-web"' in dot
@@ -225,7 +225,7 @@ def test_a_walk_too_big_to_draw_is_shortened_and_its_neighbours_still_listed(
     assert f"Drawn 1 links deep: 4 would be more than {MAX_NODES} boxes." in texts(app)
 
     app = open_page(PAGE, uid=balancer)
-    assert not app.get("graphviz_chart") and not app.get("html")
+    assert not app.get("graphviz_chart") and not [m for m in app.markdown if "<svg" in m.value]
     assert "too many to draw" in texts(app)
     assert len(table(app, "way")) == FLEET + 1  # every server, and the record above
 

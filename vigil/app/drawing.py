@@ -14,9 +14,11 @@ http(s) URL of URL-safe characters, as `urllib.parse.quote` writes them.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import subprocess
+import xml.etree.ElementTree as ET
 
 import graphviz
 
@@ -83,3 +85,63 @@ def svg_element(drawn: bytes, attributes: str) -> str:
     if not element.startswith("<svg"):
         raise DrawingError("Graphviz did not write an SVG document")
     return element.replace("<svg", f"<svg {attributes}", 1)
+
+
+SVG_NS = "http://www.w3.org/2000/svg"
+XLINK_NS = "http://www.w3.org/1999/xlink"
+_ELEMENTS = frozenset(
+    f"{{{SVG_NS}}}{name}"
+    for name in ("svg", "g", "title", "a", "polygon", "polyline", "path", "ellipse", "text")
+)
+"""What `dot -Tsvg` writes for boxes, ellipses, edges and labels."""
+_ATTRIBUTES = frozenset(
+    {
+        "width", "height", "viewBox", "id", "class", "transform", "points", "d", "cx", "cy",
+        "rx", "ry", "x", "y", "fill", "fill-opacity", "stroke", "stroke-width",
+        "stroke-opacity", "stroke-dasharray", "text-anchor", "font-family", "font-size",
+        "font-weight", "font-style", "target", f"{{{XLINK_NS}}}title",
+    }
+)  # fmt: skip
+_HREF = f"{{{XLINK_NS}}}href"
+ET.register_namespace("", SVG_NS)
+ET.register_namespace("xlink", XLINK_NS)
+
+
+def clean_svg(drawn: bytes, **extra: str) -> str:
+    """`dot -Tsvg`'s document rebuilt as one line of `<svg>` to inline in HTML that nothing
+    else sanitises (st.markdown with unsafe_allow_html): parsed as XML (DrawingError unless
+    well-formed), only the SVG elements and presentation attributes Graphviz writes for a
+    graph kept, links only through `link`, every text and attribute escaped again on the way
+    out. `extra` attributes (`aria_label` for `aria-label`) go on the `<svg>` element."""
+    try:
+        # The only DTD Graphviz names is SVG 1.1's, by URL: expat never fetches it, and an
+        # internal entity declaration would be drawn as text, not expanded into markup.
+        root = ET.fromstring(drawn)
+    except ET.ParseError as exc:
+        raise DrawingError(f"Graphviz wrote SVG that is not well-formed XML: {exc}") from None
+    if root.tag != f"{{{SVG_NS}}}svg":
+        raise DrawingError("Graphviz did not write an SVG document")
+    clean = _copy(root)
+    for name, value in extra.items():
+        clean.set(name.replace("_", "-"), value)
+    text = ET.tostring(clean, encoding="unicode")
+    # One line: a blank line would end st.markdown's HTML block and start Markdown.
+    return text.replace("\r", " ").replace("\n", " ")
+
+
+def _copy(element: ET.Element) -> ET.Element:
+    """`element` (an allowed SVG element) with its allowed attributes and children."""
+    copy = ET.Element(element.tag)
+    for key, value in element.attrib.items():
+        if key in _ATTRIBUTES:
+            copy.set(key, value)
+        elif key == _HREF:
+            with contextlib.suppress(ValueError):  # drawn, not linked
+                copy.set(key, link(value))
+    copy.text = element.text
+    for child in element:
+        if child.tag in _ELEMENTS:
+            kept = _copy(child)
+            kept.tail = child.tail
+            copy.append(kept)
+    return copy

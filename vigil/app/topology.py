@@ -74,8 +74,9 @@ def to_dot(
     """The graph as DOT text: resources as boxes, unresolved targets dashed.
 
     `fills` colours nodes by uid, `url(uid)` makes a node a link (Graphviz's URL attribute:
-    an SVG anchor), `focus` draws nodes bold, `printable` shows names' control characters
-    as escapes (the dashboard's rendering); labels and tooltips are escaped either way.
+    an SVG anchor, opened in the same tab), `focus` draws nodes bold, `printable` shows
+    names' control characters as escapes (the dashboard's rendering); labels and tooltips
+    are escaped either way.
     """
     dot = graphviz.Digraph("vigil", graph_attr={"rankdir": "LR"}, node_attr={"shape": "box"})
     # Node ids are generated: a uid is no DOT identifier (an ARN's or a reference's colon
@@ -86,7 +87,7 @@ def to_dot(
         if fills and node.uid in fills:
             style |= {"style": "filled", "fillcolor": fills[node.uid]}
         if url is not None:
-            style |= {"URL": drawing.link(url(node.uid))}
+            style |= {"URL": drawing.link(url(node.uid)), "target": "_self"}
         if node.uid in focus:
             style |= {"penwidth": "3"}
         tooltip = drawing.text(printable(node.uid))
