@@ -33,17 +33,16 @@ from vigil.app.topology import NEIGHBOUR_COLUMNS, neighbour_rows, to_dot
 from vigil.core.model import Direction, Severity
 from vigil.core.text import printable
 
-MAX_NODES = 150
-"""Boxes drawn at most: past this the walk is shortened until it fits (Graphviz lays out a
-few hundred boxes in well under a second; thousands take many)."""
-DOT_TIMEOUT = 5.0
-"""Seconds `dot` may take for one drawing (150 boxes take about 0.2 s) before the page draws
-in the browser instead."""
-DRAWINGS_CACHED = 256
-"""Drawings kept per server (a few tens of kB each)."""
+# Notes on the constants are comments, not docstrings: Streamlit's magic would show a page's
+# bare strings on the page.
+MAX_NODES = 150  # boxes drawn at most: past this the walk is shortened until it fits
+DOT_TIMEOUT = 5.0  # seconds `dot` may take (150 boxes: 0.1 s) before the browser draws it
+DRAWINGS_CACHED = 256  # drawings kept per server (up to about 150 kB each)
 DEFAULT_DEPTH = 4
 MAX_DEPTH = 6
 ENTRY_LIMIT = 200
+# Box fill per worst open finding: light tints of the charts' colours, black text readable;
+# without one, white (filled, so that all of a box is its link).
 FILLS = {
     Severity.CRITICAL: "#ef5350",
     Severity.HIGH: "#ffa726",
@@ -51,9 +50,7 @@ FILLS = {
     Severity.LOW: "#90caf9",
     Severity.INFO: "#cfd8dc",
 }
-"""Box fill per worst open finding: light tints of the charts' colours, black text readable."""
 NO_FINDING_FILL = "#ffffff"
-"""Box fill without an open finding (filled, so that all of a box is its link)."""
 LEGEND = (
     "Fill: the resource's worst open finding — critical red, high orange, medium yellow, "
     "low blue, info grey; white: none open. Bold: where the walk starts. Dashed: a target "

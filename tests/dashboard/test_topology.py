@@ -98,6 +98,8 @@ def test_the_first_entry_point_is_drawn_coloured_by_its_worst_open_finding(
     # Every box is a link to its resource page.
     assert boxes[estate.web].link == "inventory?uid=aws%2F111111111111%2Fus-east-1%2Fserver%2Fi-web"
     assert all(box.link and box.link.startswith("inventory?uid=") for box in boxes.values())
+    # Only the drawing is Markdown: no note of the page's code shown (Streamlit's magic).
+    assert [text.value[:30] for text in app.markdown if "<svg" not in text.value] == []
 
 
 def test_searching_narrows_the_entry_points_and_a_dns_name_starts_the_walk(
