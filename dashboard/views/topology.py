@@ -1,10 +1,21 @@
 """Topology: an entry point or a resource and what it links to, coloured by worst open finding.
 
-The graph is `vigil topology --from`'s walk (storage.topology), drawn by st.graphviz_chart.
-Graphviz charts have no click events, so every box is a link to its resource page
-(`inventory?uid=...`), and selecting a row of the neighbour list beside the graph centres the
-graph on that neighbour (`topology?uid=...`). Names are escaped in the DOT text
-(vigil.app.topology.to_dot) and shown literally everywhere else.
+The graph is `vigil topology --from`'s walk (storage.topology), drawn on the server by
+Graphviz's `dot -Tsvg` (vigil.app.drawing; at most MAX_NODES boxes, DOT_TIMEOUT seconds, each
+drawing cached by its DOT text, which holds the graph, its fills and its centre) and shown
+inline by st.markdown (st.html's sanitiser keeps no SVG at all). Drawing in the browser
+(st.graphviz_chart: a WebAssembly Graphviz loaded on first use) made the page's first view
+take 2.9 s at 100k resources; without `dot` on the server, or when it fails, the page still
+draws that way and says so. Every box is a link to
+its resource page (`inventory?uid=...`), and selecting a row of the neighbour list beside the
+graph centres the graph on that neighbour (`topology?uid=...`).
+
+Names are untrusted, and st.markdown's unsafe_allow_html sanitises nothing: the DOT text
+escapes them (vigil.app.topology.to_dot, through vigil.app.drawing.text: no entity reference,
+no HTML-like label), Graphviz XML-escapes labels and tooltips into the SVG, box links are
+percent-encoded uids (vigil.app.drawing.link), and vigil.app.drawing.clean_svg parses
+Graphviz's output as XML and writes it out again with SVG shapes, text and those links only,
+every text and attribute escaped. Names are shown literally everywhere else.
 """
 
 from __future__ import annotations
@@ -17,16 +28,21 @@ import streamlit as st
 
 from dashboard import data, ui
 from storage.topology import Graph
+from vigil.app import drawing
 from vigil.app.topology import NEIGHBOUR_COLUMNS, neighbour_rows, to_dot
 from vigil.core.model import Direction, Severity
 from vigil.core.text import printable
 
-MAX_NODES = 150
-"""Boxes drawn at most: past this the walk is shortened until it fits (a browser lays out a
-few hundred boxes in well under a second; thousands take many)."""
+# Notes on the constants are comments, not docstrings: Streamlit's magic would show a page's
+# bare strings on the page.
+MAX_NODES = 150  # boxes drawn at most: past this the walk is shortened until it fits
+DOT_TIMEOUT = 5.0  # seconds `dot` may take (150 boxes: 0.1 s) before the browser draws it
+DRAWINGS_CACHED = 256  # drawings kept per server (up to about 150 kB each)
 DEFAULT_DEPTH = 4
 MAX_DEPTH = 6
 ENTRY_LIMIT = 200
+# Box fill per worst open finding: light tints of the charts' colours, black text readable;
+# without one, white (filled, so that all of a box is its link).
 FILLS = {
     Severity.CRITICAL: "#ef5350",
     Severity.HIGH: "#ffa726",
@@ -34,7 +50,7 @@ FILLS = {
     Severity.LOW: "#90caf9",
     Severity.INFO: "#cfd8dc",
 }
-"""Box fill per worst open finding: light tints of the charts' colours, black text readable."""
+NO_FINDING_FILL = "#ffffff"
 LEGEND = (
     "Fill: the resource's worst open finding — critical red, high orange, medium yellow, "
     "low blue, info grey; white: none open. Bold: where the walk starts. Dashed: a target "
@@ -151,10 +167,31 @@ def _chart(
         return
     if drawn < depth:
         st.caption(f"Drawn {drawn} links deep: {depth} would be more than {MAX_NODES} boxes.")
-    fills = {uid: FILLS[severity] for uid, severity in worst.items()}
+    fills = {node.uid: NO_FINDING_FILL for node in graph.nodes}
+    fills |= {uid: FILLS[severity] for uid, severity in worst.items()}
     dot = to_dot(graph, fills=fills, url=resource_url, focus=start, printable=printable)
-    st.graphviz_chart(dot, width="stretch")
+    try:
+        image = svg(dot)
+    except drawing.DrawingError as exc:
+        st.caption(
+            f"Drawn in your browser, more slowly: the server could not draw it ({exc.message})."
+        )
+        st.graphviz_chart(dot, width="stretch")
+    else:
+        # drawing.clean_svg rebuilt it from Graphviz's output: SVG shapes and escaped text only.
+        st.markdown(f'<div class="vigil-topology">{image}</div>', unsafe_allow_html=True)
     st.caption(LEGEND)
+
+
+@st.cache_data(ttl=600, max_entries=DRAWINGS_CACHED, show_spinner=False)
+def svg(dot: str) -> str:
+    """`dot` drawn by Graphviz, as a sanitised inline `<svg>` element (drawing.clean_svg);
+    DrawingError when `dot` is missing, fails or takes longer than DOT_TIMEOUT (not cached:
+    tried again next time)."""
+    drawn = drawing.render(dot, "svg", timeout=DOT_TIMEOUT)
+    return drawing.clean_svg(
+        drawn, style="max-width:100%;height:auto", role="img", aria_label="Topology graph"
+    )
 
 
 def _neighbours(graph: Graph, worst: dict[str, Severity], start: Collection[str]) -> None:

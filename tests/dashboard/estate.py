@@ -121,8 +121,13 @@ def seed(db: Database, now: datetime | None = None) -> Estate:
     return Estate(now, hostile, rf.security_group("sg-open"), failed.key)
 
 
-HOSTILE_NAME = '<b>x</b>" ]; evil [label="pwn\\N" URL="javascript:alert(1)"\u202efdp.exe'
-"""A server's name: HTML, a quote that would end a DOT string, a DOT escape, a bidi override."""
+HOSTILE_NAME = (
+    '<b>x</b>" ]; evil [label="pwn\\N" URL="javascript:alert(1)" <script>alert(1)</script>'
+    '" onload="alert(2)" &#8238;&lt;i&gt; :red[x] $y$ **z**\u202efdp.exe'
+)
+"""A server's name: HTML, a quote that would end a DOT string or an SVG attribute, a DOT
+escape, a script, entity references (one a bidi override), Streamlit Markdown (colour, math,
+bold) and a bidi override."""
 
 
 @dataclass(frozen=True)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import Browser, expect
 
-from dashboard.views.topology import FILLS
+from dashboard.views.topology import FILLS, NO_FINDING_FILL
 from storage.db import Database
 from storage.findings import FindingStore
-from tests.dashboard.estate import HOSTILE_TAG, Estate, seed_linked
+from tests.dashboard.estate import HOSTILE_NAME, HOSTILE_TAG, Estate, seed_linked
+from tests.fixtures.services import require_service
 from vigil.core.model import Severity
+from vigil.core.text import printable
 
 pytestmark = pytest.mark.slow
 
@@ -40,31 +43,61 @@ def test_overview_shows_the_open_finding_count_and_tags_stay_text(
 def test_topology_boxes_lead_to_resource_pages_and_names_stay_text(
     chromium: Browser, dashboard_server, sqlite_db: Database, sqlite_url: str
 ) -> None:
+    require_service("dot")
     linked = seed_linked(sqlite_db)
     with dashboard_server(sqlite_url) as base:
         page = chromium.new_page(viewport={"width": 1600, "height": 1000})
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
         try:
             page.goto(f"{base}/topology?uid={quote(linked.alb, safe='')}")
-            chart = page.get_by_test_id("stGraphVizChart")
-            boxes = chart.locator("g.node")
+            graph = page.get_by_role("img", name="Topology graph")  # the server's SVG
+            boxes = graph.locator("g.node")
             expect(boxes).to_have_count(7, timeout=30_000)
-            # The hostile name is one box's text: no <b> element, no script link.
-            expect(boxes.filter(has_text='<b>x</b>" ]; evil')).to_have_count(1)
+            assert page.get_by_test_id("stGraphVizChart").count() == 0
+            # The hostile name is one box's text, drawn as named: no <b> or <script> element,
+            # no script run, no link but the resource pages'.
+            hostile = boxes.filter(has_text='<b>x</b>" ]; evil')
+            expect(hostile.locator("text").last).to_have_text(printable(HOSTILE_NAME))
             assert page.locator("b", has_text="x").count() == 0
-            hrefs = chart.locator("a").evaluate_all(
+            assert graph.locator("script").count() == 0
+            hrefs = graph.locator("a").evaluate_all(
                 "links => links.map(a => a.getAttribute('xlink:href') || a.getAttribute('href'))"
             )
-            assert hrefs and all(h.startswith("inventory?uid=") for h in hrefs), hrefs
+            assert len(hrefs) == 7 and all(h.startswith("inventory?uid=") for h in hrefs), hrefs
             group = boxes.filter(has_text="sg-web").locator("polygon").first
             assert group.get_attribute("fill") == FILLS[Severity.CRITICAL]
 
-            boxes.filter(has_text="i-web").locator("text").last.click()
+            # Anywhere in the box is its link (filled white: no open finding).
+            web = boxes.filter(has_text="i-web").locator("polygon").first
+            assert web.get_attribute("fill") == NO_FINDING_FILL
+            box = web.bounding_box()
+            assert box is not None
+            page.mouse.click(box["x"] + 4, box["y"] + 4)  # a corner, away from the text
             expect(page).to_have_url(f"{base}/inventory?uid={quote(linked.web, safe='')}")
             expect(page.get_by_role("heading", name="Links")).to_be_visible(timeout=30_000)
 
             page.get_by_role("link", name="Show in topology").click()
             expect(page).to_have_url(f"{base}/topology?uid={quote(linked.web, safe='')}")
             expect(page.get_by_text("Centred on server i-web")).to_be_visible(timeout=30_000)
-            expect(chart.locator("g.node")).to_have_count(6, timeout=30_000)
+            expect(graph.locator("g.node")).to_have_count(6, timeout=30_000)
+            assert not dialogs, dialogs
+        finally:
+            page.close()
+
+
+def test_without_graphviz_on_the_server_the_topology_is_drawn_in_the_browser(
+    chromium: Browser, dashboard_server, sqlite_db: Database, sqlite_url: str, tmp_path: Path
+) -> None:
+    linked = seed_linked(sqlite_db)
+    (tmp_path / "bin").mkdir()
+    with dashboard_server(sqlite_url, env={"PATH": str(tmp_path / "bin")}) as base:
+        page = chromium.new_page(viewport={"width": 1600, "height": 1000})
+        try:
+            page.goto(f"{base}/topology?uid={quote(linked.alb, safe='')}")
+            chart = page.get_by_test_id("stGraphVizChart")
+            expect(chart.locator("g.node")).to_have_count(7, timeout=30_000)
+            expect(page.get_by_text("Drawn in your browser, more slowly")).to_be_visible()
+            assert page.get_by_role("img", name="Topology graph").count() == 0
         finally:
             page.close()

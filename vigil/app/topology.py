@@ -1,8 +1,9 @@
 """Rendering the topology graph: table rows (one per edge) and DOT (Graphviz's language).
 
 Resource names are untrusted text (anyone who can tag a resource names it): DOT labels go
-through `graphviz.escape` and the package's quoting, so a name can neither end its string
-nor smuggle in escape sequences or an HTML-like label.
+through `vigil.app.drawing.text` and the package's quoting, so a name can neither end its
+string nor smuggle in escape sequences, entity references or an HTML-like label; a node's
+URL must pass `vigil.app.drawing.link`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import graphviz
 
 from storage.topology import Graph
+from vigil.app import drawing
 from vigil.core.model import Resource
 
 TABLE_COLUMNS = ("from_type", "from_name", "kind", "to_type", "to_name", "to")
@@ -58,7 +60,7 @@ def neighbour_rows(graph: Graph, uids: Collection[str]) -> list[dict[str, Any]]:
 
 def _label(node: Resource, printable: Callable[[str], str]) -> str:
     name = printable(node.name or node.native_id)
-    return f"{graphviz.escape(node.type)}\\n{graphviz.escape(name)}"
+    return f"{drawing.text(node.type)}\\n{drawing.text(name)}"
 
 
 def to_dot(
@@ -72,8 +74,9 @@ def to_dot(
     """The graph as DOT text: resources as boxes, unresolved targets dashed.
 
     `fills` colours nodes by uid, `url(uid)` makes a node a link (Graphviz's URL attribute:
-    an SVG anchor), `focus` draws nodes bold, `printable` shows names' control characters
-    as escapes (the dashboard's rendering); labels and tooltips are escaped either way.
+    an SVG anchor, opened in the same tab), `focus` draws nodes bold, `printable` shows
+    names' control characters as escapes (the dashboard's rendering); labels and tooltips
+    are escaped either way.
     """
     dot = graphviz.Digraph("vigil", graph_attr={"rankdir": "LR"}, node_attr={"shape": "box"})
     # Node ids are generated: a uid is no DOT identifier (an ARN's or a reference's colon
@@ -84,16 +87,16 @@ def to_dot(
         if fills and node.uid in fills:
             style |= {"style": "filled", "fillcolor": fills[node.uid]}
         if url is not None:
-            style |= {"URL": graphviz.escape(url(node.uid))}
+            style |= {"URL": drawing.link(url(node.uid)), "target": "_self"}
         if node.uid in focus:
             style |= {"penwidth": "3"}
-        tooltip = graphviz.escape(printable(node.uid))
+        tooltip = drawing.text(printable(node.uid))
         dot.node(ids[node.uid], label=_label(node, printable), tooltip=tooltip, **style)
     unresolved = sorted({edge.to for edge in graph.edges if edge.to not in ids})
     for index, target in enumerate(unresolved):
         ids[target] = f"u{index}"
-        label = graphviz.escape(printable(target))
+        label = drawing.text(printable(target))
         dot.node(ids[target], label=label, style="dashed", color="grey50", tooltip=label)
     for edge in graph.edges:
-        dot.edge(ids[edge.from_uid], ids[edge.to], label=graphviz.escape(edge.kind))
+        dot.edge(ids[edge.from_uid], ids[edge.to], label=drawing.text(edge.kind))
     return str(dot.source)

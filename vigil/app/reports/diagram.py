@@ -19,9 +19,9 @@ with a timeout. Without Graphviz the section says so and how to install it, and 
 of the report is written as usual.
 
 Resource names are untrusted: DOT nodes get opaque ids (`n0`, `n1`), labels and tooltips go
-through `graphviz.escape` and the package's quoting, so a name can neither end its string
-nor reach a DOT keyword; Graphviz XML-escapes them into the SVG, and what the HTML says
-around the SVG passes through `html.escape`.
+through `vigil.app.drawing.text` and the package's quoting, so a name can neither end its
+string, reach a DOT keyword nor smuggle an entity reference; Graphviz XML-escapes them into
+the SVG, and what the HTML says around the SVG passes through `html.escape`.
 """
 
 from __future__ import annotations
@@ -29,9 +29,7 @@ from __future__ import annotations
 import io
 import logging
 import re
-import shutil
 import struct
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,8 +42,9 @@ from storage import inventory
 from storage.db import Database
 from storage.exposure import Node, public_name
 from storage.topology import Edge, Graph, topology, with_links
+from vigil.app import drawing
+from vigil.app.drawing import DrawingError
 from vigil.app.reports.contents import Report
-from vigil.core.errors import VigilError
 from vigil.core.model import Direction, Resource, ResourceType, iso
 
 if TYPE_CHECKING:
@@ -69,13 +68,7 @@ _ORDER = {
     ResourceType.LOAD_BALANCER.value: 2,
 }
 ENTRY_TYPES = tuple(_ORDER)
-INSTALL_HINT = "install Graphviz (`apt-get install graphviz`, `brew install graphviz`)"
-_SVG_PREAMBLE = re.compile(r"<\?xml.*?\?>|<!DOCTYPE[^>]*>|<!--.*?-->", re.DOTALL)
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-class DiagramError(VigilError):
-    """Graphviz is missing, failed or took too long."""
 
 
 @dataclass(frozen=True)
@@ -205,9 +198,9 @@ def _diagram(
 
 
 def _text(value: str) -> str:
-    """Untrusted text for a DOT string: backslashes literal (`graphviz.escape`, as `vigil
+    """Untrusted text for a DOT string (`drawing.text`: backslashes and `&` literal, as `vigil
     topology --format dot` does) and no control characters, which could stop `dot`."""
-    return str(graphviz.escape(_CONTROL_CHARS.sub(" ", value)))
+    return drawing.text(_CONTROL_CHARS.sub(" ", value))
 
 
 def to_dot(diagram: EntryDiagram) -> str:
@@ -243,41 +236,13 @@ def to_dot(diagram: EntryDiagram) -> str:
     return str(dot.source)
 
 
-def render(source: str, fmt: str, *options: str) -> bytes:
-    """Run Graphviz's `dot` on `source`; DiagramError when it is missing, fails or hangs."""
-    program = shutil.which("dot")
-    if program is None:
-        raise DiagramError(f"Graphviz's `dot` was not found on PATH; {INSTALL_HINT}")
-    try:
-        done = subprocess.run(
-            [program, f"-T{fmt}", *options],
-            input=source.encode("utf-8"),
-            capture_output=True,
-            timeout=DOT_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise DiagramError(f"Graphviz took more than {DOT_TIMEOUT:g} s to draw") from None
-    except OSError as exc:
-        raise DiagramError(f"cannot run Graphviz ({program}): {exc.strerror}") from None
-    if done.returncode != 0 or not done.stdout:
-        problem = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise DiagramError(
-            f"Graphviz exited with {done.returncode}: {problem[0] if problem else 'no output'}"
-        )
-    return done.stdout
-
-
 def svg(diagram: EntryDiagram, index: int = 0) -> str:
     """The diagram as an `<svg>` element to inline in HTML (no prolog, doctype or comments);
     its element ids start `architecture-<index>_`, unique among the page's diagrams."""
     drawn = render(to_dot(diagram), "svg", f"-Gid=architecture-{index}")
-    text = _SVG_PREAMBLE.sub("", drawn.decode("utf-8")).strip()
-    if not text.startswith("<svg"):
-        raise DiagramError("Graphviz did not write an SVG document")
     label = escape(f"Architecture of {diagram.name}", quote=True)
-    return text.replace(
-        "<svg", f'<svg style="max-width:100%;height:auto" role="img" aria-label="{label}"', 1
+    return drawing.svg_element(
+        drawn, f'style="max-width:100%;height:auto" role="img" aria-label="{label}"'
     )
 
 
@@ -287,6 +252,11 @@ def png(diagram: EntryDiagram, width_mm: float, height_mm: float) -> bytes:
     (a 40-resource diagram drawn at full size was 2.4 Mpx and 0.7 s to draw and embed)."""
     size = f"-Gsize={width_mm / 25.4:.2f},{height_mm / 25.4:.2f}"
     return render(to_dot(diagram), "png", f"-Gdpi={PNG_DPI}", size)
+
+
+def render(source: str, fmt: str, *options: str) -> bytes:
+    """`drawing.render` with the reports' timeout."""
+    return drawing.render(source, fmt, *options, timeout=DOT_TIMEOUT)
 
 
 def _png_size(data: bytes) -> tuple[int, int]:
@@ -348,19 +318,19 @@ def html_section(report: Report) -> Iterator[str]:
         return
     try:
         drawings = [svg(diagram, index) for index, diagram in enumerate(architecture.diagrams)]
-    except DiagramError as exc:
+    except DrawingError as exc:
         log.warning("architecture diagram not drawn: %s", exc.message)
         yield f'<p class="callout"><b>Diagrams not drawn:</b> {escape(exc.message)}.</p><ul>'
         for diagram in architecture.diagrams:
             yield f"<li>{escape(diagram.name)} <small>{escape(_subtitle(diagram))}</small></li>"
         yield "</ul>\n"
         drawings = []
-    for diagram, drawing in zip(architecture.diagrams, drawings, strict=False):
+    for diagram, picture in zip(architecture.diagrams, drawings, strict=False):
         yield f"<h3>{escape(diagram.name)}</h3>"
         yield f'<p class="meta">{escape(_subtitle(diagram))}</p>'
         for cut in diagram.cuts:
             yield f'<p class="callout">{escape(cut)}</p>'
-        yield f'<div class="diagram" style="overflow-x:auto">{drawing}</div>\n'
+        yield f'<div class="diagram" style="overflow-x:auto">{picture}</div>\n'
     for note in _notes(architecture):
         yield f'<p class="callout">{escape(note)}</p>\n'
 
@@ -386,7 +356,7 @@ def pdf_section(doc: FPDF, report: Report) -> None:
     tallest = (doc.h - doc.t_margin - doc.b_margin) * 0.8
     try:
         images = [png(diagram, usable, tallest) for diagram in architecture.diagrams]
-    except DiagramError as exc:
+    except DrawingError as exc:
         log.warning("architecture diagram not drawn: %s", exc.message)
         doc.set_font("Helvetica", "B", 9)
         doc.multi_cell(
