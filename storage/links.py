@@ -33,16 +33,13 @@ from vigil.core.model import (
     Link,
     Resource,
     ResourceState,
-    ResourceType,
     dns_ref,
     is_reference,
+    native_ref,
 )
 
 LinkKey = tuple[str, str, str]
 """(from_uid, kind, target): a link as a collector emits it."""
-
-NAMED_TYPES = frozenset({*NAMED_BY, ResourceType.BUCKET.value, ResourceType.CERTIFICATE.value})
-"""Types a reference may name: creating or changing one may resolve a pending reference."""
 
 
 def prepare_links(page: Iterable[Resource]) -> list[LinkKey]:
@@ -138,16 +135,25 @@ def end_links_from(conn: Connection, uids: Sequence[str], now: datetime) -> None
         )
 
 
-def resolve(conn: Connection) -> int:
-    """Give pending references the uid of the present resource they name; returns how many."""
-    pending = {
-        target
-        for (target,) in conn.execute(
-            sa.select(links.c.target)
-            .where(links.c.to_uid.is_(None), links.c.deleted_at.is_(None))
-            .distinct()
-        )
-    }
+def names_of(type_: str, native_id: str, attributes: dict[str, Any] | None) -> set[str]:
+    """The references a resource answers to: its `native_ref`, and its DNS names (`NAMED_BY`)."""
+    refs = {native_ref(type_, native_id)}
+    for key in NAMED_BY.get(type_, ()):
+        value = (attributes or {}).get(key)
+        if isinstance(value, str) and value:
+            refs.add(dns_ref(value))
+    return refs
+
+
+def resolve(conn: Connection, refs: Iterable[str] | None = None) -> int:
+    """Give pending references the uid of the one present resource they name; returns how many.
+
+    `refs` narrows the work to those references: the ones a run staged and the names whose
+    holders a run created, changed or deleted (`names_of`). A reference whose holders did not
+    change since it was last looked at cannot have become resolvable, so this resolves what
+    the whole-table pass (`refs` None) would, in time proportional to what changed.
+    """
+    pending = _pending(conn, refs)
     if not pending:
         return 0
     found = {**_by_dns_name(conn, pending), **_by_native_id(conn, pending)}
@@ -164,6 +170,19 @@ def resolve(conn: Connection) -> int:
         [{"ref": ref, "uid": uid} for ref, uid in found.items()],
     )
     return len(found)
+
+
+def _pending(conn: Connection, refs: Iterable[str] | None) -> set[str]:
+    """The targets of present unresolved links (of `refs`): read through the pending index."""
+    unresolved = sa.and_(links.c.to_uid.is_(None), links.c.deleted_at.is_(None))
+    if refs is None:
+        query = sa.select(links.c.target).where(unresolved).distinct()
+        return {target for (target,) in conn.execute(query)}
+    pending: set[str] = set()
+    for chunk in chunks(sorted(set(refs))):
+        query = sa.select(links.c.target).where(unresolved, links.c.target.in_(chunk)).distinct()
+        pending.update(target for (target,) in conn.execute(query))
+    return pending
 
 
 def _by_dns_name(conn: Connection, pending: set[str]) -> dict[str, str]:
@@ -205,8 +224,21 @@ def _by_native_id(conn: Connection, pending: set[str]) -> dict[str, str]:
     return {ref: next(iter(uids)) for ref, uids in found.items() if len(uids) == 1}
 
 
-def has_reference(keys: Iterable[LinkKey]) -> bool:
-    return any(is_reference(target) for _, _, target in keys)
+def references(keys: Iterable[LinkKey]) -> set[str]:
+    """The targets of `keys` that are references still to resolve."""
+    return {target for _, _, target in keys if is_reference(target)}
+
+
+def names_held(conn: Connection, uids: Sequence[str]) -> set[str]:
+    """The names (`names_of`) the stored resources `uids` answer to, as the table has them."""
+    held: set[str] = set()
+    for chunk in chunks(uids):
+        query = sa.select(resources.c.type, resources.c.native_id, resources.c.attributes).where(
+            resources.c.uid.in_(chunk)
+        )
+        for type_, native_id, attributes in conn.execute(query):
+            held |= names_of(type_, native_id, attributes)
+    return held
 
 
 def present_of_kinds(conn: Connection, kinds: Iterable[str]) -> list[Link]:

@@ -207,6 +207,10 @@ class RetentionMarkRow(SQLModel, table=True):
     horizon: datetime = time_column(nullable=False)
 
 
+PENDING_LINKS = "to_uid IS NULL AND deleted_at IS NULL"
+"""Present links whose reference nothing resolved yet (the partial index's predicate)."""
+
+
 class LinkRow(SQLModel, table=True):
     """One lifetime of one link: from `first_seen` until `deleted_at` (null while present).
 
@@ -220,6 +224,13 @@ class LinkRow(SQLModel, table=True):
         sa.Index("ix_resource_links_from_uid", "from_uid"),
         sa.Index("ix_resource_links_to_uid", "to_uid"),
         sa.Index("ix_resource_links_scope", "scope_key", "deleted_at"),
+        # Pending references by name: how a run finds the unresolved links naming what changed.
+        sa.Index(
+            "ix_resource_links_pending",
+            "target",
+            sqlite_where=sa.text(PENDING_LINKS),
+            postgresql_where=sa.text(PENDING_LINKS),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
