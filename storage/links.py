@@ -21,6 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from storage.tables import (
+    IN_LIST_CHUNK,
+    PENDING_LINKS,
     chunks,
     links,
     resources,
@@ -178,10 +180,22 @@ def _pending(conn: Connection, refs: Iterable[str] | None) -> set[str]:
     if refs is None:
         query = sa.select(links.c.target).where(unresolved).distinct()
         return {target for (target,) in conn.execute(query)}
+    # A plain DBAPI statement of a fixed IN list (the last chunk padded with a repeat): a first
+    # pass names every resource it creates, and compiling an expanding IN per chunk cost more
+    # than the index probes.
+    wanted = sorted(set(refs))
+    if not wanted:
+        return set()
+    size = min(len(wanted), IN_LIST_CHUNK)
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"SELECT DISTINCT target FROM {links.name} WHERE {PENDING_LINKS} "
+        f"AND target IN ({', '.join([marker] * size)})"
+    )
     pending: set[str] = set()
-    for chunk in chunks(sorted(set(refs))):
-        query = sa.select(links.c.target).where(unresolved, links.c.target.in_(chunk)).distinct()
-        pending.update(target for (target,) in conn.execute(query))
+    for chunk in chunks(wanted, size):
+        padded = (*chunk, *[chunk[0]] * (size - len(chunk)))
+        pending.update(target for (target,) in conn.exec_driver_sql(sql, padded))
     return pending
 
 
