@@ -155,7 +155,7 @@ def resolve(conn: Connection, refs: Iterable[str] | None = None) -> int:
     change since it was last looked at cannot have become resolvable, so this resolves what
     the whole-table pass (`refs` None) would, in time proportional to what changed.
     """
-    pending = _pending(conn, refs)
+    pending = _pending(conn, None if refs is None else _narrowed(conn, refs))
     if not pending:
         return 0
     found = {**_by_dns_name(conn, pending), **_by_native_id(conn, pending)}
@@ -172,6 +172,32 @@ def resolve(conn: Connection, refs: Iterable[str] | None = None) -> int:
         [{"ref": ref, "uid": uid} for ref, uid in found.items()],
     )
     return len(found)
+
+
+def _narrowed(conn: Connection, refs: Iterable[str]) -> set[str]:
+    """`refs` without the native references of types no pending reference names.
+
+    A run names every resource it creates (`native:TYPE:ID`); references name few types (a
+    bucket, a certificate), so one probe per type saves a lookup per resource."""
+    by_type: dict[str, list[str]] = {}
+    kept: set[str] = set()
+    for ref in refs:
+        if ref.startswith(NATIVE_REF):
+            by_type.setdefault(ref[len(NATIVE_REF) :].partition(":")[0], []).append(ref)
+        else:
+            kept.add(ref)
+    for type_, named in by_type.items():
+        prefix = native_ref(type_, "")
+        clauses = [
+            links.c.to_uid.is_(None),
+            links.c.deleted_at.is_(None),
+            sa.func.substr(links.c.target, 1, len(prefix)) == prefix,
+        ]
+        if conn.dialect.name == "sqlite":  # byte order: a range on the pending index
+            clauses += [links.c.target >= prefix, links.c.target < prefix[:-1] + ";"]
+        if conn.execute(sa.select(sa.literal(1)).where(*clauses).limit(1)).first():
+            kept.update(named)
+    return kept
 
 
 def _pending(conn: Connection, refs: Iterable[str] | None) -> set[str]:
