@@ -25,6 +25,7 @@ from storage.tables import (
     PENDING_LINKS,
     chunks,
     links,
+    resource_names,
     resources,
     staged_links,
 )
@@ -137,14 +138,19 @@ def end_links_from(conn: Connection, uids: Sequence[str], now: datetime) -> None
         )
 
 
-def names_of(type_: str, native_id: str, attributes: dict[str, Any] | None) -> set[str]:
-    """The references a resource answers to: its `native_ref`, and its DNS names (`NAMED_BY`)."""
-    refs = {native_ref(type_, native_id)}
+def dns_names(type_: str, attributes: dict[str, Any] | None) -> set[str]:
+    """The DNS names (`dns_ref`) a resource of `type_` answers to, per `NAMED_BY`."""
+    refs = set()
     for key in NAMED_BY.get(type_, ()):
         value = (attributes or {}).get(key)
         if isinstance(value, str) and value:
             refs.add(dns_ref(value))
     return refs
+
+
+def names_of(type_: str, native_id: str, attributes: dict[str, Any] | None) -> set[str]:
+    """The references a resource answers to: its `native_ref`, and its DNS names."""
+    return {native_ref(type_, native_id), *dns_names(type_, attributes)}
 
 
 def resolve(conn: Connection, refs: Iterable[str] | None = None) -> int:
@@ -188,14 +194,23 @@ def _narrowed(conn: Connection, refs: Iterable[str]) -> set[str]:
             kept.add(ref)
     for type_, named in by_type.items():
         prefix = native_ref(type_, "")
-        clauses = [
-            links.c.to_uid.is_(None),
-            links.c.deleted_at.is_(None),
-            sa.func.substr(links.c.target, 1, len(prefix)) == prefix,
-        ]
         if conn.dialect.name == "sqlite":  # byte order: a range on the pending index
-            clauses += [links.c.target >= prefix, links.c.target < prefix[:-1] + ";"]
-        if conn.execute(sa.select(sa.literal(1)).where(*clauses).limit(1)).first():
+            probe = conn.exec_driver_sql(
+                f"SELECT 1 FROM {links.name} INDEXED BY ix_resource_links_pending "
+                f"WHERE {PENDING_LINKS} AND target >= ? AND target < ? LIMIT 1",
+                (prefix, prefix[:-1] + ";"),
+            )
+        else:
+            probe = conn.execute(
+                sa.select(sa.literal(1))
+                .where(
+                    links.c.to_uid.is_(None),
+                    links.c.deleted_at.is_(None),
+                    sa.func.substr(links.c.target, 1, len(prefix)) == prefix,
+                )
+                .limit(1)
+            )
+        if probe.first():
             kept.update(named)
     return kept
 
@@ -227,20 +242,30 @@ def _pending(conn: Connection, refs: Iterable[str] | None) -> set[str]:
 
 def _by_dns_name(conn: Connection, pending: set[str]) -> dict[str, str]:
     """dns:NAME -> uid of the one present resource whose DNS-name attribute is NAME."""
-    if not any(ref.startswith(DNS_REF) for ref in pending):
-        return {}
-    query = sa.select(resources.c.uid, resources.c.type, resources.c.attributes).where(
-        resources.c.type.in_(list(NAMED_BY)), resources.c.state == ResourceState.PRESENT.value
-    )
-    named: dict[str, set[str]] = {}
-    for uid, type_, attributes in conn.execute(query):
-        for key in NAMED_BY[type_]:
-            value = (attributes or {}).get(key)
-            if isinstance(value, str) and value:
-                named.setdefault(dns_ref(value), set()).add(uid)
-    return {
-        ref: next(iter(uids)) for ref, uids in named.items() if ref in pending and len(uids) == 1
-    }
+    wanted = sorted(ref for ref in pending if ref.startswith(DNS_REF))
+    holders: dict[str, set[str]] = {}
+    for chunk in chunks(wanted):
+        query = (
+            sa.select(resource_names.c.ref, resource_names.c.uid)
+            .join(resources, resources.c.uid == resource_names.c.uid)
+            .where(
+                resource_names.c.ref.in_(chunk),
+                resources.c.state == ResourceState.PRESENT.value,
+            )
+        )
+        for ref, uid in conn.execute(query):
+            holders.setdefault(ref, set()).add(uid)
+    return {ref: next(iter(uids)) for ref, uids in holders.items() if len(uids) == 1}
+
+
+def name(conn: Connection, named: dict[str, set[str]]) -> None:
+    """Record the DNS names (`dns_names`) the resources `named` (uid -> names) answer to now."""
+    uids = sorted(named)
+    for chunk in chunks(uids):
+        conn.execute(resource_names.delete().where(resource_names.c.uid.in_(chunk)))
+    rows = [{"ref": ref, "uid": uid} for uid in uids for ref in sorted(named[uid])]
+    for batch in chunks(rows):
+        conn.execute(resource_names.insert(), list(batch))
 
 
 def _by_native_id(conn: Connection, pending: set[str]) -> dict[str, str]:

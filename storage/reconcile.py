@@ -115,8 +115,8 @@ class RunStats:
     # The references whose resolution this run may change: the ones it staged, and every name
     # (`links.names_of`) a resource it created, changed or deleted answered or answers to.
     touched_refs: set[str] = field(default_factory=set, repr=False)
-    # uids of the DNS-named records staged (their old names are read when the run completes).
-    named_staged: list[str] = field(default_factory=list, repr=False)
+    # uid -> DNS names of the named records staged (`links.dns_names`), stored with them.
+    named_staged: dict[str, set[str]] = field(default_factory=dict, repr=False)
 
 
 class Reconciler:
@@ -224,8 +224,9 @@ class Reconciler:
         """Apply the run: staged records, then deletions of what the scope no longer has."""
         now = self.clock()
         with self.db.begin() as conn:
-            if run.named_staged:  # the names they answer to until now
-                run.touched_refs.update(link_store.names_held(conn, run.named_staged))
+            if run.named_staged:  # the names they answer to until now, then from now on
+                run.touched_refs.update(link_store.names_held(conn, list(run.named_staged)))
+                link_store.name(conn, run.named_staged)
             if run.staged:
                 taken = _apply_staged(conn, run, now)
                 self._forget_taken(run, taken)
@@ -303,8 +304,9 @@ def _touch_names(run: RunStats, fresh: Sequence[StorageRow]) -> None:
         type_ = row[5]
         touched.add(native_ref(type_, row[6]))
         if type_ in NAMED_BY:
-            run.named_staged.append(row[0])
-            touched.update(link_store.names_of(type_, row[6], json.loads(row[9])))
+            names = link_store.dns_names(type_, json.loads(row[9]))
+            run.named_staged[row[0]] = names
+            touched.update(names)
 
 
 def _apply_links(conn: Connection, run: RunStats, now: datetime) -> None:
@@ -573,7 +575,7 @@ def _finish(
     run.finished_at = now
     run.seen_uids, run.unseen_hashes, run.observed = set(), {}, {}  # done: let the uids go
     run.links_seen, run.unseen_links = set(), {}
-    run.touched_refs, run.named_staged = set(), []
+    run.touched_refs, run.named_staged = set(), {}
     conn.execute(
         scope_runs.update()
         .where(scope_runs.c.id == run.run_id)

@@ -243,6 +243,18 @@ class LinkRow(SQLModel, table=True):
     deleted_at: datetime | None = time_column()
 
 
+class ResourceNameRow(SQLModel, table=True):
+    """The DNS names (`dns_ref`, per `NAMED_BY`) a resource of a named type answers to, kept
+    by reconcile with the resource's attributes: how a reference finds its holders by index.
+    A deleted resource keeps its rows; readers join `resources` for the present ones."""
+
+    __tablename__ = "resource_names"
+    __table_args__ = (sa.Index("ix_resource_names_uid", "uid"),)
+
+    ref: str = Field(primary_key=True)
+    uid: str = Field(primary_key=True)
+
+
 class StagedLinkRow(SQLModel, table=True):
     """Links a scope run in flight saw for the first time; applied only if the scope completes."""
 
@@ -372,6 +384,7 @@ volatile_values = _table(ResourceVolatileRow)
 retention_marks = _table(RetentionMarkRow)
 links = _table(LinkRow)
 staged_links = _table(StagedLinkRow)
+resource_names = _table(ResourceNameRow)
 findings_table = _table(FindingRow)
 silences_table = _table(SilenceRow)
 outbox = _table(OutboxRow)
