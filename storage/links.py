@@ -6,9 +6,16 @@ end (`deleted_at`), in the run's transaction. A failed run discards its staging:
 removes nothing. Unchanged links cost a set lookup and write nothing.
 
 Resolution happens here, at reconcile time, not at read time: a reference (`dns:NAME`,
-`native:TYPE:ID`) gets its `to_uid` from the inventory when a run stages references or
-creates or changes resources a reference may name, so reads are a plain indexed walk over
-`to_uid`. A reference nothing in the inventory answers to stays unresolved (`to_uid` null).
+`native:TYPE:ID`) gets its `to_uid` from the inventory, so reads are a plain indexed walk over
+`to_uid`. A reference nothing in the inventory answers to, or more than one resource answers
+to, stays unresolved (`to_uid` null); a resolved one keeps its uid.
+
+The invariant: once a scope run completes (or a retirement ends), no pending reference has
+exactly one present resource answering to it. A reference's answer can change only when it is
+staged or when a resource answering to its name is created, changed or deleted, so a run
+looks up just those names (`names_of`): the references it staged, the names of what it
+created, changed or deleted, read through the pending links' partial index and, for DNS
+names, `resource_names` (the names load balancers and CDNs answer to, kept with them).
 """
 
 from __future__ import annotations
@@ -158,8 +165,9 @@ def resolve(conn: Connection, refs: Iterable[str] | None = None) -> int:
 
     `refs` narrows the work to those references: the ones a run staged and the names whose
     holders a run created, changed or deleted (`names_of`). A reference whose holders did not
-    change since it was last looked at cannot have become resolvable, so this resolves what
-    the whole-table pass (`refs` None) would, in time proportional to what changed.
+    change since it was last looked at cannot have become resolvable, so with the module's
+    invariant this resolves what the whole-table pass (`refs` None) would, in time
+    proportional to what changed.
     """
     pending = _pending(conn, None if refs is None else _narrowed(conn, refs))
     if not pending:
