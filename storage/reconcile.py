@@ -44,10 +44,12 @@ from vigil.core.canonical import canonical_json
 from vigil.core.errors import StorageError
 from vigil.core.model import (
     ABSENT_RETIRES,
+    NAMED_BY,
     Resource,
     ResourceState,
     RunStatus,
     Scope,
+    native_ref,
     utcnow,
 )
 
@@ -110,8 +112,12 @@ class RunStats:
     # (from, kind, target) -> row id of the scope's present links not yet seen by this run.
     unseen_links: dict[LinkKey, int] = field(default_factory=dict, repr=False)
     links_staged: int = 0
-    references_staged: bool = False
     links_ended: int = 0
+    # The references whose resolution this run may change: the ones it staged, and every name
+    # (`links.names_of`) a resource it created, changed or deleted answered or answers to.
+    touched_refs: set[str] = field(default_factory=set, repr=False)
+    # uid -> DNS names of the named records staged (`links.dns_names`), stored with them.
+    named_staged: dict[str, set[str]] = field(default_factory=dict, repr=False)
 
 
 class Reconciler:
@@ -205,6 +211,7 @@ class Reconciler:
             if unseen.pop(uid, None) != row[-1]:
                 fresh.append(row)
         run.seen = len(seen)
+        _touch_names(run, fresh)
         new_links = _first_seen_links(run, links)
         if fresh or new_links:
             with self.db.begin() as conn:
@@ -214,13 +221,16 @@ class Reconciler:
                     link_store.stage(conn, run.run_id, new_links)
             run.staged += len(fresh)
             run.links_staged += len(new_links)
-            run.references_staged |= link_store.has_reference(new_links)
+            run.touched_refs.update(link_store.references(new_links))
 
     def complete(self, run: RunStats) -> RunStats:
         """Apply the run: staged records, then deletions of what the scope no longer has."""
         now = self.clock()
         with self.db.begin() as conn:
             _claim(conn, run)
+            if run.named_staged:  # the names they answer to until now, then from now on
+                run.touched_refs.update(link_store.names_held(conn, list(run.named_staged)))
+                link_store.name(conn, run.named_staged)
             if run.staged:
                 taken = _apply_staged(conn, run, now)
                 self._forget_taken(run, taken)
@@ -318,15 +328,27 @@ def _first_seen_links(run: RunStats, links: Sequence[LinkKey]) -> list[LinkKey]:
     return fresh
 
 
+def _touch_names(run: RunStats, fresh: Sequence[StorageRow]) -> None:
+    """Note the names the run's new and changed records answer to (their references)."""
+    touched = run.touched_refs
+    for row in fresh:
+        type_ = row[5]
+        touched.add(native_ref(type_, row[6]))
+        if type_ in NAMED_BY:
+            names = link_store.dns_names(type_, json.loads(row[9]))
+            run.named_staged[row[0]] = names
+            touched.update(names)
+
+
 def _apply_links(conn: Connection, run: RunStats, now: datetime) -> None:
-    """The run's new links in, its vanished ones ended, then pending references resolved
-    when this run could have made one resolvable."""
+    """The run's new links in, its vanished ones ended, then the pending references this run
+    could have made resolvable (its own, and those naming what it created, changed or
+    deleted) resolved."""
     if run.links_staged:
         link_store.apply(conn, run.run_id, run.scope.key, now)
     run.links_ended = link_store.sweep(conn, run.scope.key, run.unseen_links.values(), now)
-    named = run.scope.type in link_store.NAMED_TYPES and bool(run.created or run.changed)
-    if run.references_staged or named:
-        link_store.resolve(conn)
+    if run.touched_refs:
+        link_store.resolve(conn, run.touched_refs)
 
 
 def _present_hashes(conn: Connection, scope_key: str) -> dict[str, str]:
@@ -545,6 +567,10 @@ def _sweep(conn: Connection, run: RunStats, now: datetime) -> int:
         gone = [_deletion_event(row, run.run_id, now, gone_kind) for row in rows.mappings()]
         if not gone:
             continue
+        for event in gone:
+            run.touched_refs.update(
+                link_store.names_of(event["type"], event["native_id"], event["attributes"])
+            )
         conn.execute(events.insert(), gone)
         conn.execute(
             resources.update()
@@ -580,6 +606,7 @@ def _finish(
     run.finished_at = now
     run.seen_uids, run.unseen_hashes, run.observed = set(), {}, {}  # done: let the uids go
     run.links_seen, run.unseen_links = set(), {}
+    run.touched_refs, run.named_staged = set(), {}
     conn.execute(
         scope_runs.update()
         .where(scope_runs.c.id == run.run_id)

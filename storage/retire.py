@@ -13,7 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from storage.db import Database
-from storage.links import end_links_from
+from storage.links import end_links_from, names_of, resolve
 from storage.tables import RECORD_FIELDS, events, resources
 from vigil.core.model import ResourceState, utcnow
 
@@ -69,4 +69,13 @@ def retire_unplanned(
                 .values(state=RETIRED, last_changed=now, deleted_at=now)
             )
         end_links_from(conn, uids, now)
+        # A name that more than one resource answered to may now have one holder left.
+        resolve(
+            conn,
+            {
+                ref
+                for row in gone
+                for ref in names_of(row["type"], row["native_id"], row["attributes"])
+            },
+        )
     return len(gone)

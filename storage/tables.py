@@ -207,6 +207,10 @@ class RetentionMarkRow(SQLModel, table=True):
     horizon: datetime = time_column(nullable=False)
 
 
+PENDING_LINKS = "to_uid IS NULL AND deleted_at IS NULL"
+"""Present links whose reference nothing resolved yet (the partial index's predicate)."""
+
+
 class LinkRow(SQLModel, table=True):
     """One lifetime of one link: from `first_seen` until `deleted_at` (null while present).
 
@@ -220,6 +224,13 @@ class LinkRow(SQLModel, table=True):
         sa.Index("ix_resource_links_from_uid", "from_uid"),
         sa.Index("ix_resource_links_to_uid", "to_uid"),
         sa.Index("ix_resource_links_scope", "scope_key", "deleted_at"),
+        # Pending references by name: how a run finds the unresolved links naming what changed.
+        sa.Index(
+            "ix_resource_links_pending",
+            "target",
+            sqlite_where=sa.text(PENDING_LINKS),
+            postgresql_where=sa.text(PENDING_LINKS),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -230,6 +241,18 @@ class LinkRow(SQLModel, table=True):
     scope_key: str
     first_seen: datetime = time_column(nullable=False)
     deleted_at: datetime | None = time_column()
+
+
+class ResourceNameRow(SQLModel, table=True):
+    """The DNS names (`dns_ref`, per `NAMED_BY`) a resource of a named type answers to, kept
+    by reconcile with the resource's attributes: how a reference finds its holders by index.
+    A deleted resource keeps its rows; readers join `resources` for the present ones."""
+
+    __tablename__ = "resource_names"
+    __table_args__ = (sa.Index("ix_resource_names_uid", "uid"),)
+
+    ref: str = Field(primary_key=True)
+    uid: str = Field(primary_key=True)
 
 
 class StagedLinkRow(SQLModel, table=True):
@@ -375,6 +398,7 @@ volatile_values = _table(ResourceVolatileRow)
 retention_marks = _table(RetentionMarkRow)
 links = _table(LinkRow)
 staged_links = _table(StagedLinkRow)
+resource_names = _table(ResourceNameRow)
 findings_table = _table(FindingRow)
 silences_table = _table(SilenceRow)
 outbox = _table(OutboxRow)

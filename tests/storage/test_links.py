@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 import sqlalchemy as sa
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from storage.db import Database
@@ -18,7 +18,7 @@ from storage.topology import topology
 from tests.factories import resource, scope
 from tests.factories.storage import scan
 from tests.storage.test_reconcile import FakeClock, database_properties
-from vigil.core.model import Resource, Scope, dns_ref
+from vigil.core.model import Resource, Scope, dns_ref, native_ref
 
 Edge = tuple[str, str, str, bool]
 
@@ -130,6 +130,84 @@ def test_a_name_two_resources_answer_stays_unresolved(db: Database) -> None:
     assert edges(db) == {("shop", "routes_to", "dns:twin.example.com", False)}
 
 
+def test_a_name_two_resources_answered_resolves_once_a_completed_scope_deletes_one(
+    db: Database,
+) -> None:
+    records, balancers = scope(type_="dns_record", region="global"), scope(type_="load_balancer")
+    reconciler = Reconciler(db, clock=FakeClock())
+    twins = [resource(f"lb-{n}", within=balancers, dns_name="twin.example.com") for n in (1, 2)]
+    scan(reconciler, balancers, [twins])
+    scan(
+        reconciler, records, [[linked("shop", records, ("routes_to", dns_ref("twin.example.com")))]]
+    )
+
+    scan(reconciler, balancers, [twins[:1]], fail=True)  # a failed scope deletes nothing
+    assert edges(db) == {("shop", "routes_to", "dns:twin.example.com", False)}
+
+    scan(reconciler, balancers, [twins[:1]])  # lb-2 is gone: nothing else was created
+
+    assert edges(db) == {("shop", "routes_to", "lb-1", True)}
+
+
+def test_a_name_resolves_when_one_of_two_resources_answering_it_is_renamed(db: Database) -> None:
+    records, balancers = scope(type_="dns_record", region="global"), scope(type_="load_balancer")
+    reconciler = Reconciler(db, clock=FakeClock())
+    twins = [resource(f"lb-{n}", within=balancers, dns_name="twin.example.com") for n in (1, 2)]
+    scan(reconciler, balancers, [twins])
+    scan(
+        reconciler, records, [[linked("shop", records, ("routes_to", dns_ref("twin.example.com")))]]
+    )
+
+    renamed = resource("lb-2", within=balancers, dns_name="other.example.com")
+    scan(reconciler, balancers, [[twins[0], renamed]])
+
+    assert edges(db) == {("shop", "routes_to", "lb-1", True)}
+
+
+def test_a_name_resolves_once_a_retired_scope_takes_its_twin_away(db: Database) -> None:
+    records = scope(type_="dns_record", region="global")
+    east, west = scope(type_="load_balancer"), scope(type_="load_balancer", region="us-west-2")
+    reconciler = Reconciler(db, clock=FakeClock())
+    scan(reconciler, east, [[resource("lb-1", within=east, dns_name="twin.example.com")]])
+    scan(reconciler, west, [[resource("lb-2", within=west, dns_name="twin.example.com")]])
+    scan(
+        reconciler, records, [[linked("shop", records, ("routes_to", dns_ref("twin.example.com")))]]
+    )
+    assert edges(db) == {("shop", "routes_to", "dns:twin.example.com", False)}
+
+    retire_unplanned(db, planned=[records.key, east.key])  # the config dropped us-west-2
+
+    assert edges(db) == {("shop", "routes_to", "lb-1", True)}
+
+
+def test_a_name_whose_resource_was_deleted_stays_unresolved(db: Database) -> None:
+    records, balancers = scope(type_="dns_record", region="global"), scope(type_="load_balancer")
+    reconciler = Reconciler(db, clock=FakeClock())
+    scan(reconciler, balancers, [[resource("lb-1", within=balancers, dns_name="gone.example.com")]])
+    scan(reconciler, balancers, [[]])
+
+    scan(
+        reconciler, records, [[linked("shop", records, ("routes_to", dns_ref("gone.example.com")))]]
+    )
+
+    assert edges(db) == {("shop", "routes_to", "dns:gone.example.com", False)}
+
+
+def test_a_native_reference_resolves_when_its_bucket_arrives_in_a_later_scope_run(
+    db: Database,
+) -> None:
+    records, buckets = scope(type_="dns_record", region="global"), scope(type_="bucket")
+    reconciler = Reconciler(db, clock=FakeClock())
+    assets = linked("assets", records, ("routes_to", native_ref("bucket", "assets-bucket")))
+    scan(reconciler, records, [[assets]])
+    scan(reconciler, buckets, [[resource("other-bucket", within=buckets)]])
+    assert edges(db) == {("assets", "routes_to", "native:bucket:assets-bucket", False)}
+
+    scan(reconciler, buckets, [[resource("assets-bucket", within=buckets)]])
+
+    assert edges(db) == {("assets", "routes_to", "assets-bucket", True)}
+
+
 def test_a_link_moves_with_its_resource_to_the_scope_that_now_returns_it(db: Database) -> None:
     old, new = scope(source="old", type_="disk"), scope(source="new", type_="disk")
     reconciler = Reconciler(db, clock=FakeClock())
@@ -220,5 +298,106 @@ def _model_links(db: Database, account: str, as_of: datetime | None = None) -> s
     nodes = {n.uid: n for n in graph.nodes}
     return {
         (f"{nodes[e.from_uid].scope_key}/{nodes[e.from_uid].native_id}", e.to.rsplit("/", 1)[-1])
+        for e in graph.edges
+    }
+
+
+# --- property: a name is resolved as soon as exactly one present resource answers to it -------
+
+NAMES = ("a", "b", "c")
+BALANCERS = [f"lb-{n}" for n in range(3)]
+RECORDS = [f"rec-{n}" for n in range(3)]
+name_scan = st.fixed_dictionaries(
+    {
+        "scope": st.integers(0, 2),  # two balancer scopes, then the records' scope
+        "items": st.dictionaries(st.sampled_from(BALANCERS), st.sampled_from(NAMES), max_size=3),
+        "fail": st.booleans(),
+    }
+)
+
+
+@database_properties
+@given(scans=st.lists(name_scan, min_size=1, max_size=10))
+@example(  # twins, a record naming them, then one twin deleted by a run creating nothing
+    scans=[
+        {"scope": 0, "items": {"lb-0": "a", "lb-1": "a"}, "fail": False},
+        {"scope": 2, "items": {"lb-0": "a"}, "fail": False},
+        {"scope": 0, "items": {"lb-0": "a"}, "fail": False},
+    ]
+)
+def test_random_scans_resolve_a_name_once_one_present_resource_answers_it(
+    db: Database, scans: list[dict]
+) -> None:
+    account = uuid.uuid4().hex[:12]
+    balancers = [
+        scope(source=f"p-{account}", account=account, region=r, type_="load_balancer")
+        for r in ("a", "b")
+    ]
+    records = scope(source=f"p-{account}", account=account, region="global", type_="dns_record")
+    reconciler = Reconciler(db, clock=FakeClock())
+    named: dict[str, dict[str, str]] = {s.key: {} for s in balancers}  # scope -> lb -> name
+    routes: dict[str, str] = {}  # record -> name, as the records' scope last completed
+    resolved: dict[str, str] = {}  # record -> the balancer its link resolved to (kept)
+    # A link resolved to a balancer since deleted keeps its uid; the graph shows it unresolved.
+
+    def host(name: str) -> str:
+        return f"{name}.{account}.example.com"
+
+    for step in scans:
+        if step["scope"] < 2:
+            where = balancers[step["scope"]]
+            page = [
+                resource(lb, within=where, dns_name=host(name))
+                for lb, name in sorted(step["items"].items())
+            ]
+        else:
+            where = records
+            items = {f"rec-{lb[-1]}": name for lb, name in step["items"].items()}
+            page = [
+                linked(record, where, ("routes_to", dns_ref(host(name))))
+                for record, name in sorted(items.items())
+            ]
+        scan(reconciler, where, [page], fail=step["fail"])
+        if step["fail"]:
+            pass
+        elif where is records:
+            for record in [r for r in routes if routes[r] != items.get(r)]:
+                routes.pop(record)
+                resolved.pop(record, None)  # the link ended; a new one starts unresolved
+            routes.update(items)
+        else:
+            named[where.key] = dict(step["items"])
+        holders: dict[str, set[str]] = {}
+        for key, items_of_scope in named.items():
+            for lb, name in items_of_scope.items():
+                holders.setdefault(name, set()).add(f"{key}/{lb}")
+        for record, name in routes.items():
+            if record not in resolved and len(holders.get(name, ())) == 1:
+                resolved[record] = next(iter(holders[name]))
+        present = set().union(*holders.values())
+        expected = {
+            (
+                record,
+                "routes_to",
+                resolved[record].rsplit("/", 1)[-1] if record in resolved else dns_ref(host(name)),
+                resolved.get(record) in present,
+            )
+            for record, name in routes.items()
+        }
+        assert _edges_of(db, records) == expected
+
+
+def _edges_of(db: Database, where: Scope) -> set[Edge]:
+    with db.connect() as conn:
+        uids = [
+            uid
+            for (uid,) in conn.execute(
+                sa.text("SELECT uid FROM resources WHERE scope_key = :key AND state = 'present'"),
+                {"key": where.key},
+            )
+        ]
+    graph = topology(db, uids, depth=1, direction="down")
+    return {
+        (e.from_uid.rsplit("/", 1)[-1], e.kind, e.to.rsplit("/", 1)[-1], e.resolved)
         for e in graph.edges
     }

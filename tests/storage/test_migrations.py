@@ -12,7 +12,13 @@ from alembic.script import ScriptDirectory
 
 from storage.db import MIGRATIONS, Database, alembic_config, newest_revision
 from storage.findings import FindingQuery, FindingStore
-from vigil.core.model import FindingStatus, Resolution
+from storage.reconcile import Reconciler
+from storage.tables import resources
+from storage.topology import topology
+from tests.factories import scope
+from tests.factories.storage import scan
+from tests.storage.test_links import linked
+from vigil.core.model import FindingStatus, Resolution, dns_ref, utcnow
 
 
 def test_history_has_exactly_one_head() -> None:
@@ -132,5 +138,56 @@ def test_a_database_at_0008_from_before_0006_was_chained_in_gets_the_volatile_ta
         with upgraded.connect() as conn:
             assert sa.inspect(conn).has_table("resource_volatile")
             assert list(conn.execute(sa.text("SELECT attributes FROM vigil_resources"))) == []
+    finally:
+        upgraded.dispose()
+
+
+def test_upgrading_from_0013_lets_a_name_resolve_to_a_load_balancer_stored_before(
+    db_url: str,
+) -> None:
+    balancers, records = scope(type_="load_balancer"), scope(type_="dns_record", region="global")
+    old = Database(db_url, migrate=False)
+    config = alembic_config()
+    now = utcnow()
+    with old.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0013")
+        conn.execute(
+            resources.insert(),
+            [
+                {
+                    "uid": f"{balancers.key}/{native_id}",
+                    "source": balancers.source,
+                    "provider": balancers.provider,
+                    "account": balancers.account,
+                    "region": balancers.region,
+                    "type": balancers.type,
+                    "native_id": native_id,
+                    "tags": {},
+                    "attributes": {"dns_name": f"{native_id}.elb.amazonaws.com."},
+                    "scope_key": balancers.key,
+                    "content_hash": native_id,
+                    "state": state,
+                    "first_seen": now,
+                    "last_changed": now,
+                    "last_seen": now,
+                }
+                for native_id, state in (("web", "present"), ("old", "deleted"))
+            ],
+        )
+    old.dispose()
+
+    upgraded = Database(db_url)
+    try:
+        reconciler = Reconciler(upgraded)
+        shop = linked("shop", records, ("routes_to", dns_ref("Web.elb.amazonaws.com")))
+        gone = linked("gone", records, ("routes_to", dns_ref("old.elb.amazonaws.com")))
+        scan(reconciler, records, [[shop, gone]])
+
+        graph = topology(upgraded, [shop.uid, gone.uid], depth=1, direction="down")
+        assert {(e.from_uid, e.to, e.resolved) for e in graph.edges} == {
+            (shop.uid, f"{balancers.key}/web", True),
+            (gone.uid, "dns:old.elb.amazonaws.com", False),
+        }
     finally:
         upgraded.dispose()
