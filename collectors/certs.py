@@ -13,15 +13,17 @@ import hashlib
 import warnings
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.utils import CryptographyDeprecationWarning
-from cryptography.x509.oid import NameOID
-
+from vigil.core.lazy import lazy_import
 from vigil.core.model import iso
+
+# cryptography loads on the first certificate read, not with the AWS collector (which needs
+# only `canonical_serial`): 30 ms of `vigil collect`'s start-up.
+if TYPE_CHECKING:
+    from cryptography import x509
+else:
+    x509 = lazy_import("cryptography.x509")
 
 # OpenSSL X509_V_ERR_* codes -> the normalized reason rules match on (verify_error).
 _VERIFY_REASONS: dict[int, str] = {
@@ -101,6 +103,8 @@ def canonical_serial(value: Any) -> str | None:
 
 def key_type(cert: x509.Certificate) -> tuple[str, int | None]:
     """(`RSA`|`EC`|`ED25519`|`ED448`|`DSA`, size in bits) of the certificate's public key."""
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+
     key = cert.public_key()
     if isinstance(key, rsa.RSAPublicKey):
         return "RSA", key.key_size
@@ -134,6 +138,8 @@ def subject_alt_names(cert: x509.Certificate) -> list[str]:
 
 
 def _common_name(name: x509.Name) -> str | None:
+    from cryptography.x509.oid import NameOID
+
     values = name.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(values[0].value) if values else None
 
@@ -147,6 +153,9 @@ def der_from_pem(blocks: Sequence[bytes]) -> list[bytes] | None:
 
     Old CA files (negative serial numbers) load quietly.
     """
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.utils import CryptographyDeprecationWarning
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CryptographyDeprecationWarning)
         try:
