@@ -65,7 +65,7 @@ class _Models(botocore.loaders.Loader):  # type: ignore[misc]
     lists the services it knows.
     """
 
-    @botocore.loaders.instance_cache
+    @botocore.loaders.instance_cache  # type: ignore[untyped-decorator]  # as the one it overrides
     def load_service_model(
         self, service_name: str, type_name: str, api_version: str | None = None
     ) -> Any:
