@@ -7,7 +7,8 @@ DESIGN.md's targets: `vigil --help` < 0.3 s; `vigil collect` reaches its first A
 request arrives (it answers 500, so the pass fails fast); the database is created and
 migrated by a first run that is not counted. Prints the median and the worst of --runs.
 
-The commands run this checkout's code (PYTHONPATH; an editable install may point at another)
+The commands run this checkout's code (PYTHONPATH, from a directory holding no other: an
+editable install, or a checkout as the working directory, would put another first)
 from compiled bytecode, as an installed Vigil does: a cache under the temporary directory,
 filled by the uncounted first runs, even where PYTHONDONTWRITEBYTECODE is set (else every run
 compiles every module again, ~0.1 s that users do not pay).
@@ -50,9 +51,9 @@ def time_to_first_request(workdir: Path, env: dict[str, str]) -> float:
     return FirstRequest.arrived[0] - started
 
 
-def time_help(env: dict[str, str]) -> float:
+def time_help(workdir: Path, env: dict[str, str]) -> float:
     started = time.perf_counter()
-    subprocess.run([*VIGIL, "--help"], env=env, capture_output=True, check=True)
+    subprocess.run([*VIGIL, "--help"], cwd=workdir, env=env, capture_output=True, check=True)
     return time.perf_counter() - started
 
 
@@ -75,8 +76,8 @@ def main() -> None:
             "    max_attempts: 1\n"
         )
         time_to_first_request(workdir, env)  # creates and migrates the database, compiles
-        time_help(env)
-        helps = [time_help(env) for _ in range(args.runs)]
+        time_help(workdir, env)
+        helps = [time_help(workdir, env) for _ in range(args.runs)]
         firsts = [time_to_first_request(workdir, env) for _ in range(args.runs)]
     server.shutdown()
     for label, walls, target in (
