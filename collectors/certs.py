@@ -15,15 +15,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from vigil.core.lazy import lazy_import
 from vigil.core.model import iso
 
-# cryptography loads on the first certificate read, not with the AWS collector (which needs
+# cryptography loads with the first certificate read, not with the AWS collector (which needs
 # only `canonical_serial`): 30 ms of `vigil collect`'s start-up.
 if TYPE_CHECKING:
     from cryptography import x509
-else:
-    x509 = lazy_import("cryptography.x509")
 
 # OpenSSL X509_V_ERR_* codes -> the normalized reason rules match on (verify_error).
 _VERIFY_REASONS: dict[int, str] = {
@@ -50,6 +47,8 @@ def verify_reason(code: int) -> str:
 
 def certificate_attributes(chain: Sequence[bytes]) -> dict[str, Any]:
     """Leaf fields plus the chain's earliest expiry, from DER certificates (leaf first)."""
+    from cryptography import x509
+
     certs = [x509.load_der_x509_certificate(der) for der in chain]
     leaf = certs[0]
     earliest = min(certs, key=lambda c: c.not_valid_after_utc)
@@ -128,6 +127,8 @@ def signature_algorithm(cert: x509.Certificate) -> str:
 
 def subject_alt_names(cert: x509.Certificate) -> list[str]:
     """DNS names and IP addresses of the subjectAltName extension, in certificate order."""
+    from cryptography import x509
+
     try:
         names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -153,6 +154,7 @@ def der_from_pem(blocks: Sequence[bytes]) -> list[bytes] | None:
 
     Old CA files (negative serial numbers) load quietly.
     """
+    from cryptography import x509
     from cryptography.hazmat.primitives.serialization import Encoding
     from cryptography.utils import CryptographyDeprecationWarning
 
@@ -167,6 +169,8 @@ def der_from_pem(blocks: Sequence[bytes]) -> list[bytes] | None:
 
 def is_ca(der: bytes) -> bool:
     """Whether the certificate is a CA's (basicConstraints CA:TRUE)."""
+    from cryptography import x509
+
     cert = x509.load_der_x509_certificate(der)
     try:
         return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
