@@ -13,7 +13,7 @@ from botocore.exceptions import UnknownServiceError
 
 from collectors.aws import AwsCollector
 from collectors.aws.guard import called_operations
-from collectors.aws.session import Sessions, botocore_session, parse_timestamp
+from collectors.aws.session import Sessions, _Models, botocore_session, parse_timestamp
 from tests.factories.aws import collect, scope, seed_client, source
 
 OTHER = "111122223333"
@@ -140,9 +140,10 @@ def test_clients_parse_timestamps_into_aware_datetimes(moto: str) -> None:
 
 def test_shared_loader_loads_the_models_botocore_loads() -> None:
     """The sessions' loader finds a model without listing every service botocore ships; the
-    models it loads, and its errors (sts has no waiters, ec3 is no service), are botocore's."""
-    shared = botocore_session().get_component("data_loader")
-    plain = botocore.loaders.Loader()
+    models it loads, and its errors (sts has no waiters, ec3 is no service), are botocore's.
+    Fresh loaders both: clients adjust the models they were given (s3's), in either kind."""
+    assert isinstance(botocore_session().get_component("data_loader"), _Models)
+    shared, plain = _Models(), botocore.loaders.Loader()
 
     def outcome(loader: Any, service: str, kind: str) -> Any:
         try:
