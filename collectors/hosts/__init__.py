@@ -20,10 +20,12 @@ and bounded by `ssh.concurrency`. See docs/sources/hosts.md for why.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from collectors.hosts.base import HostInventory
 from collectors.hosts.config import HostsSourceConfig
+
+if TYPE_CHECKING:
+    from collectors.hosts.base import HostInventory
 
 __all__ = ["HostInventory", "HostsCollector", "HostsSourceConfig"]
 
@@ -34,4 +36,8 @@ def __getattr__(name: str) -> Any:
         from collectors.hosts import collector
 
         return getattr(collector, name)
+    if name == "HostInventory":
+        from collectors.hosts import base
+
+        return base.HostInventory
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

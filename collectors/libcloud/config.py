@@ -37,8 +37,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from libcloud.compute.providers import DRIVERS as COMPUTE_DRIVERS
-from libcloud.dns.providers import DRIVERS as DNS_DRIVERS
 from pydantic import Field, field_validator, model_validator
 
 from collectors.base import SourceConfig
@@ -66,6 +64,10 @@ loadbalancer.py)."""
 
 
 def _known(kind: str, name: str) -> str:
+    # libcloud loads only for a config with a libcloud source: 20 ms of every other start-up.
+    from libcloud.compute.providers import DRIVERS as COMPUTE_DRIVERS
+    from libcloud.dns.providers import DRIVERS as DNS_DRIVERS
+
     drivers = COMPUTE_DRIVERS if kind == "compute" else DNS_DRIVERS
     if name not in drivers:
         known = ", ".join(sorted(str(n) for n in drivers))

@@ -22,10 +22,12 @@ docs/sources/probes.md.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from collectors.probes.base import ProbeInventory
 from collectors.probes.config import ProbeSourceConfig
+
+if TYPE_CHECKING:
+    from collectors.probes.base import ProbeInventory
 
 __all__ = ["ProbeCollector", "ProbeInventory", "ProbeSourceConfig"]
 
@@ -36,4 +38,8 @@ def __getattr__(name: str) -> Any:
         from collectors.probes import collector
 
         return getattr(collector, name)
+    if name == "ProbeInventory":
+        from collectors.probes import base
+
+        return base.ProbeInventory
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 
-from vigil import __version__
 from vigil.cli import (
     check,
     collect,
@@ -44,6 +43,8 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
+        from vigil import __version__
+
         typer.echo(f"vigil {__version__}")
         raise typer.Exit()
 

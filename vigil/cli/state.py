@@ -17,6 +17,7 @@ import typer
 
 from vigil.core.defaults import DEFAULT_CONFIG_PATH
 from vigil.core.errors import ConfigError
+from vigil.core.lazy import importing
 from vigil.core.model import utcnow
 
 if TYPE_CHECKING:
@@ -50,7 +51,8 @@ class AppState:
                         fix="run `vigil init` to write an example, or pass --config FILE",
                     )
                 return None
-            from vigil.app.config import load_config
+            with importing():
+                from vigil.app.config import load_config
 
             self._config = load_config(self.config_path)
         return self._config
@@ -63,8 +65,9 @@ class AppState:
     def database(self) -> Database:
         """The configured database, migrated. Validates the config first: bad config, no writes."""
         if self._db is None:
-            from storage.db import Database
-            from vigil.app.config import resolve_database_url
+            with importing():
+                from storage.db import Database
+                from vigil.app.config import resolve_database_url
 
             self._db = Database(resolve_database_url(self.config()))
         return self._db

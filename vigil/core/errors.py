@@ -6,8 +6,6 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import BaseModel, SecretStr
-
 REDACTED = "**********"
 
 
@@ -128,6 +126,8 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
 
 def secrets_of(model: Any) -> list[str]:
     """Every SecretStr value inside a config model (sources, notifiers, ...)."""
+    from pydantic import BaseModel, SecretStr  # `vigil --help` does without pydantic
+
     found: list[str] = []
     if isinstance(model, SecretStr):
         found.append(model.get_secret_value())

@@ -11,15 +11,51 @@ if TYPE_CHECKING:
 else:
     use_case = lazy_import("vigil.app.check")
 ```
+
+Imports allocate a few hundred thousand objects that live as long as the process (functions,
+classes, pydantic schemas); the cyclic garbage collector, run every 700 allocations, keeps
+walking them and finds nothing to free: 0.1 s of `vigil collect`'s start-up. `importing()`
+pauses it while modules load.
 """
 
 from __future__ import annotations
 
+import gc
 import importlib
 import importlib.util
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
+
+_lock = threading.Lock()
+_importers = 0
+
+
+@contextmanager
+def importing() -> Iterator[None]:
+    """Pause the cyclic garbage collector while the block imports modules.
+
+    Reference counting still frees what the block drops; cycles wait until it ends. Nested
+    and concurrent blocks share the pause; the collector is enabled again when the last one
+    ends, unless it was disabled before the first began.
+    """
+    global _importers
+    with _lock:
+        pausing = _importers > 0 or gc.isenabled()  # else someone else disabled it: theirs
+        if pausing:
+            _importers += 1
+            gc.disable()
+    try:
+        yield
+    finally:
+        if pausing:
+            with _lock:
+                _importers -= 1
+                if _importers == 0:
+                    gc.enable()
 
 
 class _Deferred(ModuleType):
@@ -31,7 +67,9 @@ class _Deferred(ModuleType):
     """
 
     def __getattr__(self, attr: str) -> Any:  # only for what the stand-in itself lacks
-        return getattr(importlib.import_module(self.__name__), attr)
+        with importing():
+            module = importlib.import_module(self.__name__)
+        return getattr(module, attr)
 
 
 def lazy_import(name: str) -> ModuleType:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import botocore.loaders
 import botocore.utils
 import pytest
+from botocore.exceptions import UnknownServiceError
 
 from collectors.aws import AwsCollector
 from collectors.aws.guard import called_operations
-from collectors.aws.session import Sessions, parse_timestamp
+from collectors.aws.session import Sessions, _Models, botocore_session, parse_timestamp
 from tests.factories.aws import collect, instance_in, scope, seed_client, source
 
 OTHER = "111122223333"
@@ -115,3 +117,23 @@ def test_clients_parse_timestamps_into_aware_datetimes(moto: str) -> None:
     # datetime.UTC, not dateutil's tzutc: the fast parser is the one in use.
     assert isinstance(launched, datetime) and launched.tzinfo is UTC
     assert abs((datetime.now(UTC) - launched).total_seconds()) < 3600
+
+
+def test_shared_loader_loads_the_models_botocore_loads() -> None:
+    """The sessions' loader finds a model without listing every service botocore ships; the
+    models it loads, and its errors (sts has no waiters, ec3 is no service), are botocore's.
+    Fresh loaders both: clients adjust the models they were given (s3's), in either kind."""
+    assert isinstance(botocore_session().get_component("data_loader"), _Models)
+    shared, plain = _Models(), botocore.loaders.Loader()
+
+    def outcome(loader: Any, service: str, kind: str) -> Any:
+        try:
+            return loader.load_service_model(service, kind)
+        except UnknownServiceError as exc:
+            return str(exc)
+
+    for service in ("sts", "ec2", "s3", "elbv2", "ec3", "../sts", "EC2"):
+        for kind in ("service-2", "endpoint-rule-set-1", "paginators-1", "waiters-2"):
+            assert outcome(shared, service, kind) == outcome(plain, service, kind)
+    with pytest.raises(UnknownServiceError, match=r"Valid service names are: .*\bec2\b"):
+        shared.load_service_model("ec3", "service-2")
