@@ -385,7 +385,11 @@ def build_app(url: str, stalled_after: float) -> procrastinate.App:
 
     # A connection waits at most `stalled_after` for the pool: past that the worker is taken
     # for dead anyway (the pool's default, 30 s, would hold a stopping worker past 10 s).
-    connector = procrastinate.PsycopgConnector(conninfo=conninfo(url), timeout=stalled_after)
+    # Its pool fetches, heartbeats and finishes jobs: a few connections do (psycopg_pool's
+    # default keeps 4 open per worker, beside the scopes' own SQLAlchemy pool).
+    connector = procrastinate.PsycopgConnector(
+        conninfo=conninfo(url), timeout=stalled_after, min_size=1, max_size=3
+    )
     app = procrastinate.App(connector=connector)
     retry = procrastinate.RetryStrategy(
         max_attempts=MAX_ATTEMPTS, retry_exceptions={ScopeInterrupted}
