@@ -32,6 +32,30 @@ def job_statuses(db: Database, job_ids: Collection[int]) -> dict[int, str]:
     return statuses
 
 
+def jobs_ended_since(
+    db: Database, after_event: int, job_ids: tuple[int, int]
+) -> tuple[dict[int, str], int]:
+    """Jobs between `job_ids` (lowest, highest) that ended in an event after `after_event`, and
+    the newest such event's id: a poll reads what happened since the last one, not every job
+    of a pass. Event ids are allocated before their transactions commit, so a caller re-reads
+    a margin behind the newest id it saw (and sweeps every job now and then)."""
+    query = sa.text(
+        "SELECT id, job_id, type::text FROM procrastinate_events WHERE id > :after "
+        "AND job_id BETWEEN :lowest AND :highest "
+        "AND type IN ('succeeded', 'failed', 'cancelled', 'aborted') ORDER BY id"
+    )
+    ended: dict[int, str] = {}
+    newest = after_event
+    with db.connect() as conn:
+        rows = conn.execute(
+            query, {"after": after_event, "lowest": job_ids[0], "highest": job_ids[1]}
+        )
+        for event, job, kind in rows:
+            ended[job] = kind
+            newest = event
+    return ended, newest
+
+
 def stalled_jobs(db: Database, job_ids: Collection[int], silent_for: float) -> list[int]:
     """Those of `job_ids` running on a worker that has sent no heartbeat for `silent_for`
     seconds, or that no longer exists (Procrastinate's own definition of a stalled job)."""

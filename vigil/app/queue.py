@@ -65,6 +65,11 @@ WORKER_STOPPING = "abandoned: its worker was stopped; the scope was handed back 
 STALE_ATTEMPT = "abandoned: its worker stopped answering; the scope was retried by another worker"
 MAX_ATTEMPTS = 5
 """Attempts at one scope's job: a worker stopped mid-scope hands it back (SIGTERM, rollouts)."""
+SWEEP_SECONDS = 30.0
+"""Between polls of what ended since the last one, the pass reads every job's status this
+often (an event committed out of its id's order is never missed for longer)."""
+EVENT_MARGIN = 10_000
+"""Events re-read behind the newest seen: ids are taken before their transactions commit."""
 
 
 def require_postgresql(url: str, config_path: str | None) -> None:
@@ -147,16 +152,28 @@ class QueuedPass:
     def _wait(self, waiting: dict[int, Scope], ends_at: float) -> list[ScopeOutcome]:
         outcomes: list[ScopeOutcome] = []
         stopped = False
+        span = (min(waiting), max(waiting)) if waiting else (0, 0)
+        seen_event, swept = 0, time.monotonic()
         while waiting:
-            statuses = job_queue.job_statuses(self.db, waiting)
+            late = self.stop.is_set() or time.time() > ends_at
+            if late or time.monotonic() - swept > SWEEP_SECONDS:
+                statuses = job_queue.job_statuses(self.db, waiting)  # every job's, now and then
+                swept = time.monotonic()
+            else:  # what ended since the last poll (and a margin behind it)
+                statuses, newest = job_queue.jobs_ended_since(
+                    self.db, max(0, seen_event - EVENT_MARGIN), span
+                )
+                seen_event = max(seen_event, newest)
             ended = {
-                job: waiting.pop(job) for job, s in statuses.items() if s in job_queue.JOB_ENDED
+                job: waiting.pop(job)
+                for job, status in statuses.items()
+                if status in job_queue.JOB_ENDED and job in waiting
             }
             outcomes.extend(self._ended(ended, statuses))
             if self.stop.is_set() and not stopped:
                 stopped = True
                 self._abort(waiting, statuses)
-            if waiting and (stopped or time.time() > ends_at):
+            if waiting and late:
                 outcomes.extend(self._give_up(waiting, statuses, stopped))
             if waiting:
                 time.sleep(self.poll_seconds)
