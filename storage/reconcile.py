@@ -272,6 +272,7 @@ class Reconciler:
         *,
         scope_key: str | None = None,
         queued: bool | None = None,
+        pass_id: str | None = None,
     ) -> int:
         """Mark runs left `running` by a crashed or stopped process as failed: those of
         `scope_key` only when given; `queued=False` spares the runs of queued passes (their
@@ -280,21 +281,38 @@ class Reconciler:
         query = sa.select(scope_runs.c.id).where(scope_runs.c.status == RunStatus.RUNNING)
         if scope_key is not None:
             query = query.where(scope_runs.c.scope_key == scope_key)
+        if pass_id is not None:
+            query = query.where(scope_runs.c.pass_id == pass_id)
         if queued is not None:
             has_pass = scope_runs.c.pass_id.is_not(None)
             query = query.where(has_pass if queued else ~has_pass)
         with self.db.begin() as conn:
-            stale = [row.id for row in conn.execute(query)]
-            if not stale:
+            candidates = [row.id for row in conn.execute(query)]
+            if not candidates:
                 return 0
-            conn.execute(staged.delete().where(staged.c.run_id.in_(stale)))
-            link_store.discard(conn, stale)
-            conn.execute(
-                scope_runs.update()
-                .where(scope_runs.c.id.in_(stale))
-                .values(status=RunStatus.FAILED, error=reason, finished_at=now, retryable=True)
-            )
+            # Re-checked under the row locks: a run that completed since the read (its
+            # `_claim` held the row) stays complete.
+            stale = [
+                row.id
+                for row in conn.execute(
+                    scope_runs.update()
+                    .where(scope_runs.c.id.in_(candidates))
+                    .where(scope_runs.c.status == RunStatus.RUNNING)
+                    .values(status=RunStatus.FAILED, error=reason, finished_at=now, retryable=True)
+                    .returning(scope_runs.c.id)
+                )
+            ]
+            if stale:
+                conn.execute(staged.delete().where(staged.c.run_id.in_(stale)))
+                link_store.discard(conn, stale)
         return len(stale)
+
+    def discard(self, run: RunStats) -> None:
+        """Drop what an abandoned run staged (another attempt took its scope over)."""
+        with self.db.begin() as conn:
+            conn.execute(staged.delete().where(staged.c.run_id == run.run_id))
+            link_store.discard(conn, [run.run_id])
+        self._running.pop(run.run_id, None)
 
 
 class RunAbandoned(StorageError):

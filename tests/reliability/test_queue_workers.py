@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from storage.db import Database
 from tests.collectors.aws.test_budget import most_in_any_window
 from tests.factories.aws import instance_in, seed_client
 from tests.fixtures.awsproxy import AwsProxy
@@ -409,3 +410,26 @@ def test_queue_workers_spend_one_budget_between_them(
         arrived = [r.at for r in proxy.requests if r.service == "ec2" and r.region == region]
         assert len(arrived) >= 3  # one per scope at least, from two workers
         assert most_in_any_window(arrived, rate, burst, jitter=0.15), region
+
+
+def test_ctrl_c_of_collect_cancels_what_no_worker_started(
+    queue_cli: VigilCli, queue_url: str, moto: str, estate: Estate
+) -> None:
+    configure(queue_cli, moto, QUEUE)
+    Database(queue_url).dispose()  # migrated, so the test can watch the queue fill
+    collect = queue_cli.start("collect")
+    views = Views(queue_url)
+    try:
+        wait_until(
+            lambda: bool(views.rows("SELECT 1 FROM procrastinate_jobs LIMIT 1")), 60, "enqueued"
+        )
+        collect.send_signal(signal.SIGINT)
+        collect.wait(timeout=30)
+        assert collect.returncode == 130, collect.communicate()
+        jobs = views.rows(
+            "SELECT status::text AS s, count(*) AS n FROM procrastinate_jobs GROUP BY 1"
+        )
+        assert {r["s"]: r["n"] for r in jobs} == {"cancelled": SCOPES}  # none runs later
+        assert views.inventory() == set()
+    finally:
+        views.close()

@@ -222,11 +222,14 @@ class WorkerCollectors:
         self.config_path = config_path
         self.database_url = database_url
         self.config: VigilConfig | None = None
-        self._built: dict[str, tuple[str, Collector]] = {}
+        self._built: dict[str, tuple[tuple[str, str], Collector]] = {}
 
-    def collector_for(self, source_name: str, digest: str) -> Collector:
+    def collector_for(self, source_name: str, digest: str, pass_id: str = "") -> Collector:
+        """The source's collector for a pass: built afresh for each pass (`pass_id`), as a
+        pass builds its collectors, so nothing a collector learnt in one pass (the hosts
+        source's reads) outlives it."""
         cached = self._built.get(source_name)
-        if cached is not None and cached[0] == digest:
+        if cached is not None and cached[0] == (digest, pass_id):
             return cached[1]
         from vigil.app.config import load_config, resolve_database_url
 
@@ -249,7 +252,7 @@ class WorkerCollectors:
             url = self.database_url or resolve_database_url(config)
             inventory = StorageInventory(Database(url, migrate=False))
         collector: Collector = build_collector(source, inventory)
-        self._built[source_name] = (digest, collector)
+        self._built[source_name] = ((digest, pass_id), collector)
         return collector
 
 

@@ -35,10 +35,10 @@ from typing import TYPE_CHECKING, Any
 
 from storage import job_queue
 from storage.db import Database
-from storage.reconcile import Reconciler, RunAbandoned
+from storage.reconcile import Reconciler
 from vigil.app.executor import STOPPED, Message, WorkerCollectors, stream_scope
 from vigil.app.scope_writer import ScopeOutcome, ScopeWriter
-from vigil.core.errors import ConfigError, StorageError, VigilError, secrets_of
+from vigil.core.errors import ConfigError, StorageError, VigilError, scrub, secrets_of
 from vigil.core.model import RunStatus, Scope
 from vigil.core.urls import redact_url
 
@@ -56,11 +56,15 @@ QUEUE = "vigil-scopes"
 SCOPE_TASK = "vigil.collect_scope"
 STALLED_TASK = "vigil.retry_stalled_scopes"
 PRUNE_TASK = "vigil.prune_jobs"
+HOUSEKEEPING = 100
+"""The priority of the workers' own periodic tasks (scopes have Procrastinate's default, 0)."""
 JOBS_KEPT_HOURS = 24
 """Ended jobs are deleted after this long (hourly): the scope runs keep the history."""
 SHUTDOWN_SECONDS = 8.0
 """How long a stopping worker waits for its scopes to reach a page boundary before it exits
 (under the 10 s SIGTERM contract and Kubernetes' default 30 s grace)."""
+HARD_STOP_SECONDS = 9.5
+"""A stopping worker exits by then whatever its scopes do (the 10 s SIGTERM contract)."""
 WORKER_STOPPING = "abandoned: its worker was stopped; the scope was handed back to the queue"
 STALE_ATTEMPT = "abandoned: its worker stopped answering; the scope was retried by another worker"
 MAX_ATTEMPTS = 5
@@ -141,12 +145,7 @@ class QueuedPass:
             return self._wait(waiting, ends_at)
         except KeyboardInterrupt:
             # Ctrl-C: what no worker started never will; running scopes stop at their page.
-            statuses = job_queue.job_statuses(self.db, waiting)
-            self._abort(waiting, statuses)
-            with _driver_connection(self.db) as connection:
-                for job, status in statuses.items():
-                    if status == "todo":
-                        self._jobs.cancel_job_by_id(job, connection=connection)
+            self._abort(waiting)
             raise
 
     def _wait(self, waiting: dict[int, Scope], ends_at: float) -> list[ScopeOutcome]:
@@ -159,6 +158,8 @@ class QueuedPass:
             if late or time.monotonic() - swept > SWEEP_SECONDS:
                 statuses = job_queue.job_statuses(self.db, waiting)  # every job's, now and then
                 swept = time.monotonic()
+                for job in waiting.keys() - statuses.keys():  # deleted behind the pass's back
+                    statuses[job] = "deleted"
             else:  # what ended since the last poll (and a margin behind it)
                 statuses, newest = job_queue.jobs_ended_since(
                     self.db, max(0, seen_event - EVENT_MARGIN), span
@@ -167,12 +168,12 @@ class QueuedPass:
             ended = {
                 job: waiting.pop(job)
                 for job, status in statuses.items()
-                if status in job_queue.JOB_ENDED and job in waiting
+                if (status in job_queue.JOB_ENDED or status == "deleted") and job in waiting
             }
             outcomes.extend(self._ended(ended, statuses))
             if self.stop.is_set() and not stopped:
                 stopped = True
-                self._abort(waiting, statuses)
+                outcomes.extend(self._abort(waiting))
             if waiting and late:
                 outcomes.extend(self._give_up(waiting, statuses, stopped))
             if waiting:
@@ -222,12 +223,18 @@ class QueuedPass:
             outcomes.append(self._finished(outcome))
         return outcomes
 
-    def _abort(self, waiting: Mapping[int, Scope], statuses: Mapping[int, str]) -> None:
-        """The pass was stopped: its running scopes are asked to stop at their next page."""
+    def _abort(self, waiting: dict[int, Scope]) -> list[ScopeOutcome]:
+        """The pass was stopped: scopes no worker started are cancelled (failed, nothing
+        applied); running ones are asked to stop at their next page (their jobs' abort). A job
+        that starts between the two calls is asked to stop too."""
+        outcomes = []
         with _driver_connection(self.db) as connection:
-            for job in waiting:
-                if statuses.get(job) == "doing":
+            for job in list(waiting):
+                if self._jobs.cancel_job_by_id(job, connection=connection):  # it was `todo`
+                    outcomes.append(self._finished(self._failed(waiting.pop(job), STOPPED)))
+                else:
                     self._jobs.cancel_job_by_id(job, abort=True, connection=connection)
+        return outcomes
 
     def _give_up(
         self, waiting: dict[int, Scope], statuses: Mapping[int, str], stopped: bool
@@ -244,13 +251,19 @@ class QueuedPass:
         outcomes = []
         with _driver_connection(self.db) as connection:
             for job in list(waiting):
-                if job in stalled:
-                    _retry_now(self._jobs, job, connection)
-                elif statuses.get(job) != "todo":
+                if job in stalled and not _retry_now(self._jobs, job, connection):
+                    continue  # a worker retried or finished it meanwhile: the next poll says
+                if job not in stalled and statuses.get(job) != "todo":
                     continue
                 if self._jobs.cancel_job_by_id(job, connection=connection):
-                    error = reason if job not in stalled else f"{reason}; its worker died"
-                    outcomes.append(self._finished(self._failed(waiting.pop(job), error)))
+                    scope = waiting.pop(job)
+                    error = reason
+                    if job in stalled:  # the dead attempt's run: nothing of it applied
+                        error = f"{reason}; its worker died"
+                        self._reconciler.abandon_running(
+                            STALE_ATTEMPT, scope_key=scope.key, pass_id=self.pass_id
+                        )
+                    outcomes.append(self._finished(self._failed(scope, error)))
         return outcomes
 
     def _failed(self, scope: Scope, error: str) -> ScopeOutcome:
@@ -263,18 +276,26 @@ class QueuedPass:
         return outcome
 
 
-def _retry_now(jobs: Any, job: int, connection: psycopg.Connection[Any]) -> None:
+def _retry_now(jobs: Any, job: int, connection: psycopg.Connection[Any]) -> bool:
+    """Put a stalled job back to `todo` (in a savepoint: a worker may have retried or finished
+    it since it was read); whether it was."""
     from procrastinate import sql
+    from procrastinate.exceptions import ConnectorException
 
-    jobs.connector.get_sync_connector().execute_query_one_with_connection(
-        connection,
-        query=sql.queries["retry_job"],
-        job_id=job,
-        retry_at=datetime.now(UTC),
-        new_priority=None,
-        new_queue_name=None,
-        new_lock=None,
-    )
+    try:
+        with connection.transaction():
+            jobs.connector.get_sync_connector().execute_query_one_with_connection(
+                connection,
+                query=sql.queries["retry_job"],
+                job_id=job,
+                retry_at=datetime.now(UTC),
+                new_priority=None,
+                new_queue_name=None,
+                new_lock=None,
+            )
+    except ConnectorException:
+        return False
+    return True
 
 
 def _outcome_of_row(scope: Scope, run: Mapping[str, Any]) -> ScopeOutcome:
@@ -359,27 +380,25 @@ def _collect(
     digest: str,
     context: JobContext,
 ) -> ScopeOutcome | None:
+    config = state.collectors.config or state.config
+    known = {s.name: s for s in config.sources}
+    secrets = secrets_of(known[source]) if source in known else ()
     try:
         with state.lock:
-            collector = state.collectors.collector_for(source, digest)
+            collector = state.collectors.collector_for(source, digest, reconciler.pass_id or "")
     except VigilError as exc:
-        reconciler.record_failure(scope, exc.message, retryable=exc.retryable)
-        return ScopeOutcome(scope, RunStatus.FAILED, error=exc.message)
-    config = state.collectors.config or state.config
-    writer = ScopeWriter(
-        reconciler, {source: secrets_of(config.source(source))}, stopped=lambda: False
-    )
+        error = scrub(exc.message, secrets)
+        reconciler.record_failure(scope, error, retryable=exc.retryable)
+        return ScopeOutcome(scope, RunStatus.FAILED, error=error)
+    # A pass stopped meanwhile (its jobs' abort) applies nothing more, as under threads.
+    writer = ScopeWriter(reconciler, {source: secrets}, stopped=context.should_abort)
     outcome: ScopeOutcome | None = None
 
     def put(message: Message) -> None:
         nonlocal outcome
         if message.error == STOPPED and state.stopping.is_set():
             message = dataclasses.replace(message, error=WORKER_STOPPING)
-        try:
-            outcome = writer.apply(message) or outcome
-        except RunAbandoned as exc:  # taken for dead and retried elsewhere: that one counts
-            log.warning("%s", exc.message)
-            outcome = ScopeOutcome(scope, RunStatus.FAILED, error=exc.message)
+        outcome = writer.apply(message) or outcome
 
     stream_scope(collector, scope, put, lambda: state.stopping.is_set() or context.should_abort())
     return outcome
@@ -417,7 +436,10 @@ def build_app(url: str, stalled_after: float) -> procrastinate.App:
     async def retry_stalled(timestamp: int) -> None:
         await retry_stalled_scopes(app, stalled_after)
 
-    task = app.task(name=STALLED_TASK, queue=QUEUE, queueing_lock=STALLED_TASK)(retry_stalled)
+    # Ahead of every queued scope: a dead worker's scopes must not wait for the queue to drain.
+    task = app.task(
+        name=STALLED_TASK, queue=QUEUE, queueing_lock=STALLED_TASK, priority=HOUSEKEEPING
+    )(retry_stalled)
     app.periodic(cron=f"* * * * * */{every}", periodic_id="stalled")(task)
 
     async def prune_jobs(timestamp: int) -> None:
@@ -429,7 +451,9 @@ def build_app(url: str, stalled_after: float) -> procrastinate.App:
             include_aborted=True,
         )
 
-    prune = app.task(name=PRUNE_TASK, queue=QUEUE, queueing_lock=PRUNE_TASK)(prune_jobs)
+    prune = app.task(name=PRUNE_TASK, queue=QUEUE, queueing_lock=PRUNE_TASK, priority=HOUSEKEEPING)(
+        prune_jobs
+    )
     app.periodic(cron="17 * * * *", periodic_id="prune")(prune)
     return app
 
@@ -501,6 +525,11 @@ async def _run_worker(
             log.warning("signal %d: stopping; running scopes go back to the queue", signum)
             state.stopping.set()
             worker.stop()  # type: ignore[no-untyped-call]
+            # A scope stuck in a network call never reaches its next page: past the promise,
+            # exit anyway (its job is then a stalled one, retried elsewhere).
+            timer = threading.Timer(HARD_STOP_SECONDS, _exit_now)
+            timer.daemon = True
+            timer.start()
 
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop, signum)
@@ -522,6 +551,12 @@ async def _run_worker(
         elif watchdog.done() and not watchdog.cancelled() and watchdog.result():
             exit_code = 1
     return exit_code
+
+
+def _exit_now() -> None:
+    log.error("scopes still running %.1fs after the stop signal: exiting", HARD_STOP_SECONDS)
+    logging.shutdown()
+    os._exit(0)
 
 
 def _say_database_lost(detail: str) -> None:

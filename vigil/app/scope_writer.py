@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
-from storage.reconcile import Reconciler, RunStats
+from storage.reconcile import Reconciler, RunAbandoned, RunStats
 from vigil.app.executor import STOPPED, Message
 from vigil.core.errors import scrub
 from vigil.core.model import RunStatus, Scope
@@ -90,7 +90,11 @@ class ScopeWriter:
             return None
         run = self._runs.pop(key, None)
         if run is not None and message.kind == "done" and not self._stopped():
-            self.reconciler.complete(run)
+            try:
+                self.reconciler.complete(run)
+            except RunAbandoned as exc:  # taken for dead and retried: that attempt counts
+                self.reconciler.discard(run)
+                return outcome_of(run, RunStatus.FAILED, exc.message)
             return outcome_of(run, RunStatus.COMPLETE)
         error = scrub(message.error or STOPPED, self._secrets.get(message.scope.source, ()))
         if run is None:  # abandoned before it started: nothing to compare, nothing staged
