@@ -433,3 +433,33 @@ def test_ctrl_c_of_collect_cancels_what_no_worker_started(
         assert views.inventory() == set()
     finally:
         views.close()
+
+
+def test_a_worker_ends_only_the_jobs_it_still_holds(queue_url: str) -> None:
+    """Taken for dead and its job given to another worker, a late worker's word is refused."""
+    import asyncio
+
+    from vigil.app.queue import QUEUE, SCOPE_TASK, build_app, holds_job
+
+    Database(queue_url).dispose()
+    app = build_app(queue_url, 3.0)
+
+    async def scenario() -> tuple[bool, bool]:
+        async with app.open_async():
+            late, other = (
+                await app.job_manager.register_worker(),
+                await app.job_manager.register_worker(),
+            )
+            await app.configure_task(SCOPE_TASK, queue=QUEUE, lock="s").defer_async(
+                pass_id="p", source="s", digest="d", scope={}, deadline=0.0
+            )
+            job = await app.job_manager.fetch_job([QUEUE], late)
+            assert job is not None and job.id is not None
+            held = await holds_job(app, job.id, late)
+            await app.job_manager.retry_job(job)  # the stalled-jobs task, taking it back
+            again = await app.job_manager.fetch_job([QUEUE], other)
+            assert again is not None and again.id == job.id
+            return held, await holds_job(app, job.id, late)
+
+    held, still = asyncio.run(scenario())
+    assert held and not still

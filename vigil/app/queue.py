@@ -502,14 +502,13 @@ async def _run_worker(
     on_ready: Callable[[WorkerState], None] | None,
 ) -> int:
     from procrastinate.exceptions import ConnectorException
-    from procrastinate.worker import Worker
 
     loop = asyncio.get_running_loop()
     # Sync jobs run on the loop's default executor: one thread per concurrent scope.
     loop.set_default_executor(ThreadPoolExecutor(concurrency + 2, thread_name_prefix="vigil-job"))
     exit_code = 0
     async with app.open_async():
-        worker = Worker(
+        worker = scope_worker_class()(
             app,
             queues=[QUEUE],
             name=f"vigil@{socket.gethostname()}:{os.getpid()}",
@@ -524,7 +523,7 @@ async def _run_worker(
         def stop(signum: int) -> None:
             log.warning("signal %d: stopping; running scopes go back to the queue", signum)
             state.stopping.set()
-            worker.stop()  # type: ignore[no-untyped-call]
+            worker.stop()
             # A scope stuck in a network call never reaches its next page: past the promise,
             # exit anyway (its job is then a stalled one, retried elsewhere).
             timer = threading.Timer(HARD_STOP_SECONDS, _exit_now)
@@ -537,7 +536,7 @@ async def _run_worker(
             on_ready(state)
         watchdog = asyncio.create_task(_watch_database(state, worker, stalled_after))
         try:
-            await worker.run()  # type: ignore[no-untyped-call]
+            await worker.run()
         except ConnectorException as exc:  # its shutdown could not reach the database either
             log.debug("the worker stopped on a database error", exc_info=exc)
             state.stopping.clear()
@@ -588,6 +587,39 @@ def quiet_procrastinate() -> None:
         logging.getLogger("psycopg.pool").setLevel(logging.ERROR)  # a retry per connection
         for handler in root.handlers:  # a logger's filter would miss its children's records
             handler.addFilter(_NoTracebacks())
+
+
+HOLDS_JOB = (
+    "SELECT count(*) AS n FROM procrastinate_jobs "
+    "WHERE id = %(job_id)s AND worker_id = %(worker_id)s AND status = 'doing'"
+)
+
+
+def scope_worker_class() -> type[Any]:
+    """Procrastinate's worker, but one that only ends jobs it still holds.
+
+    Procrastinate finishes and retries a job by its id and status alone. A worker taken for
+    dead while it still ran a scope (its heartbeat older than `stalled_after`) has had its
+    job retried, maybe fetched by another worker: its late word must not end that attempt's
+    job (its run, refused by the row lock, applied nothing either)."""
+    from procrastinate.worker import Worker
+
+    class ScopeWorker(Worker):
+        async def _persist_job_status(self, job: Any, *args: Any, **kwargs: Any) -> None:
+            if not await holds_job(self.app, job.id, self.worker_id):
+                log.warning("job %s (%s) was taken over by another worker", job.id, job.lock)
+                return
+            await super()._persist_job_status(job, *args, **kwargs)
+
+    return ScopeWorker
+
+
+async def holds_job(app: procrastinate.App, job_id: int, worker_id: int | None) -> bool:
+    """Whether the job is still `doing` on `worker_id`."""
+    row = await app.connector.execute_query_one_async(
+        query=HOLDS_JOB, job_id=job_id, worker_id=worker_id
+    )
+    return bool(row["n"])
 
 
 async def _watch_database(state: WorkerState, worker: Any, stalled_after: float) -> bool:
