@@ -438,6 +438,7 @@ def test_ctrl_c_of_collect_cancels_what_no_worker_started(
 def test_a_worker_ends_only_the_jobs_it_still_holds(queue_url: str) -> None:
     """Taken for dead and its job given to another worker, a late worker's word is refused."""
     import asyncio
+    import concurrent.futures
 
     from vigil.app.queue import QUEUE, SCOPE_TASK, build_app, holds_job
 
@@ -461,5 +462,7 @@ def test_a_worker_ends_only_the_jobs_it_still_holds(queue_url: str) -> None:
             assert again is not None and again.id == job.id
             return held, await holds_job(app, job.id, late)
 
-    held, still = asyncio.run(scenario())
+    # A thread of its own: another test of the session may have left an event loop running.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        held, still = pool.submit(asyncio.run, scenario()).result()
     assert held and not still
