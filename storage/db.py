@@ -123,6 +123,14 @@ def alembic_config() -> Config:
     return config
 
 
+def is_postgresql(database_url: str) -> bool:
+    """Whether the URL names a PostgreSQL database (whatever its driver)."""
+    try:
+        return sa.make_url(database_url).get_backend_name() == "postgresql"
+    except (sa.exc.ArgumentError, ValueError):
+        return False
+
+
 def _normalize_url(url: str) -> str:
     # Users write postgresql://; we drive psycopg 3, not psycopg2.
     for prefix in ("postgresql://", "postgres://"):

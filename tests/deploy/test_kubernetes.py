@@ -297,10 +297,8 @@ def test_a_drain_takes_one_worker_at_a_time(with_workers: list[dict[str, Any]]) 
     replicas = find(with_workers, "Deployment", "vigil-worker")["spec"]["replicas"]
     assert selects(budget["selector"], pod_of(with_workers, "vigil-worker"))
     assert not selects(budget["selector"], pod_of(with_workers, "vigil"))
-    if "maxUnavailable" in budget:
-        assert budget["maxUnavailable"] == 1 < replicas
-    else:
-        assert 1 <= budget["minAvailable"] < replicas
+    assert "minAvailable" not in budget  # a fixed floor would block drains as replicas change
+    assert budget["maxUnavailable"] == 1 < replicas
 
 
 def test_pod_monitor_scrapes_each_workers_metrics(with_workers: list[dict[str, Any]]) -> None:

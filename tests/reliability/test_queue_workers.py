@@ -11,6 +11,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -32,6 +33,7 @@ from tests.reliability.conftest import (
     configure,
     report,
 )
+from vigil.app.queue import STALE_ATTEMPT, WORKER_STOPPING
 
 pytestmark = pytest.mark.slow
 
@@ -168,6 +170,34 @@ def warm_up(queue_cli: VigilCli, estate: Estate) -> None:
         estate.churn(region)
 
 
+@dataclass
+class BusyPass:
+    """A slow pass under way on two warmed-up workers, `busy` into a scope's pages."""
+
+    busy: subprocess.Popen[str]
+    other: subprocess.Popen[str]
+    collect: subprocess.Popen[str]
+    started: float  # when `vigil collect` started (monotonic)
+
+
+def busy_pass(
+    queue_cli: VigilCli, estate: Estate, workers: Workers, aws_proxy: Callable[..., AwsProxy]
+) -> BusyPass:
+    slow_estate(queue_cli, aws_proxy)
+    busy, other = workers.start(), workers.start()
+    warm_up(queue_cli, estate)
+    started = time.monotonic()
+    collect = queue_cli.start("collect")
+    wait_until(lambda: running_on(workers, busy), 30, "the worker runs a scope")
+    time.sleep(0.4)  # into its first pages
+    return BusyPass(busy, other, collect, started)
+
+
+def runs_failed_with(views: Views, error: str) -> int:
+    rows = views.rows(f"SELECT count(*) AS n FROM scope_runs WHERE error = '{error}'")
+    return int(rows[0]["n"])
+
+
 def test_a_worker_killed_mid_scope_has_its_scopes_finished_by_another(
     queue_cli: VigilCli,
     queue_url: str,
@@ -175,13 +205,13 @@ def test_a_worker_killed_mid_scope_has_its_scopes_finished_by_another(
     workers: Workers,
     aws_proxy: Callable[..., AwsProxy],
 ) -> None:
-    slow_estate(queue_cli, aws_proxy)
-    victim, survivor = workers.start(), workers.start()
-    warm_up(queue_cli, estate)
-    started = time.monotonic()
-    collect = queue_cli.start("collect")
-    wait_until(lambda: running_on(workers, victim), 30, "the victim runs a scope")
-    time.sleep(0.4)  # into its first pages
+    running = busy_pass(queue_cli, estate, workers, aws_proxy)
+    victim, survivor, collect, started = (
+        running.busy,
+        running.other,
+        running.collect,
+        running.started,
+    )
     victim.kill()
     killed_at = time.monotonic() - started
     stdout, stderr = collect.communicate(timeout=90)
@@ -192,10 +222,7 @@ def test_a_worker_killed_mid_scope_has_its_scopes_finished_by_another(
         assert views.inventory() == estate.truth()
         assert duplicate_events(views) == []
         assert_no_false_deletion(views, estate)
-        abandoned = views.rows(
-            "SELECT count(*) AS n FROM scope_runs WHERE error LIKE 'abandoned: its worker "
-            "stopped answering%'"
-        )[0]["n"]
+        abandoned = runs_failed_with(views, STALE_ATTEMPT)
         assert abandoned >= 1  # the victim's run, abandoned by the retry: nothing applied
     finally:
         views.close()
@@ -213,12 +240,8 @@ def test_sigterm_hands_running_scopes_back_and_exits_within_10s(
     workers: Workers,
     aws_proxy: Callable[..., AwsProxy],
 ) -> None:
-    slow_estate(queue_cli, aws_proxy)
-    stopping, other = workers.start(), workers.start()
-    warm_up(queue_cli, estate)
-    collect = queue_cli.start("collect")
-    wait_until(lambda: running_on(workers, stopping), 30, "the worker runs a scope")
-    time.sleep(0.4)  # into its first pages
+    running = busy_pass(queue_cli, estate, workers, aws_proxy)
+    stopping, other, collect = running.busy, running.other, running.collect
     signalled = time.monotonic()
     stopping.send_signal(signal.SIGTERM)
     stopping.wait(timeout=15)
@@ -231,10 +254,7 @@ def test_sigterm_hands_running_scopes_back_and_exits_within_10s(
     try:
         assert views.inventory() == estate.truth()
         assert duplicate_events(views) == []
-        handed_back = views.rows(
-            "SELECT count(*) AS n FROM scope_runs WHERE error LIKE 'abandoned: its worker was "
-            "stopped%'"
-        )[0]["n"]
+        handed_back = runs_failed_with(views, WORKER_STOPPING)
     finally:
         views.close()
     assert handed_back >= 1

@@ -117,15 +117,18 @@ def test_a_name_resolves_when_the_resource_answering_it_arrives_later(db: Databa
     assert edges(db) == {("shop", "routes_to", "lb-1", True)}
 
 
+def route_shop_to(reconciler: Reconciler, records: Scope, name: str) -> None:
+    """A completed scan of `records` holding one record, `shop`, routed to DNS name `name`."""
+    scan(reconciler, records, [[linked("shop", records, ("routes_to", dns_ref(name)))]])
+
+
 def test_a_name_two_resources_answer_stays_unresolved(db: Database) -> None:
     records, balancers = scope(type_="dns_record", region="global"), scope(type_="load_balancer")
     reconciler = Reconciler(db, clock=FakeClock())
     twins = [resource(f"lb-{n}", within=balancers, dns_name="twin.example.com") for n in (1, 2)]
     scan(reconciler, balancers, [twins])
 
-    scan(
-        reconciler, records, [[linked("shop", records, ("routes_to", dns_ref("twin.example.com")))]]
-    )
+    route_shop_to(reconciler, records, "twin.example.com")
 
     assert edges(db) == {("shop", "routes_to", "dns:twin.example.com", False)}
 
@@ -137,9 +140,7 @@ def test_a_name_two_resources_answered_resolves_once_a_completed_scope_deletes_o
     reconciler = Reconciler(db, clock=FakeClock())
     twins = [resource(f"lb-{n}", within=balancers, dns_name="twin.example.com") for n in (1, 2)]
     scan(reconciler, balancers, [twins])
-    scan(
-        reconciler, records, [[linked("shop", records, ("routes_to", dns_ref("twin.example.com")))]]
-    )
+    route_shop_to(reconciler, records, "twin.example.com")
 
     scan(reconciler, balancers, [twins[:1]], fail=True)  # a failed scope deletes nothing
     assert edges(db) == {("shop", "routes_to", "dns:twin.example.com", False)}
@@ -154,9 +155,7 @@ def test_a_name_resolves_when_one_of_two_resources_answering_it_is_renamed(db: D
     reconciler = Reconciler(db, clock=FakeClock())
     twins = [resource(f"lb-{n}", within=balancers, dns_name="twin.example.com") for n in (1, 2)]
     scan(reconciler, balancers, [twins])
-    scan(
-        reconciler, records, [[linked("shop", records, ("routes_to", dns_ref("twin.example.com")))]]
-    )
+    route_shop_to(reconciler, records, "twin.example.com")
 
     renamed = resource("lb-2", within=balancers, dns_name="other.example.com")
     scan(reconciler, balancers, [[twins[0], renamed]])
@@ -170,9 +169,7 @@ def test_a_name_resolves_once_a_retired_scope_takes_its_twin_away(db: Database) 
     reconciler = Reconciler(db, clock=FakeClock())
     scan(reconciler, east, [[resource("lb-1", within=east, dns_name="twin.example.com")]])
     scan(reconciler, west, [[resource("lb-2", within=west, dns_name="twin.example.com")]])
-    scan(
-        reconciler, records, [[linked("shop", records, ("routes_to", dns_ref("twin.example.com")))]]
-    )
+    route_shop_to(reconciler, records, "twin.example.com")
     assert edges(db) == {("shop", "routes_to", "dns:twin.example.com", False)}
 
     retire_unplanned(db, planned=[records.key, east.key])  # the config dropped us-west-2
@@ -186,9 +183,7 @@ def test_a_name_whose_resource_was_deleted_stays_unresolved(db: Database) -> Non
     scan(reconciler, balancers, [[resource("lb-1", within=balancers, dns_name="gone.example.com")]])
     scan(reconciler, balancers, [[]])
 
-    scan(
-        reconciler, records, [[linked("shop", records, ("routes_to", dns_ref("gone.example.com")))]]
-    )
+    route_shop_to(reconciler, records, "gone.example.com")
 
     assert edges(db) == {("shop", "routes_to", "dns:gone.example.com", False)}
 

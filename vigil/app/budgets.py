@@ -12,17 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import sqlalchemy as sa
-
 from collectors.aws import budget
 from storage.budgets import PostgresBucketStore
-
-
-def is_postgresql(database_url: str) -> bool:
-    try:
-        return sa.make_url(database_url).get_backend_name() == "postgresql"
-    except (sa.exc.ArgumentError, ValueError):
-        return False
+from storage.db import is_postgresql
 
 
 def share_budgets(database_url: str) -> bool:

@@ -452,8 +452,10 @@ class VigilConfig(StrictModel):
     @model_validator(mode="after")
     def _queue_needs_postgresql(self) -> VigilConfig:
         if self.executor.kind == "queue":
-            url = os.environ.get("VIGIL_DATABASE_URL") or self.database_url or DEFAULT_DATABASE_URL
-            if not url.startswith("postgresql"):
+            from storage.db import is_postgresql  # SQLAlchemy: only when it matters
+
+            url = resolve_database_url(self)
+            if not is_postgresql(url):
                 raise ValueError(
                     "executor kind queue keeps its jobs in the database, shared by every worker: "
                     "it needs a PostgreSQL database_url (postgresql+psycopg://...), not "

@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from storage import job_queue
-from storage.db import Database
+from storage.db import Database, is_postgresql
 from storage.reconcile import Reconciler
 from vigil.app.executor import STOPPED, Message, WorkerCollectors, stream_scope
 from vigil.app.scope_writer import ScopeOutcome, ScopeWriter
@@ -78,7 +78,7 @@ EVENT_MARGIN = 10_000
 
 def require_postgresql(url: str, config_path: str | None) -> None:
     """`queue` keeps its jobs in the database: SQLite cannot be shared by machines."""
-    if not url.startswith("postgresql"):
+    if not is_postgresql(url):
         raise ConfigError(
             "executor kind queue needs a PostgreSQL database_url (its jobs live in the same "
             f"database, shared by every worker); the database is {redact_url(url)}",
@@ -459,12 +459,12 @@ def build_app(url: str, stalled_after: float) -> procrastinate.App:
 
 
 def open_worker_database(config: VigilConfig) -> tuple[Database, str]:
-    """The worker's database: PostgreSQL, reachable, migrated (under PostgreSQL's advisory
-    lock, so workers and the daemon starting together migrate once)."""
+    """The worker's database (PostgreSQL: the config's validation said so), reachable and
+    migrated (under PostgreSQL's advisory lock, so workers and the daemon starting together
+    migrate once)."""
     from vigil.app.config import resolve_database_url
 
     url = resolve_database_url(config)
-    require_postgresql(url, str(config.path) if config.path else None)
     try:
         return Database(url), url
     except StorageError as exc:

@@ -5,13 +5,19 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import typer
 
-from vigil.app.logs import LogFormat, database_secrets, setup_logging
+from vigil.app.logs import LogFormat
+from vigil.cli.options import (
+    LogFormatOption,
+    LogLevelOption,
+    log_level_option,
+    log_without_secrets,
+)
 from vigil.cli.state import AppState, state
-from vigil.core.errors import ConfigError, secrets_of
+from vigil.core.errors import ConfigError
 from vigil.core.yamlsource import load_yaml
 
 if TYPE_CHECKING:
@@ -26,15 +32,8 @@ def register(app: typer.Typer) -> None:
 
 def run_command(
     ctx: typer.Context,
-    log_format: Annotated[
-        LogFormat,
-        typer.Option(
-            "--log-format", help="text for people, json for log shippers.", case_sensitive=False
-        ),
-    ] = LogFormat.TEXT,
-    log_level: Annotated[
-        str, typer.Option("--log-level", help="debug, info, warning or error.")
-    ] = "info",
+    log_format: LogFormatOption = LogFormat.TEXT,
+    log_level: LogLevelOption = "info",
 ) -> None:
     """Run the daemon: collect on schedule, check the rules, send notifications, and serve
     /metrics, /healthz and /readyz on metrics.listen.
@@ -46,19 +45,13 @@ def run_command(
 
     Example: vigil run
     """
-    level = logging.getLevelName(log_level.upper())
-    if not isinstance(level, int):
-        raise typer.BadParameter(
-            f"unknown log level {log_level!r}; use debug, info, warning or error"
-        )
-    from vigil.app.config import resolve_database_url
+    level = log_level_option(log_level)
     from vigil.app.daemon import STOP_BUDGET, Daemon, install_signal_handlers
 
     app_state = state(ctx)
     config = app_state.require_config()
     _check_schedule_sources(app_state, config)
-    secrets = [*secrets_of(config), *database_secrets(resolve_database_url(config))]
-    setup_logging(log_format, level=level, secrets=secrets)
+    log_without_secrets(config, log_format, level)
     daemon = Daemon(app_state.database(), config)
     install_signal_handlers(daemon)
     daemon.start()

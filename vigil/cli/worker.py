@@ -10,9 +10,15 @@ from typing import Annotated
 
 import typer
 
-from vigil.app.logs import LogFormat, database_secrets, setup_logging
+from vigil.app.logs import LogFormat
+from vigil.cli.options import (
+    LogFormatOption,
+    LogLevelOption,
+    log_level_option,
+    log_without_secrets,
+)
 from vigil.cli.state import state
-from vigil.core.errors import ConfigError, secrets_of
+from vigil.core.errors import ConfigError
 
 DEFAULT_CONCURRENCY = 8
 
@@ -36,13 +42,8 @@ def worker_command(
             show_default=False,
         ),
     ] = None,
-    log_format: Annotated[
-        LogFormat,
-        typer.Option("--log-format", help="text or json.", case_sensitive=False),
-    ] = LogFormat.TEXT,
-    log_level: Annotated[
-        str, typer.Option("--log-level", help="debug, info, warning or error.")
-    ] = "info",
+    log_format: LogFormatOption = LogFormat.TEXT,
+    log_level: LogLevelOption = "info",
 ) -> None:
     """Run the scopes of queued passes (config `executor: {kind: queue}`) until SIGTERM.
 
@@ -56,13 +57,9 @@ def worker_command(
 
     Example: vigil worker --concurrency 16 --metrics 0.0.0.0:9465
     """
-    level = logging.getLevelName(log_level.upper())
-    if not isinstance(level, int):
-        raise typer.BadParameter(
-            f"unknown log level {log_level!r}; use debug, info, warning or error"
-        )
+    level = log_level_option(log_level)
     from vigil.app import queue
-    from vigil.app.config import MetricsConfig, resolve_database_url
+    from vigil.app.config import MetricsConfig
 
     app_state = state(ctx)
     config = app_state.require_config()
@@ -79,8 +76,7 @@ def worker_command(
             address = MetricsConfig(listen=metrics).address()
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--metrics") from None
-    secrets = [*secrets_of(config), *database_secrets(resolve_database_url(config))]
-    setup_logging(log_format, level=level, secrets=secrets)
+    log_without_secrets(config, log_format, level)
 
     def serve_metrics(worker: queue.WorkerState) -> None:
         if address is None:
