@@ -34,18 +34,29 @@ def retire_unplanned(
     """
     now = now or utcnow()
     keys, holds = set(planned), set(held)
+    c = resources.c
     with db.begin() as conn:
+        # The narrow columns of every present resource first (a pass that retires nothing,
+        # the usual case, decodes no record), then the whole rows of those that go.
         present = conn.execute(
-            sa.select(resources).where(resources.c.state == ResourceState.PRESENT.value)
-        ).mappings()
+            sa.select(c.uid, c.scope_key, c.provider, c.account, c.region, c.type).where(
+                c.state == ResourceState.PRESENT.value
+            )
+        )
+        uids = [
+            uid
+            for uid, scope_key, *scope in present
+            if scope_key not in keys and tuple(scope) not in holds
+        ]
+        if not uids:
+            return 0
         gone = [
             row
-            for row in present
-            if row["scope_key"] not in keys
-            and (row["provider"], row["account"], row["region"], row["type"]) not in holds
+            for start in range(0, len(uids), 500)
+            for row in conn.execute(
+                sa.select(resources).where(c.uid.in_(uids[start : start + 500]))
+            ).mappings()
         ]
-        if not gone:
-            return 0
         conn.execute(
             events.insert(),
             [
@@ -61,7 +72,6 @@ def retire_unplanned(
                 for row in gone
             ],
         )
-        uids = [row["uid"] for row in gone]
         for start in range(0, len(uids), 500):
             conn.execute(
                 resources.update()

@@ -491,7 +491,10 @@ def serve(
     stalled_after = config.executor.stalled_after.total_seconds()
     quiet_procrastinate()
     app = build_app(url, stalled_after)
-    return asyncio.run(_run_worker(app, state, concurrency, stalled_after, on_ready))
+    from vigil.app.gc_tuning import fewer_gc_pauses
+
+    with fewer_gc_pauses():  # scopes parse and prepare rows here, as in a pass's process
+        return asyncio.run(_run_worker(app, state, concurrency, stalled_after, on_ready))
 
 
 async def _run_worker(
