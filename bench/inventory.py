@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import resource
 import subprocess
 import sys
@@ -66,7 +67,10 @@ def main() -> None:
         bench_moto(size, args.latency, args.executor, args.types, args.replay_regions)
     for size in args.synthetic:
         for paging in args.paging:
-            bench_synthetic(size, args.latency, paging)
+            if args.executor == ["threads"]:
+                bench_synthetic(size, args.latency, paging)
+            else:
+                bench_synthetic_executors(size, args.latency, paging, args.executor)
     for size in args.ingest:
         rate, rescan = measure_ingest(size)
         print(
@@ -146,6 +150,43 @@ def bench_moto(
         moto.wait()
 
 
+def bench_synthetic_executors(size: int, latency: float, paging: str, executors: list[str]) -> None:
+    """The synthetic estate's first pass and a no-change rescan through `vigil collect` under
+    each executor, against DESIGN.md's floor for it: the larger of the critical path and the
+    rows over the measured single-writer ingest rate."""
+    from bench.synthetic import SyntheticCollector, plugin_path
+
+    collector = SyntheticCollector(size, latency, paging=paging)
+    path_floor = max(collector.sequential_calls(s) for s in collector.plan()) * latency
+    rate, _ = measure_ingest(size)
+    floor = max(path_floor, size / rate)
+    source = (
+        f"  - name: synthetic\n    provider: synthetic\n    size: {size}\n"
+        f"    latency: {latency}\n    paging: {paging}\n"
+    )
+    timed: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        plugins = plugin_path(Path(tmp) / "plugins")
+        env = {"PYTHONPATH": os.pathsep.join((str(REPO), str(plugins)))}
+        for executor in executors:
+            first = _collect(Path(tmp), source, f"{executor}.db", executor, env)
+            rescan = _collect(Path(tmp), source, f"{executor}.db", executor, env)
+            timed[executor] = seconds = float(str(first["collect_s"]))
+            print(
+                f"synthetic {first['seen']:>6} resources, {paging} paging, executor {executor}: "
+                f"first pass {seconds:.2f}s = {seconds / floor:.2f}x the floor {floor:.2f}s "
+                f"(critical path {path_floor:.2f}s; {size:,} rows / {rate:,.0f} rows/s "
+                f"single-writer ingest = {size / rate:.2f}s); CPU {first['cpu_s']:.1f}s; "
+                f"peak RSS {first['rss_mb']:.0f} MB (parent); rescan: {rescan['summary']}",
+                flush=True,
+            )
+    if "threads" in timed and "processes" in timed:
+        print(
+            f"synthetic {size} resources: processes {timed['processes']:.2f}s vs threads "
+            f"{timed['threads']:.2f}s = {timed['threads'] / timed['processes']:.2f}x"
+        )
+
+
 def bench_synthetic(size: int, latency: float, paging: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         database = f"sqlite:///{tmp}/synthetic.db"
@@ -165,28 +206,36 @@ def _vigil_collect(
     types: list[str] | None = None,
     regions: tuple[str, ...] = REGIONS,
 ) -> dict[str, object]:
-    config = workdir / "vigil.yaml"
-    config.write_text(
-        "sources:\n  - name: bench\n    provider: aws\n"
+    source = (
+        "  - name: bench\n    provider: aws\n"
         f"    regions: [{', '.join(regions)}]\n    endpoint_url: {endpoint_url}\n"
-        "    service_concurrency: 8\n"
-        + (f"    types: [{', '.join(types)}]\n" if types else "")
-        + f"executor:\n  kind: {executor}\n"
+        "    service_concurrency: 8\n" + (f"    types: [{', '.join(types)}]\n" if types else "")
     )
+    return _collect(workdir, source, database, executor, {**_dummy_credentials()})
+
+
+def _collect(
+    workdir: Path, source: str, database: str, executor: str, env: dict[str, str]
+) -> dict[str, object]:
+    """`vigil collect` of one source (its YAML) under `executor`, in a child process."""
+    config = workdir / "vigil.yaml"
+    config.write_text(f"sources:\n{source}executor:\n  kind: {executor}\n")
     env = {
-        **os.environ,
-        **_dummy_credentials(),
-        "VIGIL_DATABASE_URL": f"sqlite:///{workdir / database}",
         "PYTHONPATH": str(REPO),
+        **os.environ,
+        **env,
+        "VIGIL_DATABASE_URL": f"sqlite:///{workdir / database}",
     }
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
     output, rss = _run_measured(
         [sys.executable, "-m", "vigil", "--config", str(config), "collect"], env, cwd=workdir
     )
+    wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     summary = next(line for line in output.splitlines() if " scopes, " in line)
-    seconds = float(summary.rsplit(" in ", 1)[1].rstrip("s"))
+    seconds = _pass_seconds(summary.rsplit(" in ", 1)[1], wall)
     seen = int(summary.split(" resources seen", 1)[0].rsplit(" ", 1)[1])
     changed = sum(_column_total(output, column) for column in (7, 8, 9))  # new, changed, deleted
     return {
@@ -196,6 +245,12 @@ def _vigil_collect(
         "seen": seen,
         "summary": f"{summary.strip()}, {changed} created/changed/deleted",
     }
+
+
+def _pass_seconds(printed: str, wall: float) -> float:
+    """The pass's own duration as `vigil collect` printed it ("12.3s"); past a minute it
+    prints whole minutes ("1m45s" reads "1m"), so the child's wall time stands in."""
+    return float(printed[:-1]) if re.fullmatch(r"[0-9.]+s", printed) else wall
 
 
 def _column_total(output: str, index: int) -> int:
@@ -260,7 +315,8 @@ def _parse() -> argparse.Namespace:
         "--executor",
         type=lambda text: [kind for kind in text.split(",") if kind],
         default=["threads"],
-        help="executor kinds of the timed moto pass: threads and/or processes",
+        help="executor kinds of the timed passes: threads and/or processes (a synthetic "
+        "estate then runs through `vigil collect`, its first pass and a no-change rescan)",
     )
     parser.add_argument(
         "--types",

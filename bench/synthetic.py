@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import Any, ClassVar, Literal
 
 from collectors.aws import (
     cloudfront,
@@ -25,9 +26,6 @@ from collectors.aws import (
 )
 from collectors.aws.details import DETAIL_WORKERS
 from collectors.base import SourceConfig
-from storage.db import Database
-from storage.reconcile import Reconciler
-from vigil.app.collect import Collection
 from vigil.core.model import GLOBAL_REGION, Resource, Scope
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
@@ -150,6 +148,43 @@ class SyntheticCollector:
         )
 
 
+class SyntheticSourceConfig(SourceConfig):
+    """`provider: synthetic` in a vigil.yaml: the synthetic estate as a real source, so that
+    `vigil collect` runs it under every executor (worker processes build it from the file)."""
+
+    provider: Literal["synthetic"] = "synthetic"  # type: ignore[assignment]
+    size: int = 100_000
+    latency: float = 0.1
+    paging: Literal["uniform", "aws"] = "uniform"
+    version: int = 0
+    changed_every: int = 1
+
+
+class SyntheticSource(SyntheticCollector):
+    """The synthetic collector as a source provider (`plugin_path` installs it)."""
+
+    config_model: ClassVar[type[SourceConfig]] = SyntheticSourceConfig
+
+    def __init__(self, config: SyntheticSourceConfig) -> None:
+        super().__init__(config.size, config.latency, version=config.version, paging=config.paging)
+        self.changed_every = config.changed_every
+
+
+def plugin_path(directory: Path) -> Path:
+    """A directory that, on PYTHONPATH, declares `SyntheticSource` as Vigil's collector
+    plugin `synthetic` (the entry-point group `vigil.collectors`), for this process's children
+    and their worker processes alike."""
+    info = directory / "vigil_bench_synthetic-0.0.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: vigil-bench-synthetic\nVersion: 0.0\n"
+    )
+    (info / "entry_points.txt").write_text(
+        "[vigil.collectors]\nsynthetic = bench.synthetic:SyntheticSource\n"
+    )
+    return directory
+
+
 def _detail_rounds(type_: str, items: int) -> int:
     calls, in_flight = DETAIL_CALLS.get(type_, (0, 1))
     return -(-items * calls // in_flight)
@@ -177,6 +212,11 @@ def _attributes(type_: str, n: int, version: int) -> dict[str, Any]:
 
 def run_synthetic_child(size: int, latency: float, database: str, paging: str) -> None:
     """Runs in a child process: a first pass, a pass with 2% changed, a no-change pass."""
+    # Imported here: a worker process loading `SyntheticSource` as a plugin is inside
+    # collectors.registry's import, which vigil.app.collect imports too.
+    from storage.db import Database
+    from vigil.app.collect import Collection
+
     db = Database(database)
     collector = SyntheticCollector(size, latency, paging=paging)
     floor = max(collector.sequential_calls(s) for s in collector.plan()) * latency
@@ -203,6 +243,9 @@ def run_synthetic_child(size: int, latency: float, database: str, paging: str) -
 def measure_ingest(size: int) -> tuple[float, float]:
     """Ingest + reconcile alone into a fresh SQLite file: (first scan, rescan) resources/s."""
     import tempfile
+
+    from storage.db import Database
+    from storage.reconcile import Reconciler
 
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(f"sqlite:///{tmp}/ingest.db")

@@ -100,6 +100,7 @@ class RunStats:
     created: int = 0
     changed: int = 0
     deleted: int = 0
+    throttled: int = 0  # throttling answers the scope received (collectors/throttles.py)
     finished_at: datetime | None = None
     volatile: tuple[str, ...] = ()
     staged: int = 0
@@ -639,5 +640,6 @@ def _finish(
             created=run.created,
             changed=run.changed,
             deleted=run.deleted,
+            throttled=run.throttled,
         )
     )

@@ -66,6 +66,7 @@ class ScopeStatus:
     duration_seconds: float | None
     last_complete: datetime | None
     failures_total: int
+    throttled: int = 0  # throttling answers the newest run received
 
 
 def scope_statuses(db: Database, *, source: str | None = None) -> list[ScopeStatus]:
@@ -109,6 +110,7 @@ def scope_statuses(db: Database, *, source: str | None = None) -> list[ScopeStat
                 duration_seconds=row["duration_seconds"],
                 last_complete=to_utc(row["last_complete"]),
                 failures_total=int(row["failures"] or 0),
+                throttled=row["throttled"],
             )
             for row in conn.execute(query).mappings()
         ]

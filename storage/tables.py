@@ -160,6 +160,7 @@ class ScopeRunRow(SQLModel, table=True):
     created: int = 0
     changed: int = 0
     deleted: int = 0
+    throttled: int = 0  # throttling answers received (collectors/throttles.py)
     pass_id: str | None = None  # the queued pass it ran for (`executor.kind: queue`)
 
 

@@ -17,8 +17,9 @@ Where the buckets live is the application's choice, once per process:
   machine that takes from the same store shares one bucket per key, exactly, whatever their
   number: worker processes, queue workers, the threads of a pass.
 
-Throttling responses are counted per (source, service, operation), retried ones included, for
-`vigil_aws_throttled_total`: a budget set too high shows there first.
+Throttling responses are counted (collectors/throttles.py), retried ones included, per
+(source, service, operation) for `vigil_aws_throttled_total` and per API for the scope that
+received them: a budget set too high shows there first.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import Field
 
+from collectors import throttles
 from collectors.aws.failures import THROTTLE_CODES
 from vigil.core.schema import StrictModel
 
@@ -219,7 +221,7 @@ class Budgets:
 
         def count_throttle(event_name: str, response: Any = None, **_: Any) -> None:
             if response is not None and _error_code(response) in THROTTLE_CODES:
-                _count_throttle(self.source, service, event_name.rsplit(".", 1)[-1])
+                throttles.note(self.source, service, event_name.rsplit(".", 1)[-1])
 
         client.meta.events.register("before-send", spend, unique_id="vigil-api-budget")
         # First: the retry handler answers needs-retry, and the first answer ends the event.
@@ -233,19 +235,3 @@ def _error_code(response: Any) -> str | None:
     _http, parsed = response
     code = (parsed or {}).get("Error", {}).get("Code")
     return str(code) if code else None
-
-
-_throttled: dict[tuple[str, str, str], int] = {}
-_throttled_lock = threading.Lock()
-
-
-def _count_throttle(source: str, service: str, operation: str) -> None:
-    with _throttled_lock:
-        key = (source, service, operation)
-        _throttled[key] = _throttled.get(key, 0) + 1
-
-
-def throttled_counts() -> dict[tuple[str, str, str], int]:
-    """Throttling responses this process received, per (source, service, operation)."""
-    with _throttled_lock:
-        return dict(_throttled)

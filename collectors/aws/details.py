@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from collectors import throttles
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -29,4 +31,5 @@ def each(fetch: Callable[[T], R], items: Sequence[T], workers: int | None = None
     if len(items) <= 1 or workers <= 1:
         return [fetch(item) for item in items]
     with ThreadPoolExecutor(min(workers, len(items)), thread_name_prefix="vigil-detail") as pool:
-        return list(pool.map(fetch, items))
+        # The pool's requests are the scope's: its throttles count against it.
+        return list(pool.map(throttles.in_scope_context(fetch), items))

@@ -1,4 +1,5 @@
-"""Collectors: each scope's newest run, last success, duration, status and error."""
+"""Collectors: each scope's newest run, last success, duration, status, throttling answers
+and error."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ COLUMNS = [
     "hours_since_success",
     "duration_s",
     "failures",
+    "throttled",
     "error",
 ]
 
@@ -46,6 +48,7 @@ def render() -> None:
             ),
             "duration_s": s.duration_seconds,
             "failures": s.failures_total,
+            "throttled": s.throttled,
             "error": s.error or "",
         }
         for s in sorted(scopes, key=lambda s: (s.status == RunStatus.COMPLETE, s.scope_key))

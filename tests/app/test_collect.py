@@ -95,11 +95,15 @@ def test_denied_region_fails_alone_and_deletes_nothing(
 def test_throttled_requests_are_retried_to_success(
     sqlite_db: Database, moto: str, estate: Any, aws_proxy: Callable[..., AwsProxy]
 ) -> None:
-    proxy = aws_proxy(throttle_first_n=3)
+    proxy = aws_proxy(throttle_first_n=3, throttle_operations={"DescribeInstances"})
     result = collect(sqlite_db, [source(proxy.url, types=["server"])])
     assert result.failed == []
     assert len(proxy.outcomes("throttled")) == 3
     assert by_type(sqlite_db) == {"server": estate.counts["server"]}
+    # Each scope's run counts the answers its own requests received.
+    received = {r: sum(t.region == r for t in proxy.outcomes("throttled")) for r in REGIONS}
+    assert {o.scope.region: o.throttled for o in result.outcomes} == received
+    assert {s.region: s.throttled for s in runs.scope_statuses(sqlite_db)} == received
 
 
 def test_scopes_run_concurrently(

@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
+from collectors import throttles
 from storage import history, inventory, runs
 from storage.db import Database
 from tests.collectors.aws.test_budget import most_in_any_window
@@ -114,6 +115,23 @@ def test_worker_processes_share_the_api_budget_at_the_proxy(
         arrived = [r.at for r in proxy.requests if r.service == "ec2" and r.region == region]
         assert len(arrived) >= 3  # one per scope: enough for a doubled budget to show
         assert most_in_any_window(arrived, rate, burst, jitter=0.15), region
+
+
+def test_the_workers_throttling_answers_reach_the_pass_and_its_metrics(
+    tmp_path: Path, sqlite_db: Database, estate: Any, aws_proxy: Callable[..., AwsProxy]
+) -> None:
+    """A worker process's counters end with it: the pass's process, whose /metrics a daemon
+    serves, counts what its workers received, and each scope's run says how much."""
+    proxy = aws_proxy(throttle_first_n=3, throttle_operations={"DescribeVolumes"})
+    config = write_config(tmp_path / "vigil.yaml", proxy.url, "processes", "disk")
+    api = ("aws-test", "ec2", "DescribeVolumes")
+    before = throttles.process_counts().get(api, 0)
+    result = run(sqlite_db, config)
+
+    assert result.failed == []
+    received = {r: sum(t.region == r for t in proxy.outcomes("throttled")) for r in REGIONS}
+    assert {o.scope.region: o.throttled for o in result.outcomes} == received
+    assert throttles.process_counts()[api] == before + 3
 
 
 def test_worker_processes_share_a_burst_smaller_than_their_number_through_postgresql(

@@ -16,6 +16,7 @@ from tests.fixtures.database import PostgresCluster
 from vigil.app.demo_estate import seed_estate
 
 REGIONS = ("us-east-1", "eu-west-1")
+COLUMNS = 12  # source ... deleted, time, throttled, error
 
 
 def configure(cli: VigilCli, endpoint_url: str, kind: str, types: str) -> None:
@@ -37,7 +38,7 @@ def table(stdout: str) -> list[list[str]]:
     rows = []
     for line in stdout.splitlines():
         cells = [cell.strip() for cell in line.split("│")[1:-1]]
-        if len(cells) == 11:
+        if len(cells) == COLUMNS:
             rows.append(cells[:9] + cells[10:])
     closing = next(line for line in stdout.splitlines() if " scopes, " in line)
     return [*rows, [re.sub(r" in [\d.]+s$", "", closing.strip())]]
@@ -135,6 +136,30 @@ def test_queue_exits_1_on_a_failed_region_as_threads_do(
     assert runs["queue"][0] == runs["threads"][0] == 1
     assert runs["queue"][1] == runs["threads"][1]
     assert "nothing of them was changed" in runs["queue"][2]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["threads", "processes", "queue"])
+def test_each_scope_row_counts_the_throttling_answers_it_received(
+    vigil_cli: VigilCli,
+    moto: str,
+    aws_proxy: Callable[..., AwsProxy],
+    postgres: PostgresCluster,
+    kind: str,
+) -> None:
+    """Whichever process ran the scope, its row names how often AWS said "slow down" to it
+    (retried to success), and no other row claims those answers."""
+    if kind == "queue":
+        vigil_cli.env["QUEUE_DATABASE_URL"] = postgres.create_database()
+    seed_estate(moto, regions=REGIONS, servers_per_region=1)
+    proxy = aws_proxy(throttle_first_n=2, throttle_operations={"DescribeInstances"})
+    code, rows, stderr = run_both(vigil_cli, proxy.url, "server", (kind,))[kind]
+
+    assert code == 0, stderr
+    throttled = proxy.outcomes("throttled")
+    expected = {region: sum(r.region == region for r in throttled) for region in REGIONS}
+    shown = {row[2]: int(row[9] or 0) for row in rows if len(row) > 1}
+    assert shown == expected and sum(shown.values()) == len(throttled) > 0
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ under the same environment, and fail a scope whose source differs from the pass'
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import multiprocessing
@@ -29,11 +30,11 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.sharedctypes import Synchronized
 from typing import TYPE_CHECKING, Any
 
+from collectors import throttles
 from collectors.base import Collector, SourceConfig
 from collectors.registry import build_collector, collector_class
 from storage.links import LinkKey, prepare_links
@@ -51,7 +52,7 @@ STOPPED = "abandoned: collection stopped"
 TERMINAL = ("done", RunStatus.FAILED.value)
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Message:
     """What a scope tells the writer: it started, a page of rows, it is done or it failed."""
 
@@ -63,6 +64,7 @@ class Message:
     error: str | None = None
     retryable: bool | None = None
     volatile: tuple[str, ...] = ()
+    throttled: dict[str, int] | None = None  # done | failed: throttling answers per API
 
 
 Put = Callable[[Message], None]
@@ -72,12 +74,26 @@ def stream_scope(
     collector: Collector, scope: Scope, put: Put, stopping: Callable[[], bool]
 ) -> None:
     """Fetch one scope's pages and hand them, prepared, to `put`; never write. Every scope
-    ends with exactly one `done` or `failed` message."""
+    ends with exactly one `done` or `failed` message, which carries the throttling answers
+    the scope received."""
     if stopping():
         put(Message(RunStatus.FAILED, scope, error=STOPPED, retryable=True))
         return
     volatile = tuple(getattr(collector, "volatile_attributes", {}).get(scope.type, ()))
     put(Message("start", scope, volatile=volatile))
+    with throttles.counting() as throttled:
+        end = _fetch_scope(collector, scope, put, stopping, volatile)
+    put(dataclasses.replace(end, throttled=throttled.counts()))
+
+
+def _fetch_scope(
+    collector: Collector,
+    scope: Scope,
+    put: Put,
+    stopping: Callable[[], bool],
+    volatile: tuple[str, ...],
+) -> Message:
+    """Put the scope's pages; the message that ends it."""
     try:
         for page in collector.collect(scope):
             if stopping():
@@ -86,13 +102,12 @@ def stream_scope(
             links = prepare_links(page)
             put(Message("page", scope, rows=rows, observed=observed, links=links))
     except VigilError as exc:
-        put(Message(RunStatus.FAILED, scope, error=exc.message, retryable=exc.retryable))
+        return Message(RunStatus.FAILED, scope, error=exc.message, retryable=exc.retryable)
     except Exception as exc:
         log.exception("scope %s failed unexpectedly", scope.key)
         error = f"internal error: {type(exc).__name__}: {exc}"
-        put(Message(RunStatus.FAILED, scope, error=error))
-    else:
-        put(Message("done", scope))
+        return Message(RunStatus.FAILED, scope, error=error)
+    return Message("done", scope)
 
 
 def source_digest(source: SourceConfig) -> str:
@@ -108,7 +123,7 @@ def worker_database_url(url: str) -> str | None:
     return None if sa.make_url(url).password else url
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Job:
     """One scope sent to a worker: names and the digest, never a credential."""
 
@@ -334,6 +349,11 @@ class WorkerSlot:
                         in_flight[key] = (in_flight[key][0], True)
                     elif message.kind in TERMINAL:
                         in_flight.pop(key, None)
+                        # The worker's own counters die with it: this process's /metrics
+                        # counts what its workers were told.
+                        throttles.add_counted_elsewhere(
+                            message.scope.source, message.throttled or {}
+                        )
                 elif self._task is not None and self._task.done():
                     raise _WorkerDied(self._died())
         except (_WorkerDied, EOFError, OSError, pickle.UnpicklingError, BrokenProcessPool) as exc:

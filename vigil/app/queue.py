@@ -308,6 +308,7 @@ def _outcome_of_row(scope: Scope, run: Mapping[str, Any]) -> ScopeOutcome:
         created=run["created"],
         changed=run["changed"],
         deleted=run["deleted"],
+        throttled=run["throttled"],
         duration=run["duration_seconds"] or 0.0,
     )
 

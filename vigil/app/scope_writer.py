@@ -8,6 +8,7 @@ transaction per page and one to complete).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
@@ -15,6 +16,8 @@ from storage.reconcile import Reconciler, RunAbandoned, RunStats
 from vigil.app.executor import STOPPED, Message
 from vigil.core.errors import scrub
 from vigil.core.model import RunStatus, Scope
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -30,6 +33,7 @@ class ScopeOutcome:
     changed: int = 0
     deleted: int = 0
     duration: float = 0.0
+    throttled: int = 0
 
     @property
     def failed(self) -> bool:
@@ -46,6 +50,7 @@ def outcome_of(run: RunStats, status: str, error: str | None = None) -> ScopeOut
         created=run.created,
         changed=run.changed,
         deleted=run.deleted,
+        throttled=run.throttled,
         duration=(run.finished_at - run.started_at).total_seconds() if run.finished_at else 0.0,
     )
 
@@ -89,6 +94,14 @@ class ScopeWriter:
                 self._on_page(message.scope, len(message.rows))
             return None
         run = self._runs.pop(key, None)
+        if run is not None and message.throttled:
+            run.throttled = sum(message.throttled.values())
+            log.warning(
+                "scope %s was throttled %d time(s): %s",
+                key,
+                run.throttled,
+                ", ".join(f"{api} {n}" for api, n in sorted(message.throttled.items())),
+            )
         if run is not None and message.kind == "done" and not self._stopped():
             try:
                 self.reconciler.complete(run)

@@ -74,6 +74,7 @@ def print_summary(result: pipeline.CollectionResult, console: Console) -> None:
         "changed",
         "deleted",
         "time",
+        "throttled",
         "error",
     )
     for outcome in sorted(result.outcomes, key=lambda o: o.scope.key):
@@ -89,6 +90,7 @@ def print_summary(result: pipeline.CollectionResult, console: Console) -> None:
             str(outcome.changed),
             str(outcome.deleted),
             f"{outcome.duration:.1f}s",
+            str(outcome.throttled or ""),
             Text(outcome.error or ""),
         )
     console.print(table)

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from collectors.aws.budget import ApiRate, Budgets, TokenBucket, throttled_counts
+from collectors import throttles
+from collectors.aws.budget import ApiRate, Budgets, TokenBucket
 from collectors.aws.session import Sessions
 from storage.db import Database
 from tests.factories.aws import source
@@ -115,12 +116,12 @@ def test_threads_sharing_a_client_stay_within_the_budget(moto: str) -> None:
 
 
 def test_throttling_responses_are_counted_per_api_and_scraped(moto: str, tmp_path: Path) -> None:
-    before = throttled_counts().get(("test", "ec2", "DescribeVolumes"), 0)
+    before = throttles.process_counts().get(("test", "ec2", "DescribeVolumes"), 0)
     with AwsProxy(moto, throttle_first_n=2) as proxy:
         client = Sessions(source(proxy.url, max_attempts=4)).client("ec2", "us-east-1")
         client.describe_volumes()  # throttled twice, then answered
         assert len(proxy.outcomes("throttled")) == 2
-    assert throttled_counts()[("test", "ec2", "DescribeVolumes")] == before + 2
+    assert throttles.process_counts()[("test", "ec2", "DescribeVolumes")] == before + 2
 
     db = Database(f"sqlite:///{tmp_path}/v.db")
     text = generate_latest(registry_for(VigilCollector(db, intervals={}))).decode()

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import CollectorRegistry
 
-from collectors.aws.budget import throttled_counts
+from collectors.throttles import process_counts
 from storage import runs
 from storage.db import Database
 from vigil.app import notify
@@ -156,7 +156,7 @@ def throttled_family() -> Metric:
         "Throttling responses AWS sent this process, retried ones included.",
         labels=["source", "service", "operation"],
     )
-    for (source, service, operation), count in sorted(throttled_counts().items()):
+    for (source, service, operation), count in sorted(process_counts().items()):
         family.add_metric([source, service, operation], count)
     return family
 
