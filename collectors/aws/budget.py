@@ -122,6 +122,8 @@ class BucketStore(Protocol):
     def take(self, key: str, rate: float, burst: float) -> float: ...
 
 
+_processes = 1
+"""How many worker processes collect at once, this one among them (`share_among`)."""
 _process_share = 1.0
 """The fraction of every budget this process may spend (1: it is the only one)."""
 
@@ -133,8 +135,16 @@ def share_among(processes: int) -> None:
     """Let this process spend `1/processes` of every budget: it is one of `processes` worker
     processes collecting at once (the `processes` executor calls this in each worker). Has no
     effect on budgets kept in a store (`use_store`): those are shared exactly."""
-    global _process_share
-    _process_share = 1.0 / max(1, processes)
+    global _process_share, _processes
+    _processes = max(1, processes)
+    _process_share = 1.0 / _processes
+
+
+def share_of_concurrency(concurrency: int) -> int:
+    """This process's part of a cap on concurrent calls (`service_concurrency`) that its
+    fellow worker processes share: together they stay within it while it is at least their
+    number (each keeps one at least)."""
+    return max(1, concurrency // _processes)
 
 
 def use_store(store: BucketStore | None) -> BucketStore | None:

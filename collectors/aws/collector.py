@@ -9,6 +9,7 @@ from typing import ClassVar, TypeVar
 from botocore.client import BaseClient
 from botocore.exceptions import BotoCoreError, ClientError
 
+from collectors.aws.budget import share_of_concurrency
 from collectors.aws.config import AwsSourceConfig
 from collectors.aws.failures import Where, translate
 from collectors.aws.fields import PROVIDER, Origin
@@ -30,12 +31,14 @@ def service_semaphore(
     """The process-wide bound on scopes of one (source, service, region) fetching at once.
 
     Per region because AWS throttles per region: a source with many regions still runs them
-    side by side, while each region's API sees at most `size` callers from us.
+    side by side, while each region's API sees at most `size` callers from us. The worker
+    processes of a `processes` pass split `size` between them (`share_of_concurrency`); queue
+    workers each keep the whole of it: their API budgets, shared, bound the rate.
     """
     with _semaphores_lock:
         key = (source, service, region)
         if key not in _semaphores:
-            _semaphores[key] = threading.BoundedSemaphore(size)
+            _semaphores[key] = threading.BoundedSemaphore(share_of_concurrency(size))
         return _semaphores[key]
 
 

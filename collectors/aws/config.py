@@ -55,7 +55,9 @@ class AwsSourceConfig(SourceConfig):
         default=4,
         ge=1,
         le=64,
-        description="Scopes of one service fetched at once per region (AWS throttles per region).",
+        description="Scopes of one service fetched at once per region (AWS throttles per "
+        "region); the worker processes of `executor: {kind: processes}` split it between them, "
+        "each `vigil worker` has all of it.",
     )
     api_rates: dict[str, ApiRate] = Field(
         default_factory=dict,

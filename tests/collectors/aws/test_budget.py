@@ -12,6 +12,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from collectors import throttles
+from collectors.aws import budget
 from collectors.aws.budget import ApiRate, Budgets, TokenBucket
 from collectors.aws.session import Sessions
 from storage.db import Database
@@ -132,3 +133,19 @@ def test_throttling_responses_are_counted_per_api_and_scraped(moto: str, tmp_pat
         and s.name.endswith("_total")
     ]  # fmt: skip
     assert sample.value == before + 2
+
+
+@given(cap=st.integers(1, 64), processes=st.integers(1, 16))
+def test_worker_processes_split_service_concurrency_within_the_cap(
+    cap: int, processes: int
+) -> None:
+    """`service_concurrency: 4` over 2 worker processes is 2 each: together within the cap
+    whenever the cap is at least their number, and never a process left with none."""
+    try:
+        budget.share_among(processes)
+        each = budget.share_of_concurrency(cap)
+    finally:
+        budget.share_among(1)
+    assert each >= 1
+    assert each * processes <= max(cap, processes)
+    assert each == cap // processes or cap < processes
