@@ -22,7 +22,7 @@ from storage.db import Database
 from storage.reconcile import Reconciler
 from tests.fixtures.cli import VigilCli
 from tests.fixtures.sshd import SshServer
-from tests.reliability.conftest import Views, Workers
+from tests.reliability.conftest import Views, Workers, report
 from tests.reliability.test_queue_workers import QUEUE, wait_until
 from vigil.app.queue import JOBS_KEPT_HOURS, PRUNE_TASK, SCOPE_TASK, build_app
 from vigil.app.queue import QUEUE as QUEUE_NAME
@@ -79,7 +79,7 @@ def test_one_worker_reads_the_hosts_afresh_in_each_pass(
     assert worker.poll() is None  # the same process served both passes
     assert workers.scopes_run(worker) == 2 * scopes
     assert len(workers.started) == 1
-    print(f"hosts source: two passes on one worker in {took:.2f}s")
+    report(f"queue: a hosts source, two passes on one worker in {took:.2f}s")
 
 
 AGED = f"{JOBS_KEPT_HOURS + 1} hours"
@@ -213,4 +213,4 @@ def test_the_hourly_prune_deletes_the_queue_s_old_ended_jobs_and_keeps_the_runs(
         "old-todo": "todo",
         "other-app": "succeeded",
     }
-    print(f"prune: {len(ids) - len(kept)} old jobs deleted {took:.2f}s after the worker started")
+    report(f"queue: the prune deleted {len(ids) - len(kept)} old jobs {took:.2f}s into a worker")
