@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.fixtures.pagerduty_api",
     "tests.fixtures.teams_webhook",
     "tests.fixtures.smtp",
+    "tests.fixtures.sshd",
     "tests.fixtures.alertmanager",
     "tests.fixtures.prometheus",
     "tests.fixtures.browser",

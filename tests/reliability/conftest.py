@@ -1,5 +1,6 @@
 """The fault suite's shared parts: a small AWS estate that churns, the truth moto holds, a
-seeded random source, and a report of every fault injected that pytest prints at the end.
+seeded random source, a report of every fault injected that pytest prints at the end, and the
+`vigil worker` processes of `executor: {kind: queue}` on a PostgreSQL database of the test's own.
 
 Seed with VIGIL_FAULT_SEED to replay a failing run; the report names the seed it used.
 """
@@ -8,10 +9,12 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +25,8 @@ from storage import maintenance
 from storage.db import Database
 from tests.factories.aws import run_instances, seed_client
 from tests.fixtures.cli import VigilCli
+from tests.fixtures.database import PostgresCluster
+from tests.fixtures.services import free_port
 
 REGIONS = ("us-east-1", "eu-west-1")
 TYPES = ("server", "disk", "snapshot", "security_group")
@@ -262,3 +267,70 @@ def progress_point(views: Views, target: int) -> Callable[[], bool]:
     if target == 0:
         return lambda: views.runs() > started
     return lambda: views.runs("complete") >= completed + target
+
+
+class Workers:
+    """`vigil worker` processes of a test, each serving its /metrics; stopped at the end."""
+
+    def __init__(self, cli: VigilCli) -> None:
+        self.cli = cli
+        self.started: list[tuple[subprocess.Popen[str], int]] = []
+
+    def start(self, concurrency: int = 4) -> subprocess.Popen[str]:
+        port = free_port()
+        process = self.cli.start(
+            "worker", "--concurrency", str(concurrency), "--metrics", f"127.0.0.1:{port}"
+        )
+        self.started.append((process, port))
+        deadline = time.monotonic() + 30
+        while not self._ready(port):
+            assert process.poll() is None, process.communicate()[1]
+            assert time.monotonic() < deadline, "the worker never served /readyz"
+            time.sleep(0.1)
+        return process
+
+    def scopes_run(self, process: subprocess.Popen[str]) -> int:
+        port = dict(self.started)[process]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        return sum(
+            int(float(n))
+            for n in re.findall(r"^vigil_worker_scopes_total\{.*\} (\S+)$", text, re.M)
+        )
+
+    @staticmethod
+    def _ready(port: int) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    def stop_all(self) -> None:
+        for process, _ in self.started:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process, _ in self.started:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def queue_url(postgres: PostgresCluster) -> str:
+    return postgres.create_database()
+
+
+@pytest.fixture
+def queue_cli(vigil_cli: VigilCli, queue_url: str) -> VigilCli:
+    vigil_cli.env["VIGIL_DATABASE_URL"] = queue_url
+    return vigil_cli
+
+
+@pytest.fixture
+def workers(queue_cli: VigilCli) -> Iterator[Workers]:
+    started = Workers(queue_cli)
+    yield started
+    started.stop_all()

@@ -1,4 +1,4 @@
-"""Fixtures of the hosts collector tests: the real sshd, a silent port, configs."""
+"""Fixtures of the hosts collector tests: configs for the real sshd (tests/fixtures/sshd.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from typing import Any
 
 from collectors.hosts.config import HostsSourceConfig
 from tests.fixtures.replication import pg_pair, redis_pair
-from tests.fixtures.sshd import SshServer, silent_port, sshd
+from tests.fixtures.sshd import SshServer
 
-__all__ = ["hosts_config", "pg_pair", "redis_pair", "silent_port", "sshd"]
+__all__ = ["hosts_config", "pg_pair", "redis_pair"]
 
 
 def hosts_config(server: SshServer, *targets: dict[str, Any], **options: Any) -> HostsSourceConfig:
@@ -22,4 +22,6 @@ def hosts_config(server: SshServer, *targets: dict[str, Any], **options: Any) ->
     }
     if not targets:
         targets = ({"host": "127.0.0.1", "port": server.port, "name": "local"},)
-    return HostsSourceConfig(name="colo", ssh=ssh, targets=list(targets), **options)
+    return HostsSourceConfig.model_validate(
+        {"name": "colo", "ssh": ssh, "targets": list(targets), **options}
+    )
