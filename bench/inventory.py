@@ -30,15 +30,19 @@ Each timed pass runs in a child process so its peak RSS is its own. Prints one l
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import re
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -70,7 +74,7 @@ def main() -> None:
             if args.executor == ["threads"]:
                 bench_synthetic(size, args.latency, paging)
             else:
-                bench_synthetic_executors(size, args.latency, paging, args.executor)
+                bench_synthetic_executors(size, args.latency, paging, args.executor, args.postgres)
     for size in args.ingest:
         rate, rescan = measure_ingest(size)
         print(
@@ -104,7 +108,8 @@ def bench_moto(
         )
         seeded = sum(estate.counts.values())
         seed_time = time.monotonic() - started
-        proxy = ReplayProxy(f"http://127.0.0.1:{port}").start()
+        proxy = ReplayProxy(f"http://127.0.0.1:{port}")
+        proxy.start()
         timed: dict[str, dict[str, object]] = {}
         with tempfile.TemporaryDirectory() as tmp:
             record = _vigil_collect(Path(tmp), proxy.url, "record.db", "threads", types)
@@ -150,41 +155,91 @@ def bench_moto(
         moto.wait()
 
 
-def bench_synthetic_executors(size: int, latency: float, paging: str, executors: list[str]) -> None:
+def bench_synthetic_executors(
+    size: int, latency: float, paging: str, executors: list[str], postgres: bool = False
+) -> None:
     """The synthetic estate's first pass and a no-change rescan through `vigil collect` under
     each executor, against DESIGN.md's floor for it: the larger of the critical path and the
-    rows over the measured single-writer ingest rate."""
+    rows over the measured single-writer ingest rate. `postgres`: every pass into a fresh
+    PostgreSQL database (the floor's ingest rate measured there too), where `queue` runs, its
+    workers each writing their own scopes: the writer per worker against `processes`' one."""
     from bench.synthetic import SyntheticCollector, plugin_path
 
+    cluster = _postgres() if postgres else None
     collector = SyntheticCollector(size, latency, paging=paging)
     path_floor = max(collector.sequential_calls(s) for s in collector.plan()) * latency
-    rate, _ = measure_ingest(size)
+    rate, _ = measure_ingest(size, cluster.create_database() if cluster else None)
     floor = max(path_floor, size / rate)
+    store = "PostgreSQL" if cluster else "SQLite"
     source = (
         f"  - name: synthetic\n    provider: synthetic\n    size: {size}\n"
         f"    latency: {latency}\n    paging: {paging}\n"
     )
     timed: dict[str, float] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        plugins = plugin_path(Path(tmp) / "plugins")
-        env = {"PYTHONPATH": os.pathsep.join((str(REPO), str(plugins)))}
-        for executor in executors:
-            first = _collect(Path(tmp), source, f"{executor}.db", executor, env)
-            rescan = _collect(Path(tmp), source, f"{executor}.db", executor, env)
-            timed[executor] = seconds = float(str(first["collect_s"]))
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            plugins = plugin_path(Path(tmp) / "plugins")
+            env = {"PYTHONPATH": os.pathsep.join((str(REPO), str(plugins)))}
+            for executor in executors:
+                url = cluster.create_database() if cluster else f"sqlite:///{tmp}/{executor}.db"
+                with _queue_workers(Path(tmp), source, url, env, executor == "queue"):
+                    first = _collect(Path(tmp), source, url, executor, env)
+                    rescan = _collect(Path(tmp), source, url, executor, env)
+                timed[executor] = seconds = float(str(first["collect_s"]))
+                print(
+                    f"synthetic {first['seen']:>6} resources, {paging} paging, {store}, "
+                    f"executor {executor}: first pass {seconds:.2f}s = {seconds / floor:.2f}x "
+                    f"the floor {floor:.2f}s (critical path {path_floor:.2f}s; {size:,} rows / "
+                    f"{rate:,.0f} rows/s single-writer ingest = {size / rate:.2f}s); "
+                    f"CPU {first['cpu_s']:.1f}s (the pass's process and its children); "
+                    f"peak RSS {first['rss_mb']:.0f} MB (parent); rescan: {rescan['summary']}",
+                    flush=True,
+                )
+    finally:
+        if cluster is not None:
+            cluster.stop()
+    for other in ("processes", "queue"):
+        if "threads" in timed and other in timed:
             print(
-                f"synthetic {first['seen']:>6} resources, {paging} paging, executor {executor}: "
-                f"first pass {seconds:.2f}s = {seconds / floor:.2f}x the floor {floor:.2f}s "
-                f"(critical path {path_floor:.2f}s; {size:,} rows / {rate:,.0f} rows/s "
-                f"single-writer ingest = {size / rate:.2f}s); CPU {first['cpu_s']:.1f}s; "
-                f"peak RSS {first['rss_mb']:.0f} MB (parent); rescan: {rescan['summary']}",
-                flush=True,
+                f"synthetic {size} resources, {store}: {other} {timed[other]:.2f}s vs threads "
+                f"{timed['threads']:.2f}s = {timed['threads'] / timed[other]:.2f}x"
             )
-    if "threads" in timed and "processes" in timed:
-        print(
-            f"synthetic {size} resources: processes {timed['processes']:.2f}s vs threads "
-            f"{timed['threads']:.2f}s = {timed['threads'] / timed['processes']:.2f}x"
+
+
+def _postgres() -> Any:
+    from tests.fixtures.database import PostgresCluster
+
+    return PostgresCluster()
+
+
+@contextlib.contextmanager
+def _queue_workers(
+    workdir: Path, source: str, url: str, env: dict[str, str], wanted: bool
+) -> Iterator[None]:
+    """`vigil worker` processes, one per core, while the block runs (none unless `wanted`)."""
+    if not wanted:
+        yield
+        return
+    _write_config(workdir, source, "queue")
+    environment = {**os.environ, **env, "VIGIL_DATABASE_URL": url}
+    environment["PYTHONPATH"] = env["PYTHONPATH"]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "vigil", "--config", str(workdir / "vigil.yaml"), "worker"],
+            env=environment,
+            cwd=workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
+        for _ in range(os.cpu_count() or 1)
+    ]
+    try:
+        yield
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            worker.wait(timeout=30)
 
 
 def bench_synthetic(size: int, latency: float, paging: str) -> None:
@@ -217,15 +272,11 @@ def _vigil_collect(
 def _collect(
     workdir: Path, source: str, database: str, executor: str, env: dict[str, str]
 ) -> dict[str, object]:
-    """`vigil collect` of one source (its YAML) under `executor`, in a child process."""
-    config = workdir / "vigil.yaml"
-    config.write_text(f"sources:\n{source}executor:\n  kind: {executor}\n")
-    env = {
-        "PYTHONPATH": str(REPO),
-        **os.environ,
-        **env,
-        "VIGIL_DATABASE_URL": f"sqlite:///{workdir / database}",
-    }
+    """`vigil collect` of one source (its YAML) under `executor`, in a child process, into
+    `database`: a URL, or a file name in `workdir`."""
+    config = _write_config(workdir, source, executor)
+    url = database if "://" in database else f"sqlite:///{workdir / database}"
+    env = {"PYTHONPATH": str(REPO), **os.environ, **env, "VIGIL_DATABASE_URL": url}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     output, rss = _run_measured(
@@ -245,6 +296,12 @@ def _collect(
         "seen": seen,
         "summary": f"{summary.strip()}, {changed} created/changed/deleted",
     }
+
+
+def _write_config(workdir: Path, source: str, executor: str) -> Path:
+    config = workdir / "vigil.yaml"
+    config.write_text(f"sources:\n{source}executor:\n  kind: {executor}\n")
+    return config
 
 
 def _pass_seconds(printed: str, wall: float) -> float:
@@ -317,6 +374,12 @@ def _parse() -> argparse.Namespace:
         default=["threads"],
         help="executor kinds of the timed passes: threads and/or processes (a synthetic "
         "estate then runs through `vigil collect`, its first pass and a no-change rescan)",
+    )
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="synthetic passes under --executor into PostgreSQL (a throwaway cluster), where "
+        "`queue` runs too: a `vigil worker` per core, each writing its own scopes",
     )
     parser.add_argument(
         "--types",

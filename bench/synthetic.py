@@ -152,7 +152,7 @@ class SyntheticSourceConfig(SourceConfig):
     """`provider: synthetic` in a vigil.yaml: the synthetic estate as a real source, so that
     `vigil collect` runs it under every executor (worker processes build it from the file)."""
 
-    provider: Literal["synthetic"] = "synthetic"  # type: ignore[assignment]
+    provider: Literal["synthetic"] = "synthetic"
     size: int = 100_000
     latency: float = 0.1
     paging: Literal["uniform", "aws"] = "uniform"
@@ -240,15 +240,16 @@ def run_synthetic_child(size: int, latency: float, database: str, paging: str) -
     )
 
 
-def measure_ingest(size: int) -> tuple[float, float]:
-    """Ingest + reconcile alone into a fresh SQLite file: (first scan, rescan) resources/s."""
+def measure_ingest(size: int, url: str | None = None) -> tuple[float, float]:
+    """Ingest + reconcile alone into a fresh SQLite file, or the fresh database at `url`:
+    (first scan, rescan) resources/s."""
     import tempfile
 
     from storage.db import Database
     from storage.reconcile import Reconciler
 
     with tempfile.TemporaryDirectory() as tmp:
-        db = Database(f"sqlite:///{tmp}/ingest.db")
+        db = Database(url or f"sqlite:///{tmp}/ingest.db")
         collector = SyntheticCollector(size, 0.0)
         scopes = collector.plan()
         pages = [(scope, list(collector.collect(scope))) for scope in scopes]
