@@ -279,12 +279,44 @@ def page(path: Path, record: str) -> None:
             visitor.goto(f"{base}/")  # the overview, as an SRE opens the dashboard
             expect(visitor.get_by_role("heading", name="Overview")).to_be_visible(timeout=60_000)
             navigated = drawn(visitor, None)
+        floor = _streamlit_floor(browser)
         browser.close()
+    print(f"a page of Streamlit's with a title only, new visitor: {floor}  (its front end)")
     print(f"topology page, new visitor, data not cached yet:  {first}  (target < 2 s)")
     print(f"topology page, from the overview by its link, data not cached: {navigated}")
     print(f"topology page, new visitor, data cached (TTL 30s): {cached}")
     print(f"topology page, centred on a DNS record (?uid=):    {centred}")
     print(f"topology page, very first session of the server:   {cold}  (imports included)")
+
+
+def _streamlit_floor(browser: Any) -> str:
+    """What no Streamlit page can beat on this machine: a new visitor's view of a page that
+    is `st.title` alone (the front end's own load), best and worst of 3."""
+    from playwright.sync_api import expect
+
+    from tests.fixtures.browser import serving
+    from tests.fixtures.services import free_port
+
+    with tempfile.TemporaryDirectory(prefix="vigil-bench-floor-") as tmp:
+        script = Path(tmp) / "title.py"
+        script.write_text('import streamlit as st\n\nst.title("Topology")\n')
+        port = free_port()
+        command = [
+            sys.executable, "-m", "streamlit", "run", str(script),
+            "--server.address", "127.0.0.1", "--server.port", str(port),
+            "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        ]  # fmt: skip
+        shown = []
+        with serving(command, env=dict(os.environ), cwd=Path(tmp), port=port) as base:
+            for _ in range(3):
+                page = browser.new_page()
+                started = time.monotonic()
+                page.goto(base, wait_until="commit")
+                heading = page.get_by_role("heading", name="Topology")
+                expect(heading).to_be_visible(timeout=60_000)
+                shown.append(time.monotonic() - started)
+                page.close()
+    return f"{min(shown):.2f}–{max(shown):.2f} s"
 
 
 def main() -> None:

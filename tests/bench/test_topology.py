@@ -40,3 +40,6 @@ def test_links_walks_exposure_and_the_page_are_measured_and_name_the_estate() ->
     shown = r"[\d.]+ s \(page shown [\d.]+ s\)"
     assert re.search(r"topology page, new visitor, data not cached yet: +" + shown, output), output
     assert re.search(r"topology page's reads \(first view, in-process\): \d+ ms", output), output
+    assert re.search(r"topology page, from the overview by its link.*: +" + shown, output), output
+    # The front end's own floor, beside the page's figure: what a Streamlit page cannot beat.
+    assert re.search(r"a page of Streamlit's with a title only.*: [\d.]+–[\d.]+ s", output), output
