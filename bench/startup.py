@@ -1,6 +1,6 @@
 """Benchmark: start-up. `vigil --help`, and `vigil collect` until its first AWS request.
 
-    .venv/bin/python bench/startup.py [--runs 5]
+    .venv/bin/python bench/startup.py [--runs 7]
 
 DESIGN.md's targets: `vigil --help` < 0.3 s; `vigil collect` reaches its first API call
 < 0.6 s after start. A loopback HTTP listener stands in for AWS and notes when the first
@@ -59,7 +59,7 @@ def time_help(workdir: Path, env: dict[str, str]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", 0), FirstRequest)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from storage.db import _normalize_url
+from storage.urls import normalize_url
 from vigil.core.errors import StorageError
 from vigil.core.urls import redact_url
 
@@ -41,7 +41,7 @@ class PostgresBucketStore:
     """The `api_budgets` table of a PostgreSQL database as a store of API budgets."""
 
     def __init__(self, url: str, *, timeout: float = 5.0, pool_size: int = 2) -> None:
-        self.url = _normalize_url(url)
+        self.url = normalize_url(url)
         self.timeout = timeout
         seconds = max(1, round(timeout))
         self.engine = sa.create_engine(

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from storage.urls import DATABASE_URL_FIX, normalize_url
+from storage.urls import is_postgresql as is_postgresql  # beside Database for vigil.app.queue
 from vigil.core.errors import InputError, StorageError
 from vigil.core.urls import redact_url
 
@@ -37,7 +39,7 @@ class Database:
     """One database: an engine plus the schema, migrated to the newest revision on open."""
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:
-        self.url = _normalize_url(url)
+        self.url = normalize_url(url)
         self.engine = _create_engine(self.url)
         if migrate:
             self.migrate()
@@ -123,41 +125,6 @@ def alembic_config() -> Config:
     return config
 
 
-def is_postgresql(database_url: str) -> bool:
-    """Whether the URL names a PostgreSQL database (whatever its driver)."""
-    try:
-        return sa.make_url(database_url).get_backend_name() == "postgresql"
-    except (sa.exc.ArgumentError, ValueError):
-        return False
-
-
-def _normalize_url(url: str) -> str:
-    # Users write postgresql://; we drive psycopg 3, not psycopg2.
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
-
-
-SUPPORTED_BACKENDS = ("sqlite", "postgresql")
-
-
-def url_problem(url: str) -> str | None:
-    """What is wrong with a database URL (unparseable, unsupported scheme), or None.
-
-    Checked without connecting, so the config loader can name the file and line."""
-    try:
-        parsed = sa.engine.make_url(_normalize_url(url))
-    except (sa.exc.ArgumentError, ValueError):
-        return f"invalid database URL {redact_url(url)!r}"
-    if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
-        return f"unsupported database scheme {parsed.drivername!r}"
-    return None
-
-
-DATABASE_URL_FIX = "use sqlite:///path/to/vigil.db or postgresql+psycopg://user@host/db"
-
-
 def _create_engine(url: str) -> Engine:
     try:
         parsed = sa.engine.make_url(url)
@@ -165,7 +132,7 @@ def _create_engine(url: str) -> Engine:
         detail = f" ({exc})" if isinstance(exc, ValueError) else ""
         raise InputError(
             f"invalid database URL {redact_url(url)!r}{detail}",
-            fix="use sqlite:///path/to/vigil.db or postgresql+psycopg://user@host/db",
+            fix=DATABASE_URL_FIX,
         ) from None
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)

@@ -16,10 +16,10 @@ from storage.links import LinkKey
 from storage.reconcile import Reconciler, RunStats, StorageRow
 from storage.volatile import Observation
 from tests.factories import resources, scope
-from vigil.app.collect import Collection, CollectionResult
+from vigil.app.collect import Collection, CollectionResult, DatabaseToOpen
 from vigil.app.gc_tuning import GC_FIRST_THRESHOLD
 from vigil.core.errors import StorageError
-from vigil.core.model import Resource, Scope
+from vigil.core.model import Resource, RunStatus, Scope
 
 
 class PagedCollector:
@@ -159,3 +159,46 @@ def test_a_pass_collects_cycles_less_often_and_restores_the_gc_afterwards(
 
     assert collector.seen == [(GC_FIRST_THRESHOLD, *before[1:])]
     assert gc.get_threshold() == before
+
+
+class PlanNotingCollector(PagedCollector):
+    """Sets `planning` when its plan starts (where a real one sends its first API request)."""
+
+    def __init__(self, pages: int) -> None:
+        super().__init__(pages)
+        self.planning = threading.Event()
+
+    def plan(self, types: set[str] | None = None) -> Iterable[Scope]:
+        self.planning.set()
+        return super().plan(types)
+
+
+def test_a_database_to_open_is_opened_while_the_plans_run(sqlite_db: Database) -> None:
+    """`vigil collect`'s first request does not wait for SQLAlchemy and the schema check."""
+    collector = PlanNotingCollector(3)
+    opened_after_planning: list[bool] = []
+
+    def open_db() -> Database:
+        opened_after_planning.append(collector.planning.wait(5))
+        return sqlite_db
+
+    result = Collection(
+        DatabaseToOpen(sqlite_db.url, open_db), [_source()], collector_factory=lambda _: collector
+    ).run()
+
+    assert opened_after_planning == [True]
+    assert result.failed == [] and result.seen == 3
+    assert [s.status for s in runs.scope_statuses(sqlite_db)] == [RunStatus.COMPLETE]
+
+
+def test_a_database_that_cannot_open_fails_the_pass_with_its_error() -> None:
+    def open_db() -> Database:
+        raise StorageError("cannot open the database sqlite:///x.db: unable to open")
+
+    collection = Collection(
+        DatabaseToOpen("sqlite:///x.db", open_db),
+        [_source()],
+        collector_factory=lambda _: PagedCollector(1),
+    )
+    with pytest.raises(StorageError, match="cannot open the database"):
+        collection.run()

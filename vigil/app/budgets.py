@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from collectors.aws import budget
-from storage.budgets import PostgresBucketStore
-from storage.db import is_postgresql
+from storage.urls import is_postgresql
+
+# storage.budgets (SQLAlchemy) is imported only for PostgreSQL: on SQLite a pass reaches its
+# first API request without loading SQLAlchemy (DESIGN.md, start-up).
 
 
 def share_budgets(database_url: str) -> bool:
@@ -24,6 +26,8 @@ def share_budgets(database_url: str) -> bool:
     a database unreachable then fails that request's scope with a retryable StorageError."""
     if not is_postgresql(database_url):
         return False
+    from storage.budgets import PostgresBucketStore
+
     previous = budget.use_store(PostgresBucketStore(database_url))
     if isinstance(previous, PostgresBucketStore):
         previous.dispose()
@@ -37,6 +41,8 @@ def budgets_shared_through(database_url: str) -> Iterator[bool]:
     if budget.current_store() is not None or not is_postgresql(database_url):
         yield budget.current_store() is not None
         return
+    from storage.budgets import PostgresBucketStore
+
     store = PostgresBucketStore(database_url)
     budget.use_store(store)
     try:

@@ -5,10 +5,16 @@ fetch pages and turn them into storage rows; the calling thread is the only data
 A bounded queue between them keeps memory flat (pages are applied as they come, never
 gathered into an estate-sized list) and lets the API latency of many scopes overlap: a full
 pass takes about as long as its slowest scope.
+
+Storage (SQLAlchemy, the tables, the writer) is imported on first use, not with this module:
+given a `DatabaseToOpen`, a pass opens its database while its plans wait on their first API
+responses, so `vigil collect` reaches its first request before SQLAlchemy loads (DESIGN.md,
+start-up).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import multiprocessing
@@ -22,29 +28,29 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from collectors.base import Collector, SourceConfig
-from collectors.registry import build_collector
-from storage.db import Database
-from storage.reconcile import Reconciler
-from storage.retire import retire_unplanned
+from collectors.registry import build_collector, collector_class
 from vigil.app.budgets import budgets_shared_through
-from vigil.app.executor import (
-    STOPPED,
-    Job,
-    Message,
-    Pending,
-    WorkerSlot,
-    source_digest,
-    stream_scope,
-    worker_database_url,
-)
 from vigil.app.gc_tuning import fewer_gc_pauses
-from vigil.app.inventory_reader import StorageInventory
-from vigil.app.scope_writer import ScopeOutcome, ScopeWriter
 from vigil.core.errors import ConfigError, VigilError, scrub, secrets_of
+from vigil.core.lazy import importing, lazy_import
 from vigil.core.model import PLAN_TYPE, RunStatus, Scope
 
 if TYPE_CHECKING:
+    from storage import reconcile, retire
+    from storage.db import Database
+    from storage.reconcile import Reconciler
+    from vigil.app import executor as runner
+    from vigil.app import inventory_reader
+    from vigil.app import scope_writer as writing
     from vigil.app.config import ExecutorConfig
+    from vigil.app.executor import Job, Message, WorkerSlot
+    from vigil.app.scope_writer import ScopeOutcome, ScopeWriter
+else:
+    reconcile = lazy_import("storage.reconcile")
+    retire = lazy_import("storage.retire")
+    runner = lazy_import("vigil.app.executor")
+    inventory_reader = lazy_import("vigil.app.inventory_reader")
+    writing = lazy_import("vigil.app.scope_writer")
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +93,28 @@ class NoProgress:
         pass
 
 
+@dataclass(frozen=True)
+class DatabaseToOpen:
+    """A database for the pass to open itself, once its plans are under way.
+
+    `open` opens `url` (migrated); the pass calls it while its plans wait on their first API
+    responses instead of before them. Under `processes` and `queue` the pass opens it at once:
+    their set-up reads the database before planning.
+    """
+
+    url: str
+    open: Callable[[], Database]
+
+
 class Collection:
     """Runs one pass over the given sources. `stop` abandons scopes in flight as failed."""
 
+    reconciler: Reconciler
+    writer: ScopeWriter
+
     def __init__(
         self,
-        db: Database,
+        db: Database | DatabaseToOpen,
         sources: Iterable[SourceConfig],
         *,
         types: set[str] | None = None,
@@ -105,9 +127,11 @@ class Collection:
         config_path: str | None = None,
         pass_deadline: timedelta | None = None,
     ) -> None:
-        self.db = db
         self.processes = executor.pool_size() if executor and executor.kind == "processes" else 0
         self.queued = executor if executor and executor.kind == "queue" else None
+        if isinstance(db, DatabaseToOpen) and (self.processes or self.queued):
+            db = db.open()
+        self.url = db.url
         if self.queued is not None:
             from vigil.app.queue import require_postgresql
 
@@ -131,14 +155,8 @@ class Collection:
         self.progress = progress or NoProgress()
         self.stop = stop or threading.Event()
         self._abort = threading.Event()  # ours alone: `stop` may be the daemon's shutdown
-        inventory = StorageInventory(db)
-        self.collector_factory = collector_factory or (
-            lambda source: build_collector(source, inventory)
-        )
-        self.reconciler = Reconciler(db)
-        self.writer = ScopeWriter(
-            self.reconciler, self._secrets, stopped=self.stop.is_set, on_page=self.progress.page
-        )
+        self._builds_collectors = collector_factory is None
+        self.collector_factory = collector_factory or self._build_collector
         self._queue: queue.Queue[Message] = queue.Queue(maxsize=max(16, workers * 2))
         # Under `processes`, the flag the workers read for `stop` (a lock-free shared byte: a
         # worker killed mid-read must not leave a lock held for the others).
@@ -147,11 +165,46 @@ class Collection:
             if self.processes
             else ctypes.c_byte(0)
         )
+        self._database: Future[Database] = Future()
+        self._to_open = db.open if isinstance(db, DatabaseToOpen) else None
+        if not isinstance(db, DatabaseToOpen):
+            self._use(db)
+
+    @property
+    def db(self) -> Database:
+        """The pass's database; a plan's thread that needs it waits for it to open."""
+        return self._database.result()
+
+    def _open(self) -> None:
+        """Open the database given as a `DatabaseToOpen` (once; a no-op when it is open)."""
+        if self._to_open is None:
+            return
+        opener, self._to_open = self._to_open, None
+        try:
+            db = opener()
+        except BaseException as exc:
+            self._database.set_exception(exc)  # the plans waiting for it end; the pass raises
+            raise
+        self._use(db)
+
+    def _use(self, db: Database) -> None:
+        """The storage side of the pass, on the open database."""
+        self.reconciler = reconcile.Reconciler(db)
+        self.writer = writing.ScopeWriter(
+            self.reconciler, self._secrets, stopped=self.stop.is_set, on_page=self.progress.page
+        )
+        self._database.set_result(db)
+
+    def _build_collector(self, source: SourceConfig) -> Any:
+        """The source's collector, given the inventory if it reads it (probes, hosts)."""
+        if getattr(collector_class(source.provider), "uses_inventory", False):
+            return build_collector(source, inventory_reader.StorageInventory(self.db))
+        return build_collector(source)
 
     def run(self) -> CollectionResult:
         # On PostgreSQL this pass's AWS requests (its plans and its threads' scopes) take
         # their tokens from the budgets every process shares, as its worker processes do.
-        with fewer_gc_pauses(), budgets_shared_through(self.db.url):
+        with fewer_gc_pauses(), budgets_shared_through(self.url):
             return self._run()
 
     def plan(self) -> tuple[list[Scope], CollectionResult]:
@@ -170,7 +223,7 @@ class Collection:
             held = [
                 (s.provider, s.account, s.region, s.type) for s in (o.scope for o in result.failed)
             ]
-            result.retired = retire_unplanned(
+            result.retired = retire.retire_unplanned(
                 self.db, {scope.key for _, scope in planned}, held=held
             )
         result.duration = time.monotonic() - started
@@ -183,7 +236,7 @@ class Collection:
         assert self.queued is not None
         planned = self._plan(result)
         self.progress.planned(len(planned) + len(result.outcomes))
-        digests = {source.name: source_digest(source) for source in self.sources}
+        digests = self._digests()
         queued = QueuedPass(
             self.db,
             stop=self.stop,
@@ -205,9 +258,9 @@ class Collection:
                 planned = self._plan(result)
                 self.progress.planned(len(planned) + len(result.outcomes))
                 if slots:
-                    digests = {source.name: source_digest(source) for source in self.sources}
-                    jobs = (Job(s.source, digests[s.source], s) for _, s in planned)
-                    pending = Pending(jobs, self._admit)
+                    digests = self._digests()
+                    jobs = (runner.Job(s.source, digests[s.source], s) for _, s in planned)
+                    pending = runner.Pending(jobs, self._admit)
                     futures = [pool.submit(slot.serve, pending, self._queue.put) for slot in slots]
                 else:
                     futures = [pool.submit(self._work, c, scope) for c, scope in planned]
@@ -225,6 +278,10 @@ class Collection:
                 slot.close()
         return planned
 
+    def _digests(self) -> dict[str, str]:
+        """Per source, the digest of its config that a worker's copy must match."""
+        return {source.name: runner.source_digest(source) for source in self.sources}
+
     def _may_retire(self, result: CollectionResult) -> bool:
         """A whole-config pass that planned every source and was not stopped."""
         planned_all = not any(o.scope.type == PLAN_TYPE for o in result.outcomes)
@@ -232,8 +289,10 @@ class Collection:
 
     def _plan(self, result: CollectionResult) -> list[tuple[Collector, Scope]]:
         planned: list[tuple[Collector, Scope]] = []
+        self._import_collectors()
         with ThreadPoolExecutor(max(1, min(8, len(self.sources)))) as pool:
             futures = [(source, pool.submit(self._plan_source, source)) for source in self.sources]
+            self._open()  # while the plans wait on their first API responses
         for source, future in futures:
             try:
                 collector, scopes = future.result()
@@ -248,6 +307,19 @@ class Collection:
             planned.extend((collector, scope) for scope in scopes)
         return planned
 
+    def _import_collectors(self) -> None:
+        """Import the sources' collector modules (boto3 for AWS) before the plans start.
+
+        Then the database opens while the plans wait on their APIs, not while they import:
+        with the GIL, imports in two threads take turns, and the first request waited for
+        both (~0.05 s of `vigil collect`'s start-up)."""
+        if not self._builds_collectors:
+            return
+        for provider in {source.provider for source in self.sources}:
+            # A module that fails to import fails again in its source's plan, which records it.
+            with contextlib.suppress(Exception), importing():
+                collector_class(provider)
+
     def _plan_source(self, source: SourceConfig) -> tuple[Collector, list[Scope]]:
         collector = self.collector_factory(source)
         return collector, list(collector.plan(self.types))
@@ -256,7 +328,7 @@ class Collection:
         scope = Scope(source.name, source.provider, PLAN_TYPE, PLAN_TYPE, PLAN_TYPE)
         error = scrub(exc.message, self._secrets.get(source.name, ()))
         self.reconciler.record_failure(scope, error, retryable=exc.retryable)
-        outcome = ScopeOutcome(scope, RunStatus.FAILED, error=error)
+        outcome = writing.ScopeOutcome(scope, RunStatus.FAILED, error=error)
         self.progress.finished(outcome)
         return outcome
 
@@ -265,22 +337,24 @@ class Collection:
         if self._past_deadline():
             self._queue.put(self._no_live_worker(scope))
             return
-        stream_scope(collector, scope, self._queue.put, self._stopping)
+        runner.stream_scope(collector, scope, self._queue.put, self._stopping)
 
     def _worker_slot(self) -> WorkerSlot:
         """One worker process of the pass, running its share of the pass's concurrency."""
         assert self.config_path is not None
         concurrency = max(1, -(-self.workers // self.processes))
-        url = worker_database_url(self.db.url)
+        url = runner.worker_database_url(self.db.url)
         shared = not self.db.is_sqlite  # AWS budgets shared through PostgreSQL
-        return WorkerSlot(
+        return runner.WorkerSlot(
             self._stop_flag, self.config_path, url, concurrency, self.processes, shared
         )
 
     def _admit(self, job: Job) -> bool:
         """Whether a worker may take `job` now; else it ends here (stopped, or too late)."""
         if self._stopping():
-            self._queue.put(Message(RunStatus.FAILED, job.scope, error=STOPPED, retryable=True))
+            self._queue.put(
+                runner.Message(RunStatus.FAILED, job.scope, error=runner.STOPPED, retryable=True)
+            )
             return False
         if self._past_deadline():
             self._queue.put(self._no_live_worker(job.scope))
@@ -293,7 +367,7 @@ class Collection:
     def _no_live_worker(self, scope: Scope) -> Message:
         assert self.pass_deadline is not None
         seconds = self.pass_deadline.total_seconds()
-        return Message(
+        return runner.Message(
             RunStatus.FAILED,
             scope,
             error=f"no live worker started this scope within the pass deadline ({seconds:.0f}s)",
@@ -332,7 +406,7 @@ class Collection:
 
 
 def collect(
-    db: Database,
+    db: Database | DatabaseToOpen,
     sources: Iterable[SourceConfig],
     *,
     types: set[str] | None = None,
@@ -344,7 +418,8 @@ def collect(
     pass_deadline: timedelta | None = None,
 ) -> CollectionResult:
     """Run one collection pass over `sources` into `db`; `retire` for a whole-config pass.
-    `executor` (default threads) says where scopes run; `processes` needs `config_path`."""
+    `executor` (default threads) says where scopes run; `processes` needs `config_path`.
+    Given a `DatabaseToOpen`, the pass opens the database while its plans wait on the API."""
     return Collection(
         db,
         sources,

@@ -443,7 +443,7 @@ class VigilConfig(StrictModel):
     @field_validator("database_url", mode="after")
     @classmethod
     def _supported_database(cls, value: str | None) -> str | None:
-        from storage.db import DATABASE_URL_FIX, url_problem
+        from storage.urls import DATABASE_URL_FIX, url_problem
 
         if value is not None and (problem := url_problem(value)):
             raise ValueError(f"{problem}; {DATABASE_URL_FIX}")
@@ -452,7 +452,7 @@ class VigilConfig(StrictModel):
     @model_validator(mode="after")
     def _queue_needs_postgresql(self) -> VigilConfig:
         if self.executor.kind == "queue":
-            from storage.db import is_postgresql  # SQLAlchemy: only when it matters
+            from storage.urls import is_postgresql
 
             url = resolve_database_url(self)
             if not is_postgresql(url):
@@ -505,7 +505,7 @@ def resolve_database_url(config: VigilConfig | None) -> str:
     """`VIGIL_DATABASE_URL` wins over the config's `database_url`, then the default.
 
     A bad URL from the environment is an InputError naming the variable."""
-    from storage.db import DATABASE_URL_FIX, url_problem
+    from storage.urls import DATABASE_URL_FIX, url_problem
 
     from_env = os.environ.get("VIGIL_DATABASE_URL")
     if from_env and (problem := url_problem(from_env)):

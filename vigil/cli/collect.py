@@ -43,7 +43,8 @@ def collect_command(
     sources = [config.source(name) for name in source] if source else list(config.sources)
     if not sources:
         raise typer.BadParameter("the config has no sources; add one under `sources:`")
-    db = app_state.database()
+    # Opened by the pass while its plans wait on their first API responses (start-up).
+    db = pipeline.DatabaseToOpen(app_state.database_url(), app_state.database)
     err = Console(stderr=True)
     with _TerminalProgress(err) as progress:
         result = pipeline.collect(

@@ -62,14 +62,21 @@ class AppState:
         assert config is not None
         return config
 
+    def database_url(self) -> str:
+        """The configured database's URL, checked but not opened. Validates the config first."""
+        with importing():
+            from vigil.app.config import resolve_database_url
+
+        return resolve_database_url(self.config())
+
     def database(self) -> Database:
         """The configured database, migrated. Validates the config first: bad config, no writes."""
         if self._db is None:
+            url = self.database_url()
             with importing():
                 from storage.db import Database
-                from vigil.app.config import resolve_database_url
 
-            self._db = Database(resolve_database_url(self.config()))
+            self._db = Database(url)
         return self._db
 
     def retention(self) -> RetentionPolicy:
