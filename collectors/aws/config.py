@@ -56,8 +56,8 @@ class AwsSourceConfig(SourceConfig):
         ge=1,
         le=64,
         description="Scopes of one service fetched at once per region (AWS throttles per "
-        "region); the worker processes of `executor: {kind: processes}` split it between them, "
-        "each `vigil worker` has all of it.",
+        "region); under `executor: {kind: processes}` each worker process has this divided by "
+        "their number (rounded down, at least 1), each `vigil worker` all of it.",
     )
     api_rates: dict[str, ApiRate] = Field(
         default_factory=dict,

@@ -16,6 +16,7 @@ from storage.links import LinkKey
 from storage.reconcile import Reconciler, RunStats, StorageRow
 from storage.volatile import Observation
 from tests.factories import resources, scope
+from tests.fixtures.database import PostgresCluster
 from vigil.app.collect import Collection, CollectionResult, DatabaseToOpen
 from vigil.app.gc_tuning import GC_FIRST_THRESHOLD
 from vigil.core.errors import StorageError
@@ -202,3 +203,24 @@ def test_a_database_that_cannot_open_fails_the_pass_with_its_error() -> None:
     )
     with pytest.raises(StorageError, match="cannot open the database"):
         collection.run()
+
+
+def test_a_postgresql_database_opens_before_the_plans_spend_its_shared_budgets(
+    postgres: PostgresCluster,
+) -> None:
+    """On PostgreSQL the plans' first requests take tokens from `api_budgets`: the database is
+    opened (and migrated) first, or a fresh one's first pass would fail its plans."""
+    collector = PlanNotingCollector(2)
+    url = postgres.create_database()
+    planned_before_open: list[bool] = []
+
+    def open_db() -> Database:
+        planned_before_open.append(collector.planning.is_set())
+        return Database(url)
+
+    result = Collection(
+        DatabaseToOpen(url, open_db), [_source()], collector_factory=lambda _: collector
+    ).run()
+
+    assert planned_before_open == [False]
+    assert result.failed == [] and result.seen == 2

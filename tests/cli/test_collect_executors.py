@@ -16,7 +16,7 @@ from tests.fixtures.database import PostgresCluster
 from vigil.app.demo_estate import seed_estate
 
 REGIONS = ("us-east-1", "eu-west-1")
-COLUMNS = 12  # source ... deleted, time, throttled, error
+COLUMNS = 12  # source ... deleted, time, error, throttled
 
 
 def configure(cli: VigilCli, endpoint_url: str, kind: str, types: str) -> None:
@@ -158,8 +158,27 @@ def test_each_scope_row_counts_the_throttling_answers_it_received(
     assert code == 0, stderr
     throttled = proxy.outcomes("throttled")
     expected = {region: sum(r.region == region for r in throttled) for region in REGIONS}
-    shown = {row[2]: int(row[9] or 0) for row in rows if len(row) > 1}
+    shown = {row[2]: int(row[10] or 0) for row in rows if len(row) > 1}
     assert shown == expected and sum(shown.values()) == len(throttled) > 0
+
+
+@pytest.mark.slow
+def test_the_first_pass_into_a_fresh_postgresql_database_plans_every_region(
+    vigil_cli: VigilCli, moto: str, postgres: PostgresCluster
+) -> None:
+    """`regions` left out (every enabled region): the plan's DescribeRegions spends the
+    budgets PostgreSQL shares, in a database the same command creates and migrates."""
+    seed_estate(moto, regions=REGIONS, servers_per_region=1)
+    (vigil_cli.cwd / "vigil.yaml").write_text(
+        "sources:\n  - name: aws-test\n    provider: aws\n"
+        f"    endpoint_url: {moto}\n    types: [server]\n"
+    )
+    result = vigil_cli("collect", env={"VIGIL_DATABASE_URL": postgres.create_database()})
+
+    assert result.returncode == 0, result.stderr
+    rows = [r for r in table(result.stdout) if len(r) > 1]
+    assert {"us-east-1", "eu-west-1"} <= {row[2] for row in rows}
+    assert all(row[4] == "complete" for row in rows), rows
 
 
 @pytest.mark.parametrize(

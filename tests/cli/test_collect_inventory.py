@@ -185,3 +185,16 @@ def test_inventory_shows_the_restore_point_of_the_last_collect_and_changes_none(
     assert again["attributes"][key] > first["attributes"][key]  # moto moves it on every read
     changes = json.loads(vigil_cli("changes", "--format", "json").stdout)
     assert [c["kind"] for c in changes if c["native_id"] == "orders"] == ["created"]
+
+
+def test_collect_into_a_database_that_cannot_open_says_so_and_prints_no_table(
+    vigil_cli: VigilCli, moto: str
+) -> None:
+    configure(vigil_cli, moto, types="[server]")
+    unopenable = vigil_cli.cwd / "a-directory.db"
+    unopenable.mkdir()
+    result = vigil_cli("collect", env={"VIGIL_DATABASE_URL": f"sqlite:///{unopenable}"})
+
+    assert result.returncode == 1, result.stdout
+    assert "cannot open the database" in result.stderr
+    assert " scopes, " not in result.stdout

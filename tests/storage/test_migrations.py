@@ -191,3 +191,34 @@ def test_upgrading_from_0013_lets_a_name_resolve_to_a_load_balancer_stored_befor
         }
     finally:
         upgraded.dispose()
+
+
+def test_runs_from_before_0016_show_no_throttling_and_0016_downgrades(db_url: str) -> None:
+    """A BI tool reading vigil_scope_runs sees `throttled` (0 for older runs); the downgrade,
+    which rebuilds scope_runs on SQLite, takes the view with it and puts it back."""
+    old = Database(db_url, migrate=False)
+    config = alembic_config()
+    with old.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0015")
+        conn.execute(
+            sa.text(
+                "INSERT INTO scope_runs (scope_key, source, provider, account, region, type, "
+                "status, started_at, pages, seen, created, changed, deleted) VALUES "
+                "('s/a/r/server', 's', 'aws', 'a', 'r', 'server', 'complete', :at, 1, 2, 2, 0, 0)"
+            ),
+            {"at": utcnow()},
+        )
+    old.dispose()
+
+    upgraded = Database(db_url)
+    with upgraded.connect() as conn:
+        viewed = conn.execute(sa.text("SELECT seen, throttled FROM vigil_scope_runs")).all()
+    assert [tuple(row) for row in viewed] == [(2, 0)]
+    with upgraded.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0015")
+    with upgraded.connect() as conn:
+        columns = conn.execute(sa.text("SELECT * FROM vigil_scope_runs")).keys()
+    upgraded.dispose()
+    assert "throttled" not in columns and "deleted" in columns

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from collectors.base import Collector, SourceConfig
 from collectors.registry import build_collector, collector_class
+from storage.urls import is_plain_sqlite
 from vigil.app.budgets import budgets_shared_through
 from vigil.app.gc_tuning import fewer_gc_pauses
 from vigil.core.errors import ConfigError, VigilError, scrub, secrets_of
@@ -129,7 +130,11 @@ class Collection:
     ) -> None:
         self.processes = executor.pool_size() if executor and executor.kind == "processes" else 0
         self.queued = executor if executor and executor.kind == "queue" else None
-        if isinstance(db, DatabaseToOpen) and (self.processes or self.queued):
+        if isinstance(db, DatabaseToOpen) and (
+            self.processes or self.queued or not is_plain_sqlite(db.url)
+        ):
+            # Only a SQLite file opens late: on PostgreSQL the plans' first requests spend
+            # the shared budgets (api_budgets), which must be migrated before.
             db = db.open()
         self.url = db.url
         if self.queued is not None:
@@ -181,11 +186,10 @@ class Collection:
             return
         opener, self._to_open = self._to_open, None
         try:
-            db = opener()
+            self._use(opener())
         except BaseException as exc:
             self._database.set_exception(exc)  # the plans waiting for it end; the pass raises
             raise
-        self._use(db)
 
     def _use(self, db: Database) -> None:
         """The storage side of the pass, on the open database."""
@@ -292,7 +296,11 @@ class Collection:
         self._import_collectors()
         with ThreadPoolExecutor(max(1, min(8, len(self.sources)))) as pool:
             futures = [(source, pool.submit(self._plan_source, source)) for source in self.sources]
-            self._open()  # while the plans wait on their first API responses
+            try:
+                self._open()  # while the plans wait on their first API responses
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)  # those in flight still end
+                raise
         for source, future in futures:
             try:
                 collector, scopes = future.result()

@@ -96,7 +96,7 @@ class ScopeWriter:
         run = self._runs.pop(key, None)
         if run is not None and message.throttled:
             run.throttled = sum(message.throttled.values())
-            log.warning(
+            log.info(
                 "scope %s was throttled %d time(s): %s",
                 key,
                 run.throttled,

@@ -75,8 +75,8 @@ def print_summary(result: pipeline.CollectionResult, console: Console) -> None:
         "changed",
         "deleted",
         "time",
-        "throttled",
         "error",
+        "throttled",
     )
     for outcome in sorted(result.outcomes, key=lambda o: o.scope.key):
         scope = outcome.scope
@@ -91,8 +91,8 @@ def print_summary(result: pipeline.CollectionResult, console: Console) -> None:
             str(outcome.changed),
             str(outcome.deleted),
             f"{outcome.duration:.1f}s",
-            str(outcome.throttled or ""),
             Text(outcome.error or ""),
+            str(outcome.throttled or ""),
         )
     console.print(table)
     console.print(
