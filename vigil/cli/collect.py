@@ -64,20 +64,15 @@ def collect_command(
 
 
 def print_summary(result: pipeline.CollectionResult, console: Console) -> None:
+    # `throttled` only when AWS throttled a scope: the usual table keeps its columns, and the
+    # error, free text, keeps the room that is left at the end of the line.
+    throttled = any(outcome.throttled for outcome in result.outcomes)
     table = Table(
-        "source",
-        "account",
-        "region",
-        "type",
-        "status",
-        "seen",
-        "new",
-        "changed",
-        "deleted",
-        "time",
+        "source", "account", "region", "type", "status",
+        "seen", "new", "changed", "deleted", "time",
+        *(["throttled"] if throttled else []),
         "error",
-        "throttled",
-    )
+    )  # fmt: skip
     for outcome in sorted(result.outcomes, key=lambda o: o.scope.key):
         scope = outcome.scope
         table.add_row(
@@ -91,8 +86,8 @@ def print_summary(result: pipeline.CollectionResult, console: Console) -> None:
             str(outcome.changed),
             str(outcome.deleted),
             f"{outcome.duration:.1f}s",
+            *([str(outcome.throttled or "")] if throttled else []),
             Text(outcome.error or ""),
-            str(outcome.throttled or ""),
         )
     console.print(table)
     console.print(
