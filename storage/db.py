@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from storage.urls import DATABASE_URL_FIX, normalize_url
-from storage.urls import is_postgresql as is_postgresql  # beside Database for vigil.app.queue
 from vigil.core.errors import InputError, StorageError
 from vigil.core.urls import redact_url
 

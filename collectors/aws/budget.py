@@ -123,9 +123,8 @@ class BucketStore(Protocol):
 
 
 _processes = 1
-"""How many worker processes collect at once, this one among them (`share_among`)."""
-_process_share = 1.0
-"""The fraction of every budget this process may spend (1: it is the only one)."""
+"""How many worker processes collect at once, this one among them (`share_among`): each
+spends `1/_processes` of every budget kept in the process."""
 
 _store: BucketStore | None = None
 """Where this process's budgets live when they are shared (None: in the process)."""
@@ -135,9 +134,8 @@ def share_among(processes: int) -> None:
     """Let this process spend `1/processes` of every budget: it is one of `processes` worker
     processes collecting at once (the `processes` executor calls this in each worker). Has no
     effect on budgets kept in a store (`use_store`): those are shared exactly."""
-    global _process_share, _processes
+    global _processes
     _processes = max(1, processes)
-    _process_share = 1.0 / _processes
 
 
 def share_of_concurrency(concurrency: int) -> int:
@@ -184,7 +182,7 @@ class Bucket:
     def _local_bucket(self) -> TokenBucket:
         with self._lock:
             if self._local is None:
-                share = _process_share
+                share = 1.0 / _processes
                 self._local = TokenBucket(self.rate * share, self.capacity * share)
             return self._local
 

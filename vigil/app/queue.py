@@ -34,8 +34,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from storage import job_queue
-from storage.db import Database, is_postgresql
+from storage.db import Database
 from storage.reconcile import Reconciler
+from storage.urls import is_postgresql
 from vigil.app.executor import STOPPED, Message, WorkerCollectors, stream_scope
 from vigil.app.scope_writer import ScopeOutcome, ScopeWriter
 from vigil.core.errors import ConfigError, StorageError, VigilError, scrub, secrets_of
