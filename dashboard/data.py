@@ -42,6 +42,11 @@ def counts_by_source_type(url: str) -> list[tuple[str, str, int]]:
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def has_present(url: str) -> bool:
+    return inventory.has_present(database(url))
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def source_health(url: str) -> list[runs.SourceHealth]:
     return runs.source_health(database(url))
 

@@ -78,7 +78,8 @@ def _text(value: Any) -> str:
 def has_data(config: Settings) -> bool:
     """Whether anything was ever collected; otherwise show what to do next and say False."""
     url = config.database_url
-    if data.counts_by_source_type(url) or data.scope_statuses(url):
+    # Not counts_by_source_type: every page asks this, and counting 100k rows took 0.1 s.
+    if data.has_present(url) or data.scope_statuses(url):
         return True
     if config.config_error:
         st.error(f"The config could not be read: {config.config_error}")

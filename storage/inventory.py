@@ -332,6 +332,13 @@ def counts_by_source_type(db: Database) -> list[tuple[str, str, int]]:
         return [(row[0], row[1], int(row[2])) for row in conn.execute(query)]
 
 
+def has_present(db: Database) -> bool:
+    """Whether the inventory holds a present resource: one row read, where a count reads all."""
+    query = sa.select(resources.c.uid).where(resources.c.state == PRESENT).limit(1)
+    with db.connect() as conn:
+        return conn.execute(query).first() is not None
+
+
 def expiring_certificates(
     db: Database, now: datetime, *, within_days: int | None = None, limit: int = 2000
 ) -> list[dict[str, Any]]:

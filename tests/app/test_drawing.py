@@ -133,3 +133,16 @@ def test_a_drawing_over_its_time_is_stopped_and_said() -> None:
 def test_dot_failing_is_said_with_its_first_line() -> None:
     with pytest.raises(DrawingError, match=r"Graphviz exited with 1: .*syntax error"):
         drawing.render("digraph { a -> }", "svg", timeout=10)
+
+
+def test_graphvizs_own_names_are_not_kept_for_a_browser_to_show_on_hover() -> None:
+    graph = graphviz.Digraph()
+    graph.node("n0", label="web", tooltip="the uid")
+    graph.edge("n0", "n1")
+    root = ET.fromstring(drawing.clean_svg(drawing.render(graph.source, "svg", timeout=10)))
+
+    assert not list(root.iter(f"{SVG}title"))  # `n0`, `n0->n1`: Graphviz's names, not ours
+    assert not [e for e in root.iter() if "id" in e.attrib]
+    classes = [g.get("class") for g in root.iter(f"{SVG}g") if g.get("class")]
+    assert classes == ["graph", "node", "node", "edge"]  # what pages and tests find boxes by
+    assert _texts(root) == ["web", "n1"]

@@ -81,6 +81,10 @@ def test_topology_boxes_lead_to_resource_pages_and_names_stay_text(
             expect(page).to_have_url(f"{base}/topology?uid={quote(linked.web, safe='')}")
             expect(page.get_by_text("Centred on server i-web")).to_be_visible(timeout=30_000)
             expect(graph.locator("g.node")).to_have_count(6, timeout=30_000)
+            # A new walk redraws the drawing in place: one link away, i-web, the load balancer
+            # targeting it, its security group and its disk.
+            page.get_by_role("slider", name="Depth (links away)").press("Home")
+            expect(graph.locator("g.node")).to_have_count(4, timeout=30_000)
             assert not dialogs, dialogs
         finally:
             page.close()

@@ -8,7 +8,10 @@ from storage import findings, history, inventory, runs
 from storage.db import Database
 from storage.findings import FindingQuery, FindingStore
 from storage.inventory import InventoryQuery
+from storage.reconcile import Reconciler
 from tests.dashboard.estate import Estate, seed
+from tests.factories import resources, scope
+from tests.factories.storage import scan
 
 
 def test_inventory_pages_cover_the_inventory_once(db: Database) -> None:
@@ -73,3 +76,18 @@ def test_findings_page_matches_the_store(db: Database) -> None:
     assert [r["fingerprint"] for r in page.rows] == [f.fingerprint for f in store]
     owned = findings.findings_page(db, FindingQuery(owner="team-a"))
     assert [r["native_id"] for r in owned.rows] == ["sg-open"]
+
+
+def test_has_present_says_whether_any_resource_is_present_not_whether_any_was(
+    db: Database,
+) -> None:
+    servers = scope(type_="server")
+    reconciler = Reconciler(db)
+    assert not inventory.has_present(db)  # nothing collected yet
+
+    scan(reconciler, servers, [resources(2, within=servers)])
+    assert inventory.has_present(db)
+
+    scan(reconciler, servers, [[]])  # the scope completed and saw neither: both deleted
+    assert not inventory.has_present(db)
+    assert inventory.count_resources(db) == 0

@@ -95,12 +95,14 @@ SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
 _ELEMENTS = frozenset(
     f"{{{SVG_NS}}}{name}"
-    for name in ("svg", "g", "title", "a", "polygon", "polyline", "path", "ellipse", "text")
+    for name in ("svg", "g", "a", "polygon", "polyline", "path", "ellipse", "text")
 )
-"""What `dot -Tsvg` writes for boxes, ellipses, edges and labels."""
+"""What `dot -Tsvg` writes for boxes, ellipses, edges and labels. Not its `<title>`s: a
+browser shows them on hover, and they hold Graphviz's names (`r1->r0`), not ours (a box's
+tooltip is its link's `xlink:title`)."""
 _ATTRIBUTES = frozenset(
     {
-        "width", "height", "viewBox", "id", "class", "transform", "points", "d", "cx", "cy",
+        "width", "height", "viewBox", "class", "transform", "points", "d", "cx", "cy",
         "rx", "ry", "x", "y", "fill", "fill-opacity", "stroke", "stroke-width",
         "stroke-opacity", "stroke-dasharray", "text-anchor", "font-family", "font-size",
         "font-weight", "font-style", "target", f"{{{XLINK_NS}}}title",
@@ -113,7 +115,7 @@ ET.register_namespace("xlink", XLINK_NS)
 
 def clean_svg(drawn: bytes, **extra: str) -> str:
     """`dot -Tsvg`'s document rebuilt as one line of `<svg>` to inline in HTML that nothing
-    else sanitises (st.markdown with unsafe_allow_html): parsed as XML (DrawingError unless
+    else sanitises (the dashboard's drawing): parsed as XML (DrawingError unless
     well-formed), only the SVG elements and presentation attributes Graphviz writes for a
     graph kept, links only through `link`, every text and attribute escaped again on the way
     out. `extra` attributes (`aria_label` for `aria-label`) go on the `<svg>` element."""
@@ -129,7 +131,7 @@ def clean_svg(drawn: bytes, **extra: str) -> str:
     for name, value in extra.items():
         clean.set(name.replace("_", "-"), value)
     text = ET.tostring(clean, encoding="unicode")
-    # One line: a blank line would end st.markdown's HTML block and start Markdown.
+    # One line: a blank line would end an HTML block and start Markdown where Markdown shows it.
     return text.replace("\r", " ").replace("\n", " ")
 
 

@@ -1,0 +1,34 @@
+"""An SVG drawing shown inline in the page, its links live: the Topology page's graph.
+
+st.markdown would show it too (`unsafe_allow_html`), but its Markdown pipeline turns every
+SVG element into a React element in the browser (a lazily loaded HTML parser, then React),
+which cost about 0.15 s of the Topology page's first view on a 2-core machine. This element, a
+Streamlit components-v2 element (no iframe), hands the browser the SVG text to parse natively.
+
+It sanitises nothing, like st.markdown's `unsafe_allow_html`: callers pass only SVG that
+vigil.app.drawing.clean_svg rebuilt (shapes, escaped text and percent-encoded links). The
+script below only places that text; the browser's HTML parser never runs scripts set this
+way, and clean_svg leaves none.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+# Registered once per server process (this module is imported, the pages are re-run): a
+# second registration under the same name would log a warning on every run.
+_ELEMENT = st.components.v2.component(
+    "vigil.inline_svg",
+    html='<div class="vigil-inline-svg"></div>',
+    css=".vigil-inline-svg { width: 100%; overflow-x: auto; }",
+    js="""
+export default function ({ data, parentElement }) {
+  parentElement.querySelector(".vigil-inline-svg").innerHTML = data;
+}
+""",
+)
+
+
+def show(svg: str, *, key: str) -> None:
+    """Show `svg` (clean_svg's output: trusted markup) in the page."""
+    _ELEMENT(data=svg, key=key)
