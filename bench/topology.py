@@ -30,7 +30,7 @@ import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -43,6 +43,9 @@ from storage.db import Database  # noqa: E402
 from storage.findings import FindingStore, worst_open  # noqa: E402
 from storage.tables import resources  # noqa: E402
 from vigil.core.model import Direction, LinkKind, Resource, dns_ref, utcnow  # noqa: E402
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
 
 TARGETS_PER_BALANCER = 20
 INTERNET_FACING = 0.7
@@ -251,7 +254,7 @@ def page(path: Path, record: str, new_servers: int) -> None:
     next one's measurement."""
     from urllib.parse import quote
 
-    from playwright.sync_api import Browser, Page, sync_playwright
+    from playwright.sync_api import sync_playwright
 
     from tests.fixtures.browser import launch_chromium, serve_dashboard
 
@@ -264,13 +267,13 @@ def page(path: Path, record: str, new_servers: int) -> None:
             page.get_by_role("link", name="Topology").click()
         else:
             page.goto(url, wait_until="commit")
-        shown = _until_shown(page, "h1", started)
+        shown = _until_shown(page, TITLE, started, "Topology")
         graph = _until_shown(page, GRAPH, started)
         _until_shown(page, GRID, started)
         page.close()
         return graph, shown
 
-    def visit(browser: Browser, url: str, settled: str = "h1") -> None:
+    def visit(browser: Browser, url: str, settled: str) -> None:
         """A page opened until `settled` shows, then closed (its Python is then imported)."""
         page = browser.new_page()
         page.goto(url, wait_until="commit")
@@ -316,28 +319,32 @@ def _figure(times: tuple[float, float]) -> str:
     return f"{graph:.2f} s (page shown {shown:.2f} s)"
 
 
-SHOWN = """selector => {
+SHOWN = """([selector, text]) => {
   const find = root => {
     for (const element of root.querySelectorAll(selector)) {
       const box = element.getBoundingClientRect();
-      if (box.width > 0 && box.height > 0) return true;
+      const named = text === null || element.textContent.trim() === text;
+      if (named && box.width > 0 && box.height > 0) return true;
     }
     return [...root.querySelectorAll("*")].some(e => e.shadowRoot && find(e.shadowRoot));
   };
   return find(document);
 }"""
-"""Whether an element matching the selector has a size on screen, shadow roots included."""
+"""Whether an element matching the selector (and holding exactly `text`, unless null) has a
+size on screen, shadow roots included."""
+TITLE = "h1"
+"""The page's title; shown when it holds the page's name (a page left behind has another)."""
 
 
-def _until_shown(page: Any, selector: str, started: float) -> float:
+def _until_shown(page: Page, selector: str, started: float, text: str | None = None) -> float:
     """Seconds from `started` until `selector` shows, checked on every frame the browser draws.
     (Playwright's `expect` retries at growing intervals: on 12-07 it added 0.3-0.6 s to these
     figures.)"""
-    page.wait_for_function(SHOWN, arg=selector, polling="raf", timeout=60_000)
+    page.wait_for_function(SHOWN, arg=[selector, text], polling="raf", timeout=60_000)
     return time.monotonic() - started
 
 
-def _streamlit_floor(browser: Any) -> str:
+def _streamlit_floor(browser: Browser) -> str:
     """What no Streamlit page can beat on this machine: a new visitor's view of a page that
     is `st.title` alone (the front end's own load), best and worst of 3."""
     from tests.fixtures.browser import serving
@@ -358,9 +365,16 @@ def _streamlit_floor(browser: Any) -> str:
                 page = browser.new_page()
                 started = time.monotonic()
                 page.goto(base, wait_until="commit")
-                shown.append(_until_shown(page, "h1", started))
+                shown.append(_until_shown(page, TITLE, started, "Topology"))
                 page.close()
     return f"{min(shown):.2f}–{max(shown):.2f} s"
+
+
+def _at_least_one(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
 
 
 def main() -> None:
@@ -371,7 +385,7 @@ def main() -> None:
     parser.add_argument("--no-browser", action="store_true", help="Skip the dashboard page.")
     parser.add_argument(
         "--new-servers",
-        type=int,
+        type=_at_least_one,
         default=3,
         help="Dashboard servers to start for the uncached first view (its median).",
     )

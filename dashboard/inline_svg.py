@@ -5,10 +5,11 @@ SVG element into a React element in the browser (a lazily loaded HTML parser, th
 which cost about 0.15 s of the Topology page's first view on a 2-core machine. This element, a
 Streamlit components-v2 element (no iframe), hands the browser the SVG text to parse natively.
 
-It sanitises nothing, like st.markdown's `unsafe_allow_html`: callers pass only SVG that
-vigil.app.drawing.clean_svg rebuilt (shapes, escaped text and percent-encoded links). The
-script below only places that text; the browser's HTML parser never runs scripts set this
-way, and clean_svg leaves none.
+It sanitises nothing, like st.markdown's `unsafe_allow_html`, and innerHTML, though it never
+runs a `<script>`, does run event-handler attributes and `javascript:` links: all of the
+safety is vigil.app.drawing.clean_svg's, whose output alone may be passed here (SVG shapes,
+text and presentation attributes from a fixed list, every text and attribute escaped, links
+only through drawing.link: no handler, no script, no foreign markup).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from __future__ import annotations
 import streamlit as st
 
 # Registered once per server process (this module is imported, the pages are re-run): a
-# second registration under the same name would log a warning on every run.
+# second registration under the same name would log a warning on every run. (Each mount
+# registers it with a runtime that lacks it, e.g. each AppTest's.)
 _ELEMENT = st.components.v2.component(
     "vigil.inline_svg",
     html='<div class="vigil-inline-svg"></div>',
@@ -29,6 +31,6 @@ export default function ({ data, parentElement }) {
 )
 
 
-def show(svg: str, *, key: str) -> None:
-    """Show `svg` (clean_svg's output: trusted markup) in the page."""
+def show_clean_svg(svg: str, *, key: str) -> None:
+    """Show `svg`, which must be vigil.app.drawing.clean_svg's output, in the page."""
     _ELEMENT(data=svg, key=key)

@@ -4,16 +4,16 @@ The graph is `vigil topology --from`'s walk (storage.topology), drawn on the ser
 Graphviz's `dot -Tsvg` (vigil.app.drawing; at most MAX_NODES boxes, DOT_TIMEOUT seconds, each
 drawing cached by its DOT text, which holds the graph, its fills and its centre) and shown
 inline by dashboard.inline_svg, which the browser parses natively (st.markdown's pipeline
-cost the first view 0.15 s more; st.html's sanitiser keeps no SVG at all). Drawing in the browser
-(st.graphviz_chart: a WebAssembly Graphviz loaded on first use) made the page's first view
-take 2.9 s at 100k resources; without `dot` on the server, or when it fails, the page still
-draws that way and says so. Every box is a link to
-its resource page (`inventory?uid=...`), and selecting a row of the neighbour list beside the
-graph centres the graph on that neighbour (`topology?uid=...`).
+cost the first view 0.15 s more; st.html's sanitiser keeps no SVG at all). Drawing in the
+browser (st.graphviz_chart: a WebAssembly Graphviz loaded on first use) made the page's first
+view take 2.9 s at 100k resources; without `dot` on the server, or when it fails, the page
+still draws that way and says so. Every box is a link to its resource page
+(`inventory?uid=...`), and selecting a row of the neighbour list beside the graph centres the
+graph on that neighbour (`topology?uid=...`).
 
-Names are untrusted, and dashboard.inline_svg sanitises nothing: the DOT text
-escapes them (vigil.app.topology.to_dot, through vigil.app.drawing.text: no entity reference,
-no HTML-like label), Graphviz XML-escapes labels and tooltips into the SVG, box links are
+Names are untrusted, and dashboard.inline_svg sanitises nothing: the DOT text escapes them
+(vigil.app.topology.to_dot, through vigil.app.drawing.text: no entity reference, no
+HTML-like label), Graphviz XML-escapes labels and tooltips into the SVG, box links are
 percent-encoded uids (vigil.app.drawing.link), and vigil.app.drawing.clean_svg parses
 Graphviz's output as XML and writes it out again with SVG shapes, text and those links only,
 every text and attribute escaped. Names are shown literally everywhere else.
@@ -180,7 +180,7 @@ def _chart(
         st.graphviz_chart(dot, width="stretch")
     else:
         # drawing.clean_svg rebuilt it from Graphviz's output: SVG shapes and escaped text only.
-        inline_svg.show(image, key="topology_drawing")
+        inline_svg.show_clean_svg(image, key="topology_drawing")
     st.caption(LEGEND)
 
 

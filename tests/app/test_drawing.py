@@ -93,7 +93,6 @@ def test_graphviz_output_is_rebuilt_with_shapes_text_and_safe_links_only() -> No
 
     text = drawing.clean_svg(hostile, aria_label="Topology graph")
 
-    assert "\n" not in text  # one line: no blank line to end st.markdown's HTML block
     root = ET.fromstring(text)
     assert {e.tag.rpartition("}")[2] for e in root.iter()} == {
         "svg", "g", "a", "polygon", "text",

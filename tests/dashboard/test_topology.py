@@ -32,7 +32,7 @@ FLEET = 160
 assert FLEET > MAX_NODES
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK = "{http://www.w3.org/1999/xlink}"
-DRAWN = {"svg", "g", "title", "a", "polygon", "path", "text"}
+DRAWN = {"svg", "g", "a", "polygon", "path", "text"}
 """The elements a drawing is made of: what `dot -Tsvg` writes for boxes."""
 
 

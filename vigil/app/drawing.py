@@ -114,7 +114,7 @@ ET.register_namespace("xlink", XLINK_NS)
 
 
 def clean_svg(drawn: bytes, **extra: str) -> str:
-    """`dot -Tsvg`'s document rebuilt as one line of `<svg>` to inline in HTML that nothing
+    """`dot -Tsvg`'s document rebuilt as an `<svg>` element to inline in HTML that nothing
     else sanitises (the dashboard's drawing): parsed as XML (DrawingError unless
     well-formed), only the SVG elements and presentation attributes Graphviz writes for a
     graph kept, links only through `link`, every text and attribute escaped again on the way
@@ -130,9 +130,7 @@ def clean_svg(drawn: bytes, **extra: str) -> str:
     clean = _copy(root)
     for name, value in extra.items():
         clean.set(name.replace("_", "-"), value)
-    text = ET.tostring(clean, encoding="unicode")
-    # One line: a blank line would end an HTML block and start Markdown where Markdown shows it.
-    return text.replace("\r", " ").replace("\n", " ")
+    return ET.tostring(clean, encoding="unicode")
 
 
 def _copy(element: ET.Element) -> ET.Element:
