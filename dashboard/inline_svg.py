@@ -2,8 +2,9 @@
 
 st.markdown would show it too (`unsafe_allow_html`), but its Markdown pipeline turns every
 SVG element into a React element in the browser (a lazily loaded HTML parser, then React),
-which cost about 0.15 s of the Topology page's first view on a 2-core machine. This element, a
-Streamlit components-v2 element (no iframe), hands the browser the SVG text to parse natively.
+which took about 0.15 s longer on a page of the Topology page's elements (2 cores). This
+element, a Streamlit components-v2 element (no iframe), hands the browser the SVG text to
+parse natively.
 
 It sanitises nothing, like st.markdown's `unsafe_allow_html`, and innerHTML, though it never
 runs a `<script>`, does run event-handler attributes and `javascript:` links: all of the

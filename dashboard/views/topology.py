@@ -4,7 +4,7 @@ The graph is `vigil topology --from`'s walk (storage.topology), drawn on the ser
 Graphviz's `dot -Tsvg` (vigil.app.drawing; at most MAX_NODES boxes, DOT_TIMEOUT seconds, each
 drawing cached by its DOT text, which holds the graph, its fills and its centre) and shown
 inline by dashboard.inline_svg, which the browser parses natively (st.markdown's pipeline
-cost the first view 0.15 s more; st.html's sanitiser keeps no SVG at all). Drawing in the
+took 0.15 s longer; st.html's sanitiser keeps no SVG at all). Drawing in the
 browser (st.graphviz_chart: a WebAssembly Graphviz loaded on first use) made the page's first
 view take 2.9 s at 100k resources; without `dot` on the server, or when it fails, the page
 still draws that way and says so. Every box is a link to its resource page
