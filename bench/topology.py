@@ -42,6 +42,13 @@ from storage import exposure, topology  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.findings import FindingStore, worst_open  # noqa: E402
 from storage.tables import resources  # noqa: E402
+from tests.fixtures.browser import (  # noqa: E402
+    launch_chromium,
+    serve_dashboard,
+    serving,
+    until_shown,
+)
+from tests.fixtures.services import free_port  # noqa: E402
 from vigil.core.model import Direction, LinkKind, Resource, dns_ref, utcnow  # noqa: E402
 
 if TYPE_CHECKING:
@@ -256,8 +263,6 @@ def page(path: Path, record: str, new_servers: int) -> None:
 
     from playwright.sync_api import sync_playwright
 
-    from tests.fixtures.browser import launch_chromium, serve_dashboard
-
     def drawn(page: Page, url: str | None) -> tuple[float, float]:
         """Seconds until the graph's first box, and until the title. With no `url`, by the
         sidebar's link from the page shown (the dashboard's own navigation: Streamlit's front
@@ -267,9 +272,9 @@ def page(path: Path, record: str, new_servers: int) -> None:
             page.get_by_role("link", name="Topology").click()
         else:
             page.goto(url, wait_until="commit")
-        shown = _until_shown(page, TITLE, started, "Topology")
-        graph = _until_shown(page, GRAPH, started)
-        _until_shown(page, GRID, started)
+        shown = _until_titled(page, started)
+        graph = until_shown(page, GRAPH, started)
+        until_shown(page, GRID, started)
         page.close()
         return graph, shown
 
@@ -277,7 +282,7 @@ def page(path: Path, record: str, new_servers: int) -> None:
         """A page opened until `settled` shows, then closed (its Python is then imported)."""
         page = browser.new_page()
         page.goto(url, wait_until="commit")
-        _until_shown(page, settled, time.monotonic())
+        until_shown(page, settled, time.monotonic())
         page.close()
 
     url = f"sqlite:///{path}"
@@ -296,7 +301,7 @@ def page(path: Path, record: str, new_servers: int) -> None:
         with serve_dashboard(url) as base:
             visitor = browser.new_page()
             visitor.goto(f"{base}/")  # the overview, as an SRE opens the dashboard
-            _until_shown(visitor, GRID, time.monotonic())
+            until_shown(visitor, GRID, time.monotonic())
             navigated = drawn(visitor, None)
         floor = _streamlit_floor(browser)
         browser.close()
@@ -319,36 +324,14 @@ def _figure(times: tuple[float, float]) -> str:
     return f"{graph:.2f} s (page shown {shown:.2f} s)"
 
 
-SHOWN = """([selector, text]) => {
-  const find = root => {
-    for (const element of root.querySelectorAll(selector)) {
-      const box = element.getBoundingClientRect();
-      const named = text === null || element.textContent.trim() === text;
-      if (named && box.width > 0 && box.height > 0) return true;
-    }
-    return [...root.querySelectorAll("*")].some(e => e.shadowRoot && find(e.shadowRoot));
-  };
-  return find(document);
-}"""
-"""Whether an element matching the selector (and holding exactly `text`, unless null) has a
-size on screen, shadow roots included."""
-TITLE = "h1"
-"""The page's title; shown when it holds the page's name (a page left behind has another)."""
-
-
-def _until_shown(page: Page, selector: str, started: float, text: str | None = None) -> float:
-    """Seconds from `started` until `selector` shows, checked on every frame the browser draws.
-    (Playwright's `expect` retries at growing intervals: on 12-07 it added 0.3-0.6 s to these
-    figures.)"""
-    page.wait_for_function(SHOWN, arg=[selector, text], polling="raf", timeout=60_000)
-    return time.monotonic() - started
+def _until_titled(page: Page, started: float) -> float:
+    """Seconds until the title reads "Topology" (a page left behind has another title)."""
+    return until_shown(page, "h1", started, "Topology")
 
 
 def _streamlit_floor(browser: Browser) -> str:
     """What no Streamlit page can beat on this machine: a new visitor's view of a page that
     is `st.title` alone (the front end's own load), best and worst of 3."""
-    from tests.fixtures.browser import serving
-    from tests.fixtures.services import free_port
 
     with tempfile.TemporaryDirectory(prefix="vigil-bench-floor-") as tmp:
         script = Path(tmp) / "title.py"
@@ -365,7 +348,7 @@ def _streamlit_floor(browser: Browser) -> str:
                 page = browser.new_page()
                 started = time.monotonic()
                 page.goto(base, wait_until="commit")
-                shown.append(_until_shown(page, TITLE, started, "Topology"))
+                shown.append(_until_titled(page, started))
                 page.close()
     return f"{min(shown):.2f}–{max(shown):.2f} s"
 
